@@ -1,0 +1,171 @@
+/**
+ * The only module that reads the environment. Every variable is parsed and validated once, here; a bad value stops
+ * the process with a message naming the variable. The README's configuration table lists the same variables.
+ */
+import path from 'node:path';
+
+export type NodeEnv = 'development' | 'production' | 'test';
+
+export interface Config {
+  nodeEnv: NodeEnv;
+  port: number;
+  host: string;
+  /** postgres:// URL; when unset, embedded PGlite in `dataDir` (or in memory when `dataDir` is null). */
+  databaseUrl: string | null;
+  dataDir: string | null;
+  redisUrl: string | null;
+  logLevel: string;
+  corsOrigins: string[];
+  /** Create demo data on an empty database at start-up. */
+  seedDemoData: boolean;
+  /** Adds `extensions.sql = { statements, ms }` to every response; refused in production. */
+  debugSql: boolean;
+  jwt: {
+    secret: string | null;
+    privateKey: string | null;
+    publicKey: string | null;
+    issuer: string;
+    audience: string;
+    accessTtlSeconds: number;
+    refreshTtlSeconds: number;
+  };
+  admin: { email: string | null; password: string | null };
+  introspection: boolean;
+  graphiql: boolean;
+  shutdownGraceMs: number;
+  jobs: { concurrency: number; cleanupIntervalMs: number; pollIntervalMs: number; leaseMs: number };
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`Invalid configuration: ${variable} ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function str(env: Env, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = str(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^-?\d+$/.test(raw)) throw new ConfigError(name, `must be an integer, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = str(env, name)?.toLowerCase();
+  if (raw === undefined) return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+  throw new ConfigError(name, `must be true or false, got "${raw}"`);
+}
+
+function oneOf<T extends string>(env: Env, name: string, values: readonly T[], fallback: T): T {
+  const raw = str(env, name);
+  if (raw === undefined) return fallback;
+  if (!(values as readonly string[]).includes(raw)) {
+    throw new ConfigError(name, `must be one of ${values.join(', ')}, got "${raw}"`);
+  }
+  return raw as T;
+}
+
+function url(env: Env, name: string, protocols: readonly string[]): string | null {
+  const raw = str(env, name);
+  if (raw === undefined) return null;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(name, 'must be a URL');
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(name, `must use ${protocols.join(' or ')}, got ${parsed.protocol}`);
+  }
+  return raw;
+}
+
+function origins(env: Env, name: string): string[] {
+  const raw = str(env, name);
+  if (raw === undefined) return [];
+  return raw.split(',').map((origin) => {
+    const value = origin.trim();
+    if (value === '*') return value;
+    try {
+      const parsed = new URL(value);
+      if (parsed.origin !== value) throw new Error('not an origin');
+    } catch {
+      throw new ConfigError(name, `must be a comma-separated list of origins like https://app.example.com, got "${value}"`);
+    }
+    return value;
+  });
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const nodeEnv = oneOf(env, 'NODE_ENV', ['development', 'production', 'test'] as const, 'development');
+  const production = nodeEnv === 'production';
+  const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']);
+  const dataDirRaw = str(env, 'DATA_DIR');
+  const dataDir = dataDirRaw === ':memory:' ? null : path.resolve(dataDirRaw ?? '.data');
+
+  const secret = str(env, 'JWT_SECRET') ?? null;
+  if (secret !== null && Buffer.byteLength(secret) < 32) throw new ConfigError('JWT_SECRET', 'must be at least 32 bytes');
+  const privateKey = str(env, 'JWT_PRIVATE_KEY') ?? null;
+  const publicKey = str(env, 'JWT_PUBLIC_KEY') ?? null;
+  if ((privateKey === null) !== (publicKey === null)) {
+    throw new ConfigError(privateKey === null ? 'JWT_PRIVATE_KEY' : 'JWT_PUBLIC_KEY', 'must be set together with its pair');
+  }
+  if (production && secret === null && privateKey === null) {
+    throw new ConfigError('JWT_SECRET', 'is required in production (or JWT_PRIVATE_KEY and JWT_PUBLIC_KEY)');
+  }
+
+  const debugSql = bool(env, 'DEBUG_SQL', false);
+  if (production && debugSql) throw new ConfigError('DEBUG_SQL', 'cannot be enabled in production');
+
+  const adminEmail = str(env, 'ADMIN_EMAIL') ?? null;
+  const adminPassword = str(env, 'ADMIN_PASSWORD') ?? null;
+  if ((adminEmail === null) !== (adminPassword === null)) {
+    throw new ConfigError(adminEmail === null ? 'ADMIN_EMAIL' : 'ADMIN_PASSWORD', 'must be set together with its pair');
+  }
+
+  return {
+    nodeEnv,
+    port: int(env, 'PORT', 4000, 0, 65_535),
+    host: str(env, 'HOST') ?? '0.0.0.0',
+    databaseUrl,
+    dataDir,
+    redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+    corsOrigins: origins(env, 'CORS_ORIGINS'),
+    seedDemoData: bool(env, 'SEED_DEMO_DATA', !production),
+    debugSql,
+    jwt: {
+      secret,
+      privateKey,
+      publicKey,
+      issuer: str(env, 'JWT_ISSUER') ?? 'opshub',
+      audience: str(env, 'JWT_AUDIENCE') ?? 'opshub-api',
+      accessTtlSeconds: int(env, 'ACCESS_TOKEN_TTL_MINUTES', 30, 1, 24 * 60) * 60,
+      refreshTtlSeconds: int(env, 'REFRESH_TOKEN_TTL_DAYS', 7, 1, 365) * 24 * 60 * 60,
+    },
+    admin: { email: adminEmail, password: adminPassword },
+    introspection: bool(env, 'INTROSPECTION', !production),
+    graphiql: bool(env, 'GRAPHIQL', !production),
+    shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 8_000, 0, 60_000),
+    jobs: {
+      concurrency: int(env, 'JOB_CONCURRENCY', 2, 0, 64),
+      cleanupIntervalMs: int(env, 'CLEANUP_INTERVAL_MS', 60 * 60 * 1_000, 1_000, 7 * 24 * 60 * 60 * 1_000),
+      pollIntervalMs: int(env, 'JOB_POLL_INTERVAL_MS', 500, 10, 60_000),
+      leaseMs: int(env, 'JOB_LEASE_MS', 30_000, 1_000, 3_600_000),
+    },
+  };
+}

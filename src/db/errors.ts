@@ -1,0 +1,31 @@
+/** PostgreSQL error codes we act on (https://www.postgresql.org/docs/current/errcodes-appendix.html). */
+const UNIQUE_VIOLATION = '23505';
+const SERIALIZATION_FAILURE = '40001';
+
+interface PgErrorLike {
+  code?: unknown;
+  constraint?: unknown;
+  constraint_name?: unknown;
+  cause?: unknown;
+}
+
+/** Drizzle wraps driver errors; postgres.js and PGlite name the constraint differently. */
+function pgError(error: unknown): PgErrorLike | null {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current && typeof current === 'object'; depth += 1) {
+    const candidate = current as PgErrorLike;
+    if (typeof candidate.code === 'string' && /^[0-9A-Z]{5}$/.test(candidate.code)) return candidate;
+    current = candidate.cause;
+  }
+  return null;
+}
+
+export function isUniqueViolation(error: unknown, constraint?: string): boolean {
+  const pg = pgError(error);
+  if (!pg || pg.code !== UNIQUE_VIOLATION) return false;
+  return constraint === undefined || (pg.constraint ?? pg.constraint_name) === constraint;
+}
+
+export function isSerializationFailure(error: unknown): boolean {
+  return pgError(error)?.code === SERIALIZATION_FAILURE;
+}

@@ -1,0 +1,60 @@
+/** Entry point: configuration → database (migrated) → server; SIGTERM/SIGINT stop it gracefully. */
+import 'reflect-metadata';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { openDatabase } from './db/client.js';
+import { seedDemoData } from './db/demo-data.js';
+import { createApp } from './server/app.js';
+
+async function main(config: Config): Promise<void> {
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, debugSql: config.debugSql });
+  await database.migrate();
+  const app = await createApp({ config, database });
+  const log = app.fastify.log;
+  if (config.seedDemoData) {
+    const created = await seedDemoData(app.container);
+    if (created > 0) log.info({ created }, 'demo catalog created');
+  }
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    // A stuck drain must not keep the process alive past the grace period.
+    const deadline = setTimeout(() => {
+      log.error({ graceMs: config.shutdownGraceMs }, 'graceful shutdown timed out');
+      process.exit(1);
+    }, config.shutdownGraceMs);
+    deadline.unref();
+    app.close().then(
+      () => {
+        log.info('stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        log.error({ err: error }, 'error during shutdown');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+
+  const url = await app.listen();
+  log.info({ url: `${url}/graphql`, database: database.kind }, 'OpsHub is ready');
+}
+
+let config: Config;
+try {
+  config = loadConfig();
+} catch (error) {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`${error.message}\n`);
+    process.exit(1);
+  }
+  throw error;
+}
+main(config).catch((error: unknown) => {
+  process.stderr.write(`OpsHub failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,26 @@
+import { createPubSub, type PubSub } from '@graphql-yoga/subscription';
+import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
+import { Redis } from 'ioredis';
+import type { Topics } from './topics.js';
+
+
+
+export interface AppPubSub {
+  pubsub: PubSub<Topics>;
+  kind: 'memory' | 'redis';
+  close(): Promise<void>;
+}
+
+/** In-process pub/sub, or Redis-backed when a URL is given so several processes share events. */
+export function createAppPubSub(redisUrl: string | null): AppPubSub {
+  if (!redisUrl) return { pubsub: createPubSub<Topics>(), kind: 'memory', close: async () => {} };
+  const publishClient = new Redis(redisUrl, { maxRetriesPerRequest: 3 });
+  const subscribeClient = new Redis(redisUrl, { maxRetriesPerRequest: 3 });
+  return {
+    pubsub: createPubSub<Topics>({ eventTarget: createRedisEventTarget({ publishClient, subscribeClient }) }),
+    kind: 'redis',
+    async close() {
+      await Promise.allSettled([publishClient.quit(), subscribeClient.quit()]);
+    },
+  };
+}

@@ -1,0 +1,58 @@
+import { Arg, Args, Ctx, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import type { Context } from '../../auth/context.js';
+import { Topic, type ItemEvent } from '../../pubsub/topics.js';
+import { ConnectionArgs, connectionTypes } from '../shared/connection.js';
+import { DeletePayload } from '../shared/payloads.js';
+import { UserError } from '../shared/user-error.js';
+import { CreateItemInput, ItemFilter, ItemOrder, UpdateItemInput } from './item.input.js';
+import { Item } from './item.type.js';
+import { Field, ObjectType } from 'type-graphql';
+
+export const { ConnectionType: ItemConnection } = connectionTypes(Item, 'Item', 'catalog items');
+
+@ObjectType({ description: 'Result of creating or changing an item.' })
+export class ItemPayload {
+  @Field(() => Item, { nullable: true, description: 'The item as stored; null when the mutation failed.' })
+  item!: Item | null;
+
+  @Field(() => [UserError], { description: 'Why the mutation failed; empty on success.' })
+  userErrors!: UserError[];
+}
+
+@Resolver(() => Item)
+export class ItemResolver {
+  @Query(() => ItemConnection, { description: 'The catalog, filtered and sorted (newest first by default).' })
+  items(
+    @Args(() => ConnectionArgs) args: ConnectionArgs,
+    @Arg('filter', () => ItemFilter, { nullable: true, description: 'Only items matching every given filter.' })
+    filter: ItemFilter | null,
+    @Arg('orderBy', () => ItemOrder, { nullable: true, description: 'Sort order; CREATED_AT DESC when absent.' })
+    orderBy: ItemOrder | null,
+    @Ctx() ctx: Context,
+  ) {
+    return ctx.services.items.list(args, filter, orderBy);
+  }
+
+  @Mutation(() => ItemPayload, { description: 'Adds an item to the catalog.' })
+  createItem(@Arg('input', () => CreateItemInput) input: CreateItemInput, @Ctx() ctx: Context) {
+    return ctx.services.items.create(input);
+  }
+
+  @Mutation(() => ItemPayload, { description: 'Changes an item; absent fields stay as they are.' })
+  updateItem(@Arg('input', () => UpdateItemInput) input: UpdateItemInput, @Ctx() ctx: Context) {
+    return ctx.services.items.update(input);
+  }
+
+  @Mutation(() => DeletePayload, { description: 'Removes an item from the catalog.' })
+  deleteItem(@Arg('id', () => ID, { description: 'The item to delete.' }) id: string, @Ctx() ctx: Context) {
+    return ctx.services.items.delete(id);
+  }
+
+  @Subscription(() => Item, {
+    topics: Topic.ItemChanged,
+    description: 'Every item created, changed or deleted, after the change is committed.',
+  })
+  itemChanged(@Root() event: ItemEvent): Item {
+    return Item.fromEvent(event.item);
+  }
+}

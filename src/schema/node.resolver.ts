@@ -1,0 +1,40 @@
+import { Arg, Ctx, ID, Query, Resolver } from 'type-graphql';
+import type { Context } from '../auth/context.js';
+import { Item } from './item/item.type.js';
+import { badUserInput } from './shared/errors.js';
+import { decodeGlobalId } from './shared/global-id.js';
+import { Node, type NodeSource } from './shared/node.js';
+
+type NodeFetcher = (ctx: Context, id: string) => Promise<NodeSource | null>;
+
+/** How `node(id)` loads each type: through the request's DataLoaders, so `nodes(ids)` batches per type. */
+const fetchers: Record<string, NodeFetcher> = {
+  Item: async (ctx, id) => {
+    const row = await ctx.loaders.item.load(id);
+    return row && Item.fromRow(row);
+  },
+};
+
+function fetchNode(ctx: Context, globalId: string): Promise<NodeSource | null> {
+  const decoded = decodeGlobalId(globalId);
+  const fetcher = decoded && fetchers[decoded.type];
+  if (!decoded || !fetcher) throw badUserInput(`Invalid ID: ${JSON.stringify(globalId.slice(0, 100))}`, { argument: 'id' });
+  return fetcher(ctx, decoded.id);
+}
+
+@Resolver()
+export class NodeResolver {
+  @Query(() => Node, { nullable: true, description: 'Fetches any object by its global id; null when it does not exist.' })
+  node(@Arg('id', () => ID, { description: 'A global id.' }) id: string, @Ctx() ctx: Context) {
+    return fetchNode(ctx, id);
+  }
+
+  @Query(() => [Node], {
+    nullable: 'items',
+    description: 'Fetches objects by their global ids, in the same order; null for each that does not exist.',
+  })
+  nodes(@Arg('ids', () => [ID], { description: 'Global ids, at most 100.' }) ids: string[], @Ctx() ctx: Context) {
+    if (ids.length > 100) throw badUserInput('At most 100 ids', { argument: 'ids' });
+    return Promise.all(ids.map((id) => fetchNode(ctx, id)));
+  }
+}

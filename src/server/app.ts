@@ -1,0 +1,214 @@
+/**
+ * The OpsHub server: Fastify with Apollo Server on `/graphql` (HTTP) and graphql-ws on the same port and path.
+ * Only src/server touches Fastify, requests and sockets; everything below sees the shared Context.
+ */
+import { randomUUID } from 'node:crypto';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { GraphQLError, GraphQLSchema } from 'graphql';
+import type { Config } from '../config.js';
+import { createContextBuilder, type Context } from '../auth/context.js';
+import type { DatabaseHandle } from '../db/client.js';
+import { newSqlStats, withSqlStats, type SqlStats } from '../db/sql-stats.js';
+import { createAppPubSub, type AppPubSub } from '../pubsub/pubsub.js';
+import { createContainer, type Container } from '../schema/container.js';
+import { createSchema } from '../schema/index.js';
+import { firstErrorCode, formatError, isPublicError } from './errors.js';
+import { registerGraphiql } from './graphiql.js';
+import { registerHealth } from './health.js';
+import { createOperationPolicy } from './operation-policy.js';
+import { attachGraphqlWs } from './ws.js';
+
+export const GRAPHQL_PATH = '/graphql';
+
+/** Wire-level defaults; see the README's configuration table. */
+export const serverDefaults = {
+  keepAliveMs: 12_000, // graphql-ws ping interval, below common proxy idle timeouts (30–60 s)
+  connectionInitWaitTimeoutMs: 3_000, // ms a socket may stay open before `connection_init`
+  maxPayloadBytes: 1_048_576, // largest WebSocket message and HTTP body
+} as const;
+
+export interface AppOptions {
+  config: Config;
+  database: DatabaseHandle;
+  /** Overrides the pub/sub built from config (tests share one across servers). */
+  pubsub?: AppPubSub;
+  /** Where log lines go (tests capture them); standard output when absent. */
+  logStream?: { write(line: string): void };
+}
+
+export interface App {
+  fastify: FastifyInstance;
+  container: Container;
+  schema: GraphQLSchema;
+  /** Starts listening; resolves to the base URL, e.g. http://127.0.0.1:4000. */
+  listen(): Promise<string>;
+  /** Graceful stop: no new connections, WebSocket clients closed with 1001, HTTP drained, database closed. */
+  close(): Promise<void>;
+}
+
+const REDACT = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-api-key"]',
+  '*.password',
+  '*.accessToken',
+  '*.refreshToken',
+  '*.token',
+  'variables.input.password',
+  'variables.password',
+  'variables.refreshToken',
+];
+
+type HttpContext = Context & { sqlStats?: SqlStats };
+
+export async function createApp(options: AppOptions): Promise<App> {
+  const { config, database } = options;
+  const pubsub = options.pubsub ?? createAppPubSub(config.redisUrl);
+  const container = createContainer({ config, db: database.db, pubsub: pubsub.pubsub });
+  const schema = await createSchema({ pubsub: pubsub.pubsub });
+  const contextBuilder = createContextBuilder(container);
+  const policy = createOperationPolicy(schema, { introspection: config.introspection });
+  const exposeStack = config.nodeEnv === 'development';
+
+  const fastify = Fastify({
+    logger: {
+      level: config.logLevel,
+      redact: { paths: REDACT, censor: '[redacted]' },
+      ...(options.logStream ? { stream: options.logStream } : {}),
+    },
+    bodyLimit: serverDefaults.maxPayloadBytes,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    // A client-chosen request id is accepted only when it is short and plain, so it cannot forge log lines.
+    requestIdLogLabel: 'requestId',
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+  });
+  fastify.addHook('onRequest', async (request, reply) => {
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(request.id)) request.id = randomUUID();
+    void reply.header('x-request-id', request.id);
+  });
+
+  const operationLog: ApolloServerPlugin<HttpContext> = {
+    async requestDidStart({ contextValue }) {
+      const startedAt = performance.now();
+      return {
+        async didEncounterErrors({ errors }) {
+          for (const error of errors) {
+            if (!isPublicError(error as GraphQLError)) {
+              contextValue.log.error(
+                { err: error.originalError ?? error, path: error.path },
+                'Unexpected error in a GraphQL operation',
+              );
+            }
+          }
+        },
+        async willSendResponse({ response, operationName }) {
+          const body = response.body;
+          const errors = body.kind === 'single' ? body.singleResult.errors : undefined;
+          for (const error of errors ?? []) {
+            (error as { extensions?: Record<string, unknown> }).extensions = {
+              ...error.extensions,
+              requestId: contextValue.requestId,
+            };
+          }
+          if (body.kind === 'single' && contextValue.sqlStats) {
+            body.singleResult.extensions = {
+              ...body.singleResult.extensions,
+              sql: {
+                statements: contextValue.sqlStats.statements,
+                ms: Math.round((performance.now() - contextValue.sqlStats.startedAt) * 100) / 100,
+              },
+            };
+          }
+          contextValue.log.info(
+            {
+              transport: 'http',
+              operationName: operationName ?? null,
+              durationMs: Math.round((performance.now() - startedAt) * 100) / 100,
+              ...(errors?.length ? { errorCode: firstErrorCode(errors) } : {}),
+            },
+            'graphql operation',
+          );
+        },
+      };
+    },
+  };
+
+  const apollo = new ApolloServer<HttpContext>({
+    schema,
+    introspection: config.introspection,
+    csrfPrevention: true,
+    allowBatchedHttpRequests: false,
+    includeStacktraceInErrorResponses: false,
+    validationRules: policy.extraRules,
+    formatError: (_formatted, error) => formatError(error as GraphQLError, { exposeStack }),
+    plugins: [fastifyApolloDrainPlugin(fastify), ApolloServerPluginLandingPageDisabled(), operationLog],
+  });
+  await apollo.start();
+
+  registerHealth(fastify, database);
+  if (config.graphiql) await registerGraphiql(fastify, GRAPHQL_PATH);
+
+  await fastify.register(async (scope) => {
+    if (config.debugSql) {
+      // Every statement issued while this request's handler runs is counted for `extensions.sql`.
+      scope.addHook('preHandler', (request, _reply, done) => {
+        const stats = newSqlStats();
+        (request as { sqlStats?: SqlStats }).sqlStats = stats;
+        withSqlStats(stats, done);
+      });
+    }
+    await scope.register(fastifyApollo(apollo), {
+      path: GRAPHQL_PATH,
+      method: ['GET', 'POST'],
+      context: async (request): Promise<HttpContext> => ({
+        ...(await contextBuilder.build({
+          requestId: request.id,
+          transport: 'http',
+          authorization: request.headers.authorization ?? null,
+          log: request.log,
+        })),
+        sqlStats: (request as { sqlStats?: SqlStats }).sqlStats,
+      }),
+    });
+  });
+
+  let ws: ReturnType<typeof attachGraphqlWs> | null = null;
+  let closing: Promise<void> | null = null;
+
+  return {
+    fastify,
+    container,
+    schema,
+    async listen() {
+      const address = await fastify.listen({ port: config.port, host: config.host });
+      ws = attachGraphqlWs({
+        server: fastify.server,
+        path: GRAPHQL_PATH,
+        schema,
+        contextBuilder,
+        policy,
+        log: fastify.log,
+        keepAliveMs: serverDefaults.keepAliveMs,
+        connectionInitWaitTimeoutMs: serverDefaults.connectionInitWaitTimeoutMs,
+        maxPayloadBytes: serverDefaults.maxPayloadBytes,
+        exposeStack,
+      });
+      return address.replace('[::1]', '127.0.0.1').replace('0.0.0.0', '127.0.0.1');
+    },
+    close() {
+      closing ??= (async () => {
+        await ws?.close();
+        await fastify.close();
+        await apollo.stop();
+        if (!options.pubsub) await pubsub.close();
+        await database.close();
+      })();
+      return closing;
+    },
+  };
+}

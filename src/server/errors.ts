@@ -1,0 +1,62 @@
+/**
+ * Error masking, the same on both transports: an error the server did not mean for the client (anything but a
+ * GraphQLError with a public code, or graphql-js's own parse/validation/coercion errors) becomes
+ * "Internal server error" with the request id; the full error, with its stack, goes to the log.
+ */
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import type { FastifyBaseLogger } from 'fastify';
+import { ErrorCode, PUBLIC_ERROR_CODES } from '../schema/shared/errors.js';
+
+const hasPublicCode = (error: GraphQLError) => PUBLIC_ERROR_CODES.has(error.extensions?.code as string);
+
+export function isPublicError(error: GraphQLError): boolean {
+  const original = error.originalError;
+  if (original === undefined || original === null) return true;
+  if (!(original instanceof GraphQLError)) return false;
+  // A GraphQLError thrown on purpose carries a public code; one wrapped by Apollo (variable coercion) has its own.
+  return hasPublicCode(original) || (!original.originalError && hasPublicCode(error));
+}
+
+export interface FormatOptions {
+  requestId?: string;
+  /** Where masked errors are logged; omit when the caller logs them itself. */
+  log?: FastifyBaseLogger;
+  /** Code for a public error that carries none (graphql-ws validation and coercion errors). */
+  defaultCode?: string;
+  /** Development only: keep the stack of masked errors in `extensions.stacktrace`. */
+  exposeStack?: boolean;
+}
+
+/** The client's view of one error; masked errors are logged here, once. */
+export function formatError(error: GraphQLError, options: FormatOptions): GraphQLFormattedError {
+  if (isPublicError(error)) {
+    const formatted = error.toJSON();
+    const { http: _http, stacktrace: _stack, ...extensions } = (formatted.extensions ?? {}) as Record<string, unknown>;
+    return {
+      ...formatted,
+      extensions: {
+        ...extensions,
+        code: extensions.code ?? options.defaultCode ?? ErrorCode.GRAPHQL_VALIDATION_FAILED,
+        ...(options.requestId ? { requestId: options.requestId } : {}),
+      },
+    };
+  }
+  const cause = error.originalError ?? error;
+  options.log?.error({ err: cause, requestId: options.requestId, path: error.path }, 'Unexpected error in a GraphQL operation');
+  return {
+    message: 'Internal server error',
+    ...(error.locations ? { locations: error.locations } : {}),
+    ...(error.path ? { path: error.path } : {}),
+    extensions: {
+      code: ErrorCode.INTERNAL_SERVER_ERROR,
+      ...(options.requestId ? { requestId: options.requestId } : {}),
+      ...(options.exposeStack && cause.stack ? { stacktrace: cause.stack.split('\n') } : {}),
+    },
+  };
+}
+
+/** The code logged for an operation: its first error's, or undefined when it succeeded. */
+export function firstErrorCode(errors: readonly GraphQLFormattedError[] | undefined): string | undefined {
+  const code = errors?.[0]?.extensions?.code;
+  return typeof code === 'string' ? code : undefined;
+}

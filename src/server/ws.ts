@@ -1,0 +1,198 @@
+/**
+ * graphql-ws on `ws`, on the same port and path as HTTP. This adapter is the only code that sees sockets: it turns
+ * `connection_init` into the shared context, applies the same validation rules and error masking as HTTP (Apollo's
+ * plugins do not run here), and gives every subscription event fresh DataLoaders.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import {
+  createSourceEventStream,
+  execute,
+  GraphQLError,
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+  type GraphQLSchema,
+} from 'graphql';
+import { CloseCode, handleProtocols, type Context as WsContext } from 'graphql-ws';
+import { useServer } from 'graphql-ws/use/ws';
+import type { FastifyBaseLogger } from 'fastify';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Context, ContextBuilder } from '../auth/context.js';
+import { ErrorCode } from '../schema/shared/errors.js';
+import { firstErrorCode, formatError } from './errors.js';
+import type { OperationPolicy } from './operation-policy.js';
+
+export interface WsOptions {
+  server: Server;
+  path: string;
+  schema: GraphQLSchema;
+  contextBuilder: ContextBuilder;
+  policy: OperationPolicy;
+  log: FastifyBaseLogger;
+  keepAliveMs: number;
+  connectionInitWaitTimeoutMs: number;
+  maxPayloadBytes: number;
+  exposeStack: boolean;
+}
+
+interface ConnectionState {
+  connectionId: string;
+  authorization: string | null;
+  operations: Map<string, { requestId: string; operationName: string | null; startedAt: number }>;
+}
+
+type Extra = {
+  socket: WebSocket;
+  request: IncomingMessage;
+  state?: ConnectionState;
+};
+
+/** Maps an async iterator without the async-generator trap: `return()` must not wait for the next event. */
+function mapAsyncIterator<T, U>(source: AsyncIterable<T>, map: (value: T) => Promise<U> | U): AsyncIterableIterator<U> {
+  const iterator = source[Symbol.asyncIterator]();
+  const done = { value: undefined, done: true } as IteratorReturnResult<undefined>;
+  return {
+    async next() {
+      const result = await iterator.next();
+      return result.done ? done : { value: await map(result.value), done: false };
+    },
+    async return() {
+      await iterator.return?.();
+      return done;
+    },
+    async throw(error: unknown) {
+      if (iterator.throw) await iterator.throw(error);
+      throw error;
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  } as AsyncIterableIterator<U>;
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof (value as AsyncIterable<unknown>)?.[Symbol.asyncIterator] === 'function';
+}
+
+export function attachGraphqlWs(options: WsOptions) {
+  const { contextBuilder, policy, log } = options;
+  const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes, handleProtocols });
+
+  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const { pathname } = new URL(request.url ?? '/', 'http://localhost');
+    if (pathname !== options.path) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
+  };
+  options.server.on('upgrade', onUpgrade);
+
+  const state = (ctx: WsContext<Record<string, unknown> | undefined, Extra>): ConnectionState => {
+    ctx.extra.state ??= { connectionId: randomUUID(), authorization: null, operations: new Map() };
+    return ctx.extra.state;
+  };
+
+  const finish = (ctx: WsContext<Record<string, unknown> | undefined, Extra>, id: string, errorCode?: string) => {
+    const operation = state(ctx).operations.get(id);
+    if (!operation) return;
+    state(ctx).operations.delete(id);
+    log.info(
+      {
+        requestId: operation.requestId,
+        transport: 'ws',
+        operationName: operation.operationName,
+        durationMs: Math.round((performance.now() - operation.startedAt) * 100) / 100,
+        ...(errorCode ? { errorCode } : {}),
+      },
+      'graphql operation',
+    );
+  };
+
+  const dispose = useServer<Record<string, unknown> | undefined, Extra>(
+    {
+      schema: options.schema,
+      connectionInitWaitTimeout: options.connectionInitWaitTimeoutMs,
+      onConnect(ctx) {
+        const raw = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
+        state(ctx).authorization = typeof raw === 'string' ? raw : null;
+        return true;
+      },
+      async onSubscribe(ctx, id, payload) {
+        const requestId = randomUUID();
+        state(ctx).operations.set(id, {
+          requestId,
+          operationName: payload.operationName ?? null,
+          startedAt: performance.now(),
+        });
+        const prepared = policy.prepare(payload.query);
+        // Returned errors reach the client as one `error` message, through onError below; the socket stays open.
+        if (prepared.errors) return prepared.errors;
+        const contextValue = await contextBuilder.build({
+          requestId,
+          transport: 'ws',
+          authorization: state(ctx).authorization,
+          log,
+        });
+        return {
+          schema: options.schema,
+          document: prepared.document as DocumentNode,
+          operationName: payload.operationName,
+          variableValues: payload.variables,
+          contextValue,
+        } satisfies ExecutionArgs;
+      },
+      // Subscription events are executed with a fresh context copy each: new DataLoaders per event.
+      async subscribe(args) {
+        const stream = await createSourceEventStream(args);
+        if (!isAsyncIterable(stream)) return stream as ExecutionResult;
+        return mapAsyncIterator(stream, (payload) =>
+          execute({ ...args, rootValue: payload, contextValue: contextBuilder.forEvent(args.contextValue as Context) }),
+        );
+      },
+      execute: (args) => execute(args),
+      onNext(ctx, id, _payload, args, result) {
+        const requestId = (args.contextValue as Context).requestId;
+        const errors = result.errors?.map((error) =>
+          formatError(error, { requestId, log, defaultCode: ErrorCode.BAD_USER_INPUT, exposeStack: options.exposeStack }),
+        );
+        if (errors) finish(ctx, id, firstErrorCode(errors));
+        return errors ? { ...result, errors } : undefined;
+      },
+      onError(ctx, id, _payload, errors) {
+        const requestId = state(ctx).operations.get(id)?.requestId;
+        const formatted = errors.map((error) =>
+          formatError(error instanceof GraphQLError ? error : new GraphQLError(String(error)), {
+            requestId,
+            log,
+            defaultCode: ErrorCode.GRAPHQL_VALIDATION_FAILED,
+            exposeStack: options.exposeStack,
+          }),
+        );
+        finish(ctx, id, firstErrorCode(formatted));
+        return formatted;
+      },
+      onComplete(ctx, id) {
+        finish(ctx, id);
+      },
+    },
+    wss,
+    options.keepAliveMs,
+  );
+
+  return {
+    wss,
+    /** Closes every socket with 1001 Going Away and stops accepting new ones. */
+    async close() {
+      options.server.off('upgrade', onUpgrade);
+      await dispose.dispose();
+    },
+    get connectionCount() {
+      return wss.clients.size;
+    },
+  };
+}
+
+export { CloseCode };

@@ -1,0 +1,96 @@
+/** Starts the real server on port 0 against a per-file database; everything opened is closed by `close()`. */
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+import { loadConfig, type Config } from '../../src/config.js';
+import { openDatabase } from '../../src/db/client.js';
+import { createApp, type App } from '../../src/server/app.js';
+import { createTestDatabase } from './database.js';
+
+export const TEST_JWT_SECRET = 'test-secret-that-is-at-least-32-bytes-long!';
+
+export interface GqlResponse<T = Record<string, any>> {
+  status: number;
+  headers: Headers;
+  body: { data?: T | null; errors?: Array<{ message: string; path?: unknown[]; extensions?: Record<string, any> }>; extensions?: Record<string, any> };
+}
+
+export interface GqlOptions {
+  token?: string;
+  headers?: Record<string, string>;
+}
+
+export interface TestServer {
+  app: App;
+  config: Config;
+  url: string;
+  httpUrl: string;
+  wsUrl: string;
+  logs: Array<Record<string, any>>;
+  gql<T = Record<string, any>>(query: string, variables?: Record<string, unknown>, options?: GqlOptions): Promise<GqlResponse<T>>;
+  wsClient(connectionParams?: Record<string, unknown>): Client;
+  close(): Promise<void>;
+}
+
+export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const database = await createTestDatabase();
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATA_DIR: ':memory:',
+    LOG_LEVEL: 'info',
+    SEED_DEMO_DATA: 'false',
+    DEBUG_SQL: 'true',
+    JWT_SECRET: TEST_JWT_SECRET,
+    ...(database.url ? { DATABASE_URL: database.url } : {}),
+    ...env,
+  });
+  const handle = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, debugSql: config.debugSql });
+  await handle.migrate();
+  const logs: Array<Record<string, any>> = [];
+  const app = await createApp({
+    config,
+    database: handle,
+    logStream: { write: (line) => void logs.push(JSON.parse(line)) },
+  });
+  const url = await app.listen();
+  const clients: Client[] = [];
+
+  return {
+    app,
+    config,
+    url,
+    httpUrl: `${url}/graphql`,
+    wsUrl: `${url.replace(/^http/, 'ws')}/graphql`,
+    logs,
+    async gql(query, variables, options = {}) {
+      const response = await fetch(`${url}/graphql`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+          ...options.headers,
+        },
+        body: JSON.stringify({ query, variables }),
+      });
+      return { status: response.status, headers: response.headers, body: (await response.json()) as GqlResponse<any>['body'] };
+    },
+    wsClient(connectionParams) {
+      const client = createClient({
+        url: `${url.replace(/^http/, 'ws')}/graphql`,
+        webSocketImpl: WebSocket,
+        connectionParams,
+        lazy: false,
+        retryAttempts: 0,
+        onNonLazyError: () => {},
+      });
+      clients.push(client);
+      return client;
+    },
+    async close() {
+      await Promise.allSettled(clients.map((client) => client.dispose()));
+      await app.close();
+      await database.drop();
+    },
+  };
+}
