@@ -3,6 +3,7 @@
  * the process with a message naming the variable. The README's configuration table lists the same variables.
  */
 import path from 'node:path';
+import { defaultLimits, productionLimits, type OperationLimits } from './server/limits.js';
 
 export type NodeEnv = 'development' | 'production' | 'test';
 
@@ -32,6 +33,8 @@ export interface Config {
   admin: { email: string | null; password: string | null };
   introspection: boolean;
   graphiql: boolean;
+  /** Operation limits (depth, aliases, tokens, directives, root fields, document size, cost). */
+  limits: OperationLimits;
   shutdownGraceMs: number;
   jobs: { concurrency: number; cleanupIntervalMs: number; pollIntervalMs: number; leaseMs: number };
 }
@@ -110,6 +113,18 @@ function origins(env: Env, name: string): string[] {
   });
 }
 
+function operationLimits(env: Env, base: OperationLimits): OperationLimits {
+  return {
+    depth: int(env, 'LIMIT_DEPTH', base.depth, 1, 1_000),
+    aliases: int(env, 'LIMIT_ALIASES', base.aliases, 0, 100_000),
+    tokens: int(env, 'LIMIT_TOKENS', base.tokens, 10, 1_000_000),
+    directives: int(env, 'LIMIT_DIRECTIVES', base.directives, 0, 100_000),
+    rootFields: int(env, 'LIMIT_ROOT_FIELDS', base.rootFields, 1, 1_000),
+    documentBytes: int(env, 'LIMIT_DOCUMENT_BYTES', base.documentBytes, 100, 1_048_576),
+    cost: int(env, 'LIMIT_COST', base.cost, 1, 100_000_000),
+  };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = oneOf(env, 'NODE_ENV', ['development', 'production', 'test'] as const, 'development');
   const production = nodeEnv === 'production';
@@ -160,6 +175,7 @@ export function loadConfig(env: Env = process.env): Config {
     admin: { email: adminEmail, password: adminPassword },
     introspection: bool(env, 'INTROSPECTION', !production),
     graphiql: bool(env, 'GRAPHIQL', !production),
+    limits: operationLimits(env, production ? productionLimits : defaultLimits),
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 8_000, 0, 60_000),
     jobs: {
       concurrency: int(env, 'JOB_CONCURRENCY', 2, 0, 64),

@@ -18,6 +18,7 @@ import { createSchema } from '../schema/index.js';
 import { firstErrorCode, formatError, isPublicError } from './errors.js';
 import { registerGraphiql } from './graphiql.js';
 import { registerHealth } from './health.js';
+import { checkDocumentSize } from './limits.js';
 import { createOperationPolicy } from './operation-policy.js';
 import { attachGraphqlWs } from './ws.js';
 
@@ -70,7 +71,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   const container = createContainer({ config, db: database.db, pubsub: pubsub.pubsub });
   const schema = await createSchema({ pubsub: pubsub.pubsub });
   const contextBuilder = createContextBuilder(container);
-  const policy = createOperationPolicy(schema, { introspection: config.introspection });
+  const policy = createOperationPolicy(schema, { introspection: config.introspection, limits: config.limits });
   const exposeStack = config.nodeEnv === 'development';
 
   const fastify = Fastify({
@@ -96,6 +97,11 @@ export async function createApp(options: AppOptions): Promise<App> {
     async requestDidStart({ contextValue }) {
       const startedAt = performance.now();
       return {
+        // The static cost is known once the operation is resolved; over the limit nothing executes.
+        async didResolveOperation({ document, operationName, request }) {
+          const { error } = policy.cost(document, operationName, request.variables);
+          if (error) throw error;
+        },
         async didEncounterErrors({ errors }) {
           for (const error of errors) {
             if (!isPublicError(error as GraphQLError)) {
@@ -145,7 +151,8 @@ export async function createApp(options: AppOptions): Promise<App> {
     allowBatchedHttpRequests: false,
     includeStacktraceInErrorResponses: false,
     validationRules: policy.extraRules,
-    formatError: (_formatted, error) => formatError(error as GraphQLError, { exposeStack }),
+    parseOptions: policy.parseOptions,
+    formatError: (_formatted, error) => formatError(policy.normalize(error as GraphQLError), { exposeStack }),
     plugins: [fastifyApolloDrainPlugin(fastify), ApolloServerPluginLandingPageDisabled(), operationLog],
   });
   await apollo.start();
@@ -153,7 +160,30 @@ export async function createApp(options: AppOptions): Promise<App> {
   registerHealth(fastify, database);
   if (config.graphiql) await registerGraphiql(fastify, GRAPHQL_PATH);
 
+  // Errors raised before GraphQL runs (body too large, malformed JSON, unsupported media type) keep the GraphQL
+  // response shape, so clients parse one format.
+  fastify.setErrorHandler((error: import('fastify').FastifyError, request, reply) => {
+    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    if (status === 500) request.log.error({ err: error }, 'request failed');
+    return reply.code(status).send({
+      errors: [
+        {
+          message: status === 500 ? 'Internal server error' : error.message,
+          extensions: { code: status === 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_REQUEST', requestId: request.id },
+        },
+      ],
+    });
+  });
+
   await fastify.register(async (scope) => {
+    // The size limit is checked before Apollo parses anything.
+    scope.addHook('preHandler', async (request, reply) => {
+      const query = (request.body as { query?: unknown } | undefined)?.query ?? (request.query as { query?: unknown } | undefined)?.query;
+      const error = typeof query === 'string' ? checkDocumentSize(query, config.limits) : null;
+      if (error) {
+        return reply.code(413).send({ errors: [{ ...formatError(error, {}), extensions: { ...error.extensions, requestId: request.id } }] });
+      }
+    });
     if (config.debugSql) {
       // Every statement issued while this request's handler runs is counted for `extensions.sql`.
       scope.addHook('preHandler', (request, _reply, done) => {

@@ -1,7 +1,7 @@
 /**
- * What every operation goes through before it runs, on both transports: parsing (cached), and validation with the
- * specified rules plus ours. Apollo applies `extraRules` itself over HTTP (with its own document cache); graphql-ws
- * calls `prepare`.
+ * What every operation goes through before it runs, on both transports: the size limit, parsing with the token
+ * limit (cached), validation with the specified rules plus the operation limits, and the static cost. Apollo applies
+ * `extraRules` and `parseOptions` itself over HTTP (with its own document cache); graphql-ws calls `prepare`.
  */
 import {
   GraphQLError,
@@ -11,12 +11,15 @@ import {
   validate,
   type DocumentNode,
   type GraphQLSchema,
+  type ParseOptions,
   type ValidationRule,
 } from 'graphql';
 import { ErrorCode } from '../schema/shared/errors.js';
+import { checkDocumentSize, costError, costOf, limitRules, tokenLimitError, type OperationLimits } from './limits.js';
 
 export interface OperationPolicyOptions {
   introspection: boolean;
+  limits: OperationLimits;
   /** Parsed and validated documents kept, by their source text. */
   cacheSize?: number;
 }
@@ -24,45 +27,68 @@ export interface OperationPolicyOptions {
 export type Prepared = { document: DocumentNode; errors?: undefined } | { document?: undefined; errors: GraphQLError[] };
 
 export interface OperationPolicy {
+  limits: OperationLimits;
   extraRules: ValidationRule[];
-  prepare(query: string): Prepared;
+  parseOptions: ParseOptions;
+  /** Size, parse, validate; the result for a valid document is cached. */
+  prepare(query: unknown): Prepared;
+  /** The static cost of an operation; over the limit is an error that runs nothing. */
+  cost(document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown> | null | undefined): { cost: number; error: GraphQLError | null };
+  /** The token-limit parse error, reworded like the other limits; other errors unchanged. */
+  normalize(error: GraphQLError): GraphQLError;
 }
 
 function withCode(errors: readonly GraphQLError[], code: string): GraphQLError[] {
-  return errors.map(
-    (error) =>
-      new GraphQLError(error.message, {
-        nodes: error.nodes,
-        source: error.source,
-        positions: error.positions,
-        path: error.path,
-        originalError: error.originalError,
-        extensions: { ...error.extensions, code: error.extensions.code ?? code },
-      }),
+  return errors.map((error) =>
+    error.extensions.code
+      ? error
+      : new GraphQLError(error.message, {
+          nodes: error.nodes,
+          source: error.source,
+          positions: error.positions,
+          path: error.path,
+          originalError: error.originalError,
+          extensions: { ...error.extensions, code },
+        }),
   );
 }
 
 export function createOperationPolicy(schema: GraphQLSchema, options: OperationPolicyOptions): OperationPolicy {
-  const extraRules: ValidationRule[] = options.introspection ? [] : [NoSchemaIntrospectionCustomRule];
+  const { limits } = options;
+  const extraRules: ValidationRule[] = [
+    ...limitRules(limits),
+    ...(options.introspection ? [] : [NoSchemaIntrospectionCustomRule]),
+  ];
   const rules = [...specifiedRules, ...extraRules];
+  const parseOptions: ParseOptions = { maxTokens: limits.tokens };
   const cacheSize = options.cacheSize ?? 1_000;
   // Only valid documents are cached: invalid ones are cheap to reject again and must not evict useful entries.
   const cache = new Map<string, DocumentNode>();
 
+  const normalize = (error: GraphQLError) => tokenLimitError(error, limits) ?? error;
+
   return {
+    limits,
     extraRules,
+    parseOptions,
+    normalize,
     prepare(query) {
+      if (typeof query !== 'string' || query.trim() === '') {
+        return { errors: [new GraphQLError('Expected a non-empty "query" string', { extensions: { code: ErrorCode.BAD_REQUEST } })] };
+      }
       const cached = cache.get(query);
       if (cached) {
         cache.delete(query);
         cache.set(query, cached);
         return { document: cached };
       }
+      const tooLarge = checkDocumentSize(query, limits);
+      if (tooLarge) return { errors: [tooLarge] };
       let document: DocumentNode;
       try {
-        document = parse(query);
+        document = parse(query, parseOptions);
       } catch (error) {
-        if (error instanceof GraphQLError) return { errors: withCode([error], ErrorCode.GRAPHQL_PARSE_FAILED) };
+        if (error instanceof GraphQLError) return { errors: withCode([normalize(error)], ErrorCode.GRAPHQL_PARSE_FAILED) };
         throw error;
       }
       const errors = validate(schema, document, rules);
@@ -70,6 +96,16 @@ export function createOperationPolicy(schema: GraphQLSchema, options: OperationP
       cache.set(query, document);
       if (cache.size > cacheSize) cache.delete(cache.keys().next().value!);
       return { document };
+    },
+    cost(document, operationName, variables) {
+      let cost: number;
+      try {
+        cost = costOf(schema, document, operationName, variables);
+      } catch {
+        // Variables that do not coerce: execution reports them as BAD_USER_INPUT without running a resolver.
+        return { cost: 0, error: null };
+      }
+      return { cost, error: costError(cost, limits) };
     },
   };
 }

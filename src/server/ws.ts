@@ -130,6 +130,8 @@ export function attachGraphqlWs(options: WsOptions) {
         const prepared = policy.prepare(payload.query);
         // Returned errors reach the client as one `error` message, through onError below; the socket stays open.
         if (prepared.errors) return prepared.errors;
+        const { error: costError } = policy.cost(prepared.document, payload.operationName, payload.variables);
+        if (costError) return [costError];
         const contextValue = await contextBuilder.build({
           requestId,
           transport: 'ws',

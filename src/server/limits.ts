@@ -1,0 +1,185 @@
+/**
+ * Operation limits, checked before anything executes and the same on HTTP and graphql-ws. Depth, aliases and
+ * directives use graphql-armor's validation rules; tokens use graphql-js's own parser limit; root fields and the
+ * static cost are ours (graphql-armor has no root-field rule, and the cost must follow the connection arguments).
+ */
+import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
+import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
+import {
+  getNamedType,
+  GraphQLError,
+  isCompositeType,
+  Kind,
+  type DocumentNode,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
+  type ValidationContext,
+  type ValidationRule,
+} from 'graphql';
+import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
+import { DEFAULT_PAGE_SIZE } from '../schema/shared/connection.js';
+import { ErrorCode } from '../schema/shared/errors.js';
+
+export interface OperationLimits {
+  depth: number;
+  aliases: number;
+  tokens: number;
+  directives: number;
+  rootFields: number;
+  documentBytes: number;
+  cost: number;
+}
+
+/** Defaults (GitHub-like), overridable by config. */
+export const defaultLimits: OperationLimits = {
+  depth: 12,
+  aliases: 30,
+  tokens: 5_000,
+  directives: 50,
+  rootFields: 20,
+  documentBytes: 100 * 1_024, // bytes of the query text
+  cost: 50_000, // points, see costOf()
+};
+
+/** Stricter defaults for NODE_ENV=production. */
+export const productionLimits: OperationLimits = {
+  depth: 10,
+  aliases: 20,
+  tokens: 3_000,
+  directives: 20,
+  rootFields: 10,
+  documentBytes: 50 * 1_024,
+  cost: 50_000,
+};
+
+export function limitError(limit: keyof OperationLimits | string, value: number, maximum: number, message: string): GraphQLError {
+  return new GraphQLError(message, {
+    extensions: { code: ErrorCode.GRAPHQL_VALIDATION_FAILED, limit, value, maximum },
+  });
+}
+
+/** Error produced by graphql-armor's rules, re-thrown with our extensions so clients see limit, value and maximum. */
+function armorRule(limit: string, maximum: number, rule: ValidationRule): ValidationRule {
+  return (context: ValidationContext) =>
+    rule(
+      new Proxy(context, {
+        get(target, property, receiver) {
+          if (property === 'reportError') {
+            return (error: GraphQLError) => {
+              const found = /found (\d+)/.exec(error.message);
+              const value = found ? Number(found[1]) : maximum + 1;
+              target.reportError(
+                new GraphQLError(error.message.replace(/^Syntax Error: /, ''), {
+                  nodes: error.nodes,
+                  extensions: { code: ErrorCode.GRAPHQL_VALIDATION_FAILED, limit, value, maximum },
+                }),
+              );
+            };
+          }
+          const value = Reflect.get(target, property, receiver);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      }),
+    );
+}
+
+/** At most `maximum` fields at the root of each operation (fragments spread at the root count too). */
+function maxRootFieldsRule(maximum: number): ValidationRule {
+  return (context) => ({
+    OperationDefinition(operation: OperationDefinitionNode) {
+      const count = countRootFields(context.getDocument(), operation.selectionSet, new Set());
+      if (count > maximum) {
+        context.reportError(
+          new GraphQLError(`Root field limit of ${maximum} exceeded, found ${count}.`, {
+            nodes: [operation],
+            extensions: { code: ErrorCode.GRAPHQL_VALIDATION_FAILED, limit: 'rootFields', value: count, maximum },
+          }),
+        );
+      }
+    },
+  });
+}
+
+function countRootFields(document: DocumentNode, selectionSet: SelectionSetNode, visited: Set<string>): number {
+  let count = 0;
+  for (const selection of selectionSet.selections) {
+    if (selection.kind === Kind.FIELD) count += selection.name.value.startsWith('__') ? 0 : 1;
+    else if (selection.kind === Kind.INLINE_FRAGMENT) count += countRootFields(document, selection.selectionSet, visited);
+    else if (!visited.has(selection.name.value)) {
+      visited.add(selection.name.value);
+      const fragment = document.definitions.find(
+        (definition) => definition.kind === Kind.FRAGMENT_DEFINITION && definition.name.value === selection.name.value,
+      );
+      if (fragment?.kind === Kind.FRAGMENT_DEFINITION) count += countRootFields(document, fragment.selectionSet, visited);
+    }
+  }
+  return count;
+}
+
+/** The validation rules for the limits; the token limit is a parser option and the size a pre-parse check. */
+export function limitRules(limits: OperationLimits): ValidationRule[] {
+  return [
+    armorRule('depth', limits.depth, maxDepthRule({ n: limits.depth, exposeLimits: true, ignoreIntrospection: true, flattenFragments: true })),
+    armorRule('aliases', limits.aliases, maxAliasesRule({ n: limits.aliases, exposeLimits: true, allowList: [] })),
+    armorRule('directives', limits.directives, maxDirectivesRule({ n: limits.directives, exposeLimits: true })),
+    maxRootFieldsRule(limits.rootFields),
+  ];
+}
+
+/** Refuses a document over the size limit before it is parsed. */
+export function checkDocumentSize(query: string, limits: OperationLimits): GraphQLError | null {
+  // Length in UTF-16 units bounds the UTF-8 size from below; compute bytes only when it could matter.
+  if (query.length * 3 <= limits.documentBytes) return null;
+  const bytes = Buffer.byteLength(query, 'utf8');
+  return bytes > limits.documentBytes
+    ? limitError('documentBytes', bytes, limits.documentBytes, `Document size limit of ${limits.documentBytes} bytes exceeded, found ${bytes}.`)
+    : null;
+}
+
+/** Maps graphql-js's token-limit syntax error to a limit error with the same extensions as the others. */
+export function tokenLimitError(error: GraphQLError, limits: OperationLimits): GraphQLError | null {
+  if (!/Document contains more tha[nt] \d+ tokens/.test(error.message)) return null;
+  return limitError('tokens', limits.tokens + 1, limits.tokens, `Token limit of ${limits.tokens} exceeded.`);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Static cost, GitHub-like: a scalar costs 0, an object 1; a connection multiplies its children by `first`/`last`
+// (the default page when neither is given) and costs nothing itself, so `items(first: 100) { nodes { id } }` costs
+// 100 and is charged one rate-limit point; `nodes(ids)` multiplies by the number of ids.
+
+const estimator: ComplexityEstimator = ({ type, field, args, childComplexity }) => {
+  const named = getNamedType(field.type);
+  if (!isCompositeType(named)) return 0;
+  const isConnection = named.name.endsWith('Connection');
+  if (isConnection) {
+    const size = Number(args.first ?? args.last ?? DEFAULT_PAGE_SIZE) || 0;
+    return Math.max(0, size) * childComplexity;
+  }
+  if (type.name === 'Query' && field.name === 'nodes' && Array.isArray(args.ids)) {
+    return 1 + args.ids.length * childComplexity;
+  }
+  return 1 + childComplexity;
+};
+
+export function costOf(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operationName: string | null | undefined,
+  variables: Record<string, unknown> | null | undefined,
+): number {
+  return getComplexity({
+    schema,
+    query: document,
+    operationName: operationName ?? undefined,
+    variables: variables ?? {},
+    estimators: [estimator],
+  });
+}
+
+export function costError(cost: number, limits: OperationLimits): GraphQLError | null {
+  return cost > limits.cost
+    ? limitError('cost', cost, limits.cost, `Query cost limit of ${limits.cost} exceeded, found ${cost}.`)
+    : null;
+}
