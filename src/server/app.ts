@@ -7,7 +7,7 @@ import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { GraphQLError, GraphQLSchema } from 'graphql';
+import { getOperationAST, type GraphQLError, type GraphQLSchema } from 'graphql';
 import type { Config } from '../config.js';
 import { createContextBuilder, type Context } from '../auth/context.js';
 import type { DatabaseHandle } from '../db/client.js';
@@ -112,7 +112,7 @@ export async function createApp(options: AppOptions): Promise<App> {
             }
           }
         },
-        async willSendResponse({ response, operationName }) {
+        async willSendResponse({ response, operationName, request, document }) {
           const body = response.body;
           const errors = body.kind === 'single' ? body.singleResult.errors : undefined;
           for (const error of errors ?? []) {
@@ -133,7 +133,8 @@ export async function createApp(options: AppOptions): Promise<App> {
           contextValue.log.info(
             {
               transport: 'http',
-              operationName: operationName ?? null,
+              // Named by the client, or by the document when it failed validation before Apollo resolved it.
+              operationName: operationName ?? request.operationName ?? (document ? getOperationAST(document)?.name?.value : null) ?? null,
               durationMs: Math.round((performance.now() - startedAt) * 100) / 100,
               ...(errors?.length ? { errorCode: firstErrorCode(errors) } : {}),
             },

@@ -9,6 +9,8 @@ import type { Duplex } from 'node:stream';
 import {
   createSourceEventStream,
   execute,
+  getOperationAST,
+  getVariableValues,
   GraphQLError,
   type DocumentNode,
   type ExecutionArgs,
@@ -130,6 +132,20 @@ export function attachGraphqlWs(options: WsOptions) {
         const prepared = policy.prepare(payload.query);
         // Returned errors reach the client as one `error` message, through onError below; the socket stays open.
         if (prepared.errors) return prepared.errors;
+        const operation = getOperationAST(prepared.document, payload.operationName);
+        state(ctx).operations.get(id)!.operationName = payload.operationName ?? operation?.name?.value ?? null;
+        if (operation) {
+          // Variables are coerced before anything runs, as over HTTP: a wrong value is the client's error
+          // (BAD_USER_INPUT), not an execution failure that the masking would turn into an internal error.
+          const coerced = getVariableValues(options.schema, operation.variableDefinitions ?? [], payload.variables ?? {}, {
+            maxErrors: 25,
+          });
+          if (coerced.errors) {
+            return coerced.errors.map(
+              (error) => new GraphQLError(error.message, { nodes: error.nodes, extensions: { code: ErrorCode.BAD_USER_INPUT } }),
+            );
+          }
+        }
         const { error: costError } = policy.cost(prepared.document, payload.operationName, payload.variables);
         if (costError) return [costError];
         const contextValue = await contextBuilder.build({
