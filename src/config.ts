@@ -31,6 +31,8 @@ export interface Config {
     refreshTtlSeconds: number;
   };
   admin: { email: string | null; password: string | null };
+  /** Password checks allowed per account per window (see src/auth/login-limiter.ts). */
+  loginRateLimit: { maxAttempts: number; windowMs: number };
   introspection: boolean;
   graphiql: boolean;
   /** Operation limits (depth, aliases, tokens, directives, root fields, document size, cost). */
@@ -173,6 +175,10 @@ export function loadConfig(env: Env = process.env): Config {
       refreshTtlSeconds: int(env, 'REFRESH_TOKEN_TTL_DAYS', 7, 1, 365) * 24 * 60 * 60,
     },
     admin: { email: adminEmail, password: adminPassword },
+    loginRateLimit: {
+      maxAttempts: int(env, 'LOGIN_MAX_ATTEMPTS', 20, 1, 10_000),
+      windowMs: int(env, 'LOGIN_WINDOW_SECONDS', 60, 1, 24 * 60 * 60) * 1_000,
+    },
     introspection: bool(env, 'INTROSPECTION', !production),
     graphiql: bool(env, 'GRAPHIQL', !production),
     limits: operationLimits(env, production ? productionLimits : defaultLimits),

@@ -1,9 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createUser } from './helpers/auth.js';
 import { startServer, type TestServer } from './helpers/server.js';
 
 let server: TestServer;
+let token: string;
 beforeAll(async () => {
   server = await startServer();
+  ({ token } = await createUser(server, { role: 'ADMIN' }));
 });
 afterAll(() => server?.close());
 
@@ -19,7 +22,7 @@ const CREATE = /* GraphQL */ `
 const valid = { sku: 'AB1000', name: 'Desk lamp', price: 19.99, category: 'HOME' };
 
 async function create(input: Record<string, unknown>) {
-  const { body } = await server.gql(CREATE, { input });
+  const { body } = await server.gql(CREATE, { input }, { token });
   expect(body.errors).toBeUndefined();
   return body.data!.createItem as { item: Record<string, any> | null; userErrors: Array<{ field: string[]; message: string; code: string }> };
 }
@@ -64,7 +67,7 @@ describe('createItem', () => {
   });
 
   it('refuses a wrong enum value as a validation error, not a user error', async () => {
-    const { status, body } = await server.gql(CREATE, { input: { ...valid, category: 'FOOD' } });
+    const { status, body } = await server.gql(CREATE, { input: { ...valid, category: 'FOOD' } }, { token });
     expect(status).toBe(400);
     expect(body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   });
@@ -76,6 +79,7 @@ describe('updateItem and deleteItem', () => {
     const { body } = await server.gql(
       `mutation($input: UpdateItemInput!) { updateItem(input: $input) { item { name description price stock updatedAt } userErrors { field message code } } }`,
       { input: { id: item!.id, price: 25.5, description: null } },
+      { token },
     );
     expect(body.data!.updateItem.userErrors).toEqual([]);
     expect(body.data!.updateItem.item).toMatchObject({ name: 'Desk lamp', description: null, price: 25.5, stock: 5 });
@@ -87,22 +91,24 @@ describe('updateItem and deleteItem', () => {
     const bad = await server.gql(
       `mutation($input: UpdateItemInput!) { updateItem(input: $input) { item { id } userErrors { field code } } }`,
       { input: { id: item!.id, stock: -3 } },
+      { token },
     );
     expect(bad.body.data!.updateItem).toEqual({ item: null, userErrors: [{ field: ['input', 'stock'], code: 'INVALID' }] });
     const missing = await server.gql(
       `mutation($input: UpdateItemInput!) { updateItem(input: $input) { item { id } userErrors { field code } } }`,
       { input: { id: 'not-an-id', name: 'x' } },
+      { token },
     );
     expect(missing.body.data!.updateItem.userErrors).toEqual([{ field: ['input', 'id'], code: 'NOT_FOUND' }]);
   });
 
   it('deletes an item, after which node(id) is null', async () => {
     const { item } = await create({ ...valid, sku: 'DE0001' });
-    const deleted = await server.gql(`mutation($id: ID!) { deleteItem(id: $id) { deletedId userErrors { code } } }`, { id: item!.id });
+    const deleted = await server.gql(`mutation($id: ID!) { deleteItem(id: $id) { deletedId userErrors { code } } }`, { id: item!.id }, { token });
     expect(deleted.body.data!.deleteItem).toEqual({ deletedId: item!.id, userErrors: [] });
-    const again = await server.gql(`mutation($id: ID!) { deleteItem(id: $id) { deletedId userErrors { field code } } }`, { id: item!.id });
+    const again = await server.gql(`mutation($id: ID!) { deleteItem(id: $id) { deletedId userErrors { field code } } }`, { id: item!.id }, { token });
     expect(again.body.data!.deleteItem).toEqual({ deletedId: null, userErrors: [{ field: ['id'], code: 'NOT_FOUND' }] });
-    const node = await server.gql(`query($id: ID!) { node(id: $id) { id } }`, { id: item!.id });
+    const node = await server.gql(`query($id: ID!) { node(id: $id) { id } }`, { id: item!.id }, { token });
     expect(node.body.data!.node).toBeNull();
   });
 });
@@ -115,6 +121,7 @@ describe('node and nodes', () => {
     const { body } = await server.gql(
       `query($ids: [ID!]!) { nodes(ids: $ids) { __typename id ... on Item { name } } }`,
       { ids: [b.id, gone, a.id] },
+      { token },
     );
     expect(body.data!.nodes).toEqual([
       { __typename: 'Item', id: b.id, name: 'Second' },
@@ -125,7 +132,7 @@ describe('node and nodes', () => {
   });
 
   it('answers a malformed id with BAD_USER_INPUT', async () => {
-    const { body } = await server.gql(`{ node(id: "bm9wZQ") { id } }`);
+    const { body } = await server.gql(`{ node(id: "bm9wZQ") { id } }`, undefined, { token });
     expect(body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   });
 });
@@ -141,6 +148,7 @@ describe('items filters', () => {
     const { body } = await server.gql(
       `query($filter: ItemFilter) { items(first: 100, filter: $filter, orderBy: { field: PRICE, direction: ASC }) { nodes { sku } totalCount } }`,
       { filter },
+      { token },
     );
     expect(body.errors).toBeUndefined();
     return { skus: body.data!.items.nodes.map((n: { sku: string }) => n.sku), total: body.data!.items.totalCount };

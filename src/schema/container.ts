@@ -9,6 +9,12 @@ import type { Topics } from '../pubsub/topics.js';
 import { itemLoader } from './item/item.loaders.js';
 import { ItemRepo } from './item/item.repo.js';
 import { ItemService } from './item/item.service.js';
+import { TokenService } from '../auth/tokens.js';
+import { AuthService } from './user/auth.service.js';
+import { SessionRepo } from './user/session.repo.js';
+import { userLoader } from './user/user.loaders.js';
+import { UserRepo } from './user/user.repo.js';
+import { UserService } from './user/user.service.js';
 
 export interface ContainerDeps {
   config: Config;
@@ -16,12 +22,19 @@ export interface ContainerDeps {
   pubsub: PubSub<Topics>;
 }
 
-export function createContainer({ db, pubsub }: ContainerDeps) {
+export function createContainer({ config, db, pubsub }: ContainerDeps) {
   const repos = {
     items: new ItemRepo(db),
+    users: new UserRepo(db),
+    sessions: new SessionRepo(db),
   };
+  const tokens = new TokenService(config);
+  const users = new UserService(repos.users);
   const services = {
     items: new ItemService(repos.items, pubsub),
+    tokens,
+    users,
+    auth: new AuthService(users, repos.sessions, tokens, config),
   };
   return {
     repos,
@@ -29,6 +42,7 @@ export function createContainer({ db, pubsub }: ContainerDeps) {
     pubsub,
     newLoaders: () => ({
       item: itemLoader(repos.items),
+      user: userLoader(repos.users),
     }),
   };
 }

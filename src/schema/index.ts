@@ -4,8 +4,11 @@ import { createPubSub } from '@graphql-yoga/subscription';
 import { buildSchema } from 'type-graphql';
 import { ItemResolver } from './item/item.resolver.js';
 import { NodeResolver } from './node.resolver.js';
+import { authChecker } from '../auth/authorize.js';
+import { AuthResolver } from './user/auth.resolver.js';
+import { UserResolver } from './user/user.resolver.js';
 
-export const resolvers = [NodeResolver, ItemResolver] as const;
+export const resolvers = [NodeResolver, ItemResolver, UserResolver, AuthResolver] as const;
 
 export interface SchemaOptions {
   pubsub?: Parameters<typeof buildSchema>[0]['pubSub'];
@@ -17,6 +20,8 @@ export function createSchema(options: SchemaOptions = {}): Promise<GraphQLSchema
     resolvers: [...resolvers],
     pubSub: options.pubsub ?? createPubSub(),
     validate: false,
+    // `@Authorized('a:read', …)`: signed in and holding every listed scope (src/auth/authorize.ts).
+    authChecker,
   });
 }
 

@@ -1,5 +1,7 @@
 import { Arg, Ctx, ID, Query, Resolver } from 'type-graphql';
+import { requireScopes } from '../auth/authorize.js';
 import type { Context } from '../auth/context.js';
+import { User } from './user/user.type.js';
 import { Item } from './item/item.type.js';
 import { badUserInput } from './shared/errors.js';
 import { decodeGlobalId } from './shared/global-id.js';
@@ -7,11 +9,21 @@ import { Node, type NodeSource } from './shared/node.js';
 
 type NodeFetcher = (ctx: Context, id: string) => Promise<NodeSource | null>;
 
-/** How `node(id)` loads each type: through the request's DataLoaders, so `nodes(ids)` batches per type. */
+/**
+ * How `node(id)` loads each type: through the request's DataLoaders, so `nodes(ids)` batches per type. Each fetcher
+ * applies the rule its type's own query has (`requireScopes` throws like `@Authorized`).
+ */
 const fetchers: Record<string, NodeFetcher> = {
   Item: async (ctx, id) => {
+    requireScopes(ctx, ['items:read']);
     const row = await ctx.loaders.item.load(id);
     return row && Item.fromRow(row);
+  },
+  // Any signed-in user may look up an account (e-mail stays hidden by User.email's own rule).
+  User: async (ctx, id) => {
+    requireScopes(ctx, []);
+    const row = await ctx.loaders.user.load(id);
+    return row && User.fromRow(row);
   },
 };
 

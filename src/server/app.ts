@@ -9,7 +9,7 @@ import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastif
 import Fastify, { type FastifyInstance } from 'fastify';
 import { getOperationAST, type GraphQLError, type GraphQLSchema } from 'graphql';
 import type { Config } from '../config.js';
-import { createContextBuilder, type Context } from '../auth/context.js';
+import { AuthenticationError, createContextBuilder, type Authentication, type Context } from '../auth/context.js';
 import type { DatabaseHandle } from '../db/client.js';
 import { newSqlStats, withSqlStats, type SqlStats } from '../db/sql-stats.js';
 import { createAppPubSub, type AppPubSub } from '../pubsub/pubsub.js';
@@ -159,6 +159,14 @@ export async function createApp(options: AppOptions): Promise<App> {
   await apollo.start();
 
   registerHealth(fastify, database);
+  // Loads (or generates) the signing keys now, so a bad key stops start-up instead of the first login.
+  const signingKeys = await container.services.tokens.keys();
+  if (signingKeys.jwks) {
+    const jwks = signingKeys.jwks;
+    fastify.get('/.well-known/jwks.json', { logLevel: 'warn' }, async (_request, reply) =>
+      reply.header('cache-control', 'public, max-age=300').send(jwks),
+    );
+  }
   if (config.graphiql) await registerGraphiql(fastify, GRAPHQL_PATH);
 
   // Errors raised before GraphQL runs (body too large, malformed JSON, unsupported media type) keep the GraphQL
@@ -185,6 +193,23 @@ export async function createApp(options: AppOptions): Promise<App> {
         return reply.code(413).send({ errors: [{ ...formatError(error, {}), extensions: { ...error.extensions, requestId: request.id } }] });
       }
     });
+    // The access token is checked before Apollo runs: a token that is present but invalid (forged, expired, wrong
+    // audience, revoked session, inactive user) is a 401, never an anonymous request (RFC 6750 §3.1). Registered
+    // before the SQL counter, so `extensions.sql` counts the operation's statements only.
+    scope.addHook('preHandler', async (request, reply) => {
+      try {
+        (request as { authentication?: Authentication }).authentication = await contextBuilder.authenticate(
+          request.headers.authorization,
+        );
+      } catch (error) {
+        if (!(error instanceof AuthenticationError)) throw error;
+        request.log.info({ reason: error.reason }, 'access token refused');
+        return reply
+          .code(401)
+          .header('www-authenticate', 'Bearer error="invalid_token"')
+          .send({ errors: [{ message: error.message, extensions: { code: 'UNAUTHENTICATED', requestId: request.id } }] });
+      }
+    });
     if (config.debugSql) {
       // Every statement issued while this request's handler runs is counted for `extensions.sql`.
       scope.addHook('preHandler', (request, _reply, done) => {
@@ -201,6 +226,7 @@ export async function createApp(options: AppOptions): Promise<App> {
           requestId: request.id,
           transport: 'http',
           authorization: request.headers.authorization ?? null,
+          authentication: (request as { authentication?: Authentication }).authentication,
           log: request.log,
         })),
         sqlStats: (request as { sqlStats?: SqlStats }).sqlStats,

@@ -21,7 +21,7 @@ import { CloseCode, handleProtocols, type Context as WsContext } from 'graphql-w
 import { useServer } from 'graphql-ws/use/ws';
 import type { FastifyBaseLogger } from 'fastify';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { Context, ContextBuilder } from '../auth/context.js';
+import { AuthenticationError, type Context, type ContextBuilder } from '../auth/context.js';
 import { ErrorCode } from '../schema/shared/errors.js';
 import { firstErrorCode, formatError } from './errors.js';
 import type { OperationPolicy } from './operation-policy.js';
@@ -117,10 +117,21 @@ export function attachGraphqlWs(options: WsOptions) {
     {
       schema: options.schema,
       connectionInitWaitTimeout: options.connectionInitWaitTimeoutMs,
-      onConnect(ctx) {
+      // A token that is present but invalid closes the socket with 4403 Forbidden (returning false does that); the
+      // graphql-ws client retries 4403, re-reading connectionParams, so a client can refresh its token and reconnect.
+      // No token: an anonymous connection, limited to public operations.
+      async onConnect(ctx) {
         const raw = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
         state(ctx).authorization = typeof raw === 'string' ? raw : null;
-        return true;
+        if (raw !== undefined && raw !== null && typeof raw !== 'string') return false;
+        try {
+          await contextBuilder.authenticate(state(ctx).authorization);
+          return true;
+        } catch (error) {
+          if (!(error instanceof AuthenticationError)) throw error;
+          log.info({ connectionId: state(ctx).connectionId, reason: error.reason }, 'access token refused');
+          return false;
+        }
       },
       async onSubscribe(ctx, id, payload) {
         const requestId = randomUUID();
@@ -148,12 +159,22 @@ export function attachGraphqlWs(options: WsOptions) {
         }
         const { error: costError } = policy.cost(prepared.document, payload.operationName, payload.variables);
         if (costError) return [costError];
-        const contextValue = await contextBuilder.build({
-          requestId,
-          transport: 'ws',
-          authorization: state(ctx).authorization,
-          log,
-        });
+        let contextValue: Context;
+        try {
+          // The token is checked again for every operation: it may have expired, or its user been deactivated.
+          contextValue = await contextBuilder.build({
+            requestId,
+            transport: 'ws',
+            authorization: state(ctx).authorization,
+            log,
+            onRevoked: () => ctx.extra.socket.close(CloseCode.Forbidden, 'Forbidden'),
+          });
+        } catch (error) {
+          if (!(error instanceof AuthenticationError)) throw error;
+          log.info({ requestId, reason: error.reason }, 'access token refused');
+          ctx.extra.socket.close(CloseCode.Forbidden, 'Forbidden');
+          return [new GraphQLError(error.message, { extensions: { code: ErrorCode.UNAUTHENTICATED } })];
+        }
         return {
           schema: options.schema,
           document: prepared.document as DocumentNode,
@@ -166,8 +187,8 @@ export function attachGraphqlWs(options: WsOptions) {
       async subscribe(args) {
         const stream = await createSourceEventStream(args);
         if (!isAsyncIterable(stream)) return stream as ExecutionResult;
-        return mapAsyncIterator(stream, (payload) =>
-          execute({ ...args, rootValue: payload, contextValue: contextBuilder.forEvent(args.contextValue as Context) }),
+        return mapAsyncIterator(stream, async (payload) =>
+          execute({ ...args, rootValue: payload, contextValue: await contextBuilder.forEvent(args.contextValue as Context) }),
         );
       },
       execute: (args) => execute(args),

@@ -1,4 +1,4 @@
-import { Arg, Args, Ctx, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { Arg, Args, Authorized, Ctx, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { Context } from '../../auth/context.js';
 import { Topic, type ItemEvent } from '../../pubsub/topics.js';
 import { ConnectionArgs, connectionTypes } from '../shared/connection.js';
@@ -21,6 +21,7 @@ export class ItemPayload {
 
 @Resolver(() => Item)
 export class ItemResolver {
+  @Authorized('items:read')
   @Query(() => ItemConnection, { description: 'The catalog, filtered and sorted (newest first by default).' })
   items(
     @Args(() => ConnectionArgs) args: ConnectionArgs,
@@ -33,21 +34,31 @@ export class ItemResolver {
     return ctx.services.items.list(args, filter, orderBy);
   }
 
+  @Authorized('items:write')
   @Mutation(() => ItemPayload, { description: 'Adds an item to the catalog.' })
-  createItem(@Arg('input', () => CreateItemInput) input: CreateItemInput, @Ctx() ctx: Context) {
+  createItem(
+    @Arg('input', () => CreateItemInput, { description: 'The item to add.' }) input: CreateItemInput,
+    @Ctx() ctx: Context,
+  ) {
     return ctx.services.items.create(input);
   }
 
+  @Authorized('items:write')
   @Mutation(() => ItemPayload, { description: 'Changes an item; absent fields stay as they are.' })
-  updateItem(@Arg('input', () => UpdateItemInput) input: UpdateItemInput, @Ctx() ctx: Context) {
+  updateItem(
+    @Arg('input', () => UpdateItemInput, { description: 'The item and the fields to change.' }) input: UpdateItemInput,
+    @Ctx() ctx: Context,
+  ) {
     return ctx.services.items.update(input);
   }
 
+  @Authorized('items:write', 'items:delete')
   @Mutation(() => DeletePayload, { description: 'Removes an item from the catalog.' })
   deleteItem(@Arg('id', () => ID, { description: 'The item to delete.' }) id: string, @Ctx() ctx: Context) {
     return ctx.services.items.delete(id);
   }
 
+  @Authorized('items:read')
   @Subscription(() => Item, {
     topics: Topic.ItemChanged,
     description: 'Every item created, changed or deleted, after the change is committed.',

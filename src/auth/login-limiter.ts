@@ -1,0 +1,48 @@
+/**
+ * Password-guessing limit per account: at most `maxAttempts` password checks per fixed window (default 20 per
+ * minute). The counters live in Postgres (`login_attempts`), not in process memory, so every server instance
+ * shares them and a restart does not reset an attacker's budget.
+ *
+ * Every attempt is counted before the password is checked (an atomic upsert), so a burst of parallel guesses cannot
+ * slip past the limit; a successful login clears the counter. Once the budget is spent every attempt, right or
+ * wrong, is refused with RATE_LIMITED until the window ends — then the next attempt starts a fresh window, so the
+ * owner is never locked out for longer than one window. The key is the account (user id) when the login names one,
+ * else the normalised login, so unknown logins are limited the same way and the answer reveals nothing.
+ */
+import type { SessionRepo } from '../schema/user/session.repo.js';
+
+export interface LoginLimiterOptions {
+  maxAttempts: number;
+  windowMs: number;
+}
+
+export interface LoginAttempt {
+  allowed: boolean;
+  /** Seconds until the window ends (for `extensions.retryAfter`). */
+  retryAfterSeconds: number;
+}
+
+export class LoginLimiter {
+  /** The clock; replaceable so tests can pass the window without waiting for it. */
+  now: () => number = Date.now;
+
+  constructor(
+    private readonly repo: SessionRepo,
+    readonly options: LoginLimiterOptions,
+  ) {}
+
+  static key(userId: string | null, login: string): string {
+    return userId ? `user:${userId}` : `login:${login.trim().toLowerCase().slice(0, 254)}`;
+  }
+
+  async attempt(key: string): Promise<LoginAttempt> {
+    const now = this.now();
+    const { attempts, windowStartedAt } = await this.repo.countAttempt(key, new Date(now), this.options.windowMs);
+    const retryAfterSeconds = Math.max(1, Math.ceil((windowStartedAt.getTime() + this.options.windowMs - now) / 1_000));
+    return { allowed: attempts <= this.options.maxAttempts, retryAfterSeconds };
+  }
+
+  succeeded(key: string): Promise<void> {
+    return this.repo.clearAttempts(key);
+  }
+}

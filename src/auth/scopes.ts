@@ -1,0 +1,113 @@
+/**
+ * Scopes (`resource:action`) and the one role → scope map. The seed's OAuth2 catalogue (user, profile, posts, files,
+ * analytics, admin, system; SEED-INVENTORY §1.1 "Auth artefacts", Q56/Q57) plus the product's own resources.
+ */
+
+export const ROLES = ['USER', 'MODERATOR', 'ADMIN'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** Every scope with its description, in the order `scopes` lists them. */
+export const SCOPE_CATALOGUE = {
+  // Seed catalogue, descriptions as in the seed (Q57).
+  'user:read': 'Read user information',
+  'user:write': 'Write user information',
+  'user:delete': 'Delete users',
+  'profile:read': 'Read user profile',
+  'profile:write': 'Write user profile',
+  'admin:read': 'Read admin data',
+  'admin:write': 'Write admin data',
+  'admin:delete': 'Delete admin data',
+  'posts:read': 'Read posts',
+  'posts:write': 'Write posts',
+  'posts:delete': 'Delete posts',
+  'files:read': 'Read files',
+  'files:write': 'Write files',
+  'files:delete': 'Delete files',
+  'analytics:read': 'Read analytics',
+  'analytics:write': 'Write analytics',
+  'system:read': 'Read system data',
+  'system:write': 'Write system data',
+  // The product's own resources.
+  'items:read': 'Read the item catalog',
+  'items:write': 'Create and change catalog items',
+  'items:delete': 'Delete catalog items',
+  'orders:read': 'Read orders',
+  'orders:write': 'Place and change orders',
+  'orders:delete': 'Cancel or delete orders',
+  'tasks:read': 'Read tasks',
+  'tasks:write': 'Create and change tasks',
+  'tasks:delete': 'Delete tasks',
+  'chat:read': 'Read chat rooms and messages',
+  'chat:write': 'Create rooms, join them and send messages',
+  'chat:delete': 'Delete rooms and messages',
+  'notifications:read': 'Read notifications',
+  'notifications:write': 'Send notifications and mark them read',
+  'notifications:delete': 'Delete notifications',
+  'jobs:read': 'Read background jobs',
+  'jobs:write': 'Start and cancel background jobs',
+  'jobs:delete': 'Delete background jobs',
+} as const satisfies Record<string, string>;
+
+export type Scope = keyof typeof SCOPE_CATALOGUE;
+
+export const ALL_SCOPES = Object.keys(SCOPE_CATALOGUE) as Scope[];
+
+export function isScope(name: string): name is Scope {
+  return Object.hasOwn(SCOPE_CATALOGUE, name);
+}
+
+/**
+ * The seed's ROLE_SCOPES (Q56), widened: a USER also writes their own posts, files, tasks, orders and chat, and reads
+ * the catalog and their notifications; ownership rules in the services keep those writes to the user's own rows.
+ * Narrowed in one place: the seed's `user` role holds `user:read`, which here unlocks the user directory and other
+ * people's e-mail addresses, so it starts at MODERATOR.
+ */
+const USER_SCOPES: Scope[] = [
+  'profile:read',
+  'profile:write',
+  'posts:read',
+  'posts:write',
+  'files:read',
+  'files:write',
+  'items:read',
+  'orders:read',
+  'orders:write',
+  'tasks:read',
+  'tasks:write',
+  'chat:read',
+  'chat:write',
+  'notifications:read',
+  'notifications:write',
+];
+
+const MODERATOR_SCOPES: Scope[] = [
+  ...USER_SCOPES,
+  'user:read',
+  'posts:delete',
+  'files:delete',
+  'items:write',
+  'tasks:delete',
+  'chat:delete',
+  'jobs:read',
+  'jobs:write',
+  'analytics:read',
+];
+
+export const ROLE_SCOPES: Readonly<Record<Role, ReadonlySet<Scope>>> = {
+  USER: new Set(USER_SCOPES),
+  MODERATOR: new Set(MODERATOR_SCOPES),
+  ADMIN: new Set(ALL_SCOPES),
+};
+
+/** The scopes a token may carry: the requested ones (all of the role's when none are named) within the role's. */
+export function grantScopes(role: Role, requested: readonly string[] | null | undefined): Scope[] {
+  const allowed = ROLE_SCOPES[role];
+  if (requested == null) return ALL_SCOPES.filter((scope) => allowed.has(scope));
+  return ALL_SCOPES.filter((scope) => allowed.has(scope) && requested.includes(scope));
+}
+
+/** Token scopes intersected with the role the user holds now: a demotion takes effect on the next request. */
+export function effectiveScopes(role: Role, tokenScopes: readonly string[]): Set<string> {
+  const allowed = ROLE_SCOPES[role];
+  return new Set(tokenScopes.filter((scope) => allowed.has(scope as Scope)));
+}

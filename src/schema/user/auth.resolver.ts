@@ -1,0 +1,61 @@
+import { Arg, Authorized, Ctx, Int, Mutation, Query, Resolver } from 'type-graphql';
+import type { Context } from '../../auth/context.js';
+import { LoginInput, RegisterInput } from './user.input.js';
+import { AuthPayload, Scope, Session } from './user.type.js';
+
+/** Sign-up, sign-in and sessions. register, login, refreshSession, logout and scopes are public by design. */
+@Resolver()
+export class AuthResolver {
+  @Mutation(() => AuthPayload, { description: 'Creates a USER account and signs it in.' })
+  register(@Arg('input', () => RegisterInput) input: RegisterInput, @Ctx() ctx: Context) {
+    return ctx.services.auth.register(input);
+  }
+
+  @Mutation(() => AuthPayload, {
+    description:
+      'Signs in by username or e-mail. Wrong credentials are INVALID_CREDENTIALS; too many wrong passwords for one ' +
+      'account within the window are refused with RATE_LIMITED.',
+  })
+  login(@Arg('input', () => LoginInput) input: LoginInput, @Ctx() ctx: Context) {
+    return ctx.services.auth.login(input);
+  }
+
+  @Mutation(() => AuthPayload, {
+    description:
+      'Exchanges a refresh token for a new token pair. Each refresh token works once: presenting a used one revokes ' +
+      'its whole session.',
+  })
+  refreshSession(
+    @Arg('refreshToken', () => String, { description: 'The refresh token from login or the last refresh.' }) refreshToken: string,
+    @Ctx() ctx: Context,
+  ) {
+    return ctx.services.auth.refresh(refreshToken);
+  }
+
+  @Mutation(() => Boolean, {
+    description: 'Ends the session of a refresh token (possessing it is the authorization); false when it was not live.',
+  })
+  logout(
+    @Arg('refreshToken', () => String, { description: "A refresh token of the session to end." }) refreshToken: string,
+    @Ctx() ctx: Context,
+  ) {
+    return ctx.services.auth.logout(refreshToken);
+  }
+
+  @Authorized()
+  @Mutation(() => Int, { description: "Ends every session of the viewer; returns how many were live." })
+  logoutAll(@Ctx() ctx: Context) {
+    return ctx.services.auth.logoutAll(ctx.viewer!.id);
+  }
+
+  @Authorized()
+  @Query(() => [Session], { description: "The viewer's live sessions, newest first." })
+  sessions(@Ctx() ctx: Context) {
+    return ctx.services.auth.listSessions(ctx.viewer!.id, ctx.sessionId);
+  }
+
+  @Query(() => [Scope], { description: 'Every scope, with what it allows.' })
+  scopes(@Ctx() ctx: Context) {
+    return ctx.services.auth.scopeCatalogue();
+  }
+}

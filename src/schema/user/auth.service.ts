@@ -1,0 +1,200 @@
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../../config.js';
+import { LoginLimiter } from '../../auth/login-limiter.js';
+import { verifyAgainstDummy, verifyPassword } from '../../auth/passwords.js';
+import { ALL_SCOPES, grantScopes, isScope, SCOPE_CATALOGUE, type Role } from '../../auth/scopes.js';
+import { hashRefreshToken, type TokenService } from '../../auth/tokens.js';
+import type { SessionRow, UserRow } from '../../db/tables.js';
+import { rateLimited } from '../shared/errors.js';
+import { toGlobalId } from '../shared/global-id.js';
+import { userError, UserErrorCode, UserErrors, type UserError } from '../shared/user-error.js';
+import type { SessionRepo } from './session.repo.js';
+import type { NewUser, UserService } from './user.service.js';
+import { User } from './user.type.js';
+
+export interface AuthPayloadData {
+  accessToken: string | null;
+  refreshToken: string | null;
+  expiresIn: number | null;
+  scopes: string[] | null;
+  user: User | null;
+  userErrors: UserError[];
+}
+
+export interface SessionData {
+  id: string;
+  createdAt: Date;
+  expiresAt: Date;
+  current: boolean;
+}
+
+const failed = (userErrors: UserError[]): AuthPayloadData => ({
+  accessToken: null,
+  refreshToken: null,
+  expiresIn: null,
+  scopes: null,
+  user: null,
+  userErrors,
+});
+
+/** One message for an unknown login and a wrong password, so the answer does not reveal which accounts exist. */
+const INVALID_CREDENTIALS = 'Incorrect username or password';
+const INVALID_REFRESH = 'Invalid refresh token';
+
+/** Sessions: login, registration, refresh-token rotation with reuse detection, logout. */
+export class AuthService {
+  readonly limiter: LoginLimiter;
+
+  constructor(
+    private readonly users: UserService,
+    private readonly sessions: SessionRepo,
+    private readonly tokens: TokenService,
+    private readonly config: Pick<Config, 'jwt' | 'loginRateLimit'>,
+  ) {
+    this.limiter = new LoginLimiter(sessions, config.loginRateLimit);
+  }
+
+  /** Creates a USER account and signs it in. */
+  async register(input: Omit<NewUser, 'role'>): Promise<AuthPayloadData> {
+    const { user, userErrors } = await this.users.create({ ...input, role: 'USER' });
+    if (!user) return failed(userErrors);
+    return this.startSession(user, null);
+  }
+
+  async login(input: { login: string; password: string; scopes?: readonly string[] | null }): Promise<AuthPayloadData> {
+    const errors = new UserErrors();
+    for (const scope of input.scopes ?? []) {
+      if (!isScope(scope)) errors.add(['input', 'scopes'], `Unknown scope: ${scope.slice(0, 50)}`);
+    }
+    if (errors.any) return failed(errors.list);
+
+    const user = await this.users.findByLogin(input.login.slice(0, 254));
+    const key = LoginLimiter.key(user?.id ?? null, input.login);
+    const attempt = await this.limiter.attempt(key);
+    if (!attempt.allowed) {
+      throw rateLimited('Too many login attempts; try again later', attempt.retryAfterSeconds);
+    }
+    // Unknown accounts are checked against a dummy hash: both paths cost one scrypt.
+    const valid = user ? await verifyPassword(input.password, user.passwordHash) : await verifyAgainstDummy(input.password);
+    if (!user || !valid) return failed([userError(null, INVALID_CREDENTIALS, UserErrorCode.INVALID_CREDENTIALS)]);
+    await this.limiter.succeeded(key);
+    if (!user.isActive) return failed([userError(null, 'Inactive user', UserErrorCode.FORBIDDEN)]);
+    await this.sessions.deleteExpired(new Date(), user.id);
+    return this.startSession(user, input.scopes ?? null);
+  }
+
+  /**
+   * Rotation: the presented token is marked used and a new one issued in the same family. Presenting a token that
+   * was already used means it was copied — by an attacker or from a stolen backup — so the whole family is revoked
+   * and both holders have to sign in again (RFC 9700 §4.14.2).
+   */
+  async refresh(refreshToken: string): Promise<AuthPayloadData> {
+    const invalid = (message = INVALID_REFRESH) => failed([userError(['refreshToken'], message, UserErrorCode.INVALID)]);
+    const row = await this.sessions.findByTokenHash(hashRefreshToken(refreshToken));
+    const now = new Date();
+    if (!row) return invalid();
+    if (row.revokedAt) return invalid('Token revoked');
+    if (row.rotatedAt) {
+      await this.sessions.revokeFamily(row.familyId, now);
+      return invalid('Refresh token already used; the session has been revoked');
+    }
+    if (row.expiresAt <= now) return invalid('Refresh token expired');
+    const [user] = await this.userRows([row.userId]);
+    if (!user || !user.isActive) {
+      await this.sessions.revokeFamily(row.familyId, now);
+      return failed([userError(null, 'Inactive user', UserErrorCode.FORBIDDEN)]);
+    }
+    const scopes = grantScopes(user.role as Role, row.scopes);
+    const next = this.tokens.newRefreshToken();
+    const rotated = await this.sessions.transaction(async (tx) => {
+      if (!(await this.sessions.markRotated(row.id, now, tx))) return false;
+      await this.sessions.insert(
+        {
+          familyId: row.familyId,
+          userId: user.id,
+          tokenHash: next.hash,
+          scopes,
+          familyCreatedAt: row.familyCreatedAt,
+          expiresAt: new Date(now.getTime() + this.config.jwt.refreshTtlSeconds * 1_000),
+        },
+        tx,
+      );
+      return true;
+    });
+    if (!rotated) {
+      // Another request used this token first: the same reuse, seen concurrently.
+      await this.sessions.revokeFamily(row.familyId, now);
+      return invalid('Refresh token already used; the session has been revoked');
+    }
+    const access = await this.tokens.signAccessToken({ userId: user.id, sessionId: row.familyId, scopes });
+    return {
+      accessToken: access.token,
+      refreshToken: next.token,
+      expiresIn: access.expiresIn,
+      scopes,
+      user: User.signedInFromRow(user),
+      userErrors: [],
+    };
+  }
+
+  /** Ends the session the refresh token belongs to; false when it was not a live session. */
+  async logout(refreshToken: string): Promise<boolean> {
+    const row = await this.sessions.findByTokenHash(hashRefreshToken(refreshToken));
+    if (!row) return false;
+    return this.sessions.revokeFamily(row.familyId, new Date());
+  }
+
+  /** Ends every session of the user; returns how many were live. */
+  logoutAll(userId: string): Promise<number> {
+    return this.sessions.revokeAllForUser(userId, new Date());
+  }
+
+  async listSessions(userId: string, currentSessionId: string | null): Promise<SessionData[]> {
+    const rows = await this.sessions.listLive(userId, new Date());
+    return rows.map((row: SessionRow) => ({
+      id: toGlobalId('Session', row.familyId),
+      createdAt: row.familyCreatedAt,
+      expiresAt: row.expiresAt,
+      current: row.familyId === currentSessionId,
+    }));
+  }
+
+  scopeCatalogue(): Array<{ name: string; description: string }> {
+    return ALL_SCOPES.map((name) => ({ name, description: SCOPE_CATALOGUE[name] }));
+  }
+
+  /** Starts a session family for a user: a refresh token row and an access token. Also used by the token CLI. */
+  async startSession(user: UserRow, requestedScopes: readonly string[] | null): Promise<AuthPayloadData> {
+    const scopes = grantScopes(user.role as Role, requestedScopes);
+    const refresh = this.tokens.newRefreshToken();
+    const familyId = randomUUID();
+    const now = new Date();
+    await this.sessions.insert({
+      familyId,
+      userId: user.id,
+      tokenHash: refresh.hash,
+      scopes,
+      familyCreatedAt: now,
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + this.config.jwt.refreshTtlSeconds * 1_000),
+    });
+    const access = await this.tokens.signAccessToken({ userId: user.id, sessionId: familyId, scopes });
+    return {
+      accessToken: access.token,
+      refreshToken: refresh.token,
+      expiresIn: access.expiresIn,
+      scopes,
+      user: User.signedInFromRow(user),
+      userErrors: [],
+    };
+  }
+
+  /** Removes expired session rows of every user; for the periodic clean-up job. */
+  cleanupExpiredSessions(): Promise<number> {
+    return this.sessions.deleteExpired(new Date());
+  }
+
+  private userRows(ids: string[]): Promise<UserRow[]> {
+    return this.users.findByIds(ids);
+  }
+}

@@ -1,0 +1,117 @@
+import { and, count, eq, gt, inArray, isNull, sql } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+import { sessions, users, type UserRow } from '../../db/tables.js';
+import { keysetCondition, keysetOrder, type PageRequest, type SortSpec, SortDirection } from '../shared/connection.js';
+
+export type NewUserRow = typeof users.$inferInsert;
+
+export const userSort: SortSpec<UserRow> = {
+  column: users.createdAt,
+  id: users.id,
+  kind: 'date',
+  direction: SortDirection.DESC,
+  valueOf: (row) => row.createdAt,
+  idOf: (row) => row.id,
+};
+
+/** What the context builder needs about a token's user and session, in one indexed lookup. */
+export interface AuthState {
+  id: string;
+  username: string;
+  role: UserRow['role'];
+  isActive: boolean;
+  /** True when the token's session family has not been revoked and has not expired. */
+  sessionLive: boolean;
+}
+
+export class UserRepo {
+  constructor(private readonly db: Database) {}
+
+  async insert(values: NewUserRow): Promise<UserRow> {
+    const [row] = await this.db.insert(users).values(values).returning();
+    return row!;
+  }
+
+  async findByIds(ids: readonly string[]): Promise<UserRow[]> {
+    if (ids.length === 0) return [];
+    return this.db.select().from(users).where(inArray(users.id, [...ids]));
+  }
+
+  /** By username (ignoring case) or, when the login contains `@`, by e-mail; both use the lower() unique indexes. */
+  async findByLogin(login: string): Promise<UserRow | null> {
+    const normalized = login.trim().toLowerCase();
+    const where = normalized.includes('@')
+      ? eq(sql`lower(${users.email})`, normalized)
+      : eq(sql`lower(${users.username})`, normalized);
+    const [row] = await this.db.select().from(users).where(where).limit(1);
+    return row ?? null;
+  }
+
+  async findByEmail(email: string): Promise<UserRow | null> {
+    const [row] = await this.db.select().from(users).where(eq(sql`lower(${users.email})`, email.toLowerCase())).limit(1);
+    return row ?? null;
+  }
+
+  /** Users and their sessions' liveness for several (user, session) pairs at once: one statement. */
+  async authStates(keys: readonly { userId: string; sessionId: string }[]): Promise<Array<AuthState & { sessionId: string }>> {
+    if (keys.length === 0) return [];
+    const userIds = [...new Set(keys.map((key) => key.userId))];
+    const sessionIds = [...new Set(keys.map((key) => key.sessionId))];
+    const now = new Date();
+    const rows = await this.db
+      .select({ id: users.id, username: users.username, role: users.role, isActive: users.isActive, familyId: sessions.familyId })
+      .from(users)
+      .leftJoin(
+        sessions,
+        and(
+          eq(sessions.userId, users.id),
+          inArray(sessions.familyId, sessionIds),
+          isNull(sessions.revokedAt),
+          gt(sessions.expiresAt, now),
+        ),
+      )
+      .where(inArray(users.id, userIds));
+    return keys.map(({ userId, sessionId }) => {
+      const userRows = rows.filter((row) => row.id === userId);
+      const first = userRows[0];
+      if (!first) return { id: userId, username: '', role: 'USER', isActive: false, sessionLive: false, sessionId };
+      return {
+        id: first.id,
+        username: first.username,
+        role: first.role,
+        isActive: first.isActive,
+        sessionLive: userRows.some((row) => row.familyId === sessionId),
+        sessionId,
+      };
+    });
+  }
+
+  async setActive(id: string, isActive: boolean): Promise<UserRow | null> {
+    const [row] = await this.db.update(users).set({ isActive, updatedAt: new Date() }).where(eq(users.id, id)).returning();
+    return row ?? null;
+  }
+
+  async setRole(id: string, role: UserRow['role']): Promise<UserRow | null> {
+    const [row] = await this.db.update(users).set({ role, updatedAt: new Date() }).where(eq(users.id, id)).returning();
+    return row ?? null;
+  }
+
+  async page(page: PageRequest): Promise<UserRow[]> {
+    return this.db
+      .select()
+      .from(users)
+      .where(keysetCondition(userSort, page))
+      .orderBy(...keysetOrder(userSort, page))
+      .limit(page.limit + 1);
+  }
+
+  async count(): Promise<number> {
+    const [row] = await this.db.select({ value: count() }).from(users);
+    return row?.value ?? 0;
+  }
+
+  async countByRole(role: UserRow['role']): Promise<number> {
+    const [row] = await this.db.select({ value: count() }).from(users).where(eq(users.role, role));
+    return row?.value ?? 0;
+  }
+}

@@ -1,0 +1,128 @@
+import { Field, ID, Int, ObjectType, registerEnumType, UseMiddleware } from 'type-graphql';
+import { visibleToOwnerOr } from '../../auth/authorize.js';
+import type { Role as RoleName } from '../../auth/scopes.js';
+import type { UserRow } from '../../db/tables.js';
+import { toGlobalId } from '../shared/global-id.js';
+import { Node } from '../shared/node.js';
+import { DateTimeScalar } from '../shared/scalars.js';
+import { UserError } from '../shared/user-error.js';
+
+export enum Role {
+  USER = 'USER',
+  MODERATOR = 'MODERATOR',
+  ADMIN = 'ADMIN',
+}
+
+registerEnumType(Role, {
+  name: 'Role',
+  description: 'What a user may do; each role maps to a set of scopes (see `scopes`).',
+  valuesConfig: {
+    USER: { description: 'Staff member: reads the catalog, writes their own posts, files, tasks, orders and chat.' },
+    MODERATOR: { description: 'Also moderates posts, files and chat, edits the catalog and reads the user directory.' },
+    ADMIN: { description: 'Every scope.' },
+  },
+});
+
+@ObjectType({ implements: Node, description: 'A person who signs in to OpsHub.' })
+export class User implements Node {
+  readonly __typename = 'User';
+
+  @Field(() => ID, { description: 'Globally unique, opaque id.' })
+  id!: string;
+
+  /** The row's uuid, for loaders, services and ownership checks. */
+  rowId!: string;
+
+  /** True for the user of an AuthPayload: the caller has just proven to be them (register, login, refresh). */
+  signedIn = false;
+
+  @Field(() => String, { description: 'Unique login name (ignoring case): 3 to 20 letters, digits or underscores.' })
+  username!: string;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'Lower-case e-mail address; null unless the viewer is this user or holds `user:read`.',
+  })
+  @UseMiddleware(visibleToOwnerOr<User>((user, viewerId) => user.signedIn || user.rowId === viewerId, 'user:read'))
+  email!: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Full name, 2 to 100 characters.' })
+  fullName!: string | null;
+
+  @Field(() => Role, { description: 'The role, which determines the scopes a login can obtain.' })
+  role!: Role;
+
+  @Field(() => Boolean, { description: 'False once the account is deactivated: it can no longer sign in.' })
+  isActive!: boolean;
+
+  @Field(() => DateTimeScalar, { description: 'When the account was created.' })
+  createdAt!: Date;
+
+  /** The user a register/login/refresh payload returns to the person who just signed in as them. */
+  static signedInFromRow(row: UserRow): User {
+    return Object.assign(User.fromRow(row), { signedIn: true });
+  }
+
+  static fromRow(row: UserRow): User {
+    return Object.assign(new User(), {
+      id: toGlobalId('User', row.id),
+      rowId: row.id,
+      username: row.username,
+      email: row.email,
+      fullName: row.fullName,
+      role: row.role as Role,
+      isActive: row.isActive,
+      createdAt: row.createdAt,
+    });
+  }
+}
+
+export type { RoleName };
+
+@ObjectType({ description: 'A permission, `resource:action`, that tokens carry and operations require.' })
+export class Scope {
+  @Field(() => String, { description: 'The scope, e.g. `items:write`.' })
+  name!: string;
+
+  @Field(() => String, { description: 'What the scope allows.' })
+  description!: string;
+}
+
+@ObjectType({ description: 'A signed-in device or client: one refresh-token family, from login until logout or expiry.' })
+export class Session {
+  @Field(() => ID, { description: 'Session id; the `sid` claim of its access tokens.' })
+  id!: string;
+
+  @Field(() => DateTimeScalar, { description: 'When the session started (the login).' })
+  createdAt!: Date;
+
+  @Field(() => DateTimeScalar, { description: 'When its current refresh token expires unless used before.' })
+  expiresAt!: Date;
+
+  @Field(() => Boolean, { description: 'True for the session of the access token making this request.' })
+  current!: boolean;
+}
+
+@ObjectType({ description: 'Result of register, login and refreshSession: a token pair on success.' })
+export class AuthPayload {
+  @Field(() => String, { nullable: true, description: 'Bearer access token (JWT); send as `Authorization: Bearer …`.' })
+  accessToken!: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'Opaque refresh token for `refreshSession`; single use, replaced on every refresh.',
+  })
+  refreshToken!: string | null;
+
+  @Field(() => Int, { nullable: true, description: 'Seconds until the access token expires.' })
+  expiresIn!: number | null;
+
+  @Field(() => [String], { nullable: true, description: 'The scopes granted to the access token.' })
+  scopes!: string[] | null;
+
+  @Field(() => User, { nullable: true, description: 'The signed-in user.' })
+  user!: User | null;
+
+  @Field(() => [UserError], { description: 'Why the mutation failed; empty on success.' })
+  userErrors!: UserError[];
+}
