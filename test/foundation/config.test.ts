@@ -1,0 +1,95 @@
+/**
+ * Configuration is read once, in src/config.ts: a bad value stops the process with a message naming the variable,
+ * and the README's configuration table lists exactly the variables that module reads.
+ */
+import { readFile } from 'node:fs/promises';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+import { spawnServer, stopAll } from './spawn.js';
+
+afterAll(() => stopAll());
+
+const SECRET = 'a-secret-that-is-at-least-32-bytes-long';
+
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
+/** Every variable loadConfig reads, found by handing it an environment that records each lookup. */
+function variablesRead(): string[] {
+  const seen = new Set<string>();
+  const recording = (base: Record<string, string>) =>
+    new Proxy(base, {
+      get(target, key) {
+        if (typeof key === 'string') seen.add(key);
+        return target[key as string];
+      },
+    });
+  loadConfig(recording({}));
+  loadConfig(recording({ NODE_ENV: 'production', JWT_SECRET: SECRET, TRUSTED_DOCUMENTS: 'x.json' }));
+  return [...seen].sort();
+}
+
+describe('loadConfig', () => {
+  it.each([
+    [{ PORT: 'abc' }, 'PORT', /PORT must be an integer, got "abc"/],
+    [{ PORT: '70000' }, 'PORT', /PORT must be between 0 and 65535/],
+    [{ DATABASE_URL: 'mysql://root@localhost/opshub' }, 'DATABASE_URL', /DATABASE_URL must use postgres: or postgresql:/],
+    [{ DATABASE_URL: 'not a url' }, 'DATABASE_URL', /DATABASE_URL must be a URL/],
+    [{ JWT_SECRET: 'short' }, 'JWT_SECRET', /JWT_SECRET must be at least 32 bytes/],
+    [{ NODE_ENV: 'production' }, 'JWT_SECRET', /JWT_SECRET is required in production/],
+    [{ NODE_ENV: 'production', JWT_SECRET: SECRET, DEBUG_SQL: 'true' }, 'DEBUG_SQL', /DEBUG_SQL cannot be enabled in production/],
+    [{ NODE_ENV: 'staging' }, 'NODE_ENV', /NODE_ENV must be one of development, production, test/],
+    [{ SEED_DEMO_DATA: 'maybe' }, 'SEED_DEMO_DATA', /SEED_DEMO_DATA must be true or false/],
+    [{ CORS_ORIGINS: 'app.example.com' }, 'CORS_ORIGINS', /CORS_ORIGINS must be a comma-separated list of origins/],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL', /LOG_LEVEL must be one of/],
+    [{ REDIS_URL: 'http://localhost:6379' }, 'REDIS_URL', /REDIS_URL must use redis: or rediss:/],
+  ])('refuses %j, naming %s', (env, variable, message) => {
+    const error = configError(env);
+    expect(error.variable).toBe(variable);
+    expect(error.message).toMatch(message);
+  });
+
+  it('refuses half of a pair, naming the missing half', () => {
+    expect(configError({ ADMIN_EMAIL: 'admin@example.com' }).variable).toBe('ADMIN_PASSWORD');
+    expect(configError({ JWT_PRIVATE_KEY: 'k' }).variable).toBe('JWT_PUBLIC_KEY');
+  });
+
+  it('has development defaults: port 4000, PGlite in .data, GraphiQL and demo data on', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({ nodeEnv: 'development', port: 4000, databaseUrl: null, graphiql: true, seedDemoData: true, debugSql: false });
+    expect(config.dataDir).toMatch(/[/\\]\.data$/);
+    expect(loadConfig({ DATA_DIR: ':memory:' }).dataDir).toBeNull();
+  });
+
+  it('turns GraphiQL, introspection and demo data off in production', () => {
+    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: SECRET })).toMatchObject({ graphiql: false, introspection: false, seedDemoData: false });
+  });
+});
+
+describe('the entry point with a bad value', () => {
+  it('exits non-zero with a message naming PORT', async () => {
+    const server = spawnServer({ PORT: 'abc', DATA_DIR: ':memory:' });
+    const exit = await server.exited;
+    expect(exit.code).not.toBe(0);
+    expect(exit.code).not.toBeNull();
+    expect(server.stderr()).toMatch(/PORT must be an integer/);
+    expect(server.logs.find((l) => l.msg === 'OpsHub is ready')).toBeUndefined();
+  });
+});
+
+describe('README configuration table', () => {
+  it('lists exactly the variables src/config.ts reads', async () => {
+    const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+    const section = readme.split(/^## /m).find((s) => s.startsWith('Configuration'));
+    expect(section, 'a "## Configuration" section').toBeDefined();
+    const documented = [...section!.matchAll(/^\|\s*`([A-Z][A-Z0-9_]*)`/gm)].map((m) => m[1]!).sort();
+    expect(documented).toEqual(variablesRead());
+  });
+});

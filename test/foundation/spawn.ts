@@ -1,0 +1,102 @@
+/**
+ * Runs the real entry point (src/main.ts) as a child process, the way `npm start` does, and reads its JSON log
+ * lines. `node --import tsx` keeps node itself as the process, so signals reach main.ts's handlers directly.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TEST_JWT_SECRET } from '../helpers/server.js';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface SpawnedServer {
+  child: ChildProcess;
+  /** Parsed JSON log lines from standard output. */
+  logs: Array<Record<string, any>>;
+  stderr(): string;
+  /** Resolves when the process has exited. */
+  exited: Promise<Exit>;
+  /** Resolves with the GraphQL URL from the 'OpsHub is ready' line; rejects if the process exits first. */
+  ready: Promise<string>;
+  /** Sends `signal` and waits for the exit (killing the process if it outlives `timeoutMs`). */
+  stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<Exit>;
+}
+
+const running = new Set<SpawnedServer>();
+
+/** The environment of a spawned server: only what it is given, never the test runner's DATABASE_URL or NODE_ENV. */
+export function serverEnv(overrides: Record<string, string>): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    NODE_ENV: 'development',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    LOG_LEVEL: 'info',
+    SEED_DEMO_DATA: 'false',
+    JWT_SECRET: TEST_JWT_SECRET,
+    ...overrides,
+  };
+}
+
+export function spawnServer(env: Record<string, string>): SpawnedServer {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: ROOT,
+    env: serverEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Array<Record<string, any>> = [];
+  let stderr = '';
+  let buffered = '';
+  const exited = new Promise<Exit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const ready = new Promise<string>((resolve, reject) => {
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      buffered += chunk;
+      const lines = buffered.split('\n');
+      buffered = lines.pop()!;
+      for (const line of lines.filter(Boolean)) {
+        const entry = JSON.parse(line) as Record<string, any>;
+        logs.push(entry);
+        if (entry.msg === 'OpsHub is ready') resolve(entry.url as string);
+      }
+    });
+    void exited.then((exit) => reject(new Error(`server exited (${JSON.stringify(exit)}) before it was ready: ${stderr}`)));
+  });
+  ready.catch(() => {});
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+
+  const server: SpawnedServer = {
+    child,
+    logs,
+    stderr: () => stderr,
+    exited,
+    ready,
+    async stop(signal = 'SIGTERM', timeoutMs = 10_000) {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      const exit = await exited;
+      clearTimeout(timer);
+      running.delete(server);
+      return exit;
+    },
+  };
+  running.add(server);
+  return server;
+}
+
+/** Kills whatever a test left running; for afterAll. */
+export async function stopAll(): Promise<void> {
+  await Promise.all([...running].map((server) => server.stop('SIGKILL')));
+}
+
+export function tempDataDir(): { dir: string; remove(): void } {
+  const dir = mkdtempSync(path.join(tmpdir(), 'opshub-'));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
