@@ -1,3 +1,6 @@
 /** Every Drizzle table of OpsHub. drizzle-kit reads this module to generate `drizzle/` migrations. */
 export * from './tables/items.js';
 export * from './tables/users.js';
+export * from './tables/orders.js';
+export * from './tables/tasks.js';
+export * from './tables/posts.js';
