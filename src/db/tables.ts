@@ -4,3 +4,5 @@ export * from './tables/users.js';
 export * from './tables/orders.js';
 export * from './tables/tasks.js';
 export * from './tables/posts.js';
+export * from './tables/chat.js';
+export * from './tables/notifications.js';

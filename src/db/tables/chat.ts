@@ -1,0 +1,66 @@
+import { sql } from 'drizzle-orm';
+import { check, index, pgTable, primaryKey, uniqueIndex, uuid, varchar } from 'drizzle-orm/pg-core';
+import { timestamptz } from './items.js';
+import { users } from './users.js';
+
+/** Chat rooms. Names are unique ignoring case (the database enforces it, so two concurrent creates cannot both win). */
+export const rooms = pgTable(
+  'rooms',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    name: varchar('name', { length: 100 }).notNull(),
+    createdBy: uuid('created_by')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: timestamptz('created_at').notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('rooms_name_lower_unique').on(sql`lower(${t.name})`), index('rooms_created_at_id_idx').on(t.createdAt, t.id)],
+);
+
+export type RoomRow = typeof rooms.$inferSelect;
+
+/** Who belongs to which room; membership is what every room read and every delivered room event is checked against. */
+export const roomMembers = pgTable(
+  'room_members',
+  {
+    roomId: uuid('room_id')
+      .notNull()
+      .references(() => rooms.id, { onDelete: 'cascade' }),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    joinedAt: timestamptz('joined_at').notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.roomId, t.userId] }),
+    index('room_members_user_idx').on(t.userId, t.joinedAt),
+    index('room_members_room_joined_idx').on(t.roomId, t.joinedAt, t.userId),
+  ],
+);
+
+export type RoomMemberRow = typeof roomMembers.$inferSelect;
+
+/**
+ * Room messages and direct messages: a room message has `room_id`, a direct message has `recipient_id` instead.
+ * Bodies are stored trimmed, 1–2000 characters.
+ */
+export const messages = pgTable(
+  'messages',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    roomId: uuid('room_id').references(() => rooms.id, { onDelete: 'cascade' }),
+    recipientId: uuid('recipient_id').references(() => users.id, { onDelete: 'cascade' }),
+    authorId: uuid('author_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    body: varchar('body', { length: 2000 }).notNull(),
+    createdAt: timestamptz('created_at').notNull().defaultNow(),
+  },
+  (t) => [
+    index('messages_room_created_at_id_idx').on(t.roomId, t.createdAt, t.id),
+    index('messages_recipient_created_at_idx').on(t.recipientId, t.createdAt),
+    check('messages_room_xor_recipient', sql`(${t.roomId} IS NULL) <> (${t.recipientId} IS NULL)`),
+  ],
+);
+
+export type MessageRow = typeof messages.$inferSelect;
