@@ -6,3 +6,4 @@ export * from './tables/tasks.js';
 export * from './tables/posts.js';
 export * from './tables/chat.js';
 export * from './tables/notifications.js';
+export * from './tables/jobs.js';
