@@ -2,7 +2,7 @@
 import 'reflect-metadata';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { openDatabase } from './db/client.js';
-import { seedDemoData } from './db/demo-data.js';
+import { seedDemoAccounts, seedDemoData } from './db/demo-data.js';
 import { createApp } from './server/app.js';
 
 async function main(config: Config): Promise<void> {
@@ -13,6 +13,10 @@ async function main(config: Config): Promise<void> {
   if (config.seedDemoData) {
     const created = await seedDemoData(app.container);
     if (created > 0) log.info({ created }, 'demo catalog created');
+    for (const demo of await seedDemoAccounts(app.container)) {
+      // Printed once, when the account is created: the password is random and stored only as a hash.
+      log.info(`demo ${demo.role.toLowerCase()} created: login "${demo.login}", password "${demo.password}"`);
+    }
   }
 
   let stopping = false;

@@ -1,4 +1,5 @@
 /** Demo catalog for `npm start` on an empty database (never in tests). Deterministic, so restarts look the same. */
+import { randomBytes } from 'node:crypto';
 import type { Container } from '../schema/container.js';
 import { Category } from '../schema/item/item.type.js';
 
@@ -32,6 +33,32 @@ export async function seedDemoData(container: Container): Promise<number> {
       });
       if (result.item) created += 1;
     }
+  }
+  return created;
+}
+
+export interface DemoLogin {
+  login: string;
+  password: string;
+  role: 'ADMIN' | 'USER';
+}
+
+/**
+ * A demo admin and a demo user, created once on a database without them. Their passwords are random and returned
+ * only on creation, so `npm start` prints them once and no well-known password ever exists.
+ */
+export async function seedDemoAccounts(container: Container): Promise<DemoLogin[]> {
+  const accounts = [
+    { username: 'demo_admin', email: 'admin@opshub.demo', fullName: 'Demo Admin', role: 'ADMIN' as const },
+    { username: 'demo_user', email: 'user@opshub.demo', fullName: 'Demo User', role: 'USER' as const },
+  ];
+  const created: DemoLogin[] = [];
+  for (const account of accounts) {
+    if (await container.services.users.findByLogin(account.username)) continue;
+    // Upper, lower and digit guaranteed, whatever the random part holds.
+    const password = `Demo-${randomBytes(9).toString('base64url')}-7a`;
+    const result = await container.services.users.create({ ...account, password }, []);
+    if (result.user) created.push({ login: account.username, password, role: account.role });
   }
   return created;
 }

@@ -10,6 +10,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { getOperationAST, type GraphQLError, type GraphQLSchema } from 'graphql';
 import type { Config } from '../config.js';
 import { AuthenticationError, createContextBuilder, type Authentication, type Context } from '../auth/context.js';
+import { bootstrapAdmin } from '../auth/bootstrap.js';
 import type { DatabaseHandle } from '../db/client.js';
 import { newSqlStats, withSqlStats, type SqlStats } from '../db/sql-stats.js';
 import { createAppPubSub, type AppPubSub } from '../pubsub/pubsub.js';
@@ -161,6 +162,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   registerHealth(fastify, database);
   // Loads (or generates) the signing keys now, so a bad key stops start-up instead of the first login.
   const signingKeys = await container.services.tokens.keys();
+  await bootstrapAdmin(container, config, fastify.log);
   if (signingKeys.jwks) {
     const jwks = signingKeys.jwks;
     fastify.get('/.well-known/jwks.json', { logLevel: 'warn' }, async (_request, reply) =>
