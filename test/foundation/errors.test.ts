@@ -6,11 +6,14 @@ import { GraphQLError } from 'graphql';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Topic } from '../../src/pubsub/topics.js';
 import { collect } from '../helpers/subscriptions.js';
+import { createUser } from '../helpers/auth.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
+let token: string;
 beforeAll(async () => {
   server = await startServer();
+  ({ token } = await createUser(server, { role: 'ADMIN' }));
 });
 afterAll(() => server?.close());
 afterEach(() => vi.restoreAllMocks());
@@ -36,7 +39,7 @@ function operationLog(requestId: string) {
 
 /** One graphql-ws operation to completion, returning every result it produced. */
 function wsOperation(query: string) {
-  const client = server.wsClient();
+  const client = server.wsClient({ authorization: `Bearer ${token}` });
   return new Promise<any[]>((resolve, reject) => {
     const results: any[] = [];
     client.subscribe({ query }, { next: (r) => void results.push(r), error: reject, complete: () => resolve(results) });
@@ -51,7 +54,7 @@ describe('an unexpected resolver error', () => {
     vi.spyOn(server.app.container.services.items, 'list').mockRejectedValueOnce(makeError());
     const response = await fetch(server.httpUrl, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
       body: JSON.stringify({ query: CATALOG }),
     });
     const text = await response.text();
@@ -96,7 +99,7 @@ describe('an unexpected resolver error', () => {
   });
 
   it('is masked in a subscription event and logged with the subscription request id', async () => {
-    const client = server.wsClient();
+    const client = server.wsClient({ authorization: `Bearer ${token}` });
     const events = collect(client, { query: 'subscription Changes { itemChanged { id name } }' });
     await new Promise<void>((resolve, reject) =>
       client.subscribe({ query: '{ __typename }' }, { next: () => {}, error: reject, complete: resolve }),
@@ -118,7 +121,7 @@ describe('an unexpected resolver error', () => {
 describe('public errors', () => {
   it('keep their message and code, with the request id, on both transports', async () => {
     const query = 'query Big { items(first: 101) { totalCount } }';
-    const http = await server.gql(query);
+    const http = await server.gql(query, undefined, { token });
     const [ws] = await wsOperation(query);
     for (const errors of [http.body.errors, ws.errors]) {
       expect(errors[0].message).toBe('"first" must be at most 100, got 101');
@@ -176,18 +179,34 @@ describe('secrets in logs', () => {
   const PASSWORD = 'Leaked-Password-9876';
 
   it('never show the authorization header, connection_init token or passwords sent by clients', async () => {
+    const user = await createUser(server, { role: 'USER', password: PASSWORD });
+    const secrets = [PASSWORD, user.token, user.refreshToken, 'leaked-token-value'];
+    const LOGIN = 'mutation Login($input: LoginInput!) { login(input: $input) { accessToken userErrors { code } } }';
+
     vi.spyOn(server.app.container.services.items, 'list').mockRejectedValueOnce(new Error(SECRET));
-    await server.gql(CATALOG, { password: PASSWORD }, { headers: { authorization: TOKEN } });
-    await server.gql('mutation Login($input: LoginInput!) { login(input: $input) { __typename } }', {
-      input: { email: 'a@b.c', password: PASSWORD },
-    }, { headers: { authorization: TOKEN } });
-    const client = server.wsClient({ authorization: TOKEN });
-    await new Promise<void>((resolve, reject) =>
-      client.subscribe({ query: '{ __typename }', variables: { password: PASSWORD } }, { next: () => {}, error: reject, complete: resolve }),
-    );
+    const failed = await server.gql(CATALOG, { password: PASSWORD }, { token: user.token });
+    expect(failed.body.errors?.[0]?.extensions?.code).toBe('INTERNAL_SERVER_ERROR');
+    expect((await server.gql('{ __typename }', undefined, { headers: { authorization: TOKEN } })).status).toBe(401);
+    const wrong = await server.gql(LOGIN, { input: { login: user.username, password: `${PASSWORD}x` } });
+    expect(wrong.body.data?.login.accessToken).toBeNull();
+    const right = await server.gql(LOGIN, { input: { login: user.username, password: PASSWORD } });
+    expect(right.body.data?.login.accessToken).toEqual(expect.any(String));
+    secrets.push(right.body.data!.login.accessToken);
+
+    const results = await new Promise<unknown[]>((resolve, reject) => {
+      const seen: unknown[] = [];
+      server
+        .wsClient({ authorization: `Bearer ${user.token}` })
+        .subscribe({ query: CATALOG, variables: { password: PASSWORD } }, { next: (r) => void seen.push(r), error: reject, complete: () => resolve(seen) });
+    });
+    expect(results).toHaveLength(1);
+    const refused = await new Promise<unknown>((resolve) => {
+      server.wsClient({ authorization: TOKEN }).subscribe({ query: '{ __typename }' }, { next: () => {}, error: resolve, complete: () => resolve('complete') });
+    });
+    expect(refused).toMatchObject({ code: 4403 });
+
     const text = JSON.stringify(server.logs);
-    expect(text).not.toContain('leaked-token-value');
-    expect(text).not.toContain(PASSWORD);
+    for (const secret of secrets) expect(text).not.toContain(secret);
   });
 
   it('redact them even where a log call includes headers or variables', () => {

@@ -5,9 +5,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ItemRow } from '../../src/db/tables.js';
 import { toGlobalId } from '../../src/schema/shared/global-id.js';
+import { createUser } from '../helpers/auth.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
+let token: string;
 
 const ITEM_COUNT = 250;
 // Lower-case ASCII letters only, so PostgreSQL's collation and JavaScript's code-unit order agree.
@@ -67,7 +69,7 @@ interface Page {
 }
 
 async function page(variables: Record<string, unknown>): Promise<Page> {
-  const { body } = await server.gql<{ items: Page }>(PAGE, variables);
+  const { body } = await server.gql<{ items: Page }>(PAGE, variables, { token });
   expect(body.errors).toBeUndefined();
   const result = body.data!.items;
   expect(result.nodes.map((n) => n.id)).toEqual(result.edges.map((e) => e.node.id));
@@ -108,6 +110,7 @@ async function walkBackward(orderBy: { field: Field; direction: Direction }, bet
 
 beforeAll(async () => {
   server = await startServer();
+  ({ token } = await createUser(server, { role: 'ADMIN' }));
   for (let i = 0; i < ITEM_COUNT; i += 1) {
     await insertItem({
       name: WORDS[(i * 7) % WORDS.length]!, // 13 names, about 19 items each
@@ -154,7 +157,7 @@ describe.each(FIELDS.flatMap((field) => DIRECTIONS.map((direction) => ({ field, 
 
 describe('page arguments', () => {
   async function errorCode(variables: Record<string, unknown>) {
-    const { body } = await server.gql(PAGE, variables);
+    const { body } = await server.gql(PAGE, variables, { token });
     expect(body.data?.items ?? null).toBeNull();
     return body.errors?.map((e) => e.extensions?.code);
   }

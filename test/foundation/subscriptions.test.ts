@@ -5,13 +5,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { collect } from '../helpers/subscriptions.js';
+import { createUser } from '../helpers/auth.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
+let token: string;
 const sockets: WebSocket[] = [];
 
 beforeAll(async () => {
   server = await startServer();
+  ({ token } = await createUser(server, { role: 'ADMIN' }));
 });
 afterAll(async () => {
   for (const socket of sockets) socket.terminate();
@@ -72,7 +75,7 @@ async function rawSocket() {
       });
     },
   };
-  client.send({ type: 'connection_init', payload: {} });
+  client.send({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } });
   await client.next((m) => m.type === 'connection_ack');
   return client;
 }
@@ -85,7 +88,7 @@ const CREATE = /* GraphQL */ `
 
 describe('itemChanged', () => {
   it('delivers an item created over HTTP to a graphql-ws subscriber', async () => {
-    const client = server.wsClient();
+    const client = server.wsClient({ authorization: `Bearer ${token}` });
     const events = collect<{ itemChanged: { id: string; sku: string; name: string; price: number } }>(client, {
       query: 'subscription { itemChanged { id sku name price } }',
     });
@@ -94,12 +97,12 @@ describe('itemChanged', () => {
       client.subscribe({ query: '{ __typename }' }, { next: () => {}, error: reject, complete: resolve }),
     );
 
-    const { body } = await server.gql(CREATE, { input: { sku: 'SU0001', name: 'Socket wrench', price: 12.5, category: 'HOME' } });
+    const { body } = await server.gql(CREATE, { input: { sku: 'SU0001', name: 'Socket wrench', price: 12.5, category: 'HOME' } }, { token });
     expect(body.errors).toBeUndefined();
     const created = body.data!.createItem.item;
 
     const [event] = await events.waitFor(1);
-    expect(event).toEqual({ data: { itemChanged: { id: created.id, sku: 'SU0001', name: 'Socket wrench', price: 12.5 } } });
+    expect(event).toMatchObject({ data: { itemChanged: { id: created.id, sku: 'SU0001', name: 'Socket wrench', price: 12.5 } } });
     events.dispose();
   });
 });
@@ -120,7 +123,7 @@ describe('invalid documents over the socket', () => {
 
     // The same connection still serves operations, and the failed id can be reused.
     socket.send({ id: 'bad', type: 'subscribe', payload: { query: 'query Ping { __typename }' } });
-    expect(await socket.next((m) => m.id === 'bad')).toEqual({ id: 'bad', type: 'next', payload: { data: { __typename: 'Query' } } });
+    expect(await socket.next((m) => m.id === 'bad')).toMatchObject({ id: 'bad', type: 'next', payload: { data: { __typename: 'Query' } } });
     expect(await socket.next((m) => m.id === 'bad')).toEqual({ id: 'bad', type: 'complete' });
     expect(socket.closed).toBeNull();
     expect(socket.socket.readyState).toBe(WebSocket.OPEN);
