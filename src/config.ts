@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { defaultLimits, productionLimits, type OperationLimits } from './server/limits.js';
+import { rateLimitDefaults, type RateLimitConfig } from './schema/rate-limit/rate-limit.service.js';
 
 export type NodeEnv = 'development' | 'production' | 'test';
 
@@ -37,6 +38,12 @@ export interface Config {
   graphiql: boolean;
   /** Operation limits (depth, aliases, tokens, directives, root fields, document size, cost). */
   limits: OperationLimits;
+  /** Cost-based budgets per window: per user by role, per client IP when anonymous. */
+  rateLimit: RateLimitConfig;
+  /** graphql-ws: ms a socket may stay open before `connection_init` (then 4408). */
+  wsConnectionInitTimeoutMs: number;
+  /** Path of a trusted-documents manifest (hash → document); when set, only those operations run. */
+  trustedDocuments: string | null;
   shutdownGraceMs: number;
   jobs: { concurrency: number; cleanupIntervalMs: number; pollIntervalMs: number; leaseMs: number };
 }
@@ -182,6 +189,15 @@ export function loadConfig(env: Env = process.env): Config {
     introspection: bool(env, 'INTROSPECTION', !production),
     graphiql: bool(env, 'GRAPHIQL', !production),
     limits: operationLimits(env, production ? productionLimits : defaultLimits),
+    rateLimit: {
+      windowMs: int(env, 'RATE_LIMIT_WINDOW_MS', rateLimitDefaults.windowMs, 100, 24 * 60 * 60 * 1_000),
+      anonymous: int(env, 'RATE_LIMIT_ANONYMOUS', rateLimitDefaults.anonymous, 1, 100_000_000),
+      user: int(env, 'RATE_LIMIT_USER', rateLimitDefaults.user, 1, 100_000_000),
+      moderator: int(env, 'RATE_LIMIT_MODERATOR', rateLimitDefaults.moderator, 1, 100_000_000),
+      admin: int(env, 'RATE_LIMIT_ADMIN', rateLimitDefaults.admin, 1, 100_000_000),
+    },
+    wsConnectionInitTimeoutMs: int(env, 'WS_CONNECTION_INIT_TIMEOUT_MS', 3_000, 10, 60_000),
+    trustedDocuments: str(env, 'TRUSTED_DOCUMENTS') ? path.resolve(str(env, 'TRUSTED_DOCUMENTS')!) : null,
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 8_000, 0, 60_000),
     jobs: {
       concurrency: int(env, 'JOB_CONCURRENCY', 2, 0, 64),

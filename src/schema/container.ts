@@ -9,6 +9,8 @@ import type { Topics } from '../pubsub/topics.js';
 import { itemLoader } from './item/item.loaders.js';
 import { ItemRepo } from './item/item.repo.js';
 import { ItemService } from './item/item.service.js';
+import { RateLimitService } from './rate-limit/rate-limit.service.js';
+import { createRateLimitStore } from './rate-limit/rate-limit.store.js';
 import { TokenService } from '../auth/tokens.js';
 import { AuthService } from './user/auth.service.js';
 import { SessionRepo } from './user/session.repo.js';
@@ -32,6 +34,7 @@ export function createContainer({ config, db, pubsub }: ContainerDeps) {
   const users = new UserService(repos.users);
   const services = {
     items: new ItemService(repos.items, pubsub),
+    rateLimit: new RateLimitService(createRateLimitStore(config.redisUrl), config.rateLimit),
     tokens,
     users,
     auth: new AuthService(users, repos.sessions, tokens, config),
@@ -40,6 +43,10 @@ export function createContainer({ config, db, pubsub }: ContainerDeps) {
     repos,
     services,
     pubsub,
+    /** Releases what the services hold outside the database (the rate-limit store's Redis connection). */
+    async close() {
+      await services.rateLimit.close();
+    },
     newLoaders: () => ({
       item: itemLoader(repos.items),
       user: userLoader(repos.users),

@@ -4,11 +4,12 @@ import { createPubSub } from '@graphql-yoga/subscription';
 import { buildSchema } from 'type-graphql';
 import { ItemResolver } from './item/item.resolver.js';
 import { NodeResolver } from './node.resolver.js';
+import { RateLimitResolver } from './rate-limit/rate-limit.resolver.js';
 import { authChecker } from '../auth/authorize.js';
 import { AuthResolver } from './user/auth.resolver.js';
 import { UserResolver } from './user/user.resolver.js';
 
-export const resolvers = [NodeResolver, ItemResolver, UserResolver, AuthResolver] as const;
+export const resolvers = [NodeResolver, ItemResolver, UserResolver, AuthResolver, RateLimitResolver] as const;
 
 export interface SchemaOptions {
   pubsub?: Parameters<typeof buildSchema>[0]['pubSub'];

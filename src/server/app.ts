@@ -21,6 +21,10 @@ import { registerGraphiql } from './graphiql.js';
 import { registerHealth } from './health.js';
 import { checkDocumentSize } from './limits.js';
 import { createOperationPolicy } from './operation-policy.js';
+import { costExtension, createRateLimitGuard, rateLimitHeaders } from './rate-limit.js';
+import { registerSecurity } from './security.js';
+import { applyTrustedDocument, TrustedDocuments } from './trusted-documents.js';
+import type { RateLimitContext } from '../schema/rate-limit/rate-limit.service.js';
 import { attachGraphqlWs } from './ws.js';
 
 export const GRAPHQL_PATH = '/graphql';
@@ -64,7 +68,7 @@ const REDACT = [
   'variables.refreshToken',
 ];
 
-type HttpContext = Context & { sqlStats?: SqlStats };
+type HttpContext = Context & RateLimitContext & { sqlStats?: SqlStats; clientIp: string };
 
 export async function createApp(options: AppOptions): Promise<App> {
   const { config, database } = options;
@@ -74,6 +78,10 @@ export async function createApp(options: AppOptions): Promise<App> {
   const contextBuilder = createContextBuilder(container);
   const policy = createOperationPolicy(schema, { introspection: config.introspection, limits: config.limits });
   const exposeStack = config.nodeEnv === 'development';
+  // Production hides "Did you mean …?" hints: they let a caller map a schema whose introspection is off.
+  const hideSuggestions = config.nodeEnv === 'production';
+  const rateLimits = createRateLimitGuard(container.services.rateLimit);
+  const trusted = config.trustedDocuments ? TrustedDocuments.load(config.trustedDocuments) : null;
 
   const fastify = Fastify({
     logger: {
@@ -100,8 +108,11 @@ export async function createApp(options: AppOptions): Promise<App> {
       return {
         // The static cost is known once the operation is resolved; over the limit nothing executes.
         async didResolveOperation({ document, operationName, request }) {
-          const { error } = policy.cost(document, operationName, request.variables);
+          const { cost, error } = policy.cost(document, operationName, request.variables);
           if (error) throw error;
+          // Charged before execution: a refused operation runs nothing.
+          const refused = await rateLimits.charge({ context: contextValue, clientIp: contextValue.clientIp, document, operationName, cost });
+          if (refused) throw refused;
         },
         async didEncounterErrors({ errors }) {
           for (const error of errors) {
@@ -121,6 +132,13 @@ export async function createApp(options: AppOptions): Promise<App> {
               ...error.extensions,
               requestId: contextValue.requestId,
             };
+          }
+          const ticket = contextValue.rateLimit;
+          if (ticket) {
+            for (const [name, value] of Object.entries(rateLimitHeaders(ticket))) response.http.headers.set(name, value);
+            if (body.kind === 'single') {
+              body.singleResult.extensions = { ...body.singleResult.extensions, cost: costExtension(ticket) };
+            }
           }
           if (body.kind === 'single' && contextValue.sqlStats) {
             body.singleResult.extensions = {
@@ -154,11 +172,14 @@ export async function createApp(options: AppOptions): Promise<App> {
     includeStacktraceInErrorResponses: false,
     validationRules: policy.extraRules,
     parseOptions: policy.parseOptions,
-    formatError: (_formatted, error) => formatError(policy.normalize(error as GraphQLError), { exposeStack }),
+    formatError: (_formatted, error) => formatError(policy.normalize(error as GraphQLError), { exposeStack, hideSuggestions }),
+    // Trusted mode: a read-only APQ cache over the manifest (nothing registers); otherwise Apollo's own APQ.
+    ...(trusted ? { persistedQueries: { cache: trusted.apqCache(), ttl: null } } : {}),
     plugins: [fastifyApolloDrainPlugin(fastify), ApolloServerPluginLandingPageDisabled(), operationLog],
   });
   await apollo.start();
 
+  await registerSecurity(fastify, { corsOrigins: config.corsOrigins });
   registerHealth(fastify, database);
   // Loads (or generates) the signing keys now, so a bad key stops start-up instead of the first login.
   const signingKeys = await container.services.tokens.keys();
@@ -195,6 +216,13 @@ export async function createApp(options: AppOptions): Promise<App> {
         return reply.code(413).send({ errors: [{ ...formatError(error, {}), extensions: { ...error.extensions, requestId: request.id } }] });
       }
     });
+    if (trusted) {
+      // Trusted documents: a raw query or an unknown hash never reaches Apollo.
+      scope.addHook('preHandler', async (request, reply) => {
+        const error = applyTrustedDocument(trusted, request);
+        if (error) return reply.code(400).send({ errors: [{ ...formatError(error, {}), extensions: { ...error.extensions, requestId: request.id } }] });
+      });
+    }
     // The access token is checked before Apollo runs: a token that is present but invalid (forged, expired, wrong
     // audience, revoked session, inactive user) is a 401, never an anonymous request (RFC 6750 §3.1). Registered
     // before the SQL counter, so `extensions.sql` counts the operation's statements only.
@@ -232,6 +260,7 @@ export async function createApp(options: AppOptions): Promise<App> {
           log: request.log,
         })),
         sqlStats: (request as { sqlStats?: SqlStats }).sqlStats,
+        clientIp: request.ip,
       }),
     });
   });
@@ -253,7 +282,11 @@ export async function createApp(options: AppOptions): Promise<App> {
         policy,
         log: fastify.log,
         keepAliveMs: serverDefaults.keepAliveMs,
-        connectionInitWaitTimeoutMs: serverDefaults.connectionInitWaitTimeoutMs,
+        connectionInitWaitTimeoutMs: config.wsConnectionInitTimeoutMs,
+        corsOrigins: config.corsOrigins,
+        rateLimits,
+        trusted,
+        hideSuggestions,
         maxPayloadBytes: serverDefaults.maxPayloadBytes,
         exposeStack,
       });
@@ -264,6 +297,7 @@ export async function createApp(options: AppOptions): Promise<App> {
         await ws?.close();
         await fastify.close();
         await apollo.stop();
+        await container.close();
         if (!options.pubsub) await pubsub.close();
         await database.close();
       })();

@@ -25,15 +25,21 @@ export interface FormatOptions {
   defaultCode?: string;
   /** Development only: keep the stack of masked errors in `extensions.stacktrace`. */
   exposeStack?: boolean;
+  /** Production: drop graphql-js's "Did you mean …?" hints, which reveal field and type names. */
+  hideSuggestions?: boolean;
 }
+
+const SUGGESTION = / ?Did you mean [^?]*\?/g;
 
 /** The client's view of one error; masked errors are logged here, once. */
 export function formatError(error: GraphQLError, options: FormatOptions): GraphQLFormattedError {
   if (isPublicError(error)) {
     const formatted = error.toJSON();
+    const message = options.hideSuggestions ? formatted.message.replace(SUGGESTION, '') : formatted.message;
     const { http: _http, stacktrace: _stack, ...extensions } = (formatted.extensions ?? {}) as Record<string, unknown>;
     return {
       ...formatted,
+      message,
       extensions: {
         ...extensions,
         code: extensions.code ?? options.defaultCode ?? ErrorCode.GRAPHQL_VALIDATION_FAILED,

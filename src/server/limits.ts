@@ -18,7 +18,10 @@ import {
   type ValidationContext,
   type ValidationRule,
 } from 'graphql';
-import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
+// The CommonJS build on purpose: the package's ESM build imports `graphql/index.mjs`, while graphql 16 (no "exports")
+// resolves to `index.js` for us and type-graphql, so its instanceof checks would reject our schema as coming "from
+// another module or realm" — and the cost check would silently never run.
+import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity/cjs';
 import { DEFAULT_PAGE_SIZE } from '../schema/shared/connection.js';
 import { ErrorCode } from '../schema/shared/errors.js';
 

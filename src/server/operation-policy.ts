@@ -101,9 +101,11 @@ export function createOperationPolicy(schema: GraphQLSchema, options: OperationP
       let cost: number;
       try {
         cost = costOf(schema, document, operationName, variables);
-      } catch {
+      } catch (error) {
         // Variables that do not coerce: execution reports them as BAD_USER_INPUT without running a resolver.
-        return { cost: 0, error: null };
+        // Anything else (a broken estimator, a second copy of graphql) must surface, not turn into cost 0.
+        if (error instanceof GraphQLError) return { cost: 0, error: null };
+        throw error;
       }
       return { cost, error: costError(cost, limits) };
     },

@@ -25,6 +25,10 @@ import { AuthenticationError, type Context, type ContextBuilder } from '../auth/
 import { ErrorCode } from '../schema/shared/errors.js';
 import { firstErrorCode, formatError } from './errors.js';
 import type { OperationPolicy } from './operation-policy.js';
+import { costExtension, type CostExtension, type RateLimitGuard } from './rate-limit.js';
+import { isAllowedWebSocketOrigin } from './security.js';
+import { resolveTrustedDocument, type TrustedDocuments } from './trusted-documents.js';
+import type { RateLimitContext } from '../schema/rate-limit/rate-limit.service.js';
 
 export interface WsOptions {
   server: Server;
@@ -37,12 +41,19 @@ export interface WsOptions {
   connectionInitWaitTimeoutMs: number;
   maxPayloadBytes: number;
   exposeStack: boolean;
+  /** Allowed browser origins (CORS_ORIGINS) for the upgrade's `Origin` check. */
+  corsOrigins: readonly string[];
+  rateLimits: RateLimitGuard;
+  /** When set, only the manifest's documents run, by hash. */
+  trusted: TrustedDocuments | null;
+  hideSuggestions: boolean;
 }
 
 interface ConnectionState {
   connectionId: string;
   authorization: string | null;
-  operations: Map<string, { requestId: string; operationName: string | null; startedAt: number }>;
+  /** `cost` is the rate-limit charge, sent in the operation's first result and then cleared. */
+  operations: Map<string, { requestId: string; operationName: string | null; startedAt: number; cost?: CostExtension }>;
 }
 
 type Extra = {
@@ -86,6 +97,11 @@ export function attachGraphqlWs(options: WsOptions) {
     const { pathname } = new URL(request.url ?? '/', 'http://localhost');
     if (pathname !== options.path) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    // CORS does not cover WebSockets: without this check any site could open a socket from a visitor's browser.
+    if (!isAllowedWebSocketOrigin(request.headers.origin, request.headers.host, options.corsOrigins)) {
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
     wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
@@ -140,7 +156,17 @@ export function attachGraphqlWs(options: WsOptions) {
           operationName: payload.operationName ?? null,
           startedAt: performance.now(),
         });
-        const prepared = policy.prepare(payload.query);
+        let query: unknown = payload.query;
+        if (options.trusted) {
+          // Trusted mode: the manifest's text runs, named by hash; the client's query text is never parsed.
+          const resolved = resolveTrustedDocument(options.trusted, {
+            documentId: (payload as { documentId?: unknown }).documentId,
+            extensions: payload.extensions,
+          });
+          if (resolved.error) return [resolved.error];
+          query = resolved.query;
+        }
+        const prepared = policy.prepare(query);
         // Returned errors reach the client as one `error` message, through onError below; the socket stays open.
         if (prepared.errors) return prepared.errors;
         const operation = getOperationAST(prepared.document, payload.operationName);
@@ -157,7 +183,7 @@ export function attachGraphqlWs(options: WsOptions) {
             );
           }
         }
-        const { error: costError } = policy.cost(prepared.document, payload.operationName, payload.variables);
+        const { cost, error: costError } = policy.cost(prepared.document, payload.operationName, payload.variables);
         if (costError) return [costError];
         let contextValue: Context;
         try {
@@ -175,6 +201,17 @@ export function attachGraphqlWs(options: WsOptions) {
           ctx.extra.socket.close(CloseCode.Forbidden, 'Forbidden');
           return [new GraphQLError(error.message, { extensions: { code: ErrorCode.UNAUTHENTICATED } })];
         }
+        // Charged before anything executes; a subscription is charged once, when it starts.
+        const refused = await options.rateLimits.charge({
+          context: contextValue,
+          clientIp: ctx.extra.request.socket.remoteAddress ?? 'unknown',
+          document: prepared.document,
+          operationName: payload.operationName,
+          cost,
+        });
+        if (refused) return [refused];
+        const entry = state(ctx).operations.get(id);
+        if (entry && (contextValue as RateLimitContext).rateLimit) entry.cost = costExtension((contextValue as RateLimitContext).rateLimit!);
         return {
           schema: options.schema,
           document: prepared.document as DocumentNode,
@@ -195,10 +232,20 @@ export function attachGraphqlWs(options: WsOptions) {
       onNext(ctx, id, _payload, args, result) {
         const requestId = (args.contextValue as Context).requestId;
         const errors = result.errors?.map((error) =>
-          formatError(error, { requestId, log, defaultCode: ErrorCode.BAD_USER_INPUT, exposeStack: options.exposeStack }),
+          formatError(error, {
+            requestId,
+            log,
+            defaultCode: ErrorCode.BAD_USER_INPUT,
+            exposeStack: options.exposeStack,
+            hideSuggestions: options.hideSuggestions,
+          }),
         );
+        const entry = state(ctx).operations.get(id);
+        const cost = entry?.cost;
+        if (entry) entry.cost = undefined;
         if (errors) finish(ctx, id, firstErrorCode(errors));
-        return errors ? { ...result, errors } : undefined;
+        if (!errors && !cost) return undefined;
+        return { ...result, ...(errors ? { errors } : {}), ...(cost ? { extensions: { ...result.extensions, cost } } : {}) };
       },
       onError(ctx, id, _payload, errors) {
         const requestId = state(ctx).operations.get(id)?.requestId;
@@ -208,6 +255,7 @@ export function attachGraphqlWs(options: WsOptions) {
             log,
             defaultCode: ErrorCode.GRAPHQL_VALIDATION_FAILED,
             exposeStack: options.exposeStack,
+            hideSuggestions: options.hideSuggestions,
           }),
         );
         finish(ctx, id, firstErrorCode(formatted));

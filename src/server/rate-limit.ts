@@ -1,0 +1,97 @@
+/**
+ * The transport side of rate limiting, shared by HTTP (Apollo's didResolveOperation) and graphql-ws (onSubscribe):
+ * charge an operation once it is parsed, validated and costed, before anything executes; refuse it with RATE_LIMITED
+ * when the budget is spent; report the charge in `extensions.cost`. An operation that asks only for `rateLimit`
+ * (and `__typename`) is not charged, so a client can always see where it stands.
+ */
+import { HeaderMap } from '@apollo/server';
+import { getOperationAST, GraphQLError, Kind, type DocumentNode, type SelectionSetNode } from 'graphql';
+import type { Context } from '../auth/context.js';
+import type { RateLimitContext, RateLimitService, RateLimitTicket } from '../schema/rate-limit/rate-limit.service.js';
+import { rateLimited } from '../schema/shared/errors.js';
+
+const FREE_ROOT_FIELDS = new Set(['rateLimit', '__typename']);
+
+/** True when every root field of the operation, through fragments, is `rateLimit` or `__typename`. */
+export function isFreeOperation(document: DocumentNode, operationName: string | null | undefined): boolean {
+  const operation = getOperationAST(document, operationName);
+  if (!operation) return false;
+  const fragments = new Map(
+    document.definitions.flatMap((definition) =>
+      definition.kind === Kind.FRAGMENT_DEFINITION ? [[definition.name.value, definition.selectionSet] as const] : [],
+    ),
+  );
+  const visited = new Set<string>();
+  const onlyFree = (selectionSet: SelectionSetNode): boolean =>
+    selectionSet.selections.every((selection) => {
+      if (selection.kind === Kind.FIELD) return FREE_ROOT_FIELDS.has(selection.name.value);
+      if (selection.kind === Kind.INLINE_FRAGMENT) return onlyFree(selection.selectionSet);
+      if (visited.has(selection.name.value)) return true;
+      visited.add(selection.name.value);
+      const fragment = fragments.get(selection.name.value);
+      return fragment ? onlyFree(fragment) : false;
+    });
+  return onlyFree(operation.selectionSet);
+}
+
+export interface CostExtension {
+  requested: number;
+  charged: number;
+  remaining: number;
+  resetAt: string;
+}
+
+export function costExtension(ticket: RateLimitTicket): CostExtension {
+  return { requested: ticket.requested, charged: ticket.charged, remaining: ticket.remaining, resetAt: ticket.resetAt.toISOString() };
+}
+
+/** GitHub's rate-limit headers, on every charged HTTP response. */
+export function rateLimitHeaders(ticket: RateLimitTicket): Record<string, string> {
+  return {
+    'x-ratelimit-limit': String(ticket.subject.limit),
+    'x-ratelimit-remaining': String(ticket.remaining),
+    'x-ratelimit-used': String(ticket.subject.limit - ticket.remaining),
+    'x-ratelimit-reset': String(Math.ceil(ticket.resetAt.getTime() / 1_000)),
+  };
+}
+
+function rateLimitedError(ticket: RateLimitTicket): GraphQLError {
+  const retryAfter = Math.max(1, Math.ceil((ticket.resetAt.getTime() - Date.now()) / 1_000));
+  const { limit } = ticket.subject;
+  return rateLimited(
+    `Rate limit exceeded: this operation costs ${ticket.points} point${ticket.points === 1 ? '' : 's'} and ${ticket.remaining} of ${limit} remain until ${ticket.resetAt.toISOString()}.`,
+    retryAfter,
+    {
+      resetAt: ticket.resetAt.toISOString(),
+      limit,
+      remaining: ticket.remaining,
+      cost: ticket.points,
+      // Read by Apollo for the HTTP status and headers; stripped from the body by formatError.
+      http: { status: 429, headers: new HeaderMap([['retry-after', String(retryAfter)]]) },
+    },
+  );
+}
+
+export interface ChargeRequest {
+  context: Context & RateLimitContext;
+  clientIp: string;
+  document: DocumentNode;
+  operationName: string | null | undefined;
+  cost: number;
+}
+
+export function createRateLimitGuard(service: RateLimitService) {
+  return {
+    /** Charges the operation and records the ticket on the context; returns the RATE_LIMITED error when refused. */
+    async charge({ context, clientIp, document, operationName, cost }: ChargeRequest): Promise<GraphQLError | null> {
+      const subject = service.subject(context.viewer, clientIp);
+      const ticket = isFreeOperation(document, operationName)
+        ? await service.peek(subject, cost)
+        : await service.charge(subject, cost);
+      context.rateLimit = ticket;
+      return ticket.allowed ? null : rateLimitedError(ticket);
+    },
+  };
+}
+
+export type RateLimitGuard = ReturnType<typeof createRateLimitGuard>;
