@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { defaultLimits, productionLimits, type OperationLimits } from './server/limits.js';
 import { rateLimitDefaults, type RateLimitConfig } from './schema/rate-limit/rate-limit.service.js';
+import { DEFAULT_DISCOUNT_CODES, parseDiscountCodes, type DiscountCodes } from './schema/order/discount.js';
 
 export type NodeEnv = 'development' | 'production' | 'test';
 
@@ -45,6 +46,8 @@ export interface Config {
   /** Path of a trusted-documents manifest (hash → document); when set, only those operations run. */
   trustedDocuments: string | null;
   shutdownGraceMs: number;
+  /** Discount codes `placeOrder` accepts: code → percent off. */
+  discountCodes: DiscountCodes;
   jobs: { concurrency: number; cleanupIntervalMs: number; pollIntervalMs: number; leaseMs: number };
 }
 
@@ -134,6 +137,12 @@ function operationLimits(env: Env, base: OperationLimits): OperationLimits {
   };
 }
 
+function discountCodes(env: Env): DiscountCodes {
+  const parsed = parseDiscountCodes(str(env, 'DISCOUNT_CODES') ?? DEFAULT_DISCOUNT_CODES);
+  if (typeof parsed === 'string') throw new ConfigError('DISCOUNT_CODES', parsed);
+  return parsed;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = oneOf(env, 'NODE_ENV', ['development', 'production', 'test'] as const, 'development');
   const production = nodeEnv === 'production';
@@ -199,6 +208,7 @@ export function loadConfig(env: Env = process.env): Config {
     wsConnectionInitTimeoutMs: int(env, 'WS_CONNECTION_INIT_TIMEOUT_MS', 3_000, 10, 60_000),
     trustedDocuments: str(env, 'TRUSTED_DOCUMENTS') ? path.resolve(str(env, 'TRUSTED_DOCUMENTS')!) : null,
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 8_000, 0, 60_000),
+    discountCodes: discountCodes(env),
     jobs: {
       concurrency: int(env, 'JOB_CONCURRENCY', 2, 0, 64),
       cleanupIntervalMs: int(env, 'CLEANUP_INTERVAL_MS', 60 * 60 * 1_000, 1_000, 7 * 24 * 60 * 60 * 1_000),

@@ -31,12 +31,12 @@ export const SCOPE_CATALOGUE = {
   'items:read': 'Read the item catalog',
   'items:write': 'Create and change catalog items',
   'items:delete': 'Delete catalog items',
-  'orders:read': 'Read orders',
-  'orders:write': 'Place and change orders',
+  'orders:read': "Read everyone's orders and watch orders being placed (staff)",
+  'orders:write': 'Place orders; with orders:read, move any order through its statuses',
   'orders:delete': 'Cancel or delete orders',
   'tasks:read': 'Read tasks',
   'tasks:write': 'Create and change tasks',
-  'tasks:delete': 'Delete tasks',
+  'tasks:delete': "Read, change and delete anyone's tasks (staff)",
   'chat:read': 'Read chat rooms and messages',
   'chat:write': 'Create rooms, join them and send messages',
   'chat:delete': 'Delete rooms and messages',
@@ -61,6 +61,15 @@ export function isScope(name: string): name is Scope {
  * the catalog and their notifications; ownership rules in the services keep those writes to the user's own rows.
  * Narrowed in one place: the seed's `user` role holds `user:read`, which here unlocks the user directory and other
  * people's e-mail addresses, so it starts at MODERATOR.
+ *
+ * Ownership on orders, tasks and posts (checked in their services; a row the viewer may not read is "not found"):
+ * - orders: `orders:write` places one's own orders and cancels one's own PENDING order; `orders` and `node(id)` show
+ *   one's own orders. `orders:read` (staff) reads everyone's and subscribes to `orderPlaced`; `orders:read` together
+ *   with `orders:write` moves any order PENDING → PAID → SHIPPED or cancels it.
+ * - tasks: `tasks:read`/`tasks:write` read and change the tasks one owns or is assigned (only the owner deletes);
+ *   `tasks:delete` (staff) reads, changes and deletes anyone's.
+ * - posts: `posts:read` reads every post and comment; `posts:write` creates posts and comments and changes or deletes
+ *   one's own; `posts:delete` (moderation) changes and deletes anyone's posts and comments.
  */
 const USER_SCOPES: Scope[] = [
   'profile:read',
@@ -70,7 +79,6 @@ const USER_SCOPES: Scope[] = [
   'files:read',
   'files:write',
   'items:read',
-  'orders:read',
   'orders:write',
   'tasks:read',
   'tasks:write',
@@ -83,6 +91,7 @@ const USER_SCOPES: Scope[] = [
 const MODERATOR_SCOPES: Scope[] = [
   ...USER_SCOPES,
   'user:read',
+  'orders:read',
   'posts:delete',
   'files:delete',
   'items:write',

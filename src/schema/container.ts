@@ -9,6 +9,15 @@ import type { Topics } from '../pubsub/topics.js';
 import { itemLoader } from './item/item.loaders.js';
 import { ItemRepo } from './item/item.repo.js';
 import { ItemService } from './item/item.service.js';
+import { orderLoader } from './order/order.loaders.js';
+import { OrderRepo } from './order/order.repo.js';
+import { OrderService } from './order/order.service.js';
+import { postLoaders } from './post/post.loaders.js';
+import { PostRepo } from './post/post.repo.js';
+import { PostService } from './post/post.service.js';
+import { taskLoader } from './task/task.loaders.js';
+import { TaskRepo } from './task/task.repo.js';
+import { TaskService } from './task/task.service.js';
 import { RateLimitService } from './rate-limit/rate-limit.service.js';
 import { createRateLimitStore } from './rate-limit/rate-limit.store.js';
 import { TokenService } from '../auth/tokens.js';
@@ -29,11 +38,17 @@ export function createContainer({ config, db, pubsub }: ContainerDeps) {
     items: new ItemRepo(db),
     users: new UserRepo(db),
     sessions: new SessionRepo(db),
+    orders: new OrderRepo(db),
+    tasks: new TaskRepo(db),
+    posts: new PostRepo(db),
   };
   const tokens = new TokenService(config);
   const users = new UserService(repos.users);
   const services = {
     items: new ItemService(repos.items, pubsub),
+    orders: new OrderService(db, repos.orders, pubsub, config.discountCodes),
+    tasks: new TaskService(repos.tasks),
+    posts: new PostService(db, repos.posts, pubsub),
     rateLimit: new RateLimitService(createRateLimitStore(config.redisUrl), config.rateLimit),
     tokens,
     users,
@@ -50,6 +65,9 @@ export function createContainer({ config, db, pubsub }: ContainerDeps) {
     newLoaders: () => ({
       item: itemLoader(repos.items),
       user: userLoader(repos.users),
+      order: orderLoader(repos.orders),
+      task: taskLoader(repos.tasks),
+      posts: postLoaders(repos.posts),
     }),
   };
 }

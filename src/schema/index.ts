@@ -4,12 +4,24 @@ import { createPubSub } from '@graphql-yoga/subscription';
 import { buildSchema } from 'type-graphql';
 import { ItemResolver } from './item/item.resolver.js';
 import { NodeResolver } from './node.resolver.js';
+import { OrderResolver } from './order/order.resolver.js';
+import { CommentResolver, PostResolver, UserPostsResolver } from './post/post.resolver.js';
+import { TaskResolver } from './task/task.resolver.js';
 import { RateLimitResolver } from './rate-limit/rate-limit.resolver.js';
 import { authChecker } from '../auth/authorize.js';
 import { AuthResolver } from './user/auth.resolver.js';
 import { UserResolver } from './user/user.resolver.js';
 
-export const resolvers = [NodeResolver, ItemResolver, UserResolver, AuthResolver, RateLimitResolver] as const;
+export const resolvers = [
+  NodeResolver,
+  ItemResolver,
+  OrderResolver,
+  TaskResolver,
+  PostResolver,
+  CommentResolver,
+  UserPostsResolver,
+  UserResolver,
+  AuthResolver, RateLimitResolver] as const;
 
 export interface SchemaOptions {
   pubsub?: Parameters<typeof buildSchema>[0]['pubSub'];

@@ -3,6 +3,11 @@ import { requireScopes } from '../auth/authorize.js';
 import type { Context } from '../auth/context.js';
 import { User } from './user/user.type.js';
 import { Item } from './item/item.type.js';
+import { mayReadOrder } from './order/order.service.js';
+import { Order } from './order/order.type.js';
+import { Comment, Post } from './post/post.type.js';
+import { mayReadTask } from './task/task.service.js';
+import { Task } from './task/task.type.js';
 import { badUserInput } from './shared/errors.js';
 import { decodeGlobalId } from './shared/global-id.js';
 import { Node, type NodeSource } from './shared/node.js';
@@ -24,6 +29,27 @@ const fetchers: Record<string, NodeFetcher> = {
     requireScopes(ctx, []);
     const row = await ctx.loaders.user.load(id);
     return row && User.fromRow(row);
+  },
+  // Orders and tasks of other people are null, as if they did not exist (the `orders`/`tasks` lists hide them too).
+  Order: async (ctx, id) => {
+    requireScopes(ctx, []);
+    const row = await ctx.loaders.order.load(id);
+    return row && mayReadOrder(ctx, row) ? Order.fromRow(row) : null;
+  },
+  Task: async (ctx, id) => {
+    requireScopes(ctx, ['tasks:read']);
+    const row = await ctx.loaders.task.load(id);
+    return row && mayReadTask(ctx, row) ? Task.fromRow(row) : null;
+  },
+  Post: async (ctx, id) => {
+    requireScopes(ctx, ['posts:read']);
+    const row = await ctx.loaders.posts.post.load(id);
+    return row && Post.fromRow(row);
+  },
+  Comment: async (ctx, id) => {
+    requireScopes(ctx, ['posts:read']);
+    const row = await ctx.loaders.posts.comment.load(id);
+    return row && Comment.fromRow(row);
   },
 };
 

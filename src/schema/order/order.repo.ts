@@ -1,0 +1,113 @@
+import { and, count, eq, gte, inArray, ne, sql } from 'drizzle-orm';
+import type { Executor } from '../../db/client.js';
+import { items, orders, type ItemRow, type OrderRow } from '../../db/tables.js';
+import { keysetCondition, keysetOrder, type PageRequest, type SortSpec, SortDirection } from '../shared/connection.js';
+
+export type NewOrderRow = typeof orders.$inferInsert;
+
+/** Orders are listed newest first; ties break on the id. */
+export const orderSort: SortSpec<OrderRow> = {
+  column: orders.createdAt,
+  id: orders.id,
+  kind: 'date',
+  direction: SortDirection.DESC,
+  valueOf: (row) => row.createdAt,
+  idOf: (row) => row.id,
+};
+
+/** SQL for orders and the stock they reserve. Accepts the database or a transaction. */
+export class OrderRepo {
+  constructor(private readonly db: Executor) {}
+
+  /** The same queries inside a transaction. */
+  in(tx: Executor): OrderRepo {
+    return new OrderRepo(tx);
+  }
+
+  /**
+   * Takes `quantity` units off the item's stock if it has that many, in one conditional UPDATE. Two concurrent orders
+   * for the last unit both reach this statement; PostgreSQL locks the row for the first, and re-checks
+   * `stock >= quantity` for the second once the first commits, so the second updates nothing. Null: not enough stock
+   * (or no such item).
+   */
+  async takeStock(itemId: string, quantity: number): Promise<ItemRow | null> {
+    const [row] = await this.db
+      .update(items)
+      .set({ stock: sql`${items.stock} - ${quantity}`, updatedAt: new Date() })
+      .where(and(eq(items.id, itemId), gte(items.stock, quantity)))
+      .returning();
+    return row ?? null;
+  }
+
+  async returnStock(itemId: string, quantity: number): Promise<ItemRow | null> {
+    const [row] = await this.db
+      .update(items)
+      .set({ stock: sql`${items.stock} + ${quantity}`, updatedAt: new Date() })
+      .where(eq(items.id, itemId))
+      .returning();
+    return row ?? null;
+  }
+
+  async itemExists(itemId: string): Promise<boolean> {
+    const rows = await this.db.select({ id: items.id }).from(items).where(eq(items.id, itemId));
+    return rows.length > 0;
+  }
+
+  async insert(values: NewOrderRow): Promise<OrderRow> {
+    const [row] = await this.db.insert(orders).values(values).returning();
+    return row!;
+  }
+
+  async findByIds(ids: readonly string[]): Promise<OrderRow[]> {
+    if (ids.length === 0) return [];
+    return this.db.select().from(orders).where(inArray(orders.id, [...ids]));
+  }
+
+  /** The order, locked until the transaction ends: status changes of one order run one after the other. */
+  async findForUpdate(id: string): Promise<OrderRow | null> {
+    const [row] = await this.db.select().from(orders).where(eq(orders.id, id)).for('update');
+    return row ?? null;
+  }
+
+  async setStatus(id: string, status: OrderRow['status']): Promise<OrderRow> {
+    const [row] = await this.db
+      .update(orders)
+      .set({ status, updatedAt: new Date() })
+      .where(eq(orders.id, id))
+      .returning();
+    return row!;
+  }
+
+  /** A page of orders: everyone's, or one user's when `placedBy` is given. */
+  async page(placedBy: string | null, page: PageRequest): Promise<OrderRow[]> {
+    return this.db
+      .select()
+      .from(orders)
+      .where(and(placedBy ? eq(orders.placedBy, placedBy) : undefined, keysetCondition(orderSort, page)))
+      .orderBy(...keysetOrder(orderSort, page))
+      .limit(page.limit + 1);
+  }
+
+  async count(placedBy: string | null): Promise<number> {
+    const [row] = await this.db
+      .select({ value: count() })
+      .from(orders)
+      .where(placedBy ? eq(orders.placedBy, placedBy) : undefined);
+    return row?.value ?? 0;
+  }
+
+  /**
+   * Orders placed since `since` (for dashboards): how many, and the revenue of those not cancelled, in cents.
+   * One statement.
+   */
+  async statsSince(since: Date): Promise<{ count: number; revenueCents: number }> {
+    const [row] = await this.db
+      .select({
+        count: count(),
+        revenueCents: sql<string>`coalesce(sum(${orders.totalCents}) filter (where ${ne(orders.status, 'CANCELLED')}), 0)`,
+      })
+      .from(orders)
+      .where(gte(orders.createdAt, since));
+    return { count: Number(row?.count ?? 0), revenueCents: Number(row?.revenueCents ?? 0) };
+  }
+}

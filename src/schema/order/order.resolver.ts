@@ -1,0 +1,76 @@
+import { Arg, Args, Authorized, Ctx, Field, FieldResolver, Mutation, ObjectType, Query, Resolver, Root, Subscription } from 'type-graphql';
+import type { Context } from '../../auth/context.js';
+import { Topic, type OrderEvent } from '../../pubsub/topics.js';
+import { Item } from '../item/item.type.js';
+import { ConnectionArgs, connectionTypes } from '../shared/connection.js';
+import { UserError } from '../shared/user-error.js';
+import { User } from '../user/user.type.js';
+import { PlaceOrderInput, UpdateOrderStatusInput } from './order.input.js';
+import { Order } from './order.type.js';
+
+export const { ConnectionType: OrderConnection } = connectionTypes(Order, 'Order', 'orders');
+
+@ObjectType({ description: 'Result of placing an order or changing its status.' })
+export class OrderPayload {
+  @Field(() => Order, { nullable: true, description: 'The order as stored; null when the mutation failed.' })
+  order!: Order | null;
+
+  @Field(() => [UserError], { description: 'Why the mutation failed; empty on success.' })
+  userErrors!: UserError[];
+}
+
+@Resolver(() => Order)
+export class OrderResolver {
+  @Authorized()
+  @Query(() => OrderConnection, {
+    description: "The viewer's own orders, or everyone's for holders of `orders:read`; newest first.",
+  })
+  orders(@Args(() => ConnectionArgs) args: ConnectionArgs, @Ctx() ctx: Context) {
+    return ctx.services.orders.list(ctx, args);
+  }
+
+  @Authorized('orders:write')
+  @Mutation(() => OrderPayload, {
+    description:
+      'Orders units of an item for the viewer: the total is computed from the price, the quantity and the discount code, and the stock is taken in the same transaction.',
+  })
+  placeOrder(@Arg('input', () => PlaceOrderInput, { description: 'The order.' }) input: PlaceOrderInput, @Ctx() ctx: Context) {
+    return ctx.services.orders.place(ctx, input);
+  }
+
+  @Authorized('orders:write')
+  @Mutation(() => OrderPayload, {
+    description:
+      'Moves an order PENDING → PAID → SHIPPED, or cancels it from PENDING or PAID (its units return to stock). The owner may cancel their own pending order; every other move needs `orders:read` and `orders:write`.',
+  })
+  updateOrderStatus(
+    @Arg('input', () => UpdateOrderStatusInput, { description: 'The order and its new status.' }) input: UpdateOrderStatusInput,
+    @Ctx() ctx: Context,
+  ) {
+    return ctx.services.orders.updateStatus(ctx, input);
+  }
+
+  @Authorized('orders:read')
+  @Subscription(() => Order, {
+    topics: Topic.OrderPlaced,
+    description: 'Every order placed, once its transaction committed (for dashboards; needs `orders:read`).',
+  })
+  orderPlaced(@Root() event: OrderEvent): Order {
+    return Order.fromEvent(event.order);
+  }
+
+  @FieldResolver(() => Item, { description: 'The item ordered.' })
+  async item(@Root() order: Order, @Ctx() ctx: Context): Promise<Item> {
+    const row = await ctx.loaders.item.load(order.itemId);
+    // The foreign key restricts deleting an ordered item; a missing row is a broken invariant.
+    if (!row) throw new Error(`item ${order.itemId} not found`);
+    return Item.fromRow(row);
+  }
+
+  @FieldResolver(() => User, { description: 'Who placed the order.' })
+  async placedBy(@Root() order: Order, @Ctx() ctx: Context): Promise<User> {
+    const row = await ctx.loaders.user.load(order.placedById);
+    if (!row) throw new Error(`user ${order.placedById} not found`);
+    return User.fromRow(row);
+  }
+}

@@ -1,0 +1,158 @@
+import type { PubSub } from '@graphql-yoga/subscription';
+import type { Authentication } from '../../auth/context.js';
+import type { Database } from '../../db/client.js';
+import type { ItemRow, OrderRow } from '../../db/tables.js';
+import { Topic, type Topics } from '../../pubsub/topics.js';
+import { pageRequest, toConnection, type Connection, type ConnectionArgs } from '../shared/connection.js';
+import { parseGlobalId } from '../shared/global-id.js';
+import { UserErrorCode, UserErrors, type UserError } from '../shared/user-error.js';
+import { DISCOUNT_CODE_PATTERN, type DiscountCodes } from './discount.js';
+import type { PlaceOrderInput, UpdateOrderStatusInput } from './order.input.js';
+import { orderSort, type OrderRepo } from './order.repo.js';
+import { Order, OrderStatus } from './order.type.js';
+
+export const MAX_QUANTITY = 10_000;
+
+/** Staff scope: read everyone's orders; with orders:write, move any order through its statuses. */
+export const READ_ALL_ORDERS = 'orders:read';
+
+/** The legal status moves. Cancelling returns the units to stock. */
+const TRANSITIONS: Record<OrderStatus, readonly OrderStatus[]> = {
+  [OrderStatus.PENDING]: [OrderStatus.PAID, OrderStatus.CANCELLED],
+  [OrderStatus.PAID]: [OrderStatus.SHIPPED, OrderStatus.CANCELLED],
+  [OrderStatus.SHIPPED]: [],
+  [OrderStatus.CANCELLED]: [],
+};
+
+export interface OrderPayloadData {
+  order: Order | null;
+  userErrors: UserError[];
+}
+
+/** Total in cents: unit price × quantity less the discount, rounded half up to the cent. Integer arithmetic only. */
+export function orderTotalCents(unitPriceCents: number, quantity: number, discountPercent: number): number {
+  return Math.round((unitPriceCents * quantity * (100 - discountPercent)) / 100);
+}
+
+/** Everyone sees their own orders; holders of orders:read see all. Anything else is "not found" to the viewer. */
+export function mayReadOrder(auth: Authentication, row: Pick<OrderRow, 'placedBy'>): boolean {
+  return auth.viewer !== null && (row.placedBy === auth.viewer.id || auth.scopes.has(READ_ALL_ORDERS));
+}
+
+function isStaff(auth: Authentication): boolean {
+  return auth.scopes.has(READ_ALL_ORDERS) && auth.scopes.has('orders:write');
+}
+
+/** Orders (seed 001 §24): server-computed totals, discount codes, stock that never goes below zero, status moves. */
+export class OrderService {
+  constructor(
+    private readonly db: Database,
+    private readonly repo: OrderRepo,
+    private readonly pubsub: PubSub<Topics>,
+    private readonly discountCodes: DiscountCodes,
+  ) {}
+
+  /** The viewer's own orders, or everyone's for holders of orders:read; newest first. */
+  async list(auth: Authentication, args: ConnectionArgs): Promise<Connection<Order>> {
+    const placedBy = auth.scopes.has(READ_ALL_ORDERS) ? null : auth.viewer!.id;
+    const page = pageRequest(args, orderSort.kind);
+    const rows = await this.repo.page(placedBy, page);
+    return toConnection(rows, page, orderSort, Order.fromRow, () => this.repo.count(placedBy));
+  }
+
+  async place(auth: Authentication, input: PlaceOrderInput): Promise<OrderPayloadData> {
+    const errors = new UserErrors();
+    const itemId = parseGlobalId(input.itemId, 'Item');
+    if (!itemId) errors.add(['input', 'itemId'], 'Item not found', UserErrorCode.NOT_FOUND);
+    if (!(input.quantity > 0)) errors.add(['input', 'quantity'], 'Quantity must be greater than 0');
+    else if (input.quantity > MAX_QUANTITY) errors.add(['input', 'quantity'], `Quantity must be at most ${MAX_QUANTITY}`);
+    let discountPercent = 0;
+    const discountCode = input.discountCode ?? null;
+    if (discountCode !== null) {
+      const percent = this.discountCodes.get(discountCode);
+      if (!DISCOUNT_CODE_PATTERN.test(discountCode)) errors.add(['input', 'discountCode'], 'Invalid discount code format');
+      else if (percent === undefined) errors.add(['input', 'discountCode'], 'Invalid discount code');
+      else discountPercent = percent;
+    }
+    if (errors.any) return { order: null, userErrors: errors.list };
+
+    const placedBy = auth.viewer!.id;
+    // The stock decrement and the insert commit together or not at all; the decrement is conditional (see
+    // OrderRepo.takeStock), so concurrent orders can never take more units than there are.
+    const result = await this.db.transaction(async (tx) => {
+      const repo = this.repo.in(tx);
+      const item = await repo.takeStock(itemId!, input.quantity);
+      if (!item) return { error: (await repo.itemExists(itemId!)) ? ('stock' as const) : ('item' as const) };
+      const order = await repo.insert({
+        itemId: item.id,
+        placedBy,
+        quantity: input.quantity,
+        unitPriceCents: item.priceCents,
+        discountCode,
+        discountPercent,
+        totalCents: orderTotalCents(item.priceCents, input.quantity, discountPercent),
+      });
+      return { order, item };
+    });
+    if ('error' in result) {
+      if (result.error === 'item') errors.add(['input', 'itemId'], 'Item not found', UserErrorCode.NOT_FOUND);
+      else errors.add(['input', 'quantity'], 'Not enough stock', UserErrorCode.LIMIT_EXCEEDED);
+      return { order: null, userErrors: errors.list };
+    }
+    // After commit: subscribers never hear of an order that could still roll back.
+    this.publishPlaced(result.order);
+    this.publishStock(result.item);
+    return { order: Order.fromRow(result.order), userErrors: [] };
+  }
+
+  /**
+   * Moves an order to another status. The owner may cancel their own PENDING order; holders of orders:read and
+   * orders:write make every legal move. Runs in one transaction with the order row locked, so two moves of one
+   * order are serialized, and a cancellation's stock return commits with it; side effects of a status change (a
+   * notification to the customer) belong inside it too.
+   */
+  async updateStatus(auth: Authentication, input: UpdateOrderStatusInput): Promise<OrderPayloadData> {
+    const errors = new UserErrors();
+    const id = parseGlobalId(input.id, 'Order');
+    if (!id) return { order: null, userErrors: errors.add(['input', 'id'], 'Order not found', UserErrorCode.NOT_FOUND).list };
+    const target = input.status;
+    const result = await this.db.transaction(async (tx) => {
+      const repo = this.repo.in(tx);
+      const order = await repo.findForUpdate(id);
+      if (!order || !mayReadOrder(auth, order)) {
+        errors.add(['input', 'id'], 'Order not found', UserErrorCode.NOT_FOUND);
+        return null;
+      }
+      const from = order.status as OrderStatus;
+      if (!TRANSITIONS[from].includes(target)) {
+        errors.add(['input', 'status'], `Cannot change an order from ${from} to ${target}`);
+        return null;
+      }
+      const ownCancel = order.placedBy === auth.viewer!.id && from === OrderStatus.PENDING && target === OrderStatus.CANCELLED;
+      if (!ownCancel && !isStaff(auth)) {
+        errors.add(['input', 'status'], 'Only staff can make this status change; you can cancel your own pending orders', UserErrorCode.FORBIDDEN);
+        return null;
+      }
+      const updated = await repo.setStatus(order.id, target);
+      const item = target === OrderStatus.CANCELLED ? await repo.returnStock(order.itemId, order.quantity) : null;
+      return { updated, item };
+    });
+    if (!result) return { order: null, userErrors: errors.list };
+    if (result.item) this.publishStock(result.item);
+    return { order: Order.fromRow(result.updated), userErrors: [] };
+  }
+
+  private publishPlaced(row: OrderRow): void {
+    this.pubsub.publish(Topic.OrderPlaced, {
+      order: { ...row, createdAt: row.createdAt.toISOString(), updatedAt: row.updatedAt.toISOString() },
+    });
+  }
+
+  /** The item's stock changed: catalog subscribers hear of it like of any other item change. */
+  private publishStock(row: ItemRow): void {
+    this.pubsub.publish(Topic.ItemChanged, {
+      change: 'UPDATED',
+      item: { ...row, createdAt: row.createdAt.toISOString(), updatedAt: row.updatedAt.toISOString() },
+    });
+  }
+}

@@ -1,0 +1,136 @@
+import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { Field, ObjectType } from 'type-graphql';
+import type { Context } from '../../auth/context.js';
+import { Topic, type PostEvent } from '../../pubsub/topics.js';
+import { ConnectionArgs, connectionTypes } from '../shared/connection.js';
+import { DeletePayload } from '../shared/payloads.js';
+import { UserError } from '../shared/user-error.js';
+import { User } from '../user/user.type.js';
+import { nestedConnection, nestedKey } from './nested.js';
+import { AddCommentInput, CreatePostInput, UpdatePostInput } from './post.input.js';
+import { commentSort, postSort } from './post.repo.js';
+import { Comment, Post } from './post.type.js';
+
+export const { ConnectionType: PostConnection } = connectionTypes(Post, 'Post', 'posts');
+export const { ConnectionType: CommentConnection } = connectionTypes(Comment, 'Comment', 'comments');
+
+@ObjectType({ description: 'Result of creating or changing a post.' })
+export class PostPayload {
+  @Field(() => Post, { nullable: true, description: 'The post as stored; null when the mutation failed.' })
+  post!: Post | null;
+
+  @Field(() => [UserError], { description: 'Why the mutation failed; empty on success.' })
+  userErrors!: UserError[];
+}
+
+@ObjectType({ description: 'Result of adding a comment.' })
+export class CommentPayload {
+  @Field(() => Comment, { nullable: true, description: 'The comment as stored; null when the mutation failed.' })
+  comment!: Comment | null;
+
+  @Field(() => [UserError], { description: 'Why the mutation failed; empty on success.' })
+  userErrors!: UserError[];
+}
+
+async function loadUser(ctx: Context, id: string): Promise<User> {
+  const row = await ctx.loaders.user.load(id);
+  // Foreign keys keep authors in place; a missing row is a broken invariant, reported as an internal error.
+  if (!row) throw new Error(`user ${id} not found`);
+  return User.fromRow(row);
+}
+
+@Resolver(() => Post)
+export class PostResolver {
+  @Authorized('posts:read')
+  @Query(() => PostConnection, { description: 'Posts, newest first.' })
+  posts(
+    @Args(() => ConnectionArgs) args: ConnectionArgs,
+    @Arg('authorId', () => ID, { nullable: true, description: 'Only the posts of this user.' }) authorId: string | null,
+    @Ctx() ctx: Context,
+  ) {
+    return ctx.services.posts.list(args, authorId);
+  }
+
+  @Authorized('posts:write')
+  @Mutation(() => PostPayload, { description: 'Publishes a post by the viewer; `postPublished` subscribers see it.' })
+  createPost(@Arg('input', () => CreatePostInput, { description: 'The post.' }) input: CreatePostInput, @Ctx() ctx: Context) {
+    return ctx.services.posts.create(ctx, input);
+  }
+
+  @Authorized('posts:write')
+  @Mutation(() => PostPayload, {
+    description: 'Changes a post: its author, or a holder of `posts:delete`. Absent fields stay as they are.',
+  })
+  updatePost(
+    @Arg('input', () => UpdatePostInput, { description: 'The post and the fields to change.' }) input: UpdatePostInput,
+    @Ctx() ctx: Context,
+  ) {
+    return ctx.services.posts.update(ctx, input);
+  }
+
+  @Authorized('posts:write')
+  @Mutation(() => DeletePayload, {
+    description: 'Deletes a post and its comments: its author, or a holder of `posts:delete`.',
+  })
+  deletePost(@Arg('id', () => ID, { description: 'The post to delete.' }) id: string, @Ctx() ctx: Context) {
+    return ctx.services.posts.delete(ctx, id);
+  }
+
+  @Authorized('posts:write')
+  @Mutation(() => CommentPayload, { description: 'Adds a comment by the viewer to a post.' })
+  addComment(@Arg('input', () => AddCommentInput, { description: 'The comment.' }) input: AddCommentInput, @Ctx() ctx: Context) {
+    return ctx.services.posts.addComment(ctx, input);
+  }
+
+  @Authorized('posts:write')
+  @Mutation(() => DeletePayload, { description: 'Deletes a comment: its author, or a holder of `posts:delete`.' })
+  deleteComment(@Arg('id', () => ID, { description: 'The comment to delete.' }) id: string, @Ctx() ctx: Context) {
+    return ctx.services.posts.deleteComment(ctx, id);
+  }
+
+  @Authorized('posts:read')
+  @Subscription(() => Post, {
+    topics: Topic.PostPublished,
+    description: 'Every new post, once it is stored.',
+  })
+  postPublished(@Root() event: PostEvent): Post {
+    return Post.fromEvent(event.post);
+  }
+
+  @FieldResolver(() => User, { description: 'Who wrote the post.' })
+  author(@Root() post: Post, @Ctx() ctx: Context): Promise<User> {
+    return loadUser(ctx, post.authorId);
+  }
+
+  @FieldResolver(() => CommentConnection, { description: 'Comments on the post, newest first.' })
+  comments(@Root() post: Post, @Args(() => ConnectionArgs) args: ConnectionArgs, @Ctx() ctx: Context) {
+    const { commentsByPost, commentCount } = ctx.loaders.posts;
+    return nestedConnection(commentsByPost, commentCount, nestedKey(post.rowId, args, commentSort.kind), commentSort, Comment.fromRow);
+  }
+}
+
+@Resolver(() => Comment)
+export class CommentResolver {
+  @FieldResolver(() => User, { description: 'Who wrote the comment.' })
+  author(@Root() comment: Comment, @Ctx() ctx: Context): Promise<User> {
+    return loadUser(ctx, comment.authorId);
+  }
+
+  @FieldResolver(() => Post, { description: 'The post the comment belongs to.' })
+  async post(@Root() comment: Comment, @Ctx() ctx: Context): Promise<Post> {
+    const row = await ctx.loaders.posts.post.load(comment.postId);
+    if (!row) throw new Error(`post ${comment.postId} not found`);
+    return Post.fromRow(row);
+  }
+}
+
+/** `User.posts`, added to the identity domain's User type from here. */
+@Resolver(() => User)
+export class UserPostsResolver {
+  @Authorized('posts:read')
+  @FieldResolver(() => PostConnection, { description: "The user's posts, newest first." })
+  posts(@Root() user: User, @Args(() => ConnectionArgs) args: ConnectionArgs, @Ctx() ctx: Context) {
+    const { postsByAuthor, postCount } = ctx.loaders.posts;
+    return nestedConnection(postsByAuthor, postCount, nestedKey(user.rowId, args, postSort.kind), postSort, Post.fromRow);
+  }
+}

@@ -1,0 +1,147 @@
+import type { PubSub } from '@graphql-yoga/subscription';
+import type { Authentication } from '../../auth/context.js';
+import type { Database } from '../../db/client.js';
+import type { PostRow } from '../../db/tables.js';
+import { Topic, type Topics } from '../../pubsub/topics.js';
+import { pageRequest, toConnection, type Connection, type ConnectionArgs } from '../shared/connection.js';
+import { fromGlobalId, parseGlobalId } from '../shared/global-id.js';
+import { userError, UserErrorCode, UserErrors, type UserError } from '../shared/user-error.js';
+import { checkLength } from '../shared/validation.js';
+import type { AddCommentInput, CreatePostInput, UpdatePostInput } from './post.input.js';
+import { postSort, type PostRepo } from './post.repo.js';
+import { Comment, Post } from './post.type.js';
+
+export const TITLE_MAX = 200;
+export const BODY_MAX = 10_000;
+export const COMMENT_MAX = 2_000;
+
+/** Moderators hold posts:delete: they change and delete anyone's posts and comments. */
+export const MODERATE_POSTS = 'posts:delete';
+
+export interface PostPayloadData {
+  post: Post | null;
+  userErrors: UserError[];
+}
+
+export interface CommentPayloadData {
+  comment: Comment | null;
+  userErrors: UserError[];
+}
+
+export interface DeletePayloadData {
+  deletedId: string | null;
+  userErrors: UserError[];
+}
+
+function viewerId(auth: Authentication): string {
+  // @Authorized on every resolver guarantees a viewer; a missing one is a wiring bug, not a user error.
+  if (!auth.viewer) throw new Error('post service called without a viewer');
+  return auth.viewer.id;
+}
+
+/** May the viewer change or delete something written by `authorId`? Its author, or a moderator. */
+function mayEdit(auth: Authentication, authorId: string): boolean {
+  return auth.viewer?.id === authorId || auth.scopes.has(MODERATE_POSTS);
+}
+
+/** Posts and comments: every holder of posts:read reads them all; authors edit their own, moderators anyone's. */
+export class PostService {
+  constructor(
+    private readonly db: Database,
+    private readonly repo: PostRepo,
+    private readonly pubsub: PubSub<Topics>,
+  ) {}
+
+  async list(args: ConnectionArgs, authorGlobalId: string | null | undefined): Promise<Connection<Post>> {
+    const authorId = authorGlobalId ? fromGlobalId(authorGlobalId, 'User') : null;
+    const page = pageRequest(args, postSort.kind);
+    const rows = await this.repo.page(authorId, page);
+    return toConnection(rows, page, postSort, Post.fromRow, () => this.repo.count(authorId));
+  }
+
+  async create(auth: Authentication, input: CreatePostInput): Promise<PostPayloadData> {
+    const errors = new UserErrors();
+    const title = checkLength(input.title, errors, ['input', 'title'], 'Title', 1, TITLE_MAX);
+    const body = checkLength(input.body, errors, ['input', 'body'], 'Body', 1, BODY_MAX);
+    if (errors.any) return { post: null, userErrors: errors.list };
+    const row = await this.repo.insert({ authorId: viewerId(auth), title, body });
+    this.published(row);
+    return { post: Post.fromRow(row), userErrors: [] };
+  }
+
+  async update(auth: Authentication, input: UpdatePostInput): Promise<PostPayloadData> {
+    const errors = new UserErrors();
+    const id = parseGlobalId(input.id, 'Post');
+    const [existing] = id ? await this.repo.findByIds([id]) : [];
+    if (!existing) return { post: null, userErrors: errors.add(['input', 'id'], 'Post not found', UserErrorCode.NOT_FOUND).list };
+    if (!mayEdit(auth, existing.authorId)) {
+      return {
+        post: null,
+        userErrors: errors.add(['input', 'id'], 'You can only change your own posts', UserErrorCode.FORBIDDEN).list,
+      };
+    }
+    const changes: Partial<Pick<PostRow, 'title' | 'body'>> = {};
+    // Both fields are required on a post: absent or null leaves them as they are.
+    if (input.title != null) changes.title = checkLength(input.title, errors, ['input', 'title'], 'Title', 1, TITLE_MAX);
+    if (input.body != null) changes.body = checkLength(input.body, errors, ['input', 'body'], 'Body', 1, BODY_MAX);
+    if (errors.any) return { post: null, userErrors: errors.list };
+    const row = await this.repo.update(existing.id, changes);
+    if (!row) return { post: null, userErrors: errors.add(['input', 'id'], 'Post not found', UserErrorCode.NOT_FOUND).list };
+    return { post: Post.fromRow(row), userErrors: [] };
+  }
+
+  async delete(auth: Authentication, globalId: string): Promise<DeletePayloadData> {
+    const id = parseGlobalId(globalId, 'Post');
+    const [existing] = id ? await this.repo.findByIds([id]) : [];
+    if (!existing) return { deletedId: null, userErrors: [userError(['id'], 'Post not found', UserErrorCode.NOT_FOUND)] };
+    if (!mayEdit(auth, existing.authorId)) {
+      return { deletedId: null, userErrors: [userError(['id'], 'You can only delete your own posts', UserErrorCode.FORBIDDEN)] };
+    }
+    const row = await this.repo.delete(existing.id);
+    if (!row) return { deletedId: null, userErrors: [userError(['id'], 'Post not found', UserErrorCode.NOT_FOUND)] };
+    return { deletedId: globalId, userErrors: [] };
+  }
+
+  /**
+   * One transaction: the post is locked against deletion while the comment is inserted, and side effects of a new
+   * comment (a notification to the post's author) are enqueued inside it, so they exist exactly when the comment does.
+   */
+  async addComment(auth: Authentication, input: AddCommentInput): Promise<CommentPayloadData> {
+    const errors = new UserErrors();
+    const postId = parseGlobalId(input.postId, 'Post');
+    const body = checkLength(input.body, errors, ['input', 'body'], 'Body', 1, COMMENT_MAX);
+    if (!postId) errors.add(['input', 'postId'], 'Post not found', UserErrorCode.NOT_FOUND);
+    if (errors.any) return { comment: null, userErrors: errors.list };
+    const authorId = viewerId(auth);
+    const row = await this.db.transaction(async (tx) => {
+      const repo = this.repo.in(tx);
+      const post = await repo.findForShare(postId!);
+      if (!post) return null;
+      return repo.insertComment({ postId: post.id, authorId, body });
+    });
+    if (!row) return { comment: null, userErrors: errors.add(['input', 'postId'], 'Post not found', UserErrorCode.NOT_FOUND).list };
+    return { comment: Comment.fromRow(row), userErrors: [] };
+  }
+
+  async deleteComment(auth: Authentication, globalId: string): Promise<DeletePayloadData> {
+    const id = parseGlobalId(globalId, 'Comment');
+    const [existing] = id ? await this.repo.findCommentsByIds([id]) : [];
+    if (!existing) return { deletedId: null, userErrors: [userError(['id'], 'Comment not found', UserErrorCode.NOT_FOUND)] };
+    if (!mayEdit(auth, existing.authorId)) {
+      return {
+        deletedId: null,
+        userErrors: [userError(['id'], 'You can only delete your own comments', UserErrorCode.FORBIDDEN)],
+      };
+    }
+    const row = await this.repo.deleteComment(existing.id);
+    if (!row) return { deletedId: null, userErrors: [userError(['id'], 'Comment not found', UserErrorCode.NOT_FOUND)] };
+    return { deletedId: globalId, userErrors: [] };
+  }
+
+  /** Called after the insert committed: subscribers never see a post that could still roll back. */
+  private published(row: PostRow): void {
+    this.pubsub.publish(Topic.PostPublished, {
+      post: { ...row, createdAt: row.createdAt.toISOString(), updatedAt: row.updatedAt.toISOString() },
+    });
+  }
+}

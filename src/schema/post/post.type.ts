@@ -1,0 +1,79 @@
+import { Field, ID, ObjectType } from 'type-graphql';
+import type { CommentRow, PostRow } from '../../db/tables.js';
+import type { PostEvent } from '../../pubsub/topics.js';
+import { toGlobalId } from '../shared/global-id.js';
+import { Node } from '../shared/node.js';
+import { DateTimeScalar } from '../shared/scalars.js';
+
+@ObjectType({ implements: Node, description: 'An internal post (announcement) by a member of staff.' })
+export class Post implements Node {
+  readonly __typename = 'Post';
+
+  @Field(() => ID, { description: 'Globally unique, opaque id.' })
+  id!: string;
+
+  /** The row's uuid, for loaders and services. */
+  rowId!: string;
+
+  /** The author's uuid; `author` loads the user. */
+  authorId!: string;
+
+  @Field(() => String, { description: 'Title, 1 to 200 characters.' })
+  title!: string;
+
+  @Field(() => String, { description: 'Text of the post, 1 to 10000 characters.' })
+  body!: string;
+
+  @Field(() => DateTimeScalar, { description: 'When the post was published.' })
+  createdAt!: Date;
+
+  @Field(() => DateTimeScalar, { description: 'When the post was last changed.' })
+  updatedAt!: Date;
+
+  static fromRow(row: PostRow): Post {
+    return Object.assign(new Post(), {
+      id: toGlobalId('Post', row.id),
+      rowId: row.id,
+      authorId: row.authorId,
+      title: row.title,
+      body: row.body,
+      createdAt: row.createdAt,
+      updatedAt: row.updatedAt,
+    });
+  }
+
+  static fromEvent(event: PostEvent['post']): Post {
+    return Post.fromRow({ ...event, createdAt: new Date(event.createdAt), updatedAt: new Date(event.updatedAt) });
+  }
+}
+
+@ObjectType({ implements: Node, description: 'A comment on a post.' })
+export class Comment implements Node {
+  readonly __typename = 'Comment';
+
+  @Field(() => ID, { description: 'Globally unique, opaque id.' })
+  id!: string;
+
+  /** The row's uuid, for loaders and services. */
+  rowId!: string;
+
+  postId!: string;
+  authorId!: string;
+
+  @Field(() => String, { description: 'Text of the comment, 1 to 2000 characters.' })
+  body!: string;
+
+  @Field(() => DateTimeScalar, { description: 'When the comment was written.' })
+  createdAt!: Date;
+
+  static fromRow(row: CommentRow): Comment {
+    return Object.assign(new Comment(), {
+      id: toGlobalId('Comment', row.id),
+      rowId: row.id,
+      postId: row.postId,
+      authorId: row.authorId,
+      body: row.body,
+      createdAt: row.createdAt,
+    });
+  }
+}

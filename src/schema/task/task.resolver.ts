@@ -1,0 +1,74 @@
+import { Arg, Args, Authorized, Ctx, Field, FieldResolver, ID, Mutation, ObjectType, Query, Resolver, Root } from 'type-graphql';
+import type { Context } from '../../auth/context.js';
+import { ConnectionArgs, connectionTypes } from '../shared/connection.js';
+import { DeletePayload } from '../shared/payloads.js';
+import { UserError } from '../shared/user-error.js';
+import { User } from '../user/user.type.js';
+import { CreateTaskInput, TaskFilter, TaskOrder, UpdateTaskInput } from './task.input.js';
+import { Task } from './task.type.js';
+
+export const { ConnectionType: TaskConnection } = connectionTypes(Task, 'Task', 'tasks');
+
+@ObjectType({ description: 'Result of creating or changing a task.' })
+export class TaskPayload {
+  @Field(() => Task, { nullable: true, description: 'The task as stored; null when the mutation failed.' })
+  task!: Task | null;
+
+  @Field(() => [UserError], { description: 'Why the mutation failed; empty on success.' })
+  userErrors!: UserError[];
+}
+
+@Resolver(() => Task)
+export class TaskResolver {
+  @Authorized('tasks:read')
+  @Query(() => TaskConnection, {
+    description: "The tasks the viewer owns or is assigned (everyone's for holders of `tasks:delete`), newest first by default.",
+  })
+  tasks(
+    @Args(() => ConnectionArgs) args: ConnectionArgs,
+    @Arg('filter', () => TaskFilter, { nullable: true, description: 'Only tasks matching every given filter.' })
+    filter: TaskFilter | null,
+    @Arg('orderBy', () => TaskOrder, { nullable: true, description: 'Sort order; CREATED_AT DESC when absent.' })
+    orderBy: TaskOrder | null,
+    @Ctx() ctx: Context,
+  ) {
+    return ctx.services.tasks.list(ctx, args, filter, orderBy);
+  }
+
+  @Authorized('tasks:write')
+  @Mutation(() => TaskPayload, { description: 'Creates a task owned by the viewer.' })
+  createTask(@Arg('input', () => CreateTaskInput, { description: 'The task.' }) input: CreateTaskInput, @Ctx() ctx: Context) {
+    return ctx.services.tasks.create(ctx, input);
+  }
+
+  @Authorized('tasks:write')
+  @Mutation(() => TaskPayload, {
+    description: 'Changes a task the viewer owns or is assigned (any task for `tasks:delete`); absent fields stay as they are.',
+  })
+  updateTask(
+    @Arg('input', () => UpdateTaskInput, { description: 'The task and the fields to change.' }) input: UpdateTaskInput,
+    @Ctx() ctx: Context,
+  ) {
+    return ctx.services.tasks.update(ctx, input);
+  }
+
+  @Authorized('tasks:write')
+  @Mutation(() => DeletePayload, { description: "Deletes a task: its owner, or a holder of `tasks:delete`." })
+  deleteTask(@Arg('id', () => ID, { description: 'The task to delete.' }) id: string, @Ctx() ctx: Context) {
+    return ctx.services.tasks.delete(ctx, id);
+  }
+
+  @FieldResolver(() => User, { description: 'Who created the task.' })
+  async owner(@Root() task: Task, @Ctx() ctx: Context): Promise<User> {
+    const row = await ctx.loaders.user.load(task.ownerId);
+    if (!row) throw new Error(`user ${task.ownerId} not found`);
+    return User.fromRow(row);
+  }
+
+  @FieldResolver(() => User, { nullable: true, description: 'Who the task is assigned to; null when unassigned.' })
+  async assignee(@Root() task: Task, @Ctx() ctx: Context): Promise<User | null> {
+    if (!task.assigneeId) return null;
+    const row = await ctx.loaders.user.load(task.assigneeId);
+    return row && User.fromRow(row);
+  }
+}
