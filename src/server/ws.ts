@@ -92,6 +92,21 @@ function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
 export function attachGraphqlWs(options: WsOptions) {
   const { contextBuilder, policy, log } = options;
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes, handleProtocols });
+  // A client that breaks the WebSocket framing (a frame over maxPayload: 1009, invalid UTF-8: 1007, …) has already
+  // been closed by `ws` with the right code when it emits the error; graphql-ws would print it to the console as an
+  // internal error. It is the client's fault, so it is logged here and goes no further. Registered before
+  // graphql-ws's own 'connection' listener.
+  wss.on('connection', (socket: WebSocket) => {
+    const emit = socket.emit.bind(socket);
+    socket.emit = ((event: string | symbol, ...args: unknown[]) => {
+      const error = args[0] as { code?: unknown; message?: string } | undefined;
+      if (event === 'error' && typeof error?.code === 'string' && error.code.startsWith('WS_ERR_')) {
+        log.info({ code: error.code, reason: error.message }, 'WebSocket closed for a protocol violation');
+        return true;
+      }
+      return emit(event, ...args);
+    }) as WebSocket['emit'];
+  });
 
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const { pathname } = new URL(request.url ?? '/', 'http://localhost');

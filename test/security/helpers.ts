@@ -82,6 +82,8 @@ export function rawSocket(
     socket.once('unexpected-response', (_request, response) => reject(new Error(`upgrade refused: ${response.statusCode}`)));
   });
   socket.on('error', () => {});
+  // A test that does not await `opened` (the close code is what it checks) must not see an unhandled rejection.
+  opened.catch(() => {});
   return {
     socket,
     closed,
