@@ -1,8 +1,8 @@
 /**
  * Signing keys for access tokens. One algorithm is pinned per process:
  * - `JWT_SECRET` (at least 32 bytes) → HS256;
- * - `JWT_PRIVATE_KEY` + `JWT_PUBLIC_KEY` (PEM text or a path to a PEM file) → EdDSA for Ed25519 keys, RS256 for RSA
- *   keys (at least 2048 bits); the public key is then served at `/.well-known/jwks.json`;
+ * - `JWT_PRIVATE_KEY` + `JWT_PUBLIC_KEY` (PEM text or a path to a PEM file) → EdDSA for Ed25519 keys, ES256 for
+ *   P-256 keys, RS256 for RSA keys (at least 2048 bits); the public key is then served at `/.well-known/jwks.json`;
  * - neither, outside production → an Ed25519 key generated once and kept in `DATA_DIR` (in memory when DATA_DIR is
  *   `:memory:`). config.ts refuses to start in production without one of the first two.
  * Every token carries the key's `kid`; a token naming another kid is refused.
@@ -14,7 +14,7 @@ import path from 'node:path';
 import { calculateJwkThumbprint, exportJWK, type JWK } from 'jose';
 import type { Config } from '../config.js';
 
-export type TokenAlgorithm = 'HS256' | 'EdDSA' | 'RS256';
+export type TokenAlgorithm = 'HS256' | 'EdDSA' | 'ES256' | 'RS256';
 
 export interface SigningKeys {
   alg: TokenAlgorithm;
@@ -47,13 +47,18 @@ async function pem(value: string, variable: string): Promise<string> {
 async function asymmetric(privateKey: KeyObject, publicKey: KeyObject, source: SigningKeys['source']): Promise<SigningKeys> {
   let alg: TokenAlgorithm;
   if (privateKey.asymmetricKeyType === 'ed25519') alg = 'EdDSA';
-  else if (privateKey.asymmetricKeyType === 'rsa') {
+  else if (privateKey.asymmetricKeyType === 'ec') {
+    if (privateKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+      throw new KeyConfigError('JWT_PRIVATE_KEY', 'must use the P-256 curve when it is an EC key');
+    }
+    alg = 'ES256';
+  } else if (privateKey.asymmetricKeyType === 'rsa') {
     if ((privateKey.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) {
       throw new KeyConfigError('JWT_PRIVATE_KEY', 'must be an RSA key of at least 2048 bits');
     }
     alg = 'RS256';
   } else {
-    throw new KeyConfigError('JWT_PRIVATE_KEY', `must be an Ed25519 or RSA key, got ${privateKey.asymmetricKeyType}`);
+    throw new KeyConfigError('JWT_PRIVATE_KEY', `must be an Ed25519, P-256 or RSA key, got ${privateKey.asymmetricKeyType}`);
   }
   const derived = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
   if (!derived.equals(publicKey.export({ format: 'der', type: 'spki' }))) {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser, TEST_PASSWORD, type TestUser } from '../helpers/auth.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { collect } from '../helpers/subscriptions.js';
+import { triggerUntilEvent } from './operations.js';
 
 let server: TestServer;
 let admin: TestUser;
@@ -115,25 +116,45 @@ describe('scopes on the item catalog', () => {
     const anonymous = collect(server.wsClient(), { query: 'subscription { itemChanged { sku } }' });
     await anonymous.done();
     expect(anonymous.events).toEqual([
-      { errors: [expect.objectContaining({ extensions: expect.objectContaining({ code: 'UNAUTHENTICATED' }) })] },
+      expect.objectContaining({ errors: [expect.objectContaining({ extensions: expect.objectContaining({ code: 'UNAUTHENTICATED' }) })] }),
     ]);
 
     const subscriber = collect(server.wsClient({ authorization: `Bearer ${user.token}` }), {
       query: 'subscription { itemChanged { sku } }',
     });
-    // The subscription is registered once a viewer query on the same socket has been answered after it.
-    const client = server.wsClient({ authorization: `Bearer ${admin.token}` });
-    await new Promise<void>((resolve, reject) =>
-      client.subscribe({ query: VIEWER }, { next: () => {}, error: reject, complete: resolve }),
-    );
-    const created = await server.gql(
-      `mutation { createItem(input: { sku: "WS0001", name: "Socket", price: 1, category: HOME }) { item { sku } } }`,
-      undefined,
-      { token: admin.token },
-    );
-    expect(created.body.data!.createItem.item).toEqual({ sku: 'WS0001' });
-    await subscriber.waitFor(1);
-    expect(subscriber.events[0]).toEqual({ data: { itemChanged: { sku: 'WS0001' } } });
+    let sku = 0;
+    await triggerUntilEvent(subscriber, async () => {
+      const created = await server.gql(
+        `mutation($sku: String!) { createItem(input: { sku: $sku, name: "Socket", price: 1, category: HOME }) { item { sku } } }`,
+        { sku: `WS${String((sku += 1)).padStart(4, '0')}` },
+        { token: admin.token },
+      );
+      expect(created.body.data!.createItem.item).toEqual({ sku: `WS${String(sku).padStart(4, '0')}` });
+    });
+    expect(subscriber.events[0]).toMatchObject({ data: { itemChanged: { sku: expect.stringMatching(/^WS\d{4}$/) } } });
     subscriber.dispose();
+  });
+
+  it('stops delivering events to a subscriber deactivated mid-subscription and closes the socket with 4403', async () => {
+    const member = await createUser(server);
+    const subscriber = collect(server.wsClient({ authorization: `Bearer ${member.token}` }), {
+      query: 'subscription { itemChanged { sku } }',
+    });
+    let n = 0;
+    const createOne = async () => {
+      n += 1;
+      await server.gql(
+        `mutation($sku: String!) { createItem(input: { sku: $sku, name: "Event", price: 1, category: HOME }) { item { sku } } }`,
+        { sku: `DV${String(n).padStart(4, '0')}` },
+        { token: admin.token },
+      );
+    };
+    await triggerUntilEvent(subscriber, createOne);
+    const delivered = subscriber.events.length;
+    await server.app.container.services.users.setActive(member.rowId, false);
+    await createOne();
+    await subscriber.done();
+    expect(subscriber.errors).toEqual([expect.objectContaining({ code: 4403 })]);
+    expect(subscriber.events.slice(delivered).filter((event) => event.data)).toEqual([]);
   });
 });

@@ -1,0 +1,264 @@
+/**
+ * The authorization rule of every root operation, as the coverage test (operations.test.ts) checks it.
+ *
+ * EVERY Query, Mutation and Subscription field of the schema needs a row here, keyed `Type.field`: the suite fails
+ * for a root field without a row (and for a row whose field no longer exists). When you add an operation, add its
+ * row with the rule you declared with `@Authorized(...)`:
+ * - `scopes: null` — public: anonymous callers may use it (register, login, scopes, …);
+ * - `scopes: []` — any signed-in user (`@Authorized()`);
+ * - `scopes: ['a:read', …]` — signed in and holding every listed scope (`@Authorized('a:read', …)`).
+ * The test runs each document anonymously, with an ADMIN token lacking exactly the listed scopes (expects FORBIDDEN
+ * with those `missingScopes`), and with a token holding only the listed scopes (expects no UNAUTHENTICATED or
+ * FORBIDDEN error). `variables` may create the data the document needs (through `env.gql` with the admin token).
+ * A subscription also needs `trigger`, which makes one event happen so the allowed case can receive it.
+ */
+import { randomBytes } from 'node:crypto';
+import type { TestUser } from '../helpers/auth.js';
+import type { GqlResponse, TestServer } from '../helpers/server.js';
+
+export interface OperationEnv {
+  server: TestServer;
+  /** An ADMIN with every scope, for preparing data. */
+  admin: TestUser;
+  /** Runs a document as the admin. */
+  gql(query: string, variables?: Record<string, unknown>): Promise<GqlResponse>;
+}
+
+export interface OperationRule {
+  /** A minimal document selecting the field. */
+  document: string;
+  variables?: (env: OperationEnv) => Promise<Record<string, unknown>> | Record<string, unknown>;
+  /** null: public; []: any signed-in user; otherwise every listed scope. */
+  scopes: readonly string[] | null;
+  /** Subscriptions: causes one event the document receives. */
+  trigger?: (env: OperationEnv, variables: Record<string, unknown>) => Promise<void>;
+}
+
+const unique = () => randomBytes(4).toString('hex');
+let skuCounter = 0;
+/** SKUs unique within a test file (each file has its own database). */
+const nextSku = () => `OP${String((skuCounter += 1)).padStart(4, '0')}`;
+
+/** Creates an item as the admin and returns its global id. */
+export async function createItem(env: OperationEnv): Promise<string> {
+  const { body } = await env.gql(
+    `mutation($input: CreateItemInput!) { createItem(input: $input) { item { id } userErrors { message } } }`,
+    { input: { sku: nextSku(), name: 'Operation fixture', price: 1, category: 'HOME' } },
+  );
+  const id = body.data?.createItem?.item?.id as string | undefined;
+  if (!id) throw new Error(`could not create a fixture item: ${JSON.stringify(body)}`);
+  return id;
+}
+
+/** Runs a mutation as the admin and returns the id at `path` (a dotted path into `data`). */
+async function createAs(env: OperationEnv, document: string, variables: Record<string, unknown>, path: string): Promise<string> {
+  const { body } = await env.gql(document, variables);
+  const id = path.split('.').reduce<any>((value, key) => value?.[key], body.data) as string | undefined;
+  if (!id) throw new Error(`could not create a fixture: ${JSON.stringify(body)}`);
+  return id;
+}
+
+/** An item with plenty of stock, for orders. */
+function createStockedItem(env: OperationEnv): Promise<string> {
+  return createAs(
+    env,
+    `mutation($input: CreateItemInput!) { createItem(input: $input) { item { id } } }`,
+    { input: { sku: nextSku(), name: 'Order fixture', price: 1, category: 'HOME', stock: 100 } },
+    'createItem.item.id',
+  );
+}
+
+/** An order placed by the admin. */
+async function placeOrder(env: OperationEnv): Promise<string> {
+  const itemId = await createStockedItem(env);
+  return createAs(
+    env,
+    `mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { order { id } } }`,
+    { input: { itemId, quantity: 1 } },
+    'placeOrder.order.id',
+  );
+}
+
+function createTask(env: OperationEnv): Promise<string> {
+  return createAs(
+    env,
+    `mutation($input: CreateTaskInput!) { createTask(input: $input) { task { id } } }`,
+    { input: { title: 'Task fixture' } },
+    'createTask.task.id',
+  );
+}
+
+function createPost(env: OperationEnv): Promise<string> {
+  return createAs(
+    env,
+    `mutation($input: CreatePostInput!) { createPost(input: $input) { post { id } } }`,
+    { input: { title: 'Post fixture', body: 'Text' } },
+    'createPost.post.id',
+  );
+}
+
+async function addComment(env: OperationEnv): Promise<string> {
+  const postId = await createPost(env);
+  return createAs(
+    env,
+    `mutation($input: AddCommentInput!) { addComment(input: $input) { comment { id } } }`,
+    { input: { postId, body: 'Comment fixture' } },
+    'addComment.comment.id',
+  );
+}
+
+export const operations: Record<string, OperationRule> = {
+  // ------------------------------------------------------------------ identity
+  'Query.viewer': { document: '{ viewer { id } }', scopes: null },
+  'Query.scopes': { document: '{ scopes { name } }', scopes: null },
+  // Public on purpose: an anonymous caller sees its client IP's budget (guardrails).
+  'Query.rateLimit': { document: '{ rateLimit { limit remaining cost resetAt } }', scopes: null },
+  'Query.sessions': { document: '{ sessions { id } }', scopes: [] },
+  'Query.users': { document: '{ users(first: 1) { totalCount } }', scopes: ['user:read'] },
+  'Mutation.register': {
+    document: 'mutation($input: RegisterInput!) { register(input: $input) { userErrors { code } } }',
+    variables: () => ({ input: { username: `r_${unique()}`, email: `reg${unique()}@example.com`, password: 'Passw0rd' } }),
+    scopes: null,
+  },
+  'Mutation.login': {
+    document: 'mutation($input: LoginInput!) { login(input: $input) { userErrors { code } } }',
+    variables: () => ({ input: { login: `nobody_${unique()}`, password: 'Wrong-pass1' } }),
+    scopes: null,
+  },
+  'Mutation.refreshSession': {
+    document: 'mutation($t: String!) { refreshSession(refreshToken: $t) { userErrors { code } } }',
+    variables: () => ({ t: `ohr_${unique()}` }),
+    scopes: null,
+  },
+  'Mutation.logout': {
+    document: 'mutation($t: String!) { logout(refreshToken: $t) }',
+    variables: () => ({ t: `ohr_${unique()}` }),
+    scopes: null,
+  },
+  'Mutation.logoutAll': { document: 'mutation { logoutAll }', scopes: [] },
+
+  // ------------------------------------------------------------------ node
+  'Query.node': {
+    document: 'query($id: ID!) { node(id: $id) { id } }',
+    variables: async (env) => ({ id: await createItem(env) }),
+    scopes: ['items:read'],
+  },
+  'Query.nodes': {
+    document: 'query($ids: [ID!]!) { nodes(ids: $ids) { id } }',
+    variables: async (env) => ({ ids: [await createItem(env)] }),
+    scopes: ['items:read'],
+  },
+
+  // ------------------------------------------------------------------ catalog
+  'Query.items': { document: '{ items(first: 1) { totalCount } }', scopes: ['items:read'] },
+  'Mutation.createItem': {
+    document: 'mutation($input: CreateItemInput!) { createItem(input: $input) { item { id } userErrors { code } } }',
+    variables: () => ({ input: { sku: nextSku(), name: 'Coverage', price: 2, category: 'BOOKS' } }),
+    scopes: ['items:write'],
+  },
+  'Mutation.updateItem': {
+    document: 'mutation($input: UpdateItemInput!) { updateItem(input: $input) { item { id } userErrors { code } } }',
+    variables: async (env) => ({ input: { id: await createItem(env), stock: 3 } }),
+    scopes: ['items:write'],
+  },
+  'Mutation.deleteItem': {
+    document: 'mutation($id: ID!) { deleteItem(id: $id) { deletedId userErrors { code } } }',
+    variables: async (env) => ({ id: await createItem(env) }),
+    scopes: ['items:write', 'items:delete'],
+  },
+  // ------------------------------------------------------------------ guardrails
+  'Query.rateLimit': { document: '{ rateLimit { limit remaining } }', scopes: null },
+
+  'Subscription.itemChanged': {
+    document: 'subscription { itemChanged { id } }',
+    scopes: ['items:read'],
+    trigger: async (env) => {
+      await createItem(env);
+    },
+  },
+
+  // ------------------------------------------------------------------ orders, tasks, posts
+  'Query.orders': { document: '{ orders(first: 1) { totalCount } }', scopes: [] },
+  'Mutation.placeOrder': {
+    document: 'mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { order { id } userErrors { code } } }',
+    variables: async (env) => ({ input: { itemId: await createStockedItem(env), quantity: 1 } }),
+    scopes: ['orders:write'],
+  },
+  'Mutation.updateOrderStatus': {
+    document: 'mutation($input: UpdateOrderStatusInput!) { updateOrderStatus(input: $input) { order { id } userErrors { code } } }',
+    variables: async (env) => ({ input: { id: await placeOrder(env), status: 'CANCELLED' } }),
+    scopes: ['orders:write'],
+  },
+  'Subscription.orderPlaced': {
+    document: 'subscription { orderPlaced { id } }',
+    scopes: ['orders:read'],
+    trigger: async (env) => {
+      await placeOrder(env);
+    },
+  },
+  'Query.tasks': { document: '{ tasks(first: 1) { totalCount } }', scopes: ['tasks:read'] },
+  'Mutation.createTask': {
+    document: 'mutation($input: CreateTaskInput!) { createTask(input: $input) { task { id } userErrors { code } } }',
+    variables: () => ({ input: { title: 'Coverage' } }),
+    scopes: ['tasks:write'],
+  },
+  'Mutation.updateTask': {
+    document: 'mutation($input: UpdateTaskInput!) { updateTask(input: $input) { task { id } userErrors { code } } }',
+    variables: async (env) => ({ input: { id: await createTask(env), completed: true } }),
+    scopes: ['tasks:write'],
+  },
+  'Mutation.deleteTask': {
+    document: 'mutation($id: ID!) { deleteTask(id: $id) { deletedId userErrors { code } } }',
+    variables: async (env) => ({ id: await createTask(env) }),
+    scopes: ['tasks:write'],
+  },
+  'Query.posts': { document: '{ posts(first: 1) { totalCount } }', scopes: ['posts:read'] },
+  'Mutation.createPost': {
+    document: 'mutation($input: CreatePostInput!) { createPost(input: $input) { post { id } userErrors { code } } }',
+    variables: () => ({ input: { title: 'Coverage', body: 'Text' } }),
+    scopes: ['posts:write'],
+  },
+  'Mutation.updatePost': {
+    document: 'mutation($input: UpdatePostInput!) { updatePost(input: $input) { post { id } userErrors { code } } }',
+    variables: async (env) => ({ input: { id: await createPost(env), title: 'Changed' } }),
+    scopes: ['posts:write'],
+  },
+  'Mutation.deletePost': {
+    document: 'mutation($id: ID!) { deletePost(id: $id) { deletedId userErrors { code } } }',
+    variables: async (env) => ({ id: await createPost(env) }),
+    scopes: ['posts:write'],
+  },
+  'Mutation.addComment': {
+    document: 'mutation($input: AddCommentInput!) { addComment(input: $input) { comment { id } userErrors { code } } }',
+    variables: async (env) => ({ input: { postId: await createPost(env), body: 'A comment' } }),
+    scopes: ['posts:write'],
+  },
+  'Mutation.deleteComment': {
+    document: 'mutation($id: ID!) { deleteComment(id: $id) { deletedId userErrors { code } } }',
+    variables: async (env) => ({ id: await addComment(env) }),
+    scopes: ['posts:write'],
+  },
+  'Subscription.postPublished': {
+    document: 'subscription { postPublished { id } }',
+    scopes: ['posts:read'],
+    trigger: async (env) => {
+      await createPost(env);
+    },
+  },
+};
+
+/**
+ * graphql-ws gives the client no signal that a subscription is registered with the pub/sub, so the trigger is
+ * repeated until the first event arrives (each wait ends as soon as an event is there).
+ */
+export async function triggerUntilEvent(
+  collected: { events: unknown[]; errors: unknown[]; waitFor(count: number, timeoutMs?: number): Promise<unknown> },
+  trigger: () => Promise<void>,
+  attempts = 40,
+): Promise<void> {
+  for (let attempt = 0; attempt < attempts && collected.events.length === 0 && collected.errors.length === 0; attempt += 1) {
+    await trigger();
+    await collected.waitFor(1, 250).catch(() => undefined);
+  }
+  if (collected.events.length === 0) throw new Error(`no event after ${attempts} triggers: ${JSON.stringify(collected.errors)}`);
+}
