@@ -74,7 +74,7 @@ describe('loadConfig', () => {
 });
 
 describe('the entry point with a bad value', () => {
-  it('exits non-zero with a message naming PORT', async () => {
+  it('exits non-zero with a message naming PORT', { timeout: 120_000 }, async () => {
     const server = spawnServer({ PORT: 'abc', DATA_DIR: ':memory:' });
     const exit = await server.exited;
     expect(exit.code).not.toBe(0);
