@@ -48,7 +48,16 @@ export interface Config {
   shutdownGraceMs: number;
   /** Discount codes `placeOrder` accepts: code → percent off. */
   discountCodes: DiscountCodes;
-  jobs: { concurrency: number; cleanupIntervalMs: number; pollIntervalMs: number; leaseMs: number };
+  jobs: {
+    concurrency: number;
+    cleanupIntervalMs: number;
+    pollIntervalMs: number;
+    leaseMs: number;
+    /** First retry delay; each further attempt waits twice as long. */
+    retryBaseMs: number;
+    /** Simulated delivery time per e-mail recipient (0: none). */
+    emailDelayMs: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -214,6 +223,8 @@ export function loadConfig(env: Env = process.env): Config {
       cleanupIntervalMs: int(env, 'CLEANUP_INTERVAL_MS', 60 * 60 * 1_000, 1_000, 7 * 24 * 60 * 60 * 1_000),
       pollIntervalMs: int(env, 'JOB_POLL_INTERVAL_MS', 500, 10, 60_000),
       leaseMs: int(env, 'JOB_LEASE_MS', 30_000, 1_000, 3_600_000),
+      retryBaseMs: int(env, 'JOB_RETRY_BASE_MS', 5_000, 0, 3_600_000),
+      emailDelayMs: int(env, 'JOB_EMAIL_DELAY_MS', 0, 0, 60_000),
     },
   };
 }

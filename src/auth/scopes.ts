@@ -86,6 +86,8 @@ const USER_SCOPES: Scope[] = [
   'chat:write',
   'notifications:read',
   'notifications:write',
+  // Start and cancel one's own jobs; seeing everyone's (jobs:read) is for staff.
+  'jobs:write',
 ];
 
 const MODERATOR_SCOPES: Scope[] = [
@@ -98,7 +100,6 @@ const MODERATOR_SCOPES: Scope[] = [
   'tasks:delete',
   'chat:delete',
   'jobs:read',
-  'jobs:write',
   'analytics:read',
 ];
 

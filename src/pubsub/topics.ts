@@ -6,6 +6,8 @@ export enum Topic {
   ItemChanged = 'ITEM_CHANGED',
   OrderPlaced = 'ORDER_PLACED',
   PostPublished = 'POST_PUBLISHED',
+  /** Routed by job id. */
+  JobUpdated = 'JOB_UPDATED',
 }
 
 export type ChangeKind = 'CREATED' | 'UPDATED' | 'DELETED';
@@ -49,8 +51,25 @@ export interface PostEvent {
   post: { id: string; authorId: string; title: string; body: string; createdAt: string; updatedAt: string };
 }
 
+/** A job's state as it travels through pub/sub. `revision` grows with every change, so older events can be dropped. */
+export interface JobEvent {
+  id: string;
+  kind: string;
+  status: string;
+  progress: number;
+  result: unknown;
+  error: string | null;
+  ownerId: string | null;
+  attempts: number;
+  revision: number;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
 export type Topics = {
   [Topic.ItemChanged]: [ItemEvent];
   [Topic.OrderPlaced]: [OrderEvent];
   [Topic.PostPublished]: [PostEvent];
+  [Topic.JobUpdated]: [jobId: string, job: JobEvent];
 };

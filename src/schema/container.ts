@@ -26,14 +26,21 @@ import { SessionRepo } from './user/session.repo.js';
 import { userLoader } from './user/user.loaders.js';
 import { UserRepo } from './user/user.repo.js';
 import { UserService } from './user/user.service.js';
+import { defaultJobDefinitions, jobRegistry } from '../jobs/registry.js';
+import type { JobDefinition } from '../jobs/types.js';
+import { jobLoader } from './job/job.loaders.js';
+import { JobRepo } from './job/job.repo.js';
+import { JobService } from './job/job.service.js';
 
 export interface ContainerDeps {
   config: Config;
   db: Database;
   pubsub: PubSub<Topics>;
+  /** Job kinds added to or replacing the defaults (tests inject handlers that fail on purpose). */
+  jobHandlers?: readonly JobDefinition[];
 }
 
-export function createContainer({ config, db, pubsub }: ContainerDeps) {
+export function createContainer({ config, db, pubsub, jobHandlers = [] }: ContainerDeps) {
   const repos = {
     items: new ItemRepo(db),
     users: new UserRepo(db),
@@ -41,9 +48,17 @@ export function createContainer({ config, db, pubsub }: ContainerDeps) {
     orders: new OrderRepo(db),
     tasks: new TaskRepo(db),
     posts: new PostRepo(db),
+    jobs: new JobRepo(db),
   };
   const tokens = new TokenService(config);
   const users = new UserService(repos.users);
+  // The queue: other services enqueue their side effects with `jobs.enqueue(tx, …)` inside their transactions.
+  const jobs = new JobService(
+    db,
+    repos.jobs,
+    pubsub,
+    jobRegistry([...defaultJobDefinitions({ jobs: repos.jobs, items: repos.items, config: config.jobs }), ...jobHandlers]),
+  );
   const services = {
     items: new ItemService(repos.items, pubsub),
     orders: new OrderService(db, repos.orders, pubsub, config.discountCodes),
@@ -53,8 +68,10 @@ export function createContainer({ config, db, pubsub }: ContainerDeps) {
     tokens,
     users,
     auth: new AuthService(users, repos.sessions, tokens, config),
+    jobs,
   };
   return {
+    db,
     repos,
     services,
     pubsub,
@@ -68,6 +85,7 @@ export function createContainer({ config, db, pubsub }: ContainerDeps) {
       order: orderLoader(repos.orders),
       task: taskLoader(repos.tasks),
       posts: postLoaders(repos.posts),
+      job: jobLoader(repos.jobs),
     }),
   };
 }

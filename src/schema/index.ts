@@ -3,6 +3,7 @@ import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphq
 import { createPubSub } from '@graphql-yoga/subscription';
 import { buildSchema } from 'type-graphql';
 import { ItemResolver } from './item/item.resolver.js';
+import { JobResolver } from './job/job.resolver.js';
 import { NodeResolver } from './node.resolver.js';
 import { OrderResolver } from './order/order.resolver.js';
 import { CommentResolver, PostResolver, UserPostsResolver } from './post/post.resolver.js';
@@ -21,7 +22,8 @@ export const resolvers = [
   CommentResolver,
   UserPostsResolver,
   UserResolver,
-  AuthResolver, RateLimitResolver] as const;
+  AuthResolver, RateLimitResolver,
+  JobResolver] as const;
 
 export interface SchemaOptions {
   pubsub?: Parameters<typeof buildSchema>[0]['pubSub'];

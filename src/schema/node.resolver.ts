@@ -51,6 +51,11 @@ const fetchers: Record<string, NodeFetcher> = {
     const row = await ctx.loaders.posts.comment.load(id);
     return row && Comment.fromRow(row);
   },
+  // Own jobs; everyone's with jobs:read (as the `jobs` list).
+  Job: async (ctx, id) => {
+    requireScopes(ctx, []);
+    return ctx.services.jobs.fromRow(ctx, await ctx.loaders.job.load(id));
+  },
 };
 
 function fetchNode(ctx: Context, globalId: string): Promise<NodeSource | null> {

@@ -19,6 +19,9 @@ import { createSchema } from '../schema/index.js';
 import { firstErrorCode, formatError, isPublicError } from './errors.js';
 import { registerGraphiql } from './graphiql.js';
 import { registerHealth } from './health.js';
+import { registerDownloads } from './downloads.js';
+import { JobRunner } from '../jobs/runner.js';
+import type { JobDefinition } from '../jobs/types.js';
 import { checkDocumentSize } from './limits.js';
 import { createOperationPolicy } from './operation-policy.js';
 import { costExtension, createRateLimitGuard, rateLimitHeaders } from './rate-limit.js';
@@ -43,11 +46,15 @@ export interface AppOptions {
   pubsub?: AppPubSub;
   /** Where log lines go (tests capture them); standard output when absent. */
   logStream?: { write(line: string): void };
+  /** Job kinds added to or replacing the built-in ones (tests inject handlers that fail on purpose). */
+  jobHandlers?: readonly JobDefinition[];
 }
 
 export interface App {
   fastify: FastifyInstance;
   container: Container;
+  /** This process's job runner (started by listen, stopped first by close). */
+  runner: JobRunner;
   schema: GraphQLSchema;
   /** Starts listening; resolves to the base URL, e.g. http://127.0.0.1:4000. */
   listen(): Promise<string>;
@@ -73,7 +80,7 @@ type HttpContext = Context & RateLimitContext & { sqlStats?: SqlStats; clientIp:
 export async function createApp(options: AppOptions): Promise<App> {
   const { config, database } = options;
   const pubsub = options.pubsub ?? createAppPubSub(config.redisUrl);
-  const container = createContainer({ config, db: database.db, pubsub: pubsub.pubsub });
+  const container = createContainer({ config, db: database.db, pubsub: pubsub.pubsub, jobHandlers: options.jobHandlers });
   const schema = await createSchema({ pubsub: pubsub.pubsub });
   const contextBuilder = createContextBuilder(container);
   const policy = createOperationPolicy(schema, { introspection: config.introspection, limits: config.limits });
@@ -181,6 +188,14 @@ export async function createApp(options: AppOptions): Promise<App> {
 
   await registerSecurity(fastify, { corsOrigins: config.corsOrigins });
   registerHealth(fastify, database);
+  registerDownloads(fastify, { contextBuilder, jobs: container.services.jobs });
+  const runner = new JobRunner({
+    jobs: container.repos.jobs,
+    users: container.repos.users,
+    service: container.services.jobs,
+    config: config.jobs,
+    log: fastify.log.child({ component: 'jobs' }),
+  });
   // Loads (or generates) the signing keys now, so a bad key stops start-up instead of the first login.
   const signingKeys = await container.services.tokens.keys();
   await bootstrapAdmin(container, config, fastify.log);
@@ -271,6 +286,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   return {
     fastify,
     container,
+    runner,
     schema,
     async listen() {
       const address = await fastify.listen({ port: config.port, host: config.host });
@@ -290,10 +306,13 @@ export async function createApp(options: AppOptions): Promise<App> {
         maxPayloadBytes: serverDefaults.maxPayloadBytes,
         exposeStack,
       });
+      runner.start();
       return address.replace('[::1]', '127.0.0.1').replace('0.0.0.0', '127.0.0.1');
     },
     close() {
       closing ??= (async () => {
+        // First: no new claims; running jobs finish or go back to PENDING while the database is still open.
+        await runner.stop(config.shutdownGraceMs * 0.8);
         await ws?.close();
         await fastify.close();
         await apollo.stop();

@@ -1,0 +1,32 @@
+/** CLEANUP (the seed's `cleanup_expired_sessions`, widened): expired sessions, old read notifications, old jobs. */
+import type { JobRepo } from '../../schema/job/job.repo.js';
+import { paramsObject } from '../params.js';
+import type { JobDefinition } from '../types.js';
+
+const DAY_MS = 24 * 60 * 60 * 1_000;
+export const cleanupRetention = {
+  readNotificationsDays: 30, // read notifications older than this go
+  finishedJobsDays: 30, // completed, failed and cancelled jobs (with their files and outbox rows) older than this go
+} as const;
+
+export function cleanup(deps: { jobs: JobRepo }): JobDefinition<Record<string, never>> {
+  return {
+    kind: 'CLEANUP',
+    scopes: ['system:write'],
+    forbiddenMessage: 'Insufficient permissions',
+    maxAttempts: 3,
+    parse(raw, errors, path) {
+      paramsObject(raw, errors, path, []);
+      return {};
+    },
+    async run({ progress }) {
+      const now = Date.now();
+      const sessions = await deps.jobs.deleteExpiredSessions();
+      await progress(33);
+      const notifications = await deps.jobs.deleteReadNotificationsBefore(new Date(now - cleanupRetention.readNotificationsDays * DAY_MS));
+      await progress(66);
+      const jobs = await deps.jobs.deleteFinishedBefore(new Date(now - cleanupRetention.finishedJobsDays * DAY_MS));
+      return { deleted: { sessions, notifications, jobs } };
+    },
+  };
+}

@@ -1,0 +1,93 @@
+/**
+ * SEND_EMAIL and NEWSLETTER: messages go to the `email_outbox` table (no SMTP here), one row per recipient. A retried
+ * or resumed job skips recipients it already wrote, and the (job, recipient) unique index makes a second row
+ * impossible even when two attempts overlap.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { JobRepo } from '../../schema/job/job.repo.js';
+import { parseGlobalId } from '../../schema/shared/global-id.js';
+import { isEmail, paramsObject, stringList, text, type Params } from '../params.js';
+import type { JobContext, JobDefinition } from '../types.js';
+import type { UserErrors } from '../../schema/shared/user-error.js';
+
+export interface EmailDeps {
+  jobs: JobRepo;
+  /** Simulated delivery time per recipient (the seed's mail "takes 2 s"); 0 in production. */
+  emailDelayMs: number;
+}
+
+export interface SendEmailParams {
+  to: string[];
+  subject: string;
+  body: string;
+}
+
+export interface NewsletterParams {
+  subject: string;
+  body: string;
+  /** User uuids; absent: every active user. */
+  recipientIds?: string[];
+}
+
+const FORBIDDEN = 'User does not have email sending permissions';
+
+function message(params: Params, errors: UserErrors, path: string[]) {
+  return {
+    subject: text(params, 'subject', errors, path, { label: 'Subject', min: 1, max: 200, required: true }) ?? '',
+    body: text(params, 'body', errors, path, { label: 'Body', min: 1, max: 10_000, required: true }) ?? '',
+  };
+}
+
+async function deliver(deps: EmailDeps, ctx: JobContext, recipients: string[], subject: string, body: string) {
+  const sent = await deps.jobs.outboxRecipients(ctx.job.id);
+  for (const [index, recipient] of recipients.entries()) {
+    if (sent.has(recipient)) continue;
+    if (deps.emailDelayMs > 0) await sleep(deps.emailDelayMs, undefined, { signal: ctx.signal });
+    await deps.jobs.sendEmail(ctx.job.id, recipient, subject, body);
+    await ctx.progress(((index + 1) / recipients.length) * 100);
+  }
+  return { recipients: recipients.length, sentAt: new Date().toISOString() };
+}
+
+export function sendEmail(deps: EmailDeps): JobDefinition<SendEmailParams> {
+  return {
+    kind: 'SEND_EMAIL',
+    scopes: ['admin:write'],
+    forbiddenMessage: FORBIDDEN,
+    parse(raw, errors, path) {
+      const params = paramsObject(raw, errors, path, ['to', 'subject', 'body']);
+      const to = stringList(params, 'to', errors, path, 'Recipients', 100);
+      if (to === null) errors.add([...path, 'to'], 'Recipients are required');
+      const recipients = [...new Set((to ?? []).map((address) => address.trim().toLowerCase()))];
+      const invalid = recipients.find((address) => !isEmail(address));
+      if (invalid !== undefined) errors.add([...path, 'to'], `Invalid email address: ${invalid.slice(0, 100)}`);
+      else if (to !== null && recipients.length === 0) errors.add([...path, 'to'], 'Recipients are required');
+      return { to: recipients, ...message(params, errors, path) };
+    },
+    run: (ctx) => deliver(deps, ctx, ctx.params.to, ctx.params.subject, ctx.params.body),
+  };
+}
+
+export function newsletter(deps: EmailDeps): JobDefinition<NewsletterParams> {
+  return {
+    kind: 'NEWSLETTER',
+    scopes: ['admin:write'],
+    forbiddenMessage: FORBIDDEN,
+    parse(raw, errors, path) {
+      const params = paramsObject(raw, errors, path, ['subject', 'body', 'recipientIds']);
+      const parsed: NewsletterParams = message(params, errors, path);
+      const ids = stringList(params, 'recipientIds', errors, path, 'Recipient ids', 10_000);
+      if (ids) {
+        // Stored as uuids; global ids of users are accepted too.
+        const uuids = ids.map((id) => (/^[0-9a-f-]{36}$/.test(id) ? id : parseGlobalId(id, 'User')));
+        if (uuids.some((id) => id === null)) errors.add([...path, 'recipientIds'], 'Recipient ids must be User ids');
+        else parsed.recipientIds = [...new Set(uuids as string[])];
+      }
+      return parsed;
+    },
+    async run(ctx) {
+      const recipients = await deps.jobs.activeUserEmails(ctx.params.recipientIds ?? null);
+      return deliver(deps, ctx, recipients, ctx.params.subject, ctx.params.body);
+    },
+  };
+}

@@ -1,0 +1,323 @@
+import { and, asc, count, eq, gte, inArray, isNotNull, lt, ne, sql, type SQL } from 'drizzle-orm';
+import type { Database, Executor } from '../../db/client.js';
+import { emailOutbox, items, jobFileChunks, jobs, notifications, orders, sessions, users, type JobRow } from '../../db/tables.js';
+import { keysetCondition, keysetOrder, SortDirection, type PageRequest, type SortSpec } from '../shared/connection.js';
+
+export type NewJobRow = typeof jobs.$inferInsert;
+export type JobStatusValue = JobRow['status'];
+
+export const jobSort: SortSpec<JobRow> = {
+  column: jobs.createdAt,
+  id: jobs.id,
+  kind: 'date',
+  direction: SortDirection.DESC,
+  valueOf: (row) => row.createdAt,
+  idOf: (row) => row.id,
+};
+
+export interface JobQuery {
+  /** Only this owner's jobs; null: everyone's. */
+  ownerId: string | null;
+  status: JobStatusValue | null;
+  kinds: readonly string[];
+}
+
+const ms = (value: number) => sql`(${value}::double precision * interval '1 millisecond')`;
+
+/**
+ * SQL for the queue. Every write by a runner is fenced by `locked_by`, which is unique per claim (worker id and
+ * attempt number): a runner whose lease expired and whose job was claimed again can no longer change the row.
+ */
+export class JobRepo {
+  constructor(private readonly db: Database) {}
+
+  async insert(executor: Executor, values: NewJobRow): Promise<JobRow | null> {
+    const [row] = await executor.insert(jobs).values(values).onConflictDoNothing().returning();
+    return row ?? null;
+  }
+
+  async findById(id: string): Promise<JobRow | null> {
+    const [row] = await this.db.select().from(jobs).where(eq(jobs.id, id));
+    return row ?? null;
+  }
+
+  async findByIds(ids: readonly string[]): Promise<JobRow[]> {
+    if (ids.length === 0) return [];
+    return this.db.select().from(jobs).where(inArray(jobs.id, [...ids]));
+  }
+
+  async page(query: JobQuery, page: PageRequest): Promise<JobRow[]> {
+    return this.db
+      .select()
+      .from(jobs)
+      .where(and(this.where(query), keysetCondition(jobSort, page)))
+      .orderBy(...keysetOrder(jobSort, page))
+      .limit(page.limit + 1);
+  }
+
+  async count(query: JobQuery): Promise<number> {
+    const [row] = await this.db.select({ value: count() }).from(jobs).where(this.where(query));
+    return row?.value ?? 0;
+  }
+
+  /** For the dashboard. */
+  async countRunning(): Promise<number> {
+    const [row] = await this.db.select({ value: count() }).from(jobs).where(eq(jobs.status, 'RUNNING'));
+    return row?.value ?? 0;
+  }
+
+  /**
+   * Claims up to `limit` runnable jobs: PENDING ones that are due, and RUNNING ones whose lease expired (their process
+   * died). SKIP LOCKED lets concurrent runners pass over rows another transaction is claiming, so each row goes to
+   * exactly one of them; the UPDATE runs in the same statement, so the lock is held until it commits.
+   */
+  async claim(workerId: string, limit: number, leaseMs: number): Promise<JobRow[]> {
+    const due = this.db
+      .select({ id: jobs.id })
+      .from(jobs)
+      .where(
+        sql`(${jobs.status} = 'PENDING' and ${jobs.runAt} <= now()) or (${jobs.status} = 'RUNNING' and ${jobs.leaseUntil} < now())`,
+      )
+      .orderBy(jobs.runAt)
+      .limit(limit)
+      .for('update', { skipLocked: true });
+    return this.db
+      .update(jobs)
+      .set({
+        status: 'RUNNING',
+        attempts: sql`${jobs.attempts} + 1`,
+        lockedBy: sql`${workerId}::text || ':' || (${jobs.attempts} + 1)::text`,
+        leaseUntil: sql`now() + ${ms(leaseMs)}`,
+        startedAt: sql`coalesce(${jobs.startedAt}, now())`,
+        revision: sql`${jobs.revision} + 1`,
+        updatedAt: sql`now()`,
+      })
+      .where(inArray(jobs.id, due))
+      .returning();
+  }
+
+  /** Progress and/or checkpoint, renewing the lease. Null when the claim is no longer ours. */
+  async touch(
+    id: string,
+    lockedBy: string,
+    leaseMs: number,
+    changes: { progress?: number; checkpoint?: unknown },
+  ): Promise<JobRow | null> {
+    const [row] = await this.db
+      .update(jobs)
+      .set({
+        ...(changes.progress !== undefined ? { progress: changes.progress } : {}),
+        ...(changes.checkpoint !== undefined ? { checkpoint: changes.checkpoint } : {}),
+        leaseUntil: sql`now() + ${ms(leaseMs)}`,
+        revision: sql`${jobs.revision} + 1`,
+        updatedAt: sql`now()`,
+      })
+      .where(this.mine(id, lockedBy))
+      .returning();
+    return row ?? null;
+  }
+
+  /** Renews the lease only (no revision change: subscribers see nothing new). */
+  async heartbeat(id: string, lockedBy: string, leaseMs: number): Promise<{ cancelRequested: boolean } | null> {
+    const [row] = await this.db
+      .update(jobs)
+      .set({ leaseUntil: sql`now() + ${ms(leaseMs)}` })
+      .where(this.mine(id, lockedBy))
+      .returning({ cancelRequested: jobs.cancelRequested });
+    return row ?? null;
+  }
+
+  async complete(id: string, lockedBy: string, result: unknown): Promise<JobRow | null> {
+    return this.finish(id, lockedBy, { status: 'COMPLETED', result, error: null, progress: 100 });
+  }
+
+  async fail(id: string, lockedBy: string, error: string): Promise<JobRow | null> {
+    return this.finish(id, lockedBy, { status: 'FAILED', error });
+  }
+
+  async cancelled(id: string, lockedBy: string): Promise<JobRow | null> {
+    return this.finish(id, lockedBy, { status: 'CANCELLED' });
+  }
+
+  /** A failed attempt with attempts left: back to PENDING, due again after the backoff. */
+  async retry(id: string, lockedBy: string, error: string, delayMs: number): Promise<JobRow | null> {
+    return this.release(id, lockedBy, { error, runAt: sql`now() + ${ms(delayMs)}` });
+  }
+
+  /** Shutdown: back to PENDING without counting the attempt; the checkpoint stays for whoever claims it next. */
+  async giveBack(id: string, lockedBy: string): Promise<JobRow | null> {
+    return this.release(id, lockedBy, { attempts: sql`greatest(${jobs.attempts} - 1, 0)`, runAt: sql`now()` });
+  }
+
+  /** PENDING → CANCELLED at once; RUNNING → cancel requested (the handler stops at its next step). */
+  async requestCancel(id: string): Promise<JobRow | null> {
+    const [row] = await this.db
+      .update(jobs)
+      .set({
+        status: sql`case when ${jobs.status} = 'PENDING' then 'CANCELLED'::job_status else ${jobs.status} end`,
+        finishedAt: sql`case when ${jobs.status} = 'PENDING' then now() else ${jobs.finishedAt} end`,
+        cancelRequested: true,
+        revision: sql`${jobs.revision} + 1`,
+        updatedAt: sql`now()`,
+      })
+      .where(and(eq(jobs.id, id), inArray(jobs.status, ['PENDING', 'RUNNING'])))
+      .returning();
+    return row ?? null;
+  }
+
+  // ------------------------------------------------------------------------------------------------ files, outbox
+
+  async writeChunk(jobId: string, seq: number, content: string): Promise<void> {
+    await this.db
+      .insert(jobFileChunks)
+      .values({ jobId, seq, content })
+      .onConflictDoUpdate({ target: [jobFileChunks.jobId, jobFileChunks.seq], set: { content } });
+  }
+
+  /** Chunks after a resumed export's checkpoint belong to the attempt that died; they are written again. */
+  async deleteChunksFrom(jobId: string, seq: number): Promise<void> {
+    await this.db.delete(jobFileChunks).where(and(eq(jobFileChunks.jobId, jobId), sql`${jobFileChunks.seq} >= ${seq}`));
+  }
+
+  async *readChunks(jobId: string): AsyncGenerator<string> {
+    let seq = -1;
+    for (;;) {
+      const rows = await this.db
+        .select({ seq: jobFileChunks.seq, content: jobFileChunks.content })
+        .from(jobFileChunks)
+        .where(and(eq(jobFileChunks.jobId, jobId), sql`${jobFileChunks.seq} > ${seq}`))
+        .orderBy(jobFileChunks.seq)
+        .limit(8);
+      if (rows.length === 0) return;
+      for (const row of rows) {
+        seq = row.seq;
+        yield row.content;
+      }
+    }
+  }
+
+  /** Idempotent per (job, recipient): true when this call wrote the row. */
+  async sendEmail(jobId: string, recipient: string, subject: string, body: string): Promise<boolean> {
+    const rows = await this.db
+      .insert(emailOutbox)
+      .values({ jobId, recipient, subject, body })
+      .onConflictDoNothing({ target: [emailOutbox.jobId, emailOutbox.recipient] })
+      .returning({ id: emailOutbox.id });
+    return rows.length > 0;
+  }
+
+  async outboxRecipients(jobId: string): Promise<Set<string>> {
+    const rows = await this.db.select({ recipient: emailOutbox.recipient }).from(emailOutbox).where(eq(emailOutbox.jobId, jobId));
+    return new Set(rows.map((row) => row.recipient));
+  }
+
+  /** E-mail addresses of active users, sorted: these ids, or everyone when null. */
+  async activeUserEmails(ids: readonly string[] | null): Promise<string[]> {
+    if (ids !== null && ids.length === 0) return [];
+    const rows = await this.db
+      .select({ email: users.email })
+      .from(users)
+      .where(and(eq(users.isActive, true), ids ? inArray(users.id, [...ids]) : undefined))
+      .orderBy(asc(users.email));
+    return rows.map((row) => row.email.toLowerCase());
+  }
+
+  // ------------------------------------------------------------------------------------------------ clean-up
+
+  /** Sessions past their expiry (a reused refresh token of a live family is still detected: its rows are not expired). */
+  async deleteExpiredSessions(): Promise<number> {
+    const rows = await this.db.delete(sessions).where(lt(sessions.expiresAt, sql`now()`)).returning({ id: sessions.id });
+    return rows.length;
+  }
+
+  async deleteReadNotificationsBefore(before: Date): Promise<number> {
+    const rows = await this.db
+      .delete(notifications)
+      .where(and(isNotNull(notifications.readAt), lt(notifications.readAt, before)))
+      .returning({ id: notifications.id });
+    return rows.length;
+  }
+
+  /** Finished jobs older than `before`, with their files and outbox rows. */
+  async deleteFinishedBefore(before: Date): Promise<number> {
+    const rows = await this.db
+      .delete(jobs)
+      .where(and(inArray(jobs.status, ['COMPLETED', 'FAILED', 'CANCELLED']), lt(jobs.finishedAt, before)))
+      .returning({ id: jobs.id });
+    return rows.length;
+  }
+
+  // ------------------------------------------------------------------------------------------------ reports
+
+  /** Orders (not cancelled) per UTC day and item category in [from, to). */
+  async salesByDayAndCategory(from: Date, to: Date) {
+    const day = sql<string>`to_char(${orders.createdAt} at time zone 'UTC', 'YYYY-MM-DD')`;
+    const rows = await this.db
+      .select({
+        day,
+        category: items.category,
+        orders: count(),
+        units: sql<string>`sum(${orders.quantity})`,
+        revenueCents: sql<string>`sum(${orders.totalCents})`,
+      })
+      .from(orders)
+      .innerJoin(items, eq(items.id, orders.itemId))
+      .where(and(gte(orders.createdAt, from), lt(orders.createdAt, to), ne(orders.status, 'CANCELLED')))
+      .groupBy(day, items.category)
+      .orderBy(day, items.category);
+    return rows.map((row) => ({
+      day: row.day,
+      category: row.category,
+      orders: Number(row.orders),
+      units: Number(row.units),
+      revenueCents: Number(row.revenueCents),
+    }));
+  }
+
+  private mine(id: string, lockedBy: string): SQL {
+    return and(eq(jobs.id, id), eq(jobs.lockedBy, lockedBy), eq(jobs.status, 'RUNNING'))!;
+  }
+
+  private async finish(
+    id: string,
+    lockedBy: string,
+    changes: { status: JobStatusValue; result?: unknown; error?: string | null; progress?: number },
+  ): Promise<JobRow | null> {
+    const [row] = await this.db
+      .update(jobs)
+      .set({
+        ...changes,
+        leaseUntil: null,
+        finishedAt: sql`now()`,
+        revision: sql`${jobs.revision} + 1`,
+        updatedAt: sql`now()`,
+      })
+      .where(this.mine(id, lockedBy))
+      .returning();
+    return row ?? null;
+  }
+
+  private async release(id: string, lockedBy: string, changes: Partial<Record<keyof NewJobRow, unknown>>): Promise<JobRow | null> {
+    const [row] = await this.db
+      .update(jobs)
+      .set({
+        ...(changes as Partial<NewJobRow>),
+        status: 'PENDING',
+        leaseUntil: null,
+        lockedBy: null,
+        revision: sql`${jobs.revision} + 1`,
+        updatedAt: sql`now()`,
+      })
+      .where(this.mine(id, lockedBy))
+      .returning();
+    return row ?? null;
+  }
+
+  private where(query: JobQuery): SQL | undefined {
+    return and(
+      query.ownerId ? eq(jobs.ownerId, query.ownerId) : undefined,
+      query.status ? eq(jobs.status, query.status) : undefined,
+      inArray(jobs.kind, [...query.kinds]),
+    );
+  }
+}

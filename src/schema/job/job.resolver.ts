@@ -1,0 +1,57 @@
+import { Arg, Args, Authorized, Ctx, Field, ID, Mutation, ObjectType, Query, Resolver, Root, Subscription } from 'type-graphql';
+import type { Context } from '../../auth/context.js';
+import type { JobEvent } from '../../pubsub/topics.js';
+import { ConnectionArgs, connectionTypes } from '../shared/connection.js';
+import { UserError } from '../shared/user-error.js';
+import { StartJobInput } from './job.input.js';
+import { Job, JobStatus } from './job.type.js';
+
+export const { ConnectionType: JobConnection } = connectionTypes(Job, 'Job', 'background jobs');
+
+@ObjectType({ description: 'Result of starting or cancelling a job.' })
+export class JobPayload {
+  @Field(() => Job, { nullable: true, description: 'The job as stored; null when the mutation failed.' })
+  job!: Job | null;
+
+  @Field(() => [UserError], { description: 'Why the mutation failed; empty on success.' })
+  userErrors!: UserError[];
+}
+
+@Resolver(() => Job)
+export class JobResolver {
+  @Authorized()
+  @Query(() => JobConnection, { description: "The viewer's jobs, newest first; everyone's with jobs:read." })
+  jobs(
+    @Args(() => ConnectionArgs) args: ConnectionArgs,
+    @Arg('status', () => JobStatus, { nullable: true, description: 'Only jobs in this status.' }) status: JobStatus | null,
+    @Ctx() ctx: Context,
+  ) {
+    return ctx.services.jobs.list(ctx, args, status);
+  }
+
+  @Authorized('jobs:write')
+  @Mutation(() => JobPayload, {
+    description: 'Queues a background job. Parameters are validated now; permissions are checked now and again when it runs.',
+  })
+  startJob(@Arg('input', () => StartJobInput, { description: 'The kind and its parameters.' }) input: StartJobInput, @Ctx() ctx: Context) {
+    return ctx.services.jobs.start(ctx, input);
+  }
+
+  @Authorized('jobs:write')
+  @Mutation(() => JobPayload, {
+    description: 'Cancels a job: a PENDING one at once, a RUNNING one at its next step. Own jobs; anyone\'s with jobs:read.',
+  })
+  cancelJob(@Arg('id', () => ID, { description: 'The job to cancel.' }) id: string, @Ctx() ctx: Context) {
+    return ctx.services.jobs.cancel(ctx, id);
+  }
+
+  @Authorized()
+  @Subscription(() => Job, {
+    subscribe: ({ args, context }) => (context as Context).services.jobs.subscribe(context as Context, (args as { id: string }).id),
+    description:
+      'A job\'s current state, then every change (progress at most 4 times a second; status changes always) until it completes, fails or is cancelled. Own jobs; anyone\'s with jobs:read.',
+  })
+  jobUpdated(@Arg('id', () => ID, { description: 'The job to watch.' }) _id: string, @Root() event: JobEvent, @Ctx() ctx: Context): Job {
+    return ctx.services.jobs.eventFor(ctx, event);
+  }
+}

@@ -1,0 +1,153 @@
+import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
+import type { JobRow } from '../../db/tables.js';
+import type { JobEvent } from '../../pubsub/topics.js';
+import { toGlobalId } from '../shared/global-id.js';
+import { Node } from '../shared/node.js';
+import { DateTimeScalar, JSONScalar } from '../shared/scalars.js';
+
+export enum JobKind {
+  EXPORT_ITEMS = 'EXPORT_ITEMS',
+  SALES_REPORT = 'SALES_REPORT',
+  SEND_EMAIL = 'SEND_EMAIL',
+  NEWSLETTER = 'NEWSLETTER',
+  CLEANUP = 'CLEANUP',
+}
+
+registerEnumType(JobKind, {
+  name: 'JobKind',
+  description: 'What a background job does.',
+  valuesConfig: {
+    EXPORT_ITEMS: {
+      description:
+        'CSV of the catalog items matching `params` (an ItemFilter: search, categories, minPrice, maxPrice, inStock); needs items:read. The result holds a download URL.',
+    },
+    SALES_REPORT: {
+      description:
+        'Orders by day and category for `params.from`/`params.to` (dates, at most 366 days); needs orders:read, revenue figures only with analytics:read.',
+    },
+    SEND_EMAIL: { description: 'An e-mail (`params.to`: an address or up to 100, `subject`, `body`) to the outbox; needs admin:write.' },
+    NEWSLETTER: {
+      description: 'An e-mail to every active user, or to `params.recipientIds` (User ids), one per recipient; needs admin:write.',
+    },
+    CLEANUP: { description: 'Deletes expired sessions, old read notifications and old finished jobs; needs system:write. Also scheduled.' },
+  },
+});
+
+export enum JobStatus {
+  PENDING = 'PENDING',
+  RUNNING = 'RUNNING',
+  COMPLETED = 'COMPLETED',
+  FAILED = 'FAILED',
+  CANCELLED = 'CANCELLED',
+}
+
+registerEnumType(JobStatus, {
+  name: 'JobStatus',
+  description: 'Where a job is in its life.',
+  valuesConfig: {
+    PENDING: { description: 'Queued (or waiting for a retry); not running.' },
+    RUNNING: { description: 'A runner is working on it.' },
+    COMPLETED: { description: 'Finished; `result` holds the outcome.' },
+    FAILED: { description: 'Gave up; `error` says why.' },
+    CANCELLED: { description: 'Cancelled before it finished.' },
+  },
+});
+
+export const TERMINAL_STATUSES: ReadonlySet<string> = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
+
+@ObjectType({ implements: Node, description: 'A background job: an export, a report, e-mail or a clean-up.' })
+export class Job implements Node {
+  readonly __typename = 'Job';
+
+  @Field(() => ID, { description: 'Globally unique, opaque id.' })
+  id!: string;
+
+  /** The row's uuid. */
+  rowId!: string;
+
+  /** The owner's uuid; null for system jobs. */
+  ownerId!: string | null;
+
+  /** Orders events: a subscriber never goes back to an older state. */
+  revision!: number;
+
+  @Field(() => JobKind, { description: 'What the job does.' })
+  kind!: JobKind;
+
+  @Field(() => JobStatus, { description: 'Where the job is in its life.' })
+  status!: JobStatus;
+
+  @Field(() => Int, { description: 'Progress from 0 to 100.' })
+  progress!: number;
+
+  @Field(() => JSONScalar, { nullable: true, description: 'The outcome once COMPLETED (its shape depends on the kind).' })
+  result!: unknown;
+
+  @Field(() => String, { nullable: true, description: 'Why the last attempt failed; set when FAILED.' })
+  error!: string | null;
+
+  @Field(() => Int, { description: 'Attempts started so far (a failed attempt is retried with backoff).' })
+  attempts!: number;
+
+  @Field(() => DateTimeScalar, { description: 'When the job was started (queued).' })
+  createdAt!: Date;
+
+  @Field(() => DateTimeScalar, { nullable: true, description: 'When a runner first picked it up.' })
+  startedAt!: Date | null;
+
+  @Field(() => DateTimeScalar, { nullable: true, description: 'When it completed, failed or was cancelled.' })
+  finishedAt!: Date | null;
+
+  static fromRow(row: JobRow): Job {
+    return Object.assign(new Job(), {
+      id: toGlobalId('Job', row.id),
+      rowId: row.id,
+      ownerId: row.ownerId,
+      revision: row.revision,
+      kind: row.kind as JobKind,
+      status: row.status as JobStatus,
+      progress: row.progress,
+      result: row.result ?? null,
+      error: row.error,
+      attempts: row.attempts,
+      createdAt: row.createdAt,
+      startedAt: row.startedAt,
+      finishedAt: row.finishedAt,
+    });
+  }
+
+  static fromEvent(event: JobEvent): Job {
+    return Object.assign(new Job(), {
+      id: toGlobalId('Job', event.id),
+      rowId: event.id,
+      ownerId: event.ownerId,
+      revision: event.revision,
+      kind: event.kind as JobKind,
+      status: event.status as JobStatus,
+      progress: event.progress,
+      result: event.result ?? null,
+      error: event.error,
+      attempts: event.attempts,
+      createdAt: new Date(event.createdAt),
+      startedAt: event.startedAt ? new Date(event.startedAt) : null,
+      finishedAt: event.finishedAt ? new Date(event.finishedAt) : null,
+    });
+  }
+}
+
+export function toJobEvent(row: JobRow): JobEvent {
+  return {
+    id: row.id,
+    kind: row.kind,
+    status: row.status,
+    progress: row.progress,
+    result: row.result ?? null,
+    error: row.error,
+    ownerId: row.ownerId,
+    attempts: row.attempts,
+    revision: row.revision,
+    createdAt: row.createdAt.toISOString(),
+    startedAt: row.startedAt?.toISOString() ?? null,
+    finishedAt: row.finishedAt?.toISOString() ?? null,
+  };
+}
