@@ -3,7 +3,7 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { loadConfig, type Config } from '../../src/config.js';
 import { openDatabase } from '../../src/db/client.js';
-import { createApp, type App } from '../../src/server/app.js';
+import { createApp, type App, type AppOptions } from '../../src/server/app.js';
 import { createTestDatabase } from './database.js';
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-at-least-32-bytes-long!';
@@ -31,7 +31,11 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
+/** `options.jobHandlers` adds or replaces job kinds (see createApp). */
+export async function startServer(
+  env: Record<string, string> = {},
+  options: Pick<AppOptions, 'jobHandlers'> = {},
+): Promise<TestServer> {
   const database = await createTestDatabase();
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -52,6 +56,7 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
     config,
     database: handle,
     logStream: { write: (line) => void logs.push(JSON.parse(line)) },
+    jobHandlers: options.jobHandlers,
   });
   const url = await app.listen();
   const clients: Client[] = [];
