@@ -63,29 +63,33 @@ export function limitError(limit: keyof OperationLimits | string, value: number,
   });
 }
 
-/** Error produced by graphql-armor's rules, re-thrown with our extensions so clients see limit, value and maximum. */
-function armorRule(limit: string, maximum: number, rule: ValidationRule): ValidationRule {
+/** What graphql-armor's rules take to report a rejection instead of throwing it. */
+type ArmorReporting = {
+  propagateOnRejection: false;
+  onReject: Array<(context: ValidationContext | null, error: GraphQLError) => void>;
+};
+
+/**
+ * A graphql-armor rule whose rejection is reported as a validation error with our extensions (limit, value,
+ * maximum). By default armor THROWS its error out of the visitor (`propagateOnRejection: true`), which graphql-js
+ * does not catch: Apollo answered 500 and graphql-ws closed the socket with 4500.
+ */
+function armorRule(limit: string, maximum: number, rule: (reporting: ArmorReporting) => ValidationRule): ValidationRule {
   return (context: ValidationContext) =>
-    rule(
-      new Proxy(context, {
-        get(target, property, receiver) {
-          if (property === 'reportError') {
-            return (error: GraphQLError) => {
-              const found = /found (\d+)/.exec(error.message);
-              const value = found ? Number(found[1]) : maximum + 1;
-              target.reportError(
-                new GraphQLError(error.message.replace(/^Syntax Error: /, ''), {
-                  nodes: error.nodes,
-                  extensions: { code: ErrorCode.GRAPHQL_VALIDATION_FAILED, limit, value, maximum },
-                }),
-              );
-            };
-          }
-          const value = Reflect.get(target, property, receiver);
-          return typeof value === 'function' ? value.bind(target) : value;
+    rule({
+      propagateOnRejection: false,
+      onReject: [
+        (_context, error) => {
+          const found = /found (\d+)/.exec(error.message);
+          context.reportError(
+            new GraphQLError(error.message.replace(/^Syntax Error: /, ''), {
+              nodes: error.nodes,
+              extensions: { code: ErrorCode.GRAPHQL_VALIDATION_FAILED, limit, value: found ? Number(found[1]) : maximum + 1, maximum },
+            }),
+          );
         },
-      }),
-    );
+      ],
+    })(context);
 }
 
 /** At most `maximum` fields at the root of each operation (fragments spread at the root count too). */
@@ -124,9 +128,11 @@ function countRootFields(document: DocumentNode, selectionSet: SelectionSetNode,
 /** The validation rules for the limits; the token limit is a parser option and the size a pre-parse check. */
 export function limitRules(limits: OperationLimits): ValidationRule[] {
   return [
-    armorRule('depth', limits.depth, maxDepthRule({ n: limits.depth, exposeLimits: true, ignoreIntrospection: true, flattenFragments: true })),
-    armorRule('aliases', limits.aliases, maxAliasesRule({ n: limits.aliases, exposeLimits: true, allowList: [] })),
-    armorRule('directives', limits.directives, maxDirectivesRule({ n: limits.directives, exposeLimits: true })),
+    armorRule('depth', limits.depth, (reporting) =>
+      maxDepthRule({ n: limits.depth, exposeLimits: true, ignoreIntrospection: true, flattenFragments: true, ...reporting }),
+    ),
+    armorRule('aliases', limits.aliases, (reporting) => maxAliasesRule({ n: limits.aliases, exposeLimits: true, allowList: [], ...reporting })),
+    armorRule('directives', limits.directives, (reporting) => maxDirectivesRule({ n: limits.directives, exposeLimits: true, ...reporting })),
     maxRootFieldsRule(limits.rootFields),
   ];
 }
@@ -182,7 +188,9 @@ export function costOf(
 }
 
 export function costError(cost: number, limits: OperationLimits): GraphQLError | null {
-  return cost > limits.cost
-    ? limitError('cost', cost, limits.cost, `Query cost limit of ${limits.cost} exceeded, found ${cost}.`)
-    : null;
+  if (cost <= limits.cost) return null;
+  const error = limitError('cost', cost, limits.cost, `Query cost limit of ${limits.cost} exceeded, found ${cost}.`);
+  // Thrown from Apollo's didResolveOperation, where an error without a status is answered 500; formatError strips
+  // `http` from what the client sees.
+  return new GraphQLError(error.message, { extensions: { ...error.extensions, http: { status: 400 } } });
 }
