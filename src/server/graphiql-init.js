@@ -4,6 +4,7 @@
   const httpUrl = new URL(location.pathname, location.href).toString();
   const wsUrl = httpUrl.replace(/^http/, 'ws');
   const httpFetcher = GraphiQL.createFetcher({ url: httpUrl });
+  // One socket per Authorization value: the token travels in connection_init, so a new token needs a new socket.
   const wsClients = new Map();
 
   function wsClient(authorization) {
@@ -14,8 +15,14 @@
     return wsClients.get(key);
   }
 
+  // The operation GraphiQL is about to run is a subscription: the named one when a name is given, else the only
+  // operation of the document. Comments and strings cannot hide or fake a keyword once they are stripped.
   function isSubscription(params) {
-    return /^\s*subscription\b/m.test(params.query || '') && !/^\s*(query|mutation)\b/m.test(params.query || '');
+    const source = (params.query || '').replace(/"""[\s\S]*?"""|"(?:[^"\\\n]|\\.)*"|#[^\n\r]*/g, ' ');
+    if (params.operationName) {
+      return new RegExp('(^|[^\\w$])subscription\\s+' + params.operationName + '(?![\\w$])').test(source);
+    }
+    return /^\s*subscription\b/.test(source);
   }
 
   function fetcher(params, options) {
@@ -30,13 +37,32 @@
     };
   }
 
+  const defaultQuery = [
+    '# Welcome to OpsHub.',
+    '#',
+    '# Most operations need an access token. Sign in with the login mutation, then open the Headers tab below',
+    '# and enter { "Authorization": "Bearer <accessToken>" }. Subscriptions use the same header.',
+    '#',
+    '#   mutation { login(input: { login: "you@example.com", password: "…" }) { accessToken userErrors { message } } }',
+    '#   subscription { itemChanged { id name price } }',
+    '',
+    '{',
+    '  items(first: 5) {',
+    '    nodes { id sku name price stock }',
+    '    totalCount',
+    '  }',
+    '}',
+    '',
+  ].join('\n');
+
   const root = ReactDOM.createRoot(document.getElementById('graphiql'));
   root.render(
     React.createElement(GraphiQL, {
       fetcher,
       isHeadersEditorEnabled: true,
-      shouldPersistHeaders: true,
-      defaultQuery: '# Welcome to OpsHub\n{\n  items(first: 5) {\n    nodes { id sku name price stock }\n    totalCount\n  }\n}\n',
+      // Headers hold access tokens: keep them for this page only, not in localStorage.
+      shouldPersistHeaders: false,
+      defaultQuery,
     }),
   );
 })();
