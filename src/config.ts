@@ -58,6 +58,23 @@ export interface Config {
     /** Simulated delivery time per e-mail recipient (0: none). */
     emailDelayMs: number;
   };
+  /** Chat, presence and graphql-ws connection limits (see the README's realtime table). */
+  realtime: {
+    /** graphql-ws ping interval; a socket that has not answered a ping by the next one is terminated. */
+    keepAliveMs: number;
+    /** A socket whose unsent outgoing data exceeds this is dropped (terminated). */
+    maxBufferedBytes: number;
+    /** Undelivered events one subscription may hold before its connection is dropped. */
+    subscriptionQueueLimit: number;
+    maxSubscriptionsPerConnection: number;
+    maxConnectionsPerUser: number;
+    /** sendMessage and sendDirectMessage: at most `messageLimit` per user in any `messageWindowMs`. */
+    messageLimit: number;
+    messageWindowMs: number;
+    /** At most one TypingChanged per user and room per `typingThrottleMs`; cleared after `typingTimeoutMs`. */
+    typingThrottleMs: number;
+    typingTimeoutMs: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -225,6 +242,17 @@ export function loadConfig(env: Env = process.env): Config {
       leaseMs: int(env, 'JOB_LEASE_MS', 30_000, 1_000, 3_600_000),
       retryBaseMs: int(env, 'JOB_RETRY_BASE_MS', 5_000, 0, 3_600_000),
       emailDelayMs: int(env, 'JOB_EMAIL_DELAY_MS', 0, 0, 60_000),
+    },
+    realtime: {
+      keepAliveMs: int(env, 'WS_KEEPALIVE_MS', 12_000, 50, 300_000),
+      maxBufferedBytes: int(env, 'WS_MAX_BUFFERED_BYTES', 1_048_576, 1_024, 1_073_741_824),
+      subscriptionQueueLimit: int(env, 'WS_SUBSCRIPTION_QUEUE_LIMIT', 1_000, 1, 1_000_000),
+      maxSubscriptionsPerConnection: int(env, 'WS_MAX_SUBSCRIPTIONS', 100, 1, 100_000),
+      maxConnectionsPerUser: int(env, 'WS_MAX_CONNECTIONS_PER_USER', 10, 1, 100_000),
+      messageLimit: int(env, 'CHAT_MESSAGE_LIMIT', 10, 1, 1_000_000),
+      messageWindowMs: int(env, 'CHAT_MESSAGE_WINDOW_MS', 60_000, 100, 24 * 60 * 60 * 1_000),
+      typingThrottleMs: int(env, 'TYPING_THROTTLE_MS', 2_000, 0, 60_000),
+      typingTimeoutMs: int(env, 'TYPING_TIMEOUT_MS', 5_000, 10, 600_000),
     },
   };
 }

@@ -40,8 +40,8 @@ export const SCOPE_CATALOGUE = {
   'chat:read': 'Read chat rooms and messages',
   'chat:write': 'Create rooms, join them and send messages',
   'chat:delete': 'Delete rooms and messages',
-  'notifications:read': 'Read notifications',
-  'notifications:write': 'Send notifications and mark them read',
+  'notifications:read': 'Read your notifications and mark them read',
+  'notifications:write': 'Send notifications to other users',
   'notifications:delete': 'Delete notifications',
   'jobs:read': 'Read background jobs',
   'jobs:write': 'Start and cancel background jobs',
@@ -85,7 +85,6 @@ const USER_SCOPES: Scope[] = [
   'chat:read',
   'chat:write',
   'notifications:read',
-  'notifications:write',
   // Start and cancel one's own jobs; seeing everyone's (jobs:read) is for staff.
   'jobs:write',
 ];
@@ -99,6 +98,8 @@ const MODERATOR_SCOPES: Scope[] = [
   'items:write',
   'tasks:delete',
   'chat:delete',
+  // Staff who broadcast to colleagues; a USER's own notifications need only notifications:read.
+  'notifications:write',
   'jobs:read',
   'analytics:read',
 ];

@@ -6,6 +6,12 @@ export enum Topic {
   ItemChanged = 'ITEM_CHANGED',
   OrderPlaced = 'ORDER_PLACED',
   PostPublished = 'POST_PUBLISHED',
+  /** Routed by room id. */
+  RoomEvent = 'ROOM_EVENT',
+  /** Routed by the recipient's user id. */
+  DirectMessage = 'DIRECT_MESSAGE',
+  /** Routed by the recipient's user id. */
+  NotificationReceived = 'NOTIFICATION_RECEIVED',
   /** Routed by job id. */
   JobUpdated = 'JOB_UPDATED',
 }
@@ -51,6 +57,35 @@ export interface PostEvent {
   post: { id: string; authorId: string; title: string; body: string; createdAt: string; updatedAt: string };
 }
 
+/** A room or direct message as it travels through pub/sub, published once it committed. */
+export interface MessageEventData {
+  id: string;
+  roomId: string | null;
+  recipientId: string | null;
+  authorId: string;
+  body: string;
+  createdAt: string;
+}
+
+/**
+ * Everything that happens in a room. JOINED/LEFT with `membership: true` are joinRoom/leaveRoom; with `membership:
+ * false` they are presence (a member's first subscription to the room opened, or their last one closed).
+ */
+export type RoomEvent =
+  | { type: 'MESSAGE'; roomId: string; message: MessageEventData }
+  | { type: 'JOINED' | 'LEFT'; roomId: string; userId: string; membership: boolean }
+  | { type: 'TYPING'; roomId: string; userId: string; typing: boolean };
+
+/** A stored notification as it travels through pub/sub, published once it committed. */
+export interface NotificationEvent {
+  id: string;
+  userId: string;
+  kind: string;
+  title: string;
+  body: string;
+  createdAt: string;
+}
+
 /** A job's state as it travels through pub/sub. `revision` grows with every change, so older events can be dropped. */
 export interface JobEvent {
   id: string;
@@ -67,9 +102,36 @@ export interface JobEvent {
   finishedAt: string | null;
 }
 
+/** An order as it travels through pub/sub, published once its transaction committed. */
+export interface OrderEvent {
+  order: {
+    id: string;
+    itemId: string;
+    placedBy: string;
+    quantity: number;
+    unitPriceCents: number;
+    discountCode: string | null;
+    discountPercent: number;
+    totalCents: number;
+    status: string;
+    createdAt: string;
+    updatedAt: string;
+  };
+}
+
+/** A post as it travels through pub/sub, published once it committed. */
+export interface PostEvent {
+  post: { id: string; authorId: string; title: string; body: string; createdAt: string; updatedAt: string };
+}
+
 export type Topics = {
   [Topic.ItemChanged]: [ItemEvent];
   [Topic.OrderPlaced]: [OrderEvent];
   [Topic.PostPublished]: [PostEvent];
+  [Topic.OrderPlaced]: [OrderEvent];
+  [Topic.PostPublished]: [PostEvent];
+  [Topic.RoomEvent]: [roomId: string, event: RoomEvent];
+  [Topic.DirectMessage]: [recipientId: string, message: MessageEventData];
+  [Topic.NotificationReceived]: [userId: string, notification: NotificationEvent];
   [Topic.JobUpdated]: [jobId: string, job: JobEvent];
 };

@@ -26,6 +26,15 @@ import { SessionRepo } from './user/session.repo.js';
 import { userLoader } from './user/user.loaders.js';
 import { UserRepo } from './user/user.repo.js';
 import { UserService } from './user/user.service.js';
+import { createRealtime } from '../realtime/realtime.js';
+import { membershipLoader, messageLoader, roomLoader } from './chat/chat.loaders.js';
+import { ChatRepo } from './chat/chat.repo.js';
+import { ChatService } from './chat/chat.service.js';
+import { DashboardRepo } from './dashboard/dashboard.repo.js';
+import { DashboardService } from './dashboard/dashboard.service.js';
+import { notificationLoader } from './notification/notification.loaders.js';
+import { NotificationRepo } from './notification/notification.repo.js';
+import { NotificationService } from './notification/notification.service.js';
 import { defaultJobDefinitions, jobRegistry } from '../jobs/registry.js';
 import type { JobDefinition } from '../jobs/types.js';
 import { jobLoader } from './job/job.loaders.js';
@@ -48,10 +57,16 @@ export function createContainer({ config, db, pubsub, jobHandlers = [] }: Contai
     orders: new OrderRepo(db),
     tasks: new TaskRepo(db),
     posts: new PostRepo(db),
+    chat: new ChatRepo(db),
+    notifications: new NotificationRepo(db),
+    dashboard: new DashboardRepo(db),
     jobs: new JobRepo(db),
   };
   const tokens = new TokenService(config);
   const users = new UserService(repos.users);
+  const realtime = createRealtime(config, pubsub, (roomId) => repos.chat.memberIds(roomId));
+  const queueLimit = config.realtime.subscriptionQueueLimit;
+  const notifications = new NotificationService(repos.notifications, pubsub, (ids) => repos.chat.activeUserIds(ids), queueLimit);
   // The queue: other services enqueue their side effects with `jobs.enqueue(tx, …)` inside their transactions.
   const jobs = new JobService(
     db,
@@ -68,6 +83,14 @@ export function createContainer({ config, db, pubsub, jobHandlers = [] }: Contai
     tokens,
     users,
     auth: new AuthService(users, repos.sessions, tokens, config),
+    realtime,
+    notifications,
+    chat: new ChatService({ repo: repos.chat, pubsub, notifications, queueLimit, ...realtime }),
+    dashboard: new DashboardService(
+      realtime.connections,
+      { ordersSince: (since) => repos.orders.statsSince(since), runningJobs: () => repos.dashboard.runningJobs() },
+      queueLimit,
+    ),
     jobs,
   };
   return {
@@ -77,6 +100,8 @@ export function createContainer({ config, db, pubsub, jobHandlers = [] }: Contai
     pubsub,
     /** Releases what the services hold outside the database (the rate-limit store's Redis connection). */
     async close() {
+      services.realtime.close();
+      services.dashboard.ticker.close();
       await services.rateLimit.close();
     },
     newLoaders: () => ({
@@ -85,6 +110,10 @@ export function createContainer({ config, db, pubsub, jobHandlers = [] }: Contai
       order: orderLoader(repos.orders),
       task: taskLoader(repos.tasks),
       posts: postLoaders(repos.posts),
+      room: roomLoader(repos.chat),
+      message: messageLoader(repos.chat),
+      membership: membershipLoader(repos.chat),
+      notification: notificationLoader(repos.notifications),
       job: jobLoader(repos.jobs),
     }),
   };

@@ -5,6 +5,9 @@ import { buildSchema } from 'type-graphql';
 import { ItemResolver } from './item/item.resolver.js';
 import { JobResolver } from './job/job.resolver.js';
 import { NodeResolver } from './node.resolver.js';
+import { MessageResolver, RoomResolver } from './chat/chat.resolver.js';
+import { DashboardResolver } from './dashboard/dashboard.resolver.js';
+import { NotificationResolver } from './notification/notification.resolver.js';
 import { OrderResolver } from './order/order.resolver.js';
 import { CommentResolver, PostResolver, UserPostsResolver } from './post/post.resolver.js';
 import { TaskResolver } from './task/task.resolver.js';
@@ -23,7 +26,11 @@ export const resolvers = [
   UserPostsResolver,
   UserResolver,
   AuthResolver, RateLimitResolver,
-  JobResolver] as const;
+  JobResolver,
+  RoomResolver,
+  MessageResolver,
+  NotificationResolver,
+  DashboardResolver] as const;
 
 export interface SchemaOptions {
   pubsub?: Parameters<typeof buildSchema>[0]['pubSub'];

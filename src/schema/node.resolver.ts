@@ -9,6 +9,8 @@ import { Comment, Post } from './post/post.type.js';
 import { mayReadTask } from './task/task.service.js';
 import { Task } from './task/task.type.js';
 import { badUserInput } from './shared/errors.js';
+import { Message, Room } from './chat/chat.type.js';
+import { Notification } from './notification/notification.type.js';
 import { decodeGlobalId } from './shared/global-id.js';
 import { Node, type NodeSource } from './shared/node.js';
 
@@ -19,6 +21,29 @@ type NodeFetcher = (ctx: Context, id: string) => Promise<NodeSource | null>;
  * applies the rule its type's own query has (`requireScopes` throws like `@Authorized`).
  */
 const fetchers: Record<string, NodeFetcher> = {
+  // Rooms are listed to every chat:read holder (so they can be found and joined).
+  Room: async (ctx, id) => {
+    requireScopes(ctx, ['chat:read']);
+    const row = await ctx.loaders.room.load(id);
+    return row && Room.fromRow(row);
+  },
+  // A room message to the room's members; a direct message to its author and recipient. Others get null.
+  Message: async (ctx, id) => {
+    requireScopes(ctx, ['chat:read']);
+    const row = await ctx.loaders.message.load(id);
+    if (!row) return null;
+    const viewerId = ctx.viewer!.id;
+    const visible = row.roomId
+      ? await ctx.loaders.membership.load({ roomId: row.roomId, userId: viewerId })
+      : row.authorId === viewerId || row.recipientId === viewerId;
+    return visible ? Message.fromRow(row) : null;
+  },
+  // Only the recipient's own.
+  Notification: async (ctx, id) => {
+    requireScopes(ctx, ['notifications:read']);
+    const row = await ctx.loaders.notification.load(id);
+    return row && row.userId === ctx.viewer!.id ? Notification.fromRow(row) : null;
+  },
   Item: async (ctx, id) => {
     requireScopes(ctx, ['items:read']);
     const row = await ctx.loaders.item.load(id);

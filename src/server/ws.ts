@@ -29,6 +29,8 @@ import { costExtension, type CostExtension, type RateLimitGuard } from './rate-l
 import { isAllowedWebSocketOrigin } from './security.js';
 import { resolveTrustedDocument, type TrustedDocuments } from './trusted-documents.js';
 import type { RateLimitContext } from '../schema/rate-limit/rate-limit.service.js';
+import type { ConnectionHandle, RealtimeContext } from '../realtime/connections.js';
+import type { Realtime } from '../realtime/realtime.js';
 
 export interface WsOptions {
   server: Server;
@@ -47,13 +49,23 @@ export interface WsOptions {
   /** When set, only the manifest's documents run, by hash. */
   trusted: TrustedDocuments | null;
   hideSuggestions: boolean;
+  /** Connection registry and limits: connections per user, subscriptions per connection, outgoing buffer. */
+  realtime: Realtime;
 }
+
+/** Close code for a user's connection beyond WS_MAX_CONNECTIONS_PER_USER (RFC 6455 1008 Policy Violation). */
+export const TOO_MANY_CONNECTIONS = { code: 1008, reason: 'Too many connections' } as const;
 
 interface ConnectionState {
   connectionId: string;
   authorization: string | null;
+  /** What services see of this connection, once `connection_init` was accepted. */
+  handle: ConnectionHandle | null;
   /** `cost` is the rate-limit charge, sent in the operation's first result and then cleared. */
-  operations: Map<string, { requestId: string; operationName: string | null; startedAt: number; cost?: CostExtension }>;
+  operations: Map<
+    string,
+    { requestId: string; operationName: string | null; startedAt: number; cost?: CostExtension; subscription?: boolean }
+  >;
 }
 
 type Extra = {
@@ -124,7 +136,7 @@ export function attachGraphqlWs(options: WsOptions) {
   options.server.on('upgrade', onUpgrade);
 
   const state = (ctx: WsContext<Record<string, unknown> | undefined, Extra>): ConnectionState => {
-    ctx.extra.state ??= { connectionId: randomUUID(), authorization: null, operations: new Map() };
+    ctx.extra.state ??= { connectionId: randomUUID(), authorization: null, handle: null, operations: new Map() };
     return ctx.extra.state;
   };
 
@@ -156,7 +168,25 @@ export function attachGraphqlWs(options: WsOptions) {
         state(ctx).authorization = typeof raw === 'string' ? raw : null;
         if (raw !== undefined && raw !== null && typeof raw !== 'string') return false;
         try {
-          await contextBuilder.authenticate(state(ctx).authorization);
+          const { viewer } = await contextBuilder.authenticate(state(ctx).authorization);
+          const { connections, config: limits } = options.realtime;
+          if (viewer && connections.countFor(viewer.id) >= limits.maxConnectionsPerUser) {
+            log.info({ connectionId: state(ctx).connectionId, userId: viewer.id }, 'websocket refused: too many connections');
+            ctx.extra.socket.close(TOO_MANY_CONNECTIONS.code, TOO_MANY_CONNECTIONS.reason);
+            return false;
+          }
+          const socket = ctx.extra.socket;
+          const handle: ConnectionHandle = {
+            id: state(ctx).connectionId,
+            viewerId: viewer?.id ?? null,
+            // No close frame: a client that stopped reading would never receive it.
+            drop: (reason) => {
+              log.warn({ connectionId: handle.id, userId: handle.viewerId, reason }, 'websocket dropped');
+              socket.terminate();
+            },
+          };
+          state(ctx).handle = handle;
+          connections.add(handle);
           return true;
         } catch (error) {
           if (!(error instanceof AuthenticationError)) throw error;
@@ -186,6 +216,18 @@ export function attachGraphqlWs(options: WsOptions) {
         if (prepared.errors) return prepared.errors;
         const operation = getOperationAST(prepared.document, payload.operationName);
         state(ctx).operations.get(id)!.operationName = payload.operationName ?? operation?.name?.value ?? null;
+        if (operation?.operation === 'subscription') {
+          const open = [...state(ctx).operations.values()].filter((entry) => entry.subscription).length;
+          const max = options.realtime.config.maxSubscriptionsPerConnection;
+          if (open >= max) {
+            return [
+              new GraphQLError(`Too many subscriptions on this connection (at most ${max})`, {
+                extensions: { code: ErrorCode.RATE_LIMITED, limit: max },
+              }),
+            ];
+          }
+          state(ctx).operations.get(id)!.subscription = true;
+        }
         if (operation) {
           // Variables are coerced before anything runs, as over HTTP: a wrong value is the client's error
           // (BAD_USER_INPUT), not an execution failure that the masking would turn into an internal error.
@@ -225,6 +267,7 @@ export function attachGraphqlWs(options: WsOptions) {
           cost,
         });
         if (refused) return [refused];
+        if (state(ctx).handle) (contextValue as RealtimeContext).connection = state(ctx).handle!;
         const entry = state(ctx).operations.get(id);
         if (entry && (contextValue as RateLimitContext).rateLimit) entry.cost = costExtension((contextValue as RateLimitContext).rateLimit!);
         return {
@@ -245,6 +288,11 @@ export function attachGraphqlWs(options: WsOptions) {
       },
       execute: (args) => execute(args),
       onNext(ctx, id, _payload, args, result) {
+        // Bounded outgoing buffer: a client that stops reading is dropped, so the server's memory stays flat.
+        if (ctx.extra.socket.bufferedAmount > options.realtime.config.maxBufferedBytes) {
+          state(ctx).handle?.drop('outgoing buffer over limit') ?? ctx.extra.socket.terminate();
+          return undefined;
+        }
         const requestId = (args.contextValue as Context).requestId;
         const errors = result.errors?.map((error) =>
           formatError(error, {
@@ -278,6 +326,10 @@ export function attachGraphqlWs(options: WsOptions) {
       },
       onComplete(ctx, id) {
         finish(ctx, id);
+      },
+      onClose(ctx) {
+        const handle = ctx.extra.state?.handle;
+        if (handle) options.realtime.connections.remove(handle.id);
       },
     },
     wss,

@@ -1,0 +1,153 @@
+import { and, count, eq, inArray } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+import { messages, roomMembers, rooms, users, type MessageRow, type RoomRow, type UserRow } from '../../db/tables.js';
+import { keysetCondition, keysetOrder, SortDirection, type PageRequest, type SortSpec } from '../shared/connection.js';
+
+export const roomSort: SortSpec<RoomRow> = {
+  column: rooms.createdAt,
+  id: rooms.id,
+  kind: 'date',
+  direction: SortDirection.DESC,
+  valueOf: (row) => row.createdAt,
+  idOf: (row) => row.id,
+};
+
+/** Oldest first, so `last: 50` is the newest fifty in reading order and `before` walks back in time. */
+export const messageSort: SortSpec<MessageRow> = {
+  column: messages.createdAt,
+  id: messages.id,
+  kind: 'date',
+  direction: SortDirection.ASC,
+  valueOf: (row) => row.createdAt,
+  idOf: (row) => row.id,
+};
+
+export type MemberRow = UserRow & { joinedAt: Date };
+
+/** Members in the order they joined. */
+export const memberSort: SortSpec<MemberRow> = {
+  column: roomMembers.joinedAt,
+  id: roomMembers.userId,
+  kind: 'date',
+  direction: SortDirection.ASC,
+  valueOf: (row) => row.joinedAt,
+  idOf: (row) => row.id,
+};
+
+/** SQL for rooms, memberships and messages. */
+export class ChatRepo {
+  constructor(private readonly db: Database) {}
+
+  /** Creates the room with its creator as first member, atomically. */
+  async createRoom(name: string, createdBy: string): Promise<RoomRow> {
+    return this.db.transaction(async (tx) => {
+      const [room] = await tx.insert(rooms).values({ name, createdBy }).returning();
+      await tx.insert(roomMembers).values({ roomId: room!.id, userId: createdBy });
+      return room!;
+    });
+  }
+
+  async findRoomsByIds(ids: readonly string[]): Promise<RoomRow[]> {
+    if (ids.length === 0) return [];
+    return this.db.select().from(rooms).where(inArray(rooms.id, [...ids]));
+  }
+
+  async roomPage(page: PageRequest): Promise<RoomRow[]> {
+    return this.db
+      .select()
+      .from(rooms)
+      .where(keysetCondition(roomSort, page))
+      .orderBy(...keysetOrder(roomSort, page))
+      .limit(page.limit + 1);
+  }
+
+  async roomCount(): Promise<number> {
+    const [row] = await this.db.select({ value: count() }).from(rooms);
+    return row?.value ?? 0;
+  }
+
+  /** True when the membership was created, false when the user already was a member. */
+  async addMember(roomId: string, userId: string): Promise<boolean> {
+    const inserted = await this.db.insert(roomMembers).values({ roomId, userId }).onConflictDoNothing().returning();
+    return inserted.length > 0;
+  }
+
+  /** True when a membership was removed. */
+  async removeMember(roomId: string, userId: string): Promise<boolean> {
+    const removed = await this.db
+      .delete(roomMembers)
+      .where(and(eq(roomMembers.roomId, roomId), eq(roomMembers.userId, userId)))
+      .returning();
+    return removed.length > 0;
+  }
+
+  /** The memberships among `keys` that exist, as `roomId:userId` strings. */
+  async memberships(keys: readonly { roomId: string; userId: string }[]): Promise<Set<string>> {
+    if (keys.length === 0) return new Set();
+    const rows = await this.db
+      .select({ roomId: roomMembers.roomId, userId: roomMembers.userId })
+      .from(roomMembers)
+      .where(
+        and(
+          inArray(roomMembers.roomId, [...new Set(keys.map((key) => key.roomId))]),
+          inArray(roomMembers.userId, [...new Set(keys.map((key) => key.userId))]),
+        ),
+      );
+    return new Set(rows.map((row) => `${row.roomId}:${row.userId}`));
+  }
+
+  async memberIds(roomId: string): Promise<string[]> {
+    const rows = await this.db.select({ userId: roomMembers.userId }).from(roomMembers).where(eq(roomMembers.roomId, roomId));
+    return rows.map((row) => row.userId);
+  }
+
+  async memberPage(roomId: string, page: PageRequest): Promise<MemberRow[]> {
+    const rows = await this.db
+      .select({ user: users, joinedAt: roomMembers.joinedAt })
+      .from(roomMembers)
+      .innerJoin(users, eq(users.id, roomMembers.userId))
+      .where(and(eq(roomMembers.roomId, roomId), keysetCondition(memberSort, page)))
+      .orderBy(...keysetOrder(memberSort, page))
+      .limit(page.limit + 1);
+    return rows.map((row) => ({ ...row.user, joinedAt: row.joinedAt }));
+  }
+
+  async memberCount(roomId: string): Promise<number> {
+    const [row] = await this.db.select({ value: count() }).from(roomMembers).where(eq(roomMembers.roomId, roomId));
+    return row?.value ?? 0;
+  }
+
+  async insertMessage(values: typeof messages.$inferInsert): Promise<MessageRow> {
+    const [row] = await this.db.insert(messages).values(values).returning();
+    return row!;
+  }
+
+  async findMessagesByIds(ids: readonly string[]): Promise<MessageRow[]> {
+    if (ids.length === 0) return [];
+    return this.db.select().from(messages).where(inArray(messages.id, [...ids]));
+  }
+
+  async messagePage(roomId: string, page: PageRequest): Promise<MessageRow[]> {
+    return this.db
+      .select()
+      .from(messages)
+      .where(and(eq(messages.roomId, roomId), keysetCondition(messageSort, page)))
+      .orderBy(...keysetOrder(messageSort, page))
+      .limit(page.limit + 1);
+  }
+
+  async messageCount(roomId: string): Promise<number> {
+    const [row] = await this.db.select({ value: count() }).from(messages).where(eq(messages.roomId, roomId));
+    return row?.value ?? 0;
+  }
+
+  /** Active users among `ids` (for direct messages and notifications). */
+  async activeUserIds(ids: readonly string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const rows = await this.db
+      .select({ id: users.id })
+      .from(users)
+      .where(and(inArray(users.id, [...ids]), eq(users.isActive, true)));
+    return new Set(rows.map((row) => row.id));
+  }
+}

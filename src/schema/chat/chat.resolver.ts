@@ -1,0 +1,169 @@
+import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import type { Context } from '../../auth/context.js';
+import type { MessageEventData, RoomEvent as RoomEventData } from '../../pubsub/topics.js';
+import type { RealtimeContext } from '../../realtime/connections.js';
+import { ConnectionArgs, connectionTypes } from '../shared/connection.js';
+import { forbidden, notFound } from '../shared/errors.js';
+import { User } from '../user/user.type.js';
+import { UserConnection } from '../user/user.resolver.js';
+import { CreateRoomInput, SendDirectMessageInput, SendMessageInput } from './chat.input.js';
+import {
+  MemberJoined,
+  MemberLeft,
+  Message,
+  MessagePayload,
+  MessagePosted,
+  Room,
+  RoomEvent,
+  RoomPayload,
+  TypingChanged,
+} from './chat.type.js';
+
+export const { ConnectionType: RoomConnection } = connectionTypes(Room, 'Room', 'chat rooms');
+export const { ConnectionType: MessageConnection } = connectionTypes(Message, 'Message', 'messages');
+
+type ChatContext = Context & RealtimeContext;
+
+async function loadUser(ctx: Context, userId: string): Promise<User> {
+  const row = await ctx.loaders.user.load(userId);
+  if (!row) throw notFound('User not found');
+  return User.fromRow(row);
+}
+
+@Resolver(() => Room)
+export class RoomResolver {
+  @Authorized('chat:read')
+  @Query(() => RoomConnection, { description: 'Every chat room, newest first; join one to read and post in it.' })
+  rooms(@Args(() => ConnectionArgs) args: ConnectionArgs, @Ctx() ctx: Context) {
+    return ctx.services.chat.listRooms(args);
+  }
+
+  @FieldResolver(() => UserConnection, { description: 'The members, in the order they joined.' })
+  members(@Root() room: Room, @Args(() => ConnectionArgs) args: ConnectionArgs, @Ctx() ctx: Context) {
+    return ctx.services.chat.members(room.rowId, args);
+  }
+
+  @FieldResolver(() => MessageConnection, {
+    description:
+      'Messages in reading order (oldest first); members only. Without paging arguments the newest 50 (`last: 50`); ' +
+      'older ones with `last` and `before`.',
+  })
+  async messages(@Root() room: Room, @Args(() => ConnectionArgs) args: ConnectionArgs, @Ctx() ctx: Context) {
+    if (!(await ctx.loaders.membership.load({ roomId: room.rowId, userId: ctx.viewer!.id }))) {
+      throw forbidden([], 'You are not a member of this room');
+    }
+    return ctx.services.chat.messages(room.rowId, args);
+  }
+
+  @Authorized('chat:write')
+  @Mutation(() => RoomPayload, { description: 'Creates a room; the viewer becomes its first member.' })
+  createRoom(@Arg('input', () => CreateRoomInput, { description: 'The room to create.' }) input: CreateRoomInput, @Ctx() ctx: Context) {
+    return ctx.services.chat.createRoom(ctx.viewer!, input);
+  }
+
+  @Authorized('chat:write')
+  @Mutation(() => RoomPayload, { description: 'Makes the viewer a member of the room (no change when already one).' })
+  joinRoom(@Arg('roomId', () => ID, { description: 'The room to join.' }) roomId: string, @Ctx() ctx: Context) {
+    return ctx.services.chat.joinRoom(ctx.viewer!, roomId);
+  }
+
+  @Authorized('chat:write')
+  @Mutation(() => RoomPayload, {
+    description: "Ends the viewer's membership; their subscriptions to the room complete at once, on every connection.",
+  })
+  leaveRoom(@Arg('roomId', () => ID, { description: 'The room to leave.' }) roomId: string, @Ctx() ctx: Context) {
+    return ctx.services.chat.leaveRoom(ctx.viewer!, roomId);
+  }
+
+  @Authorized('chat:write')
+  @Mutation(() => MessagePayload, {
+    description: 'Posts a message in a room the viewer is a member of. At most 10 messages per user per 60 s (RATE_LIMITED).',
+  })
+  sendMessage(@Arg('input', () => SendMessageInput, { description: 'The room and the text.' }) input: SendMessageInput, @Ctx() ctx: Context) {
+    return ctx.services.chat.sendMessage(ctx.viewer!, input);
+  }
+
+  @Authorized('chat:write')
+  @Mutation(() => MessagePayload, {
+    description: 'Sends a message to one user, who also gets a notification. Counts toward the same rate limit as sendMessage.',
+  })
+  sendDirectMessage(
+    @Arg('input', () => SendDirectMessageInput, { description: 'The recipient and the text.' }) input: SendDirectMessageInput,
+    @Ctx() ctx: Context,
+  ) {
+    return ctx.services.chat.sendDirectMessage(ctx.viewer!, input);
+  }
+
+  @Authorized('chat:write')
+  @Mutation(() => Boolean, {
+    description:
+      "Tells the room's other members that the viewer is (or stopped) typing. At most one TypingChanged per user and " +
+      'room per 2 s; `typing: true` expires after 5 s without another. Members only.',
+  })
+  setTyping(
+    @Arg('roomId', () => ID, { description: 'The room.' }) roomId: string,
+    @Arg('typing', () => Boolean, { description: 'True while typing.' }) typing: boolean,
+    @Ctx() ctx: Context,
+  ) {
+    return ctx.services.chat.setTyping(ctx.viewer!, roomId, typing);
+  }
+
+  @Authorized('chat:read')
+  @Subscription(() => RoomEvent, {
+    description:
+      "The room's messages, joins, leaves, presence and typing. Members only, checked for every event: a member who " +
+      'leaves stops receiving at once, and their subscription completes.',
+    subscribe: ({ args, context }) => {
+      const ctx = context as ChatContext;
+      return ctx.services.chat.roomEvents(ctx.viewer!, args.roomId as string, ctx.connection);
+    },
+  })
+  async roomEvents(
+    @Root() event: RoomEventData,
+    @Arg('roomId', () => ID, { description: 'The room.' }) _roomId: string,
+    @Ctx() ctx: Context,
+  ): Promise<MessagePosted | MemberJoined | MemberLeft | TypingChanged> {
+    switch (event.type) {
+      case 'MESSAGE':
+        return Object.assign(new MessagePosted(), { message: Message.fromEvent(event.message) });
+      case 'JOINED':
+        return Object.assign(new MemberJoined(), { user: await loadUser(ctx, event.userId) });
+      case 'LEFT':
+        return Object.assign(new MemberLeft(), { user: await loadUser(ctx, event.userId) });
+      case 'TYPING':
+        return Object.assign(new TypingChanged(), { user: await loadUser(ctx, event.userId), typing: event.typing });
+    }
+  }
+
+  @Authorized('chat:read')
+  @Subscription(() => Message, {
+    description: 'Direct messages sent to the viewer, on every connection they have open.',
+    subscribe: ({ context }) => {
+      const ctx = context as ChatContext;
+      return ctx.services.chat.directMessages(ctx.viewer!, ctx.connection);
+    },
+  })
+  directMessages(@Root() message: MessageEventData): Message {
+    return Message.fromEvent(message);
+  }
+}
+
+@Resolver(() => Message)
+export class MessageResolver {
+  @FieldResolver(() => User, { description: 'Who sent it.' })
+  author(@Root() message: Message, @Ctx() ctx: Context) {
+    return loadUser(ctx, message.authorId);
+  }
+
+  @FieldResolver(() => Room, { nullable: true, description: 'The room it was posted in; null for a direct message.' })
+  async room(@Root() message: Message, @Ctx() ctx: Context): Promise<Room | null> {
+    if (!message.roomId) return null;
+    const row = await ctx.loaders.room.load(message.roomId);
+    return row && Room.fromRow(row);
+  }
+
+  @FieldResolver(() => User, { nullable: true, description: 'The recipient of a direct message; null for a room message.' })
+  async recipient(@Root() message: Message, @Ctx() ctx: Context): Promise<User | null> {
+    return message.recipientId ? loadUser(ctx, message.recipientId) : null;
+  }
+}

@@ -1,0 +1,194 @@
+import type { PubSub } from '@graphql-yoga/subscription';
+import type { Viewer } from '../../auth/context.js';
+import { isUniqueViolation } from '../../db/errors.js';
+import type { MessageRow, RoomRow } from '../../db/tables.js';
+import { Topic, type MessageEventData, type RoomEvent, type Topics } from '../../pubsub/topics.js';
+import { bounded } from '../../realtime/queue.js';
+import type { ConnectionHandle } from '../../realtime/connections.js';
+import type { MessageLimiter } from '../../realtime/message-limiter.js';
+import type { RoomChannels } from '../../realtime/room-channels.js';
+import type { TypingTracker } from '../../realtime/typing.js';
+import { pageRequest, toConnection, type ConnectionArgs } from '../shared/connection.js';
+import { forbidden, rateLimited } from '../shared/errors.js';
+import { fromGlobalId, parseGlobalId } from '../shared/global-id.js';
+import { UserErrorCode, UserErrors, type UserError } from '../shared/user-error.js';
+import { checkLength } from '../shared/validation.js';
+import { User } from '../user/user.type.js';
+import type { NotificationService } from '../notification/notification.service.js';
+import type { CreateRoomInput, SendDirectMessageInput, SendMessageInput } from './chat.input.js';
+import { memberSort, messageSort, roomSort, type ChatRepo } from './chat.repo.js';
+import { Message, Room } from './chat.type.js';
+
+export interface RoomPayloadData {
+  room: Room | null;
+  userErrors: UserError[];
+}
+
+export interface MessagePayloadData {
+  message: Message | null;
+  userErrors: UserError[];
+}
+
+export interface ChatDeps {
+  repo: ChatRepo;
+  pubsub: PubSub<Topics>;
+  channels: RoomChannels;
+  typing: TypingTracker;
+  limiter: MessageLimiter;
+  notifications: NotificationService;
+  /** Undelivered events one subscription may hold before its connection is dropped. */
+  queueLimit: number;
+}
+
+const NOT_A_MEMBER = 'You are not a member of this room';
+
+/**
+ * Rooms, memberships, room and direct messages, typing (seed 001 Q12–Q14, Q55). Every event is published after the
+ * change it reports has committed, and carries ids and small data; subscribers' own checks decide who sees it.
+ */
+export class ChatService {
+  constructor(private readonly deps: ChatDeps) {}
+
+  async listRooms(args: ConnectionArgs) {
+    const page = pageRequest(args, roomSort.kind);
+    const rows = await this.deps.repo.roomPage(page);
+    return toConnection(rows, page, roomSort, Room.fromRow, () => this.deps.repo.roomCount());
+  }
+
+  async members(roomId: string, args: ConnectionArgs) {
+    const page = pageRequest(args, memberSort.kind);
+    const rows = await this.deps.repo.memberPage(roomId, page);
+    return toConnection(rows, page, memberSort, User.fromRow, () => this.deps.repo.memberCount(roomId));
+  }
+
+  /** A room's messages in reading order; without paging arguments the newest 50 (as `last: 50`). */
+  async messages(roomId: string, args: ConnectionArgs) {
+    const paged = args.first != null || args.last != null ? args : { ...args, last: 50 };
+    const page = pageRequest(paged, messageSort.kind);
+    const rows = await this.deps.repo.messagePage(roomId, page);
+    return toConnection(rows, page, messageSort, Message.fromRow, () => this.deps.repo.messageCount(roomId));
+  }
+
+  async createRoom(viewer: Viewer, input: CreateRoomInput): Promise<RoomPayloadData> {
+    const errors = new UserErrors();
+    const name = checkLength(input.name, errors, ['input', 'name'], 'Name', 1, 100);
+    if (errors.any) return { room: null, userErrors: errors.list };
+    try {
+      return { room: Room.fromRow(await this.deps.repo.createRoom(name, viewer.id)), userErrors: [] };
+    } catch (error) {
+      if (isUniqueViolation(error, 'rooms_name_lower_unique')) {
+        return { room: null, userErrors: errors.add(['input', 'name'], 'A room with this name already exists', UserErrorCode.TAKEN).list };
+      }
+      throw error;
+    }
+  }
+
+  async joinRoom(viewer: Viewer, roomGlobalId: string): Promise<RoomPayloadData> {
+    const room = await this.findRoom(roomGlobalId);
+    if (!room) return { room: null, userErrors: [roomNotFound()] };
+    if (await this.deps.repo.addMember(room.id, viewer.id)) {
+      this.deps.channels.memberAdded(room.id, viewer.id);
+      this.publish(room.id, { type: 'JOINED', roomId: room.id, userId: viewer.id, membership: true });
+    }
+    return { room: Room.fromRow(room), userErrors: [] };
+  }
+
+  async leaveRoom(viewer: Viewer, roomGlobalId: string): Promise<RoomPayloadData> {
+    const room = await this.findRoom(roomGlobalId);
+    if (!room) return { room: null, userErrors: [roomNotFound()] };
+    if (!(await this.deps.repo.removeMember(room.id, viewer.id))) {
+      return { room: null, userErrors: new UserErrors().add(['roomId'], NOT_A_MEMBER, UserErrorCode.FORBIDDEN).list };
+    }
+    // The leaver's subscriptions to the room end before anyone hears of the leave.
+    this.deps.typing.forget(room.id, viewer.id);
+    this.deps.channels.memberRemoved(room.id, viewer.id);
+    this.publish(room.id, { type: 'LEFT', roomId: room.id, userId: viewer.id, membership: true });
+    return { room: Room.fromRow(room), userErrors: [] };
+  }
+
+  async sendMessage(viewer: Viewer, input: SendMessageInput): Promise<MessagePayloadData> {
+    const errors = new UserErrors();
+    const body = checkLength(input.body, errors, ['input', 'body'], 'Message', 1, 2000);
+    const roomId = parseGlobalId(input.roomId, 'Room');
+    if (!roomId) errors.add(['input', 'roomId'], 'Room not found', UserErrorCode.NOT_FOUND);
+    if (errors.any) return { message: null, userErrors: errors.list };
+    if (!(await this.isMember(roomId!, viewer.id))) {
+      return { message: null, userErrors: errors.add(['input', 'roomId'], NOT_A_MEMBER, UserErrorCode.FORBIDDEN).list };
+    }
+    this.takeMessageBudget(viewer.id);
+    const row = await this.deps.repo.insertMessage({ roomId, authorId: viewer.id, body });
+    // Published only now that the insert has committed: subscribers never see a message that could roll back.
+    const message = Message.fromRow(row);
+    this.publish(row.roomId!, { type: 'MESSAGE', roomId: row.roomId!, message: message.toEvent() });
+    return { message, userErrors: [] };
+  }
+
+  async sendDirectMessage(viewer: Viewer, input: SendDirectMessageInput): Promise<MessagePayloadData> {
+    const errors = new UserErrors();
+    const body = checkLength(input.body, errors, ['input', 'body'], 'Message', 1, 2000);
+    const recipientId = parseGlobalId(input.toUserId, 'User');
+    if (recipientId === viewer.id) errors.add(['input', 'toUserId'], 'You cannot send a message to yourself');
+    if (errors.any) return { message: null, userErrors: errors.list };
+    const active = recipientId ? await this.deps.repo.activeUserIds([recipientId]) : new Set<string>();
+    if (!recipientId || !active.has(recipientId)) {
+      return { message: null, userErrors: errors.add(['input', 'toUserId'], 'User not found', UserErrorCode.NOT_FOUND).list };
+    }
+    this.takeMessageBudget(viewer.id);
+    const row: MessageRow = await this.deps.repo.insertMessage({ recipientId, authorId: viewer.id, body });
+    const message = Message.fromRow(row);
+    this.deps.pubsub.publish(Topic.DirectMessage, recipientId, message.toEvent());
+    // Side effect after commit. Runs inline for now; the job queue will take it over (DESIGN.md "Jobs").
+    await this.deps.notifications.notify([recipientId], {
+      kind: 'INFO',
+      title: `New message from ${viewer.username}`,
+      body: body.length > 200 ? `${body.slice(0, 199)}…` : body,
+    });
+    return { message, userErrors: [] };
+  }
+
+  /** `setTyping`: members only; throttled and expired by the typing tracker. */
+  async setTyping(viewer: Viewer, roomGlobalId: string, typing: boolean): Promise<boolean> {
+    const roomId = fromGlobalId(roomGlobalId, 'Room');
+    if (!(await this.isMember(roomId, viewer.id))) throw forbidden([], NOT_A_MEMBER);
+    this.deps.typing.set(roomId, viewer.id, typing);
+    return true;
+  }
+
+  /** `roomEvents`: members only (checked here against the database, then for every event by the room channel). */
+  async roomEvents(viewer: Viewer, roomGlobalId: string, connection?: ConnectionHandle): Promise<AsyncIterable<RoomEvent>> {
+    const roomId = fromGlobalId(roomGlobalId, 'Room');
+    if (!(await this.isMember(roomId, viewer.id))) throw forbidden([], NOT_A_MEMBER);
+    return this.deps.channels.subscribe(roomId, viewer.id, connection);
+  }
+
+  /** `directMessages`: messages sent to the viewer, on every connection they have open. */
+  directMessages(viewer: Viewer, connection?: ConnectionHandle): AsyncIterableIterator<MessageEventData> {
+    return bounded(this.deps.pubsub.subscribe(Topic.DirectMessage, viewer.id), this.deps.queueLimit, connection);
+  }
+
+  async isMember(roomId: string, userId: string): Promise<boolean> {
+    return (await this.deps.repo.memberships([{ roomId, userId }])).has(`${roomId}:${userId}`);
+  }
+
+  private async findRoom(globalId: string): Promise<RoomRow | null> {
+    const id = parseGlobalId(globalId, 'Room');
+    return id ? ((await this.deps.repo.findRoomsByIds([id]))[0] ?? null) : null;
+  }
+
+  private takeMessageBudget(userId: string): void {
+    const waitMs = this.deps.limiter.take(userId);
+    if (waitMs > 0) {
+      const retryAfter = Math.ceil(waitMs / 1_000);
+      throw rateLimited(`Rate limit exceeded: try again in ${retryAfter} s`, retryAfter, { retryAfterMs: waitMs });
+    }
+  }
+
+  private publish(roomId: string, event: RoomEvent): void {
+    this.deps.pubsub.publish(Topic.RoomEvent, roomId, event);
+  }
+}
+
+function roomNotFound(): UserError {
+  return new UserErrors().add(['roomId'], 'Room not found', UserErrorCode.NOT_FOUND).list[0]!;
+}
+

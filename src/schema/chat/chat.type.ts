@@ -1,0 +1,126 @@
+import { createUnionType, Field, ID, ObjectType } from 'type-graphql';
+import type { MessageRow, RoomRow } from '../../db/tables.js';
+import type { MessageEventData } from '../../pubsub/topics.js';
+import { toGlobalId } from '../shared/global-id.js';
+import { Node } from '../shared/node.js';
+import { DateTimeScalar } from '../shared/scalars.js';
+import { UserError } from '../shared/user-error.js';
+import { User } from '../user/user.type.js';
+
+@ObjectType({ implements: Node, description: 'A chat room. Its members read its messages and receive its events.' })
+export class Room implements Node {
+  readonly __typename = 'Room';
+
+  @Field(() => ID, { description: 'Globally unique, opaque id.' })
+  id!: string;
+
+  /** The row's uuid. */
+  rowId!: string;
+
+  @Field(() => String, { description: 'Unique name (ignoring case), 1 to 100 characters.' })
+  name!: string;
+
+  @Field(() => DateTimeScalar, { description: 'When the room was created.' })
+  createdAt!: Date;
+
+  static fromRow(row: RoomRow): Room {
+    return Object.assign(new Room(), { id: toGlobalId('Room', row.id), rowId: row.id, name: row.name, createdAt: row.createdAt });
+  }
+}
+
+@ObjectType({ implements: Node, description: 'A chat message: posted in a room, or sent directly to one user.' })
+export class Message implements Node {
+  readonly __typename = 'Message';
+
+  @Field(() => ID, { description: 'Globally unique, opaque id.' })
+  id!: string;
+
+  rowId!: string;
+  roomId!: string | null;
+  recipientId!: string | null;
+  authorId!: string;
+
+  @Field(() => String, { description: 'The text, trimmed, 1 to 2000 characters.' })
+  body!: string;
+
+  @Field(() => DateTimeScalar, { description: 'When the message was sent.' })
+  createdAt!: Date;
+
+  static fromRow(row: MessageRow): Message {
+    return Object.assign(new Message(), {
+      id: toGlobalId('Message', row.id),
+      rowId: row.id,
+      roomId: row.roomId,
+      recipientId: row.recipientId,
+      authorId: row.authorId,
+      body: row.body,
+      createdAt: row.createdAt,
+    });
+  }
+
+  static fromEvent(event: MessageEventData): Message {
+    return Message.fromRow({ ...event, createdAt: new Date(event.createdAt) });
+  }
+
+  toEvent(): MessageEventData {
+    return {
+      id: this.rowId,
+      roomId: this.roomId,
+      recipientId: this.recipientId,
+      authorId: this.authorId,
+      body: this.body,
+      createdAt: this.createdAt.toISOString(),
+    };
+  }
+}
+
+@ObjectType({ description: 'A message was posted in the room (sent after it was stored).' })
+export class MessagePosted {
+  @Field(() => Message, { description: 'The new message.' })
+  message!: Message;
+}
+
+@ObjectType({ description: 'A member joined the room, or opened their first subscription to it (came online).' })
+export class MemberJoined {
+  @Field(() => User, { description: 'The member.' })
+  user!: User;
+}
+
+@ObjectType({ description: 'A member left the room, or closed their last subscription to it (went offline).' })
+export class MemberLeft {
+  @Field(() => User, { description: 'The member.' })
+  user!: User;
+}
+
+@ObjectType({ description: 'A member started or stopped typing in the room. Never sent to the typist.' })
+export class TypingChanged {
+  @Field(() => User, { description: 'The member.' })
+  user!: User;
+
+  @Field(() => Boolean, { description: 'True while typing; false when stopped or after 5 s without an update.' })
+  typing!: boolean;
+}
+
+export const RoomEvent = createUnionType({
+  name: 'RoomEvent',
+  description: 'Something that happened in a room.',
+  types: () => [MessagePosted, MemberJoined, MemberLeft, TypingChanged] as const,
+});
+
+@ObjectType({ description: 'Result of creating, joining or leaving a room.' })
+export class RoomPayload {
+  @Field(() => Room, { nullable: true, description: 'The room; null when the mutation failed.' })
+  room!: Room | null;
+
+  @Field(() => [UserError], { description: 'Why the mutation failed; empty on success.' })
+  userErrors!: UserError[];
+}
+
+@ObjectType({ description: 'Result of sending a message.' })
+export class MessagePayload {
+  @Field(() => Message, { nullable: true, description: 'The stored message; null when the mutation failed.' })
+  message!: Message | null;
+
+  @Field(() => [UserError], { description: 'Why the mutation failed; empty on success.' })
+  userErrors!: UserError[];
+}

@@ -1,0 +1,13 @@
+import { count, eq } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+import { jobs } from '../../db/tables.js';
+
+/** Figures the dashboard reads from other domains' tables. */
+export class DashboardRepo {
+  constructor(private readonly db: Database) {}
+
+  async runningJobs(): Promise<number> {
+    const [row] = await this.db.select({ value: count() }).from(jobs).where(eq(jobs.status, 'RUNNING'));
+    return row?.value ?? 0;
+  }
+}

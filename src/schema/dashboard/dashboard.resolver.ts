@@ -1,0 +1,31 @@
+import { Arg, Authorized, Ctx, Int, Query, Resolver, Root, Subscription } from 'type-graphql';
+import type { Context } from '../../auth/context.js';
+import type { RealtimeContext } from '../../realtime/connections.js';
+import { DashboardStats } from './dashboard.type.js';
+
+@Resolver(() => DashboardStats)
+export class DashboardResolver {
+  @Authorized('analytics:read')
+  @Query(() => DashboardStats, { description: 'Live figures for operations dashboards, computed now.' })
+  dashboard(@Ctx() ctx: Context) {
+    return ctx.services.dashboard.compute();
+  }
+
+  @Authorized('analytics:read')
+  @Subscription(() => DashboardStats, {
+    description:
+      'The dashboard figures every `intervalMs`. All subscribers of one interval share one computation per tick; ' +
+      'nothing is computed while nobody subscribes.',
+    subscribe: ({ args, context }) => {
+      const ctx = context as Context & RealtimeContext;
+      return ctx.services.dashboard.subscribe(args.intervalMs as number | null | undefined, ctx.connection);
+    },
+  })
+  dashboardStats(
+    @Root() stats: DashboardStats,
+    @Arg('intervalMs', () => Int, { nullable: true, description: 'Milliseconds between updates: 1000 by default, at least 500.' })
+    _intervalMs: number | null,
+  ): DashboardStats {
+    return stats;
+  }
+}

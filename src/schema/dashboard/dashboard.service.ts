@@ -1,0 +1,52 @@
+import type { ConnectionRegistry, ConnectionHandle } from '../../realtime/connections.js';
+import { SharedTicker } from '../../realtime/ticker.js';
+import { badUserInput } from '../shared/errors.js';
+import { DashboardStats } from './dashboard.type.js';
+
+/** Where the business figures come from; each domain provides its own (0 until it does). */
+export interface DashboardSources {
+  ordersSince(since: Date): Promise<{ count: number; revenueCents: number }>;
+  runningJobs(): Promise<number>;
+}
+
+export const DASHBOARD_INTERVAL = { default: 1_000, min: 500, max: 60_000 } as const; // ms
+
+const HOUR = 60 * 60 * 1_000; // ms
+
+/** Dashboard figures (seed 001 Q13 live data, §60): computed on demand, or once per interval for all subscribers. */
+export class DashboardService {
+  readonly ticker: SharedTicker<DashboardStats>;
+
+  constructor(
+    private readonly connections: ConnectionRegistry,
+    private readonly sources: DashboardSources,
+    queueLimit: number,
+    onError?: (error: unknown) => void,
+  ) {
+    this.ticker = new SharedTicker(() => this.compute(), queueLimit, onError);
+  }
+
+  async compute(): Promise<DashboardStats> {
+    const now = new Date();
+    const [orders, runningJobs] = await Promise.all([this.sources.ordersSince(new Date(now.getTime() - HOUR)), this.sources.runningJobs()]);
+    return Object.assign(new DashboardStats(), {
+      onlineUsers: this.connections.onlineUsers,
+      openConnections: this.connections.openConnections,
+      ordersLastHour: orders.count,
+      revenueLastHour: orders.revenueCents / 100,
+      runningJobs,
+      at: now,
+    });
+  }
+
+  /** `dashboardStats(intervalMs)`: one shared computation per interval; BAD_USER_INPUT outside 500–60000 ms. */
+  subscribe(intervalMs: number | null | undefined, connection?: ConnectionHandle): AsyncIterableIterator<DashboardStats> {
+    const interval = intervalMs ?? DASHBOARD_INTERVAL.default;
+    if (!Number.isInteger(interval) || interval < DASHBOARD_INTERVAL.min || interval > DASHBOARD_INTERVAL.max) {
+      throw badUserInput(`intervalMs must be between ${DASHBOARD_INTERVAL.min} and ${DASHBOARD_INTERVAL.max}`, {
+        argument: 'intervalMs',
+      });
+    }
+    return this.ticker.subscribe(interval, () => connection?.drop('Subscriber too slow'));
+  }
+}

@@ -1,0 +1,23 @@
+import { Field, Float, Int, ObjectType } from 'type-graphql';
+import { DateTimeScalar } from '../shared/scalars.js';
+
+@ObjectType({ description: 'Live figures for operations dashboards.' })
+export class DashboardStats {
+  @Field(() => Int, { description: 'Signed-in users with at least one open realtime connection (this server process).' })
+  onlineUsers!: number;
+
+  @Field(() => Int, { description: 'Open graphql-ws connections (this server process).' })
+  openConnections!: number;
+
+  @Field(() => Int, { description: 'Orders placed in the last hour.' })
+  ordersLastHour!: number;
+
+  @Field(() => Float, { description: 'Revenue of the orders placed in the last hour, cancelled ones excluded.' })
+  revenueLastHour!: number;
+
+  @Field(() => Int, { description: 'Background jobs running now.' })
+  runningJobs!: number;
+
+  @Field(() => DateTimeScalar, { description: 'When these figures were computed.' })
+  at!: Date;
+}

@@ -1,0 +1,55 @@
+import { Arg, Args, Authorized, Ctx, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import type { Context } from '../../auth/context.js';
+import type { NotificationEvent } from '../../pubsub/topics.js';
+import type { RealtimeContext } from '../../realtime/connections.js';
+import { ConnectionArgs, connectionTypes } from '../shared/connection.js';
+import { SendNotificationInput } from './notification.input.js';
+import { Notification, SendNotificationPayload } from './notification.type.js';
+
+export const { ConnectionType: NotificationConnection } = connectionTypes(Notification, 'Notification', 'notifications');
+
+@Resolver(() => Notification)
+export class NotificationResolver {
+  @Authorized('notifications:read')
+  @Query(() => NotificationConnection, { description: "The viewer's notifications, newest first." })
+  notifications(
+    @Args(() => ConnectionArgs) args: ConnectionArgs,
+    @Arg('unreadOnly', () => Boolean, { nullable: true, description: 'Only those not yet marked read.' }) unreadOnly: boolean | null,
+    @Ctx() ctx: Context,
+  ) {
+    return ctx.services.notifications.list(ctx.viewer!.id, args, unreadOnly ?? false);
+  }
+
+  @Authorized('notifications:read')
+  @Mutation(() => Int, { description: "Marks the viewer's notifications read; returns how many were unread before." })
+  markNotificationsRead(
+    @Arg('ids', () => [ID], { nullable: true, description: 'The notifications to mark (at most 100); all when null.' })
+    ids: string[] | null,
+    @Ctx() ctx: Context,
+  ) {
+    return ctx.services.notifications.markRead(ctx.viewer!.id, ids);
+  }
+
+  @Authorized('notifications:write')
+  @Mutation(() => SendNotificationPayload, {
+    description: 'Stores a notification for each recipient and pushes it to their `notificationReceived` subscriptions.',
+  })
+  sendNotification(
+    @Arg('input', () => SendNotificationInput, { description: 'The recipients and the notification.' }) input: SendNotificationInput,
+    @Ctx() ctx: Context,
+  ) {
+    return ctx.services.notifications.send(input);
+  }
+
+  @Authorized('notifications:read')
+  @Subscription(() => Notification, {
+    description: "The viewer's new notifications, as they are stored, on every connection they have open.",
+    subscribe: ({ context }) => {
+      const ctx = context as Context & RealtimeContext;
+      return ctx.services.notifications.received(ctx.viewer!.id, ctx.connection);
+    },
+  })
+  notificationReceived(@Root() event: NotificationEvent): Notification {
+    return Notification.fromEvent(event);
+  }
+}

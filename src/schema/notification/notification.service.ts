@@ -1,0 +1,114 @@
+import type { PubSub } from '@graphql-yoga/subscription';
+import type { Executor } from '../../db/client.js';
+import type { NotificationRow } from '../../db/tables.js';
+import { Topic, type NotificationEvent, type Topics } from '../../pubsub/topics.js';
+import type { ConnectionHandle } from '../../realtime/connections.js';
+import { bounded } from '../../realtime/queue.js';
+import { pageRequest, toConnection, type ConnectionArgs } from '../shared/connection.js';
+import { badUserInput } from '../shared/errors.js';
+import { fromGlobalId, parseGlobalId } from '../shared/global-id.js';
+import { UserErrorCode, UserErrors } from '../shared/user-error.js';
+import { checkLength } from '../shared/validation.js';
+import type { SendNotificationInput } from './notification.input.js';
+import { notificationSort, type NotificationRepo } from './notification.repo.js';
+import { Notification, NotificationKind } from './notification.type.js';
+
+export interface NotificationContent {
+  kind?: NotificationKind | `${NotificationKind}`;
+  title: string;
+  body: string;
+}
+
+export interface Notified {
+  /** How many rows were stored (one per recipient). */
+  count: number;
+  /**
+   * Publishes `notificationReceived` for the stored rows. `notify` without a transaction has already called it;
+   * with a transaction the caller calls it after that transaction committed, so nobody is told of a rolled-back row.
+   */
+  publish(): void;
+}
+
+const MAX_RECIPIENTS = 100;
+
+/** Notifications (seed 001 Q13 `send-notification`, 004 Q35): stored per user, pushed to their subscriptions. */
+export class NotificationService {
+  constructor(
+    private readonly repo: NotificationRepo,
+    private readonly pubsub: PubSub<Topics>,
+    private readonly activeUserIds: (ids: readonly string[]) => Promise<Set<string>>,
+    private readonly queueLimit: number,
+  ) {}
+
+  list(viewerId: string, args: ConnectionArgs, unreadOnly: boolean) {
+    const page = pageRequest(args, notificationSort.kind);
+    return this.repo
+      .page(viewerId, unreadOnly, page)
+      .then((rows) => toConnection(rows, page, notificationSort, Notification.fromRow, () => this.repo.count(viewerId, unreadOnly)));
+  }
+
+  /** `notificationReceived`: the viewer's new notifications, on every connection they have open. */
+  received(viewerId: string, connection?: ConnectionHandle): AsyncIterableIterator<NotificationEvent> {
+    return bounded(this.pubsub.subscribe(Topic.NotificationReceived, viewerId), this.queueLimit, connection);
+  }
+
+  /** Marks the viewer's own notifications read: those listed, or all when `ids` is null. Returns how many changed. */
+  async markRead(viewerId: string, ids: readonly string[] | null | undefined): Promise<number> {
+    if (ids && ids.length > MAX_RECIPIENTS) throw badUserInput(`At most ${MAX_RECIPIENTS} ids`, { argument: 'ids' });
+    const rowIds = ids ? ids.map((id) => fromGlobalId(id, 'Notification')) : null;
+    if (rowIds && rowIds.length === 0) return 0;
+    return this.repo.markRead(viewerId, rowIds);
+  }
+
+  /** `sendNotification`: validates, stores one row per existing active recipient, publishes after commit. */
+  async send(input: SendNotificationInput): Promise<{ sentCount: number; userErrors: UserErrors['list'] }> {
+    const errors = new UserErrors();
+    const title = checkLength(input.title, errors, ['input', 'title'], 'Title', 1, 200);
+    const body = checkLength(input.body, errors, ['input', 'body'], 'Body', 1, 2000);
+    if (input.userIds.length === 0) errors.add(['input', 'userIds'], 'At least one recipient is required');
+    if (input.userIds.length > MAX_RECIPIENTS) errors.add(['input', 'userIds'], `At most ${MAX_RECIPIENTS} recipients`);
+    const rowIds = input.userIds.map((id) => parseGlobalId(id, 'User'));
+    if (errors.any) return { sentCount: 0, userErrors: errors.list };
+    const active = await this.activeUserIds(rowIds.filter((id): id is string => id !== null));
+    rowIds.forEach((id, index) => {
+      if (!id || !active.has(id)) errors.add(['input', 'userIds', String(index)], 'User not found', UserErrorCode.NOT_FOUND);
+    });
+    if (errors.any) return { sentCount: 0, userErrors: errors.list };
+    const { count } = await this.notify([...active], { kind: input.kind ?? NotificationKind.INFO, title, body });
+    return { sentCount: count, userErrors: [] };
+  }
+
+  /**
+   * Stores one notification per user (row ids, not global ids) and publishes `notificationReceived` for each.
+   * Without `tx` the rows are committed when this resolves and already published; with `tx`, call `publish()`
+   * after the transaction commits. Other domains (job handlers) call this for their side effects.
+   */
+  async notify(userIds: readonly string[], content: NotificationContent, tx?: Executor): Promise<Notified> {
+    const rows = await this.repo.insertMany(
+      [...new Set(userIds)].map((userId) => ({
+        userId,
+        kind: (content.kind ?? NotificationKind.INFO) as NotificationRow['kind'],
+        title: content.title.trim().slice(0, 200),
+        body: content.body.trim().slice(0, 2000),
+      })),
+      tx,
+    );
+    let published = false;
+    const publish = () => {
+      if (published) return;
+      published = true;
+      for (const row of rows) {
+        this.pubsub.publish(Topic.NotificationReceived, row.userId, {
+          id: row.id,
+          userId: row.userId,
+          kind: row.kind,
+          title: row.title,
+          body: row.body,
+          createdAt: row.createdAt.toISOString(),
+        });
+      }
+    };
+    if (!tx) publish();
+    return { count: rows.length, publish };
+  }
+}

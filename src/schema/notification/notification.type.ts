@@ -1,0 +1,82 @@
+import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
+import type { NotificationRow } from '../../db/tables.js';
+import type { NotificationEvent } from '../../pubsub/topics.js';
+import { toGlobalId } from '../shared/global-id.js';
+import { Node } from '../shared/node.js';
+import { DateTimeScalar } from '../shared/scalars.js';
+import { UserError } from '../shared/user-error.js';
+
+export enum NotificationKind {
+  INFO = 'INFO',
+  SUCCESS = 'SUCCESS',
+  WARNING = 'WARNING',
+  ERROR = 'ERROR',
+}
+
+registerEnumType(NotificationKind, {
+  name: 'NotificationKind',
+  description: 'How a notification should be presented.',
+  valuesConfig: {
+    INFO: { description: 'Neutral information (the default).' },
+    SUCCESS: { description: 'Something finished well.' },
+    WARNING: { description: 'Something needs attention.' },
+    ERROR: { description: 'Something failed.' },
+  },
+});
+
+@ObjectType({ implements: Node, description: 'A notification for one user, kept until read (and after).' })
+export class Notification implements Node {
+  readonly __typename = 'Notification';
+
+  @Field(() => ID, { description: 'Globally unique, opaque id.' })
+  id!: string;
+
+  rowId!: string;
+  userId!: string;
+
+  @Field(() => NotificationKind, { description: 'How it should be presented.' })
+  kind!: NotificationKind;
+
+  @Field(() => String, { description: 'Short title, 1 to 200 characters.' })
+  title!: string;
+
+  @Field(() => String, { description: 'The text, 1 to 2000 characters.' })
+  body!: string;
+
+  @Field(() => DateTimeScalar, { nullable: true, description: 'When the recipient marked it read; null while unread.' })
+  readAt!: Date | null;
+
+  @Field(() => DateTimeScalar, { description: 'When it was sent.' })
+  createdAt!: Date;
+
+  static fromRow(row: NotificationRow): Notification {
+    return Object.assign(new Notification(), {
+      id: toGlobalId('Notification', row.id),
+      rowId: row.id,
+      userId: row.userId,
+      kind: row.kind as NotificationKind,
+      title: row.title,
+      body: row.body,
+      readAt: row.readAt,
+      createdAt: row.createdAt,
+    });
+  }
+
+  static fromEvent(event: NotificationEvent): Notification {
+    return Notification.fromRow({
+      ...event,
+      kind: event.kind as NotificationRow['kind'],
+      readAt: null,
+      createdAt: new Date(event.createdAt),
+    });
+  }
+}
+
+@ObjectType({ description: 'Result of sending a notification.' })
+export class SendNotificationPayload {
+  @Field(() => Int, { description: 'How many notifications were stored (one per recipient).' })
+  sentCount!: number;
+
+  @Field(() => [UserError], { description: 'Recipients that do not exist, or invalid fields; empty on success.' })
+  userErrors!: UserError[];
+}
