@@ -1,0 +1,161 @@
+/**
+ * HTTP protections: the CORS allow-list, CSRF prevention, the 1 MB body limit, no mutations over GET, no batching,
+ * and security headers on every response, with a Content-Security-Policy under which GraphiQL still works. The
+ * graphql-ws side of the same rules (the upgrade's Origin check, the 1 MB frame limit) is in ws-protocol.test.ts.
+ */
+import { existsSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GRAPHIQL_CSP } from '../../src/server/security.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+
+const ALLOWED_ORIGIN = 'https://app.example.com';
+const CHROMIUM = '/usr/bin/chromium';
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startServer({ CORS_ORIGINS: `${ALLOWED_ORIGIN},https://admin.example.com`, GRAPHIQL: 'true' });
+});
+afterAll(() => server?.close());
+
+const post = (body: string, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
+  fetch(server.httpUrl, { method: 'POST', headers, body });
+
+async function errorsOf(response: Response) {
+  return ((await response.json()) as { errors: Array<{ message: string; extensions: Record<string, unknown> }> }).errors;
+}
+
+describe('CORS', () => {
+  it('answers a preflight from an allowed origin with that origin, credentials and the headers clients send', async () => {
+    const response = await fetch(server.httpUrl, {
+      method: 'OPTIONS',
+      headers: { origin: ALLOWED_ORIGIN, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,authorization' },
+    });
+    expect(response.status).toBe(204);
+    expect(response.headers.get('access-control-allow-origin')).toBe(ALLOWED_ORIGIN);
+    expect(response.headers.get('access-control-allow-credentials')).toBe('true');
+    expect(response.headers.get('access-control-allow-headers')).toContain('authorization');
+    expect(response.headers.get('access-control-allow-headers')).toContain('apollo-require-preflight');
+    expect(response.headers.get('access-control-allow-methods')).toBe('GET, POST, OPTIONS');
+  });
+
+  it('gives an origin outside CORS_ORIGINS no CORS headers, so browsers block it', async () => {
+    const preflight = await fetch(server.httpUrl, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://evil.example.net', 'access-control-request-method': 'POST' },
+    });
+    expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
+    const response = await post('{"query":"{ __typename }"}', { 'content-type': 'application/json', origin: 'https://evil.example.net' });
+    expect(response.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('lets an allowed origin read the response and the request-id and rate-limit headers', async () => {
+    const response = await post('{"query":"{ __typename }"}', { 'content-type': 'application/json', origin: ALLOWED_ORIGIN });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('access-control-allow-origin')).toBe(ALLOWED_ORIGIN);
+    expect(response.headers.get('access-control-expose-headers')).toContain('x-request-id');
+    expect(response.headers.get('access-control-expose-headers')).toContain('x-ratelimit-remaining');
+    expect(response.headers.get('vary')).toContain('Origin');
+  });
+});
+
+describe('CSRF prevention', () => {
+  it('refuses a GET query without a preflight-forcing header', async () => {
+    const response = await fetch(`${server.httpUrl}?query=${encodeURIComponent('{ __typename }')}`);
+    expect(response.status).toBe(400);
+    expect((await errorsOf(response))[0]!.message).toMatch(/CSRF/);
+  });
+
+  it('runs a GET query sent with apollo-require-preflight', async () => {
+    const response = await fetch(`${server.httpUrl}?query=${encodeURIComponent('{ __typename }')}`, {
+      headers: { 'apollo-require-preflight': 'true' },
+    });
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as { data: unknown }).data).toEqual({ __typename: 'Query' });
+  });
+
+  it('refuses a POST a browser form could send (text/plain)', async () => {
+    const response = await post('{"query":"{ __typename }"}', { 'content-type': 'text/plain' });
+    expect(response.status).toBe(400);
+    expect((await errorsOf(response))[0]!.message).toMatch(/CSRF/);
+  });
+});
+
+describe('request shape', () => {
+  it('refuses a body over 1 MB with 413 in the GraphQL error shape', async () => {
+    const response = await post(JSON.stringify({ query: '{ __typename }', variables: { pad: 'x'.repeat(1_048_576) } }));
+    expect(response.status).toBe(413);
+    const [error] = await errorsOf(response);
+    expect(error!.extensions).toMatchObject({ code: 'BAD_REQUEST' });
+    expect(typeof error!.extensions.requestId).toBe('string');
+  });
+
+  it('refuses a mutation over GET with 405 and Allow: POST', async () => {
+    const query = 'mutation { login(input: { login: "x", password: "y" }) { accessToken } }';
+    const response = await fetch(`${server.httpUrl}?query=${encodeURIComponent(query)}`, { headers: { 'apollo-require-preflight': 'true' } });
+    expect(response.status).toBe(405);
+    expect(response.headers.get('allow')).toBe('POST');
+    expect((await errorsOf(response))[0]!.message).toMatch(/GET requests only support query operations/);
+  });
+
+  it('refuses a batch (an array of operations) with 400', async () => {
+    const response = await post(JSON.stringify([{ query: '{ __typename }' }, { query: '{ __typename }' }]));
+    expect(response.status).toBe(400);
+    expect(await response.text()).toMatch(/batching/i);
+  });
+});
+
+describe('security headers', () => {
+  const strict = (headers: Headers) => {
+    expect(headers.get('content-security-policy')).toBe("default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+    expect(headers.get('x-content-type-options')).toBe('nosniff');
+    expect(headers.get('x-frame-options')).toBe('DENY');
+    expect(headers.get('referrer-policy')).toBe('no-referrer');
+    expect(headers.get('strict-transport-security')).toMatch(/max-age=\d+/);
+    expect(headers.get('cross-origin-opener-policy')).toBe('same-origin');
+  };
+
+  it('puts a strict policy on API responses, errors, health checks and unknown paths', async () => {
+    strict((await post('{"query":"{ __typename }"}')).headers);
+    strict((await post('{"query":"{ nope }"}')).headers);
+    strict((await post('not json')).headers);
+    strict((await fetch(`${server.url}/health`)).headers);
+    strict((await fetch(`${server.url}/nowhere`)).headers);
+  });
+
+  it('gives the GraphiQL page a policy that allows only its own scripts, styles and connections', async () => {
+    const response = await fetch(server.httpUrl, { headers: { accept: 'text/html' } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(response.headers.get('content-security-policy')).toBe(GRAPHIQL_CSP);
+    expect(GRAPHIQL_CSP).toContain("script-src 'self';");
+    expect(GRAPHIQL_CSP).not.toContain('unsafe-eval');
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+  });
+
+  it.skipIf(!existsSync(CHROMIUM))('runs GraphiQL in a browser under that policy without a violation', async () => {
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+    try {
+      const page = await browser.newPage();
+      const violations: string[] = [];
+      await page.exposeFunction('reportViolation', (text: string) => violations.push(text));
+      await page.addInitScript(() => {
+        document.addEventListener('securitypolicyviolation', (event) =>
+          (window as unknown as { reportViolation(text: string): void }).reportViolation(`${event.violatedDirective} ${event.blockedURI}`),
+        );
+      });
+      page.on('console', (message) => {
+        if (/Content Security Policy/i.test(message.text())) violations.push(message.text());
+      });
+      await page.goto(server.httpUrl);
+      await page.locator('.graphiql-container').waitFor();
+      const editor = page.locator('.graphiql-query-editor .CodeMirror').first();
+      await editor.evaluate((element) => (element as unknown as { CodeMirror: { setValue(v: string): void } }).CodeMirror.setValue('{ __typename }'));
+      await page.locator('.graphiql-execute-button').click();
+      await expect.poll(() => page.locator('.graphiql-response .CodeMirror-code').first().innerText(), { timeout: 15_000 }).toContain('"Query"');
+      expect(violations).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  });
+});
