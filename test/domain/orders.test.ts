@@ -3,6 +3,7 @@
  * moves, ownership, the orderPlaced subscription and the SQL budget of the orders list.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
 import { createUser, type TestUser } from '../helpers/auth.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { collect } from '../helpers/subscriptions.js';
@@ -283,5 +284,30 @@ describe('SQL budget of the orders list', () => {
     expect(response.body.errors).toBeUndefined();
     expect(response.body.data!.orders.nodes).toHaveLength(50);
     expect(statements(response)).toBeLessThanOrEqual(3);
+  });
+});
+
+describe('configuration and statistics', () => {
+  it('reads DISCOUNT_CODES and refuses a code its own format rule would reject', () => {
+    expect([...loadConfig({ DISCOUNT_CODES: 'SPRNG15:15, BULK05:5' }).discountCodes]).toEqual([
+      ['SPRNG15', 15],
+      ['BULK05', 5],
+    ]);
+    expect(() => loadConfig({ DISCOUNT_CODES: 'SPRING15:15' })).toThrow(ConfigError);
+    expect(() => loadConfig({ DISCOUNT_CODES: 'SAVE10:0' })).toThrow(/DISCOUNT_CODES/);
+    expect(() => loadConfig({ DISCOUNT_CODES: 'SAVE10' })).toThrow(/DISCOUNT_CODES/);
+  });
+
+  it('counts the orders placed since a time and the revenue of those not cancelled, for dashboards', async () => {
+    const repo = server.app.container.repos.orders;
+    const since = new Date(Date.now() - 1_000);
+    const before = await repo.statsSince(since);
+    const item = await stockedItem(server, 10, 12.5);
+    await place(bob, { itemId: item.id, quantity: 2 });
+    const cancelled = (await place(bob, { itemId: item.id, quantity: 1 })).order.id;
+    await setStatus(bob, cancelled, 'CANCELLED');
+    const after = await repo.statsSince(since);
+    expect(after).toEqual({ count: before.count + 2, revenueCents: before.revenueCents + 2_500 });
+    expect(await repo.statsSince(new Date(Date.now() + 60_000))).toEqual({ count: 0, revenueCents: 0 });
   });
 });
