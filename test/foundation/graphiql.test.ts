@@ -97,7 +97,7 @@ describe.skipIf(!hasChromium)('GraphiQL at GET /graphql', () => {
           );
           return result().innerText();
         },
-        { timeout: 15_000, intervals: [250] },
+        { timeout: 15_000, interval: 250 },
       )
       .toContain('Graphiql gadget v2');
     expect(requests.some((url) => url.startsWith('ws://127.0.0.1:') && url.endsWith('/graphql'))).toBe(true);
