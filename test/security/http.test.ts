@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GRAPHIQL_CSP } from '../../src/server/security.js';
+import { sha256 } from '../../src/server/trusted-documents.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
 const ALLOWED_ORIGIN = 'https://app.example.com';
@@ -102,6 +103,25 @@ describe('request shape', () => {
     const response = await post(JSON.stringify([{ query: '{ __typename }' }, { query: '{ __typename }' }]));
     expect(response.status).toBe(400);
     expect(await response.text()).toMatch(/batching/i);
+  });
+});
+
+describe('automatic persisted queries (no TRUSTED_DOCUMENTS)', () => {
+  it('registers a query with its hash, then runs it from the hash alone', async () => {
+    const query = 'query Persisted { __typename rateLimit { limit } }';
+    const extensions = { persistedQuery: { version: 1, sha256Hash: sha256(query) } };
+    const miss = await post(JSON.stringify({ extensions }));
+    expect((await errorsOf(miss))[0]!.extensions.code).toBe('PERSISTED_QUERY_NOT_FOUND');
+    const register = await post(JSON.stringify({ query, extensions }));
+    expect(((await register.json()) as { data: unknown }).data).toEqual({ __typename: 'Query', rateLimit: { limit: 1_000 } });
+    const hit = await post(JSON.stringify({ extensions }));
+    expect(((await hit.json()) as { data: unknown }).data).toEqual({ __typename: 'Query', rateLimit: { limit: 1_000 } });
+  });
+
+  it('refuses to register a query under a hash that is not its own', async () => {
+    const response = await post(JSON.stringify({ query: '{ __typename }', extensions: { persistedQuery: { version: 1, sha256Hash: sha256('{ viewer { id } }') } } }));
+    expect(response.status).toBe(400);
+    expect((await errorsOf(response))[0]!.message).toBe('provided sha does not match query');
   });
 });
 
