@@ -25,7 +25,7 @@ let env: OperationEnv;
 beforeAll(async () => {
   server = await startServer();
   [admin, subject] = await Promise.all([createUser(server, { role: 'ADMIN' }), createUser(server, { role: 'ADMIN' })]);
-  env = { server, admin, gql: (query, variables) => server.gql(query, variables, { token: admin.token }) };
+  env = { server, admin, subject, gql: (query, variables) => server.gql(query, variables, { token: admin.token }) };
 });
 afterAll(() => server?.close());
 

@@ -13,6 +13,7 @@
  * A subscription also needs `trigger`, which makes one event happen so the allowed case can receive it.
  */
 import { randomBytes } from 'node:crypto';
+import { toGlobalId } from '../../src/schema/shared/global-id.js';
 import type { TestUser } from '../helpers/auth.js';
 import type { GqlResponse, TestServer } from '../helpers/server.js';
 
@@ -20,6 +21,8 @@ export interface OperationEnv {
   server: TestServer;
   /** An ADMIN with every scope, for preparing data. */
   admin: TestUser;
+  /** The ADMIN whose tokens (with narrowed scopes) the cases use. */
+  subject: TestUser;
   /** Runs a document as the admin. */
   gql(query: string, variables?: Record<string, unknown>): Promise<GqlResponse>;
 }
@@ -245,7 +248,42 @@ export const operations: Record<string, OperationRule> = {
       await createPost(env);
     },
   },
+  // ------------------------------------------------------------------ jobs
+  // Own jobs for any signed-in user; everyone's with jobs:read (checked in the job service).
+  'Query.jobs': { document: '{ jobs(first: 1) { totalCount } }', scopes: [] },
+  'Mutation.startJob': {
+    document: 'mutation($input: StartJobInput!) { startJob(input: $input) { job { id } userErrors { code } } }',
+    variables: () => ({ input: { kind: 'EXPORT_ITEMS', params: {} } }),
+    scopes: ['jobs:write'],
+  },
+  'Mutation.cancelJob': {
+    document: 'mutation($id: ID!) { cancelJob(id: $id) { job { id } userErrors { code } } }',
+    variables: async (env) => ({ id: await startJob(env) }),
+    scopes: ['jobs:write'],
+  },
+  'Subscription.jobUpdated': {
+    document: 'subscription($id: ID!) { jobUpdated(id: $id) { id status } }',
+    // A job of the subject's own: the case tokens carry no jobs:read, and other people's jobs are not found.
+    variables: async (env) => {
+      const { container } = env.server.app;
+      const job = await container.services.jobs.enqueue(container.db, { kind: 'EXPORT_ITEMS', params: {}, ownerId: env.subject.rowId });
+      return { id: toGlobalId('Job', job!.id) };
+    },
+    scopes: [],
+    // The subscription opens with the job's current state; no trigger is needed.
+    trigger: async () => {},
+  },
 };
+
+/** A job started by the admin (an export of the catalog). */
+function startJob(env: OperationEnv): Promise<string> {
+  return createAs(
+    env,
+    `mutation($input: StartJobInput!) { startJob(input: $input) { job { id } } }`,
+    { input: { kind: 'EXPORT_ITEMS', params: {} } },
+    'startJob.job.id',
+  );
+}
 
 /**
  * graphql-ws gives the client no signal that a subscription is registered with the pub/sub, so the trigger is
