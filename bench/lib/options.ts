@@ -1,0 +1,83 @@
+/** Command-line options of `npm run bench`, and the two profiles (quick and full). */
+import { parseArgs } from 'node:util';
+
+export interface BenchOptions {
+  quick: boolean;
+  /** Measured rounds per workload, after one warm-up round. */
+  rounds: number;
+  /** Seconds per measured run (one candidate, one workload, one round). */
+  durationS: number;
+  /** Seconds of the warm-up run per candidate and workload. */
+  warmupS: number;
+  /** Concurrent HTTP connections autocannon keeps open. */
+  connections: number;
+  /** Subscriber counts of the fan-out workload. */
+  fanout: number[];
+  /** Events published, one at a time, per fan-out run. */
+  fanoutEvents: number;
+  /** Only these workloads (ids), or all. */
+  only: string[] | null;
+  /** Only these candidates (ids), or all; OpsHub always runs, it is the reference. */
+  candidates: string[] | null;
+  /** Start OpsHub with --cpu-prof; profiles land in bench/results/profiles. */
+  cpuProf: boolean;
+}
+
+const HELP = `Usage: npm run bench -- [options]
+  --quick              short profile: 5 rounds of 0.8 s, fan-out to 100 and 1,000 (about 2.5 minutes)
+  --rounds <n>         measured rounds per workload (default 7; quick 5)
+  --duration <s>       seconds per measured run (default 3; quick 0.8)
+  --warmup <s>         seconds of warm-up per candidate and workload (default 2; quick 0.8)
+  --connections <n>    concurrent HTTP connections (default 10)
+  --fanout <n,n>       subscriber counts (default 100,1000,5000; quick 100,1000)
+  --only <ids>         workloads to run: node,items,nested,createItem,fanout
+  --candidates <ids>   peers to run besides OpsHub: graphql-js,yoga,mercurius,ceiling
+  --cpu-prof           profile OpsHub (node --cpu-prof) into bench/results/profiles
+`;
+
+export function parseOptions(argv: string[]): BenchOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      rounds: { type: 'string' },
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      connections: { type: 'string' },
+      fanout: { type: 'string' },
+      only: { type: 'string' },
+      candidates: { type: 'string' },
+      'cpu-prof': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    process.exit(0);
+  }
+  const quick = values.quick ?? false;
+  const number = (raw: string | undefined, fallback: number, name: string, min: number): number => {
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value < min) throw new Error(`--${name} must be a number of at least ${min}`);
+    return value;
+  };
+  const list = (raw: string | undefined) => (raw ? raw.split(',').map((part) => part.trim()).filter(Boolean) : null);
+  return {
+    quick,
+    rounds: Math.round(number(values.rounds, quick ? 5 : 7, 'rounds', 1)),
+    durationS: number(values.duration, quick ? 0.8 : 3, 'duration', 0.2),
+    warmupS: number(values.warmup, quick ? 0.8 : 2, 'warmup', 0),
+    connections: Math.round(number(values.connections, 10, 'connections', 1)),
+    fanout: (list(values.fanout) ?? (quick ? ['100', '1000'] : ['100', '1000', '5000'])).map((n) => {
+      const value = Number(n);
+      if (!Number.isInteger(value) || value < 1) throw new Error('--fanout takes positive integers');
+      return value;
+    }),
+    fanoutEvents: quick ? 20 : 50,
+    only: list(values.only),
+    candidates: list(values.candidates),
+    cpuProf: values['cpu-prof'] ?? false,
+  };
+}

@@ -1,0 +1,350 @@
+/**
+ * `npm run bench [-- --quick]`: OpsHub against peer GraphQL servers on the same schema, context builder, resolvers,
+ * SQL and data, as ratios measured in one run. See bench/README.md for what is measured and how.
+ */
+import 'reflect-metadata';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { openDatabase } from '../src/db/client.js';
+import { hashPassword } from '../src/auth/passwords.js';
+import { toGlobalId } from '../src/schema/shared/global-id.js';
+import { prepareDatabase, type BenchDatabase } from './lib/database.js';
+import { BENCH_ADMIN, parts, seed } from './lib/dataset.js';
+import { runFanout } from './lib/fanout.js';
+import { runHttp, verifyReference, type Reference, type Target } from './lib/http-bench.js';
+import { parseOptions } from './lib/options.js';
+import { killAll, RESULTS_DIR, spawnCandidate, waitReady, type Spawned } from './lib/processes.js';
+import { environmentLabel, renderMarkdown, summarise, type BenchReport, type CandidateRow, type Environment, type WorkloadReport } from './lib/report.js';
+import { startVerifier } from './lib/verify.js';
+import { missingFields, workloads, type Fixtures } from './lib/workloads.js';
+
+interface CandidateSpec {
+  id: string;
+  title: string;
+  entry: string;
+}
+
+const CANDIDATES: CandidateSpec[] = [
+  { id: 'opshub', title: 'OpsHub (Fastify + Apollo, production)', entry: 'src/main.ts' },
+  { id: 'graphql-js', title: 'graphql-js execute on node:http', entry: 'bench/candidates/graphql-js.ts' },
+  { id: 'yoga', title: 'GraphQL Yoga', entry: 'bench/candidates/yoga.ts' },
+  { id: 'mercurius', title: 'Mercurius (jit: 1)', entry: 'bench/candidates/mercurius.ts' },
+  { id: 'ceiling', title: 'node:http fixed body (ceiling)', entry: 'bench/candidates/ceiling.ts' },
+];
+
+/** Same secret for every process, so a token from the verifier is valid everywhere. Bench-only, never deployed. */
+const JWT_SECRET = 'opshub-bench-secret-0123456789-abcdefghij';
+
+const startedAt = new Date();
+const clock = performance.now();
+const seconds = (since: number) => (performance.now() - since) / 1_000;
+const progress = (message: string) => process.stderr.write(`[bench ${seconds(clock).toFixed(1).padStart(5)} s] ${message}\n`);
+
+const options = parseOptions(process.argv.slice(2));
+const wanted = (id: string) => options.only === null || options.only.includes(id);
+
+let database: BenchDatabase | null = null;
+const running: Spawned[] = [];
+let cleaning: Promise<void> | null = null;
+function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    await Promise.allSettled(running.map((candidate) => candidate.stop()));
+    killAll();
+    await database?.drop().catch(() => {});
+  })();
+  return cleaning;
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    progress(`${signal}: stopping every candidate`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+async function main(): Promise<void> {
+  const cpus = os.cpus();
+  const timings: Record<string, number> = {};
+  database = await prepareDatabase(process.env.DATABASE_URL);
+  const environment: Environment = {
+    machine: os.hostname(),
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model.trim() ?? 'unknown CPU',
+    node: process.version,
+    database: database.description,
+    databaseKind: database.kind,
+    loadAverageAtStart: os.loadavg(),
+  };
+  progress(`on ${environmentLabel(environment)}`);
+  mkdirSync(`${RESULTS_DIR}logs`, { recursive: true });
+
+  // 1. Seed, then verify with the real app (DEBUG_SQL) on the same database.
+  let phase = performance.now();
+  const baseEnv: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+    JWT_SECRET,
+    SEED_DEMO_DATA: 'false',
+    SHUTDOWN_GRACE_MS: '2000',
+    ACCESS_TOKEN_TTL_MINUTES: '1440',
+    // The per-viewer request budget would stop a load test within seconds; it stays on, just out of reach.
+    RATE_LIMIT_ANONYMOUS: '100000000',
+    RATE_LIMIT_USER: '100000000',
+    RATE_LIMIT_MODERATOR: '100000000',
+    RATE_LIMIT_ADMIN: '100000000',
+    // Every fan-out subscriber signs in as the same bench user; the per-user connection cap would stop it at 10.
+    WS_MAX_CONNECTIONS_PER_USER: '100000',
+    ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : { DATA_DIR: database.dataDir! }),
+  };
+  const handle = await openDatabase({ databaseUrl: database.databaseUrl, dataDir: database.dataDir, debugSql: true });
+  await handle.migrate();
+  const specs = CANDIDATES.filter((spec) => spec.id === 'opshub' || options.candidates === null || options.candidates.includes(spec.id));
+  let startedCandidatesAt = performance.now();
+  let starting: Promise<void> | null = null;
+  const startCandidates = () => {
+    startedCandidatesAt = performance.now();
+    starting = (async () => {
+      for (const spec of specs) {
+        const nodeArgs = options.cpuProf && spec.id === 'opshub' ? ['--cpu-prof', `--cpu-prof-dir=${RESULTS_DIR}profiles`] : [];
+        const env = { ...baseEnv, ...(await database!.envFor(spec.id)) };
+        running.push(await spawnCandidate({ id: spec.id, entry: spec.entry, env, nodeArgs }));
+      }
+    })();
+  };
+  // On PostgreSQL the candidates start while the data is seeded: they only need the migrated schema to boot.
+  if (database.kind === 'postgres') startCandidates();
+  const seeded = await seed(handle.db, parts({ passwordHash: () => hashPassword(BENCH_ADMIN.password) }));
+  timings.seeding = seconds(phase);
+  progress(`seeded ${seeded.statuses.map((part) => (part.ok ? `${part.rows} ${part.name}` : `${part.name}: ${part.reason}`)).join(', ')}`);
+  const dataset = seeded.statuses.map((part) => (part.ok ? { name: part.name, rows: part.rows, status: 'seeded' } : { name: part.name, status: part.reason }));
+  const seededParts = new Set(seeded.statuses.filter((part) => part.ok).map((part) => part.name));
+  const itemIds = seeded.ids.items;
+  if (!itemIds || itemIds.length < 4) throw new Error('the item catalog could not be seeded; nothing to measure');
+  // Item 1 is ELECTRONICS (read by node(id)); item 3 is HOME, outside the items filter, and carries fan-out events.
+  const fixtures: Fixtures = { nodeId: toGlobalId('Item', itemIds[1]!) };
+  const fanoutItemId = toGlobalId('Item', itemIds[3]!);
+
+  phase = performance.now();
+  const verifier = await startVerifier(handle, baseEnv);
+  let authorization: string | null = null;
+  let authProblem: string | null = null;
+  try {
+    authorization = await verifier.login();
+  } catch (error) {
+    authProblem = error instanceof Error ? error.message : String(error);
+    progress(authProblem);
+  }
+  const context = await verifier.statements({ query: '{ __typename }' }, authorization);
+  const contextStatements = context.statements ?? 0;
+
+  const reports: WorkloadReport[] = [];
+  const expectedData = new Map<string, unknown>();
+  for (const workload of workloads.filter((candidate) => wanted(candidate.id))) {
+    const report: WorkloadReport = { id: workload.id, title: workload.title, status: 'measured', rows: [] };
+    reports.push(report);
+    const missing = missingFields(verifier.schema, workload.fields);
+    const absentData = workload.data.filter((part) => !seededParts.has(part));
+    if (missing.length > 0 || absentData.length > 0) {
+      report.status = 'not available yet';
+      report.reason = [
+        missing.length ? `schema lacks ${missing.join(', ')}` : '',
+        absentData.length ? `data set lacks ${absentData.map((part) => dataset.find((entry) => entry.name === part)?.status ?? part).join('; ')}` : '',
+      ]
+        .filter(Boolean)
+        .join('; ');
+      continue;
+    }
+    const { statements, body } = await verifier.statements(workload.request(fixtures), authorization);
+    const wrong = body.errors?.length ? `GraphQL error: ${body.errors[0]!.message}` : body.data ? workload.check(body.data) : 'no data';
+    if (wrong) {
+      report.status = 'failed';
+      report.reason = `verification request: ${wrong}${authProblem ? ` (${authProblem})` : ''}`;
+      continue;
+    }
+    expectedData.set(workload.id, body.data);
+    if (statements !== null) {
+      const ok = statements - contextStatements <= workload.sqlBudget;
+      report.sql = { statements, contextStatements, budget: workload.sqlBudget, ok };
+      if (!ok) {
+        report.status = 'failed';
+        report.reason = `${statements - contextStatements} SQL statements per request beyond the context's ${contextStatements}, budget ${workload.sqlBudget}`;
+      }
+    }
+  }
+  await verifier.close();
+  timings.verification = seconds(phase);
+
+  // 2. Every candidate is its own process on its own port; on PGlite each opens its copy of the seeded template.
+  if (database.kind === 'pglite') startCandidates();
+  await starting;
+  await Promise.all(running.map((candidate) => waitReady(candidate)));
+  timings['start-up'] = seconds(startedCandidatesAt);
+  progress(`candidates up: ${running.map((candidate) => `${candidate.id} :${candidate.port}`).join(', ')}`);
+  const byId = new Map(running.map((candidate) => [candidate.id, candidate]));
+  const title = (id: string) => specs.find((spec) => spec.id === id)!.title;
+  const targetOf = (candidate: Spawned): Target => ({ url: candidate.url, headers: authorization ? { authorization } : {} });
+
+  // 3. Subscription fan-out: OpsHub, and plain graphql-ws + graphql-js as the baseline.
+  const fanout: BenchReport['fanout'] = [];
+  let fanoutStatus: string | undefined;
+  if (wanted('fanout')) {
+    phase = performance.now();
+    const missing = missingFields(verifier.schema, ['Subscription.itemChanged', 'Mutation.updateItem']);
+    const servers = ['opshub', 'graphql-js'].map((id) => byId.get(id)).filter((server): server is Spawned => server !== undefined);
+    if (missing.length > 0) fanoutStatus = `not available yet: schema lacks ${missing.join(', ')}`;
+    else {
+      const limit = openFileLimit();
+      for (const n of options.fanout.filter((n) => limit !== null && n + 500 > limit)) {
+        fanout.push({ ...emptyFanout(n), title: 'all', failures: [`needs ulimit -n above ${n + 500}; it is ${limit}`] });
+      }
+      for (const n of options.fanout.filter((n) => limit === null || n + 500 <= limit)) {
+        for (const server of servers) {
+          progress(`fan-out to ${n} on ${server.id}`);
+          const result = await runFanout({ server, n, events: options.fanoutEvents, authorization, itemId: fanoutItemId });
+          fanout.push({ ...result, title: server.id === 'opshub' ? title('opshub') : 'graphql-ws + graphql-js (baseline)' });
+        }
+      }
+    }
+    timings['fan-out'] = seconds(phase);
+  } else fanoutStatus = 'not run (--only)';
+
+  // 4. HTTP workloads, interleaved: warm-up, then rounds of A B C D E.
+  phase = performance.now();
+  for (const report of reports.filter((candidate) => candidate.status === 'measured')) {
+    const workload = workloads.find((candidate) => candidate.id === report.id)!;
+    const opshub = byId.get('opshub')!;
+    const rows = new Map<string, CandidateRow>();
+    const references = new Map<string, Reference>();
+    const reference = await verifyReference(targetOf(opshub), workload, fixtures, expectedData.get(workload.id));
+    if ('reason' in reference) {
+      report.status = 'failed';
+      report.reason = `OpsHub: ${reference.reason}`;
+      continue;
+    }
+    const ceiling = byId.get('ceiling');
+    if (ceiling) {
+      const response = await fetch(`${ceiling.url}/_bench/body`, { method: 'PUT', body: reference.body });
+      await response.arrayBuffer();
+    }
+    for (const candidate of running) {
+      const row: CandidateRow = { candidate: candidate.id, title: title(candidate.id), runs: [], failures: [], rps: NaN, p50: NaN, p99: NaN, ratio: null };
+      rows.set(candidate.id, row);
+      const verified = candidate === opshub ? reference : await verifyReference(targetOf(candidate), workload, fixtures, expectedData.get(workload.id));
+      if ('reason' in verified) row.runs.push({ round: 0, requests: 0, rps: NaN, p50: NaN, p99: NaN, failures: [verified.reason] });
+      else references.set(candidate.id, verified);
+    }
+    const measure = async (candidate: Spawned, durationS: number) =>
+      runHttp({
+        target: targetOf(candidate),
+        workload,
+        fixtures,
+        reference: references.get(candidate.id)!,
+        durationS,
+        connections: options.connections,
+      });
+    const live = running.filter((candidate) => references.has(candidate.id));
+    progress(`${workload.id}: warm-up`);
+    for (const candidate of live) if (options.warmupS > 0) await measure(candidate, options.warmupS);
+    for (let round = 1; round <= options.rounds; round += 1) {
+      for (const candidate of live) {
+        const result = await measure(candidate, options.durationS);
+        rows.get(candidate.id)!.runs.push({ ...result, round });
+      }
+      progress(`${workload.id}: round ${round}/${options.rounds}: ${live.map((candidate) => `${candidate.id} ${Math.round(rows.get(candidate.id)!.runs.at(-1)!.rps)}`).join(', ')} req/s`);
+    }
+    report.rows = [...rows.values()];
+    summarise(report.rows);
+  }
+  timings.http = seconds(phase);
+
+  phase = performance.now();
+  await Promise.allSettled(running.map((candidate) => candidate.stop()));
+  timings.stop = seconds(phase);
+  timings.total = seconds(clock);
+
+  const report: BenchReport = {
+    startedAt: startedAt.toISOString(),
+    profile: {
+      quick: options.quick,
+      rounds: options.rounds,
+      durationS: options.durationS,
+      warmupS: options.warmupS,
+      connections: options.connections,
+      fanoutEvents: options.fanoutEvents,
+    },
+    environment,
+    dataset,
+    timings,
+    workloads: reports,
+    fanout,
+    ...(fanoutStatus ? { fanoutStatus } : {}),
+    goals: goals(reports, fanout),
+  };
+  writeFileSync(`${RESULTS_DIR}latest.json`, `${JSON.stringify(report, null, 2)}\n`);
+  const markdown = renderMarkdown(report);
+  writeFileSync(`${RESULTS_DIR}latest.md`, markdown);
+  process.stdout.write(markdown);
+}
+
+/** The soft limit of open files of this process (children inherit it); null when unknown. */
+function openFileLimit(): number | null {
+  try {
+    const match = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return match ? Number(match[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+function emptyFanout(n: number) {
+  return { candidate: 'all', n, events: 0, delivered: 0, expected: 0, p50: NaN, p99: NaN, max: NaN, mutationMs: NaN, rssPerConnectionBytes: NaN, rssBeforeBytes: NaN, rssIdleBytes: NaN };
+}
+
+function goals(reports: WorkloadReport[], fanout: BenchReport['fanout']): BenchReport['goals'] {
+  const list: BenchReport['goals'] = [];
+  const ratio = (workloadId: string, candidate: string, minimum: number, label: string) => {
+    const workload = reports.find((report) => report.id === workloadId);
+    const row = workload?.rows.find((entry) => entry.candidate === candidate);
+    const goal = `OpsHub / ${label} on ${workload?.title ?? workloadId} ≥ ${minimum}`;
+    if (!workload || workload.status !== 'measured' || !row) list.push({ goal, value: workload?.status === 'measured' ? 'not run' : (workload?.status ?? 'not run'), met: null });
+    else if (!row.ratio) list.push({ goal, value: 'failed a gate', met: false });
+    else list.push({ goal, value: row.ratio.median.toFixed(2), met: row.ratio.median >= minimum });
+  };
+  ratio('node', 'graphql-js', 0.75, 'plain graphql-js');
+  ratio('nested', 'graphql-js', 0.75, 'plain graphql-js');
+  for (const id of ['node', 'items', 'nested', 'createItem']) ratio(id, 'yoga', 1.0, 'Yoga');
+  for (const id of ['node', 'items', 'nested', 'createItem']) ratio(id, 'mercurius', 0.5, 'Mercurius-jit');
+  const thousand = fanout.find((row) => row.candidate === 'opshub' && row.n === 1_000);
+  list.push(
+    thousand
+      ? {
+          goal: 'fan-out to 1,000 subscribers: 100 % delivered, p99 ≤ 50 ms',
+          value: `${((100 * thousand.delivered) / thousand.expected).toFixed(1)} %, p99 ${thousand.p99.toFixed(1)} ms`,
+          met: thousand.failures.length === 0 && thousand.delivered === thousand.expected && thousand.p99 <= 50,
+          ...(thousand.failures.length ? { value: `failed: ${thousand.failures.join('; ')}` } : {}),
+        }
+      : { goal: 'fan-out to 1,000 subscribers: 100 % delivered, p99 ≤ 50 ms', value: 'not run', met: null },
+  );
+  const largest = fanout.filter((row) => row.candidate === 'opshub').sort((a, b) => b.n - a.n)[0];
+  list.push(
+    largest
+      ? {
+          goal: `≤ 50 KB RSS per idle subscribed connection (OpsHub, ${largest.n.toLocaleString('en-US')} subscribers)`,
+          value: largest.failures.length ? `failed: ${largest.failures.join('; ')}` : `${(largest.rssPerConnectionBytes / 1024).toFixed(1)} KB`,
+          met: largest.failures.length === 0 && largest.rssPerConnectionBytes <= 50 * 1024,
+        }
+      : { goal: '≤ 50 KB RSS per idle subscribed connection', value: 'not run', met: null },
+  );
+  return list;
+}
+
+main()
+  .then(() => cleanup())
+  .then(
+    () => process.exit(0),
+    (error: unknown) => {
+      process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      void cleanup().finally(() => process.exit(1));
+    },
+  );
