@@ -1,4 +1,5 @@
 import { and, count, eq, getTableColumns, inArray, lte, sql } from 'drizzle-orm';
+import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import type { Executor } from '../../db/client.js';
 import { comments, posts, type CommentRow, type PostRow } from '../../db/tables.js';
 import { keysetCondition, keysetOrder, type PageRequest, type SortSpec, SortDirection } from '../shared/connection.js';
@@ -83,23 +84,8 @@ export class PostRepo {
   }
 
   /** One page of posts for each of several authors: one statement (see nested.ts). */
-  async pageByAuthors(authorIds: string[], page: PageRequest): Promise<Windowed<PostRow>[]> {
-    const numbered = this.db
-      .select({
-        ...getTableColumns(posts),
-        parentId: sql<string>`${posts.authorId}`.as('parent_id'),
-        rn: sql<number>`row_number() over (partition by ${posts.authorId} order by ${sql.join(keysetOrder(postSort, page), sql`, `)})`.as('rn'),
-        total: sql<number>`count(*) over (partition by ${posts.authorId})`.as('total'),
-      })
-      .from(posts)
-      .where(and(inArray(posts.authorId, authorIds), keysetCondition(postSort, page)))
-      .as('numbered');
-    const rows = await this.db
-      .select()
-      .from(numbered)
-      .where(lte(numbered.rn, page.limit + 1))
-      .orderBy(numbered.parentId, numbered.rn);
-    return rows.map((row) => ({ ...row, total: Number(row.total) }));
+  pageByAuthors(authorIds: string[], page: PageRequest): Promise<Windowed<PostRow>[]> {
+    return this.windowed(posts, posts.authorId, postSort, authorIds, page);
   }
 
   async countByAuthors(authorIds: readonly string[]): Promise<Array<{ parentId: string; count: number }>> {
@@ -129,23 +115,8 @@ export class PostRepo {
   }
 
   /** One page of comments for each of several posts: one statement (see nested.ts). */
-  async commentsByPosts(postIds: string[], page: PageRequest): Promise<Windowed<CommentRow>[]> {
-    const numbered = this.db
-      .select({
-        ...getTableColumns(comments),
-        parentId: sql<string>`${comments.postId}`.as('parent_id'),
-        rn: sql<number>`row_number() over (partition by ${comments.postId} order by ${sql.join(keysetOrder(commentSort, page), sql`, `)})`.as('rn'),
-        total: sql<number>`count(*) over (partition by ${comments.postId})`.as('total'),
-      })
-      .from(comments)
-      .where(and(inArray(comments.postId, postIds), keysetCondition(commentSort, page)))
-      .as('numbered');
-    const rows = await this.db
-      .select()
-      .from(numbered)
-      .where(lte(numbered.rn, page.limit + 1))
-      .orderBy(numbered.parentId, numbered.rn);
-    return rows.map((row) => ({ ...row, total: Number(row.total) }));
+  commentsByPosts(postIds: string[], page: PageRequest): Promise<Windowed<CommentRow>[]> {
+    return this.windowed(comments, comments.postId, commentSort, postIds, page);
   }
 
   async countCommentsByPosts(postIds: readonly string[]): Promise<Array<{ parentId: string; count: number }>> {
@@ -155,5 +126,34 @@ export class PostRepo {
       .from(comments)
       .where(inArray(comments.postId, [...postIds]))
       .groupBy(comments.postId);
+  }
+
+  /**
+   * The first `page.limit + 1` rows (in keyset order) of each parent's list, numbered per parent by a window function,
+   * with each parent's row count from a second window over the same partition (exact when no cursor narrows it).
+   */
+  private async windowed<Row>(
+    table: typeof posts | typeof comments,
+    parent: AnyPgColumn,
+    sort: SortSpec<Row>,
+    parentIds: string[],
+    page: PageRequest,
+  ): Promise<Windowed<Row>[]> {
+    const numbered = this.db
+      .select({
+        ...getTableColumns(table),
+        parentId: sql<string>`${parent}`.as('parent_id'),
+        rn: sql<number>`row_number() over (partition by ${parent} order by ${sql.join(keysetOrder(sort, page), sql`, `)})`.as('rn'),
+        total: sql<number>`count(*) over (partition by ${parent})`.as('total'),
+      })
+      .from(table as typeof posts)
+      .where(and(inArray(parent, parentIds), keysetCondition(sort, page)))
+      .as('numbered');
+    const rows = await this.db
+      .select()
+      .from(numbered)
+      .where(lte(numbered.rn, page.limit + 1))
+      .orderBy(numbered.parentId, numbered.rn);
+    return rows.map((row) => ({ ...row, total: Number(row.total) }) as unknown as Windowed<Row>);
   }
 }
