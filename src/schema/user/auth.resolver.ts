@@ -7,7 +7,7 @@ import { AuthPayload, Scope, Session } from './user.type.js';
 @Resolver()
 export class AuthResolver {
   @Mutation(() => AuthPayload, { description: 'Creates a USER account and signs it in.' })
-  register(@Arg('input', () => RegisterInput) input: RegisterInput, @Ctx() ctx: Context) {
+  register(@Arg('input', () => RegisterInput, { description: 'The new account.' }) input: RegisterInput, @Ctx() ctx: Context) {
     return ctx.services.auth.register(input);
   }
 
@@ -16,7 +16,7 @@ export class AuthResolver {
       'Signs in by username or e-mail. Wrong credentials are INVALID_CREDENTIALS; too many wrong passwords for one ' +
       'account within the window are refused with RATE_LIMITED.',
   })
-  login(@Arg('input', () => LoginInput) input: LoginInput, @Ctx() ctx: Context) {
+  login(@Arg('input', () => LoginInput, { description: 'The credentials, and optionally fewer scopes.' }) input: LoginInput, @Ctx() ctx: Context) {
     return ctx.services.auth.login(input);
   }
 
