@@ -30,6 +30,7 @@ const HELP = `Usage: npm run bench -- [options]
   --warmup <s>         seconds of warm-up per candidate and workload (default 2; quick 0.8)
   --connections <n>    concurrent HTTP connections (default 10)
   --fanout <n,n>       subscriber counts (default 100,1000,5000; quick 100,1000)
+  --fanout-events <n>  events published per fan-out run (default 50; quick 20)
   --only <ids>         workloads to run: node,items,nested,createItem,fanout
   --candidates <ids>   peers to run besides OpsHub: graphql-js,yoga,mercurius,ceiling
   --cpu-prof           profile OpsHub (node --cpu-prof) into bench/results/profiles
@@ -45,6 +46,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       warmup: { type: 'string' },
       connections: { type: 'string' },
       fanout: { type: 'string' },
+      'fanout-events': { type: 'string' },
       only: { type: 'string' },
       candidates: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
@@ -75,7 +77,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       if (!Number.isInteger(value) || value < 1) throw new Error('--fanout takes positive integers');
       return value;
     }),
-    fanoutEvents: quick ? 20 : 50,
+    fanoutEvents: Math.round(number(values['fanout-events'], quick ? 20 : 50, 'fanout-events', 1)),
     only: list(values.only),
     candidates: list(values.candidates),
     cpuProf: values['cpu-prof'] ?? false,
