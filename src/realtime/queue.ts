@@ -61,6 +61,11 @@ export class EventQueue<T> implements AsyncIterableIterator<T> {
   }
 }
 
+/** Open subscriptions of a kind; a stream counts from the moment it listens (tests and metrics read it). */
+export interface StreamCount {
+  open: number;
+}
+
 /**
  * Reads `source` (a pub/sub subscription) as fast as it produces into a bounded EventQueue, so a subscriber that
  * stops reading never backs up the pub/sub; past `limit` undelivered events its connection is dropped.
@@ -69,11 +74,16 @@ export function bounded<T>(
   source: AsyncIterable<T>,
   limit: number,
   connection?: { drop(reason: string): void },
+  streams?: StreamCount,
 ): AsyncIterableIterator<T> {
   const iterator = source[Symbol.asyncIterator]();
+  if (streams) streams.open += 1;
   const queue = new EventQueue<T>(limit, {
     onOverflow: () => connection?.drop('Subscriber too slow'),
-    onEnd: () => void iterator.return?.(),
+    onEnd: () => {
+      if (streams) streams.open -= 1;
+      void iterator.return?.();
+    },
   });
   void (async () => {
     for (;;) {

@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import { Topic, type Topics } from '../pubsub/topics.js';
 import { ConnectionRegistry } from './connections.js';
 import { MessageLimiter } from './message-limiter.js';
+import type { StreamCount } from './queue.js';
 import { RoomChannels } from './room-channels.js';
 import { TypingTracker } from './typing.js';
 
@@ -23,6 +24,8 @@ export function createRealtime(config: Config, pubsub: PubSub<Topics>, loadMembe
     channels,
     typing,
     limiter,
+    /** Open per-user streams (direct messages, notifications). */
+    streams: { open: 0 } as StreamCount,
     close() {
       typing.close();
       channels.close();

@@ -66,26 +66,40 @@ export function createContainer({ config, db, pubsub, jobHandlers = [] }: Contai
   const users = new UserService(repos.users);
   const realtime = createRealtime(config, pubsub, (roomId) => repos.chat.memberIds(roomId));
   const queueLimit = config.realtime.subscriptionQueueLimit;
-  const notifications = new NotificationService(repos.notifications, pubsub, (ids) => repos.chat.activeUserIds(ids), queueLimit);
+  const notifications = new NotificationService(
+    repos.notifications,
+    pubsub,
+    (ids) => repos.chat.activeUserIds(ids),
+    queueLimit,
+    realtime.streams,
+  );
   // The queue: other services enqueue their side effects with `jobs.enqueue(tx, …)` inside their transactions.
   const jobs = new JobService(
     db,
     repos.jobs,
     pubsub,
-    jobRegistry([...defaultJobDefinitions({ jobs: repos.jobs, items: repos.items, config: config.jobs }), ...jobHandlers]),
+    jobRegistry([
+      ...defaultJobDefinitions({
+        jobs: repos.jobs,
+        items: repos.items,
+        config: config.jobs,
+        notify: (userIds, content) => notifications.notify(userIds, content),
+      }),
+      ...jobHandlers,
+    ]),
   );
   const services = {
     items: new ItemService(repos.items, pubsub),
-    orders: new OrderService(db, repos.orders, pubsub, config.discountCodes),
+    orders: new OrderService(db, repos.orders, pubsub, config.discountCodes, jobs),
     tasks: new TaskService(repos.tasks),
-    posts: new PostService(db, repos.posts, pubsub),
+    posts: new PostService(db, repos.posts, pubsub, jobs),
     rateLimit: new RateLimitService(createRateLimitStore(config.redisUrl), config.rateLimit),
     tokens,
     users,
-    auth: new AuthService(users, repos.sessions, tokens, config),
+    auth: new AuthService(users, repos.sessions, tokens, config, jobs),
     realtime,
     notifications,
-    chat: new ChatService({ repo: repos.chat, pubsub, notifications, queueLimit, ...realtime }),
+    chat: new ChatService({ repo: repos.chat, pubsub, notifications, db, jobs, queueLimit, ...realtime }),
     dashboard: new DashboardService(
       realtime.connections,
       { ordersSince: (since) => repos.orders.statsSince(since), runningJobs: () => repos.dashboard.runningJobs() },

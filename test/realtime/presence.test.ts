@@ -117,6 +117,7 @@ describe('connection limits', () => {
     expect(refused.errors[0]).toEqual([
       expect.objectContaining({ message: 'Too many subscriptions on this connection (at most 100)', extensions: expect.objectContaining({ code: 'RATE_LIMITED' }) }),
     ]);
+    await until(() => realtime().streams.open === 100, 'the 100 subscriptions');
     await server.gql('mutation($input: SendDirectMessageInput!) { sendDirectMessage(input: $input) { message { id } } }', { input: { toUserId: a.id, body: 'hi' } }, { token: b.token });
     for (const stream of streams) expect((await stream.waitFor(1))[0]?.data).toEqual({ directMessages: { body: 'hi' } });
     streams.forEach((stream) => stream.dispose());

@@ -3,7 +3,7 @@ import type { Viewer } from '../../auth/context.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import type { MessageRow, RoomRow } from '../../db/tables.js';
 import { Topic, type MessageEventData, type RoomEvent, type Topics } from '../../pubsub/topics.js';
-import { bounded } from '../../realtime/queue.js';
+import { bounded, type StreamCount } from '../../realtime/queue.js';
 import type { ConnectionHandle } from '../../realtime/connections.js';
 import type { MessageLimiter } from '../../realtime/message-limiter.js';
 import type { RoomChannels } from '../../realtime/room-channels.js';
@@ -15,6 +15,8 @@ import { UserErrorCode, UserErrors, type UserError } from '../shared/user-error.
 import { checkLength } from '../shared/validation.js';
 import { User } from '../user/user.type.js';
 import type { NotificationService } from '../notification/notification.service.js';
+import type { Database } from '../../db/client.js';
+import { enqueueNotification, type JobQueue } from '../../jobs/side-effects.js';
 import type { CreateRoomInput, SendDirectMessageInput, SendMessageInput } from './chat.input.js';
 import { memberSort, messageSort, roomSort, type ChatRepo } from './chat.repo.js';
 import { Message, Room } from './chat.type.js';
@@ -36,8 +38,12 @@ export interface ChatDeps {
   typing: TypingTracker;
   limiter: MessageLimiter;
   notifications: NotificationService;
+  db: Database;
+  /** Side effects (the recipient's notification) are queued in the message's transaction. */
+  jobs: JobQueue;
   /** Undelivered events one subscription may hold before its connection is dropped. */
   queueLimit: number;
+  streams: StreamCount;
 }
 
 const NOT_A_MEMBER = 'You are not a member of this room';
@@ -134,15 +140,17 @@ export class ChatService {
       return { message: null, userErrors: errors.add(['input', 'toUserId'], 'User not found', UserErrorCode.NOT_FOUND).list };
     }
     this.takeMessageBudget(viewer.id);
-    const row: MessageRow = await this.deps.repo.insertMessage({ recipientId, authorId: viewer.id, body });
+    // The recipient's notification is queued in the message's transaction and sent by the job runner.
+    const row: MessageRow = await this.deps.db.transaction(async (tx) => {
+      const inserted = await this.deps.repo.insertMessage({ recipientId, authorId: viewer.id, body }, tx);
+      await enqueueNotification(this.deps.jobs, tx, [recipientId], {
+        title: `New message from ${viewer.username}`,
+        body: body.length > 200 ? `${body.slice(0, 199)}…` : body,
+      });
+      return inserted;
+    });
     const message = Message.fromRow(row);
     this.deps.pubsub.publish(Topic.DirectMessage, recipientId, message.toEvent());
-    // Side effect after commit. Runs inline for now; the job queue will take it over (DESIGN.md "Jobs").
-    await this.deps.notifications.notify([recipientId], {
-      kind: 'INFO',
-      title: `New message from ${viewer.username}`,
-      body: body.length > 200 ? `${body.slice(0, 199)}…` : body,
-    });
     return { message, userErrors: [] };
   }
 
@@ -163,7 +171,7 @@ export class ChatService {
 
   /** `directMessages`: messages sent to the viewer, on every connection they have open. */
   directMessages(viewer: Viewer, connection?: ConnectionHandle): AsyncIterableIterator<MessageEventData> {
-    return bounded(this.deps.pubsub.subscribe(Topic.DirectMessage, viewer.id), this.deps.queueLimit, connection);
+    return bounded(this.deps.pubsub.subscribe(Topic.DirectMessage, viewer.id), this.deps.queueLimit, connection, this.deps.streams);
   }
 
   async isMember(roomId: string, userId: string): Promise<boolean> {

@@ -3,7 +3,7 @@ import type { Executor } from '../../db/client.js';
 import type { NotificationRow } from '../../db/tables.js';
 import { Topic, type NotificationEvent, type Topics } from '../../pubsub/topics.js';
 import type { ConnectionHandle } from '../../realtime/connections.js';
-import { bounded } from '../../realtime/queue.js';
+import { bounded, type StreamCount } from '../../realtime/queue.js';
 import { pageRequest, toConnection, type ConnectionArgs } from '../shared/connection.js';
 import { badUserInput } from '../shared/errors.js';
 import { fromGlobalId, parseGlobalId } from '../shared/global-id.js';
@@ -38,6 +38,7 @@ export class NotificationService {
     private readonly pubsub: PubSub<Topics>,
     private readonly activeUserIds: (ids: readonly string[]) => Promise<Set<string>>,
     private readonly queueLimit: number,
+    private readonly streams?: StreamCount,
   ) {}
 
   list(viewerId: string, args: ConnectionArgs, unreadOnly: boolean) {
@@ -49,7 +50,7 @@ export class NotificationService {
 
   /** `notificationReceived`: the viewer's new notifications, on every connection they have open. */
   received(viewerId: string, connection?: ConnectionHandle): AsyncIterableIterator<NotificationEvent> {
-    return bounded(this.pubsub.subscribe(Topic.NotificationReceived, viewerId), this.queueLimit, connection);
+    return bounded(this.pubsub.subscribe(Topic.NotificationReceived, viewerId), this.queueLimit, connection, this.streams);
   }
 
   /** Marks the viewer's own notifications read: those listed, or all when `ids` is null. Returns how many changed. */
