@@ -1,5 +1,5 @@
 import { and, count, eq, inArray } from 'drizzle-orm';
-import type { Database } from '../../db/client.js';
+import type { Database, Executor } from '../../db/client.js';
 import { messages, roomMembers, rooms, users, type MessageRow, type RoomRow, type UserRow } from '../../db/tables.js';
 import { keysetCondition, keysetOrder, SortDirection, type PageRequest, type SortSpec } from '../shared/connection.js';
 
@@ -117,8 +117,8 @@ export class ChatRepo {
     return row?.value ?? 0;
   }
 
-  async insertMessage(values: typeof messages.$inferInsert): Promise<MessageRow> {
-    const [row] = await this.db.insert(messages).values(values).returning();
+  async insertMessage(values: typeof messages.$inferInsert, executor: Executor = this.db): Promise<MessageRow> {
+    const [row] = await executor.insert(messages).values(values).returning();
     return row!;
   }
 
