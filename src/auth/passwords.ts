@@ -36,12 +36,16 @@ export async function verifyPassword(password: string, stored: string): Promise<
 
 let dummy: Promise<string> | null = null;
 
+/** Computes the dummy hash ahead of the first unknown-account login, which would otherwise pay for it. */
+export function prepareDummyHash(): Promise<string> {
+  return (dummy ??= hashPassword(randomBytes(16).toString('base64url')));
+}
+
 /**
  * Verifies against a throw-away hash with the same parameters, so a login for an unknown account costs the same
  * time as one with a wrong password: the answer's timing does not reveal which accounts exist.
  */
 export async function verifyAgainstDummy(password: string): Promise<false> {
-  dummy ??= hashPassword(randomBytes(16).toString('base64url'));
-  await verifyPassword(password, await dummy);
+  await verifyPassword(password, await prepareDummyHash());
   return false;
 }

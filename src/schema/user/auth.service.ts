@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../../config.js';
 import { LoginLimiter } from '../../auth/login-limiter.js';
-import { verifyAgainstDummy, verifyPassword } from '../../auth/passwords.js';
+import { prepareDummyHash, verifyAgainstDummy, verifyPassword } from '../../auth/passwords.js';
 import { ALL_SCOPES, grantScopes, isScope, SCOPE_CATALOGUE, type Role } from '../../auth/scopes.js';
 import { hashRefreshToken, type TokenService } from '../../auth/tokens.js';
 import type { SessionRow, UserRow } from '../../db/tables.js';
@@ -10,6 +10,7 @@ import { toGlobalId } from '../shared/global-id.js';
 import { userError, UserErrorCode, UserErrors, type UserError } from '../shared/user-error.js';
 import type { SessionRepo } from './session.repo.js';
 import type { NewUser, UserService } from './user.service.js';
+import { enqueueWelcomeEmail, type JobQueue } from '../../jobs/side-effects.js';
 import { User } from './user.type.js';
 
 export interface AuthPayloadData {
@@ -50,13 +51,17 @@ export class AuthService {
     private readonly sessions: SessionRepo,
     private readonly tokens: TokenService,
     private readonly config: Pick<Config, 'jwt' | 'loginRateLimit'>,
+    private readonly jobs: JobQueue,
   ) {
     this.limiter = new LoginLimiter(sessions, config.loginRateLimit);
+    void prepareDummyHash();
   }
 
-  /** Creates a USER account and signs it in. */
+  /** Creates a USER account and signs it in; the welcome e-mail is queued in the account's transaction. */
   async register(input: Omit<NewUser, 'role'>): Promise<AuthPayloadData> {
-    const { user, userErrors } = await this.users.create({ ...input, role: 'USER' });
+    const { user, userErrors } = await this.users.create({ ...input, role: 'USER' }, ['input'], (tx, row) =>
+      enqueueWelcomeEmail(this.jobs, tx, row),
+    );
     if (!user) return failed(userErrors);
     return this.startSession(user, null);
   }
@@ -189,9 +194,11 @@ export class AuthService {
     };
   }
 
-  /** Removes expired session rows of every user; for the periodic clean-up job. */
-  cleanupExpiredSessions(): Promise<number> {
-    return this.sessions.deleteExpired(new Date());
+  /** Removes expired session rows and ended login-limit windows; for the periodic clean-up job. Returns the sessions removed. */
+  async cleanupExpiredSessions(): Promise<number> {
+    const now = new Date();
+    await this.sessions.deleteStaleAttempts(new Date(now.getTime() - this.config.loginRateLimit.windowMs));
+    return this.sessions.deleteExpired(now);
   }
 
   private userRows(ids: string[]): Promise<UserRow[]> {
