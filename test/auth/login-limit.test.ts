@@ -26,22 +26,22 @@ describe('login rate limit', () => {
     const user = await createUser(server);
     const limiter = server.app.container.services.auth.limiter;
     const wrong = await Promise.all(Array.from({ length: 20 }, () => attempt(user.username, 'Wrong-pass1')));
-    for (const body of wrong) expect(body.data.login).toEqual({ accessToken: null, userErrors: [{ code: 'INVALID_CREDENTIALS' }] });
+    for (const body of wrong) expect(body.data!.login).toEqual({ accessToken: null, userErrors: [{ code: 'INVALID_CREDENTIALS' }] });
 
     const refused = await attempt(user.email, TEST_PASSWORD);
     expect(refused.data).toBeNull();
     expect(refused.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfter: expect.any(Number) });
-    expect(refused.errors![0]!.extensions!.retryAfter).toBeLessThanOrEqual(WINDOW_SECONDS);
+    expect(refused.errors![0]!.extensions!.retryAfter as number).toBeLessThanOrEqual(WINDOW_SECONDS);
 
     // Other accounts are not affected.
     const other = await createUser(server);
-    expect((await attempt(other.username, TEST_PASSWORD)).data.login.accessToken).toEqual(expect.any(String));
+    expect((await attempt(other.username, TEST_PASSWORD)).data!.login.accessToken).toEqual(expect.any(String));
 
     const realNow = limiter.now;
     try {
       limiter.now = () => realNow() + WINDOW_SECONDS * 1_000;
       const after = await attempt(user.username, TEST_PASSWORD);
-      expect(after.data.login.accessToken).toEqual(expect.any(String));
+      expect(after.data!.login.accessToken).toEqual(expect.any(String));
     } finally {
       limiter.now = realNow;
     }
@@ -49,7 +49,7 @@ describe('login rate limit', () => {
 
   it('limits an unknown login the same way, so the answer reveals nothing', async () => {
     const bodies = await Promise.all(Array.from({ length: 21 }, () => attempt('ghost_account', 'Wrong-pass1')));
-    const codes = bodies.map((body) => body.errors?.[0]?.extensions?.code ?? body.data.login.userErrors[0].code);
+    const codes = bodies.map((body) => body.errors?.[0]?.extensions?.code ?? body.data!.login.userErrors[0].code);
     expect(codes.filter((code) => code === 'INVALID_CREDENTIALS')).toHaveLength(20);
     expect(codes.filter((code) => code === 'RATE_LIMITED')).toHaveLength(1);
   });
@@ -58,7 +58,7 @@ describe('login rate limit', () => {
     const user = await createUser(server);
     for (let round = 0; round < 2; round += 1) {
       await Promise.all(Array.from({ length: 15 }, () => attempt(user.username, 'Wrong-pass1')));
-      expect((await attempt(user.username, TEST_PASSWORD)).data.login.accessToken).toEqual(expect.any(String));
+      expect((await attempt(user.username, TEST_PASSWORD)).data!.login.accessToken).toEqual(expect.any(String));
     }
   });
 });

@@ -169,9 +169,6 @@ export const operations: Record<string, OperationRule> = {
     variables: async (env) => ({ id: await createItem(env) }),
     scopes: ['items:write', 'items:delete'],
   },
-  // ------------------------------------------------------------------ guardrails
-  'Query.rateLimit': { document: '{ rateLimit { limit remaining } }', scopes: null },
-
   'Subscription.itemChanged': {
     document: 'subscription { itemChanged { id } }',
     scopes: ['items:read'],
