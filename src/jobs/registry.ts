@@ -5,6 +5,7 @@ import type { JobRepo } from '../schema/job/job.repo.js';
 import { cleanup } from './handlers/cleanup.js';
 import { newsletter, sendEmail } from './handlers/email.js';
 import { exportItems } from './handlers/export-items.js';
+import { notify, type Notify } from './handlers/notify.js';
 import { salesReport } from './handlers/sales-report.js';
 import type { JobDefinition } from './types.js';
 
@@ -12,6 +13,8 @@ export interface JobDeps {
   jobs: JobRepo;
   items: ItemRepo;
   config: Config['jobs'];
+  /** Stores and pushes notifications (the notification service). */
+  notify: Notify;
 }
 
 export function defaultJobDefinitions(deps: JobDeps): JobDefinition[] {
@@ -21,6 +24,7 @@ export function defaultJobDefinitions(deps: JobDeps): JobDefinition[] {
     sendEmail({ jobs: deps.jobs, emailDelayMs: deps.config.emailDelayMs }),
     newsletter({ jobs: deps.jobs, emailDelayMs: deps.config.emailDelayMs }),
     cleanup(deps),
+    notify(deps),
   ];
 }
 

@@ -9,6 +9,7 @@ import { UserErrorCode, UserErrors, type UserError } from '../shared/user-error.
 import { DISCOUNT_CODE_PATTERN, type DiscountCodes } from './discount.js';
 import type { PlaceOrderInput, UpdateOrderStatusInput } from './order.input.js';
 import { orderSort, type OrderRepo } from './order.repo.js';
+import { enqueueNotification, type JobQueue } from '../../jobs/side-effects.js';
 import { Order, OrderStatus } from './order.type.js';
 
 export const MAX_QUANTITY = 10_000;
@@ -50,6 +51,7 @@ export class OrderService {
     private readonly repo: OrderRepo,
     private readonly pubsub: PubSub<Topics>,
     private readonly discountCodes: DiscountCodes,
+    private readonly jobs: JobQueue,
   ) {}
 
   /** The viewer's own orders, or everyone's for holders of orders:read; newest first. */
@@ -134,6 +136,14 @@ export class OrderService {
         return null;
       }
       const updated = await repo.setStatus(order.id, target);
+      // The customer hears of a change someone else made, through the queue, in this transaction.
+      if (order.placedBy !== auth.viewer!.id) {
+        await enqueueNotification(this.jobs, tx, [order.placedBy], {
+          kind: target === OrderStatus.CANCELLED ? 'WARNING' : 'INFO',
+          title: `Your order is ${target.toLowerCase()}`,
+          body: `Your order of ${order.quantity} unit(s) moved from ${from} to ${target}.`,
+        });
+      }
       const item = target === OrderStatus.CANCELLED ? await repo.returnStock(order.itemId, order.quantity) : null;
       return { updated, item };
     });

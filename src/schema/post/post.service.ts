@@ -9,6 +9,7 @@ import { userError, UserErrorCode, UserErrors, type UserError } from '../shared/
 import { checkLength } from '../shared/validation.js';
 import type { AddCommentInput, CreatePostInput, UpdatePostInput } from './post.input.js';
 import { postSort, type PostRepo } from './post.repo.js';
+import { enqueueNotification, type JobQueue } from '../../jobs/side-effects.js';
 import { Comment, Post } from './post.type.js';
 
 export const TITLE_MAX = 200;
@@ -50,6 +51,7 @@ export class PostService {
     private readonly db: Database,
     private readonly repo: PostRepo,
     private readonly pubsub: PubSub<Topics>,
+    private readonly jobs: JobQueue,
   ) {}
 
   async list(args: ConnectionArgs, authorGlobalId: string | null | undefined): Promise<Connection<Post>> {
@@ -117,7 +119,14 @@ export class PostService {
       const repo = this.repo.in(tx);
       const post = await repo.findForShare(postId!);
       if (!post) return null;
-      return repo.insertComment({ postId: post.id, authorId, body });
+      const comment = await repo.insertComment({ postId: post.id, authorId, body });
+      if (post.authorId !== authorId) {
+        await enqueueNotification(this.jobs, tx, [post.authorId], {
+          title: 'New comment on your post',
+          body: `${auth.viewer!.username} commented on "${post.title}": ${body}`,
+        });
+      }
+      return comment;
     });
     if (!row) return { comment: null, userErrors: errors.add(['input', 'postId'], 'Post not found', UserErrorCode.NOT_FOUND).list };
     return { comment: Comment.fromRow(row), userErrors: [] };

@@ -1,5 +1,5 @@
 import { and, count, eq, gt, inArray, isNull, sql } from 'drizzle-orm';
-import type { Database } from '../../db/client.js';
+import type { Database, Executor } from '../../db/client.js';
 import { sessions, users, type UserRow } from '../../db/tables.js';
 import { keysetCondition, keysetOrder, type PageRequest, type SortSpec, SortDirection } from '../shared/connection.js';
 
@@ -27,9 +27,13 @@ export interface AuthState {
 export class UserRepo {
   constructor(private readonly db: Database) {}
 
-  async insert(values: NewUserRow): Promise<UserRow> {
-    const [row] = await this.db.insert(users).values(values).returning();
+  async insert(values: NewUserRow, executor: Executor = this.db): Promise<UserRow> {
+    const [row] = await executor.insert(users).values(values).returning();
     return row!;
+  }
+
+  transaction<T>(work: (tx: Executor) => Promise<T>): Promise<T> {
+    return this.db.transaction(work);
   }
 
   async findByIds(ids: readonly string[]): Promise<UserRow[]> {

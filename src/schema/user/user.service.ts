@@ -1,6 +1,7 @@
 import { hashPassword } from '../../auth/passwords.js';
 import type { Role } from '../../auth/scopes.js';
 import { isUniqueViolation } from '../../db/errors.js';
+import type { Executor } from '../../db/client.js';
 import type { UserRow } from '../../db/tables.js';
 import { pageRequest, toConnection, type Connection, type ConnectionArgs } from '../shared/connection.js';
 import { UserErrorCode, UserErrors, type UserError } from '../shared/user-error.js';
@@ -31,7 +32,12 @@ export class UserService {
   constructor(private readonly repo: UserRepo) {}
 
   /** Validates, hashes the password (off the event loop) and inserts; uniqueness races end as TAKEN, not as errors. */
-  async create(input: NewUser, path: string[] = ['input']): Promise<UserPayloadData> {
+  /** `afterInsert` runs in the insert's transaction (side effects queued with the account, e.g. the welcome e-mail). */
+  async create(
+    input: NewUser,
+    path: string[] = ['input'],
+    afterInsert?: (tx: Executor, user: UserRow) => Promise<unknown>,
+  ): Promise<UserPayloadData> {
     const errors = new UserErrors();
     const field = (name: string) => [...path, name];
     const username = input.username.trim();
@@ -65,7 +71,14 @@ export class UserService {
 
     const passwordHash = await hashPassword(password);
     try {
-      const user = await this.repo.insert({ username, email, passwordHash, fullName, role: input.role ?? 'USER' });
+      const values = { username, email, passwordHash, fullName, role: input.role ?? 'USER' };
+      const user = afterInsert
+        ? await this.repo.transaction(async (tx) => {
+            const row = await this.repo.insert(values, tx);
+            await afterInsert(tx, row);
+            return row;
+          })
+        : await this.repo.insert(values);
       return { user, userErrors: [] };
     } catch (error) {
       // The unique indexes on lower(username) and lower(email) decide concurrent registrations.
