@@ -13,7 +13,7 @@
  * A subscription also needs `trigger`, which makes one event happen so the allowed case can receive it.
  */
 import { randomBytes } from 'node:crypto';
-import { toGlobalId } from '../../src/schema/shared/global-id.js';
+import { fromGlobalId, toGlobalId } from '../../src/schema/shared/global-id.js';
 import type { TestUser } from '../helpers/auth.js';
 import type { GqlResponse, TestServer } from '../helpers/server.js';
 
@@ -270,7 +270,98 @@ export const operations: Record<string, OperationRule> = {
     // The subscription opens with the job's current state; no trigger is needed.
     trigger: async () => {},
   },
+
+  // Chat: rooms are listed to chat:read holders; reading and posting need membership, which the fixtures give.
+  'Query.rooms': { document: '{ rooms(first: 1) { totalCount } }', scopes: ['chat:read'] },
+  'Mutation.createRoom': {
+    document: 'mutation($input: CreateRoomInput!) { createRoom(input: $input) { room { id } userErrors { code } } }',
+    variables: () => ({ input: { name: `op room ${unique()}` } }),
+    scopes: ['chat:write'],
+  },
+  'Mutation.joinRoom': {
+    document: 'mutation($roomId: ID!) { joinRoom(roomId: $roomId) { room { id } userErrors { code } } }',
+    variables: async (env) => ({ roomId: await createRoom(env, false) }),
+    scopes: ['chat:write'],
+  },
+  'Mutation.leaveRoom': {
+    document: 'mutation($roomId: ID!) { leaveRoom(roomId: $roomId) { room { id } userErrors { code } } }',
+    variables: async (env) => ({ roomId: await createRoom(env, true) }),
+    scopes: ['chat:write'],
+  },
+  'Mutation.sendMessage': {
+    document: 'mutation($input: SendMessageInput!) { sendMessage(input: $input) { message { id } userErrors { code } } }',
+    variables: async (env) => ({ input: { roomId: await createRoom(env, true), body: 'hello' } }),
+    scopes: ['chat:write'],
+  },
+  'Mutation.sendDirectMessage': {
+    document: 'mutation($input: SendDirectMessageInput!) { sendDirectMessage(input: $input) { message { id } userErrors { code } } }',
+    variables: (env) => ({ input: { toUserId: env.admin.id, body: 'hello' } }),
+    scopes: ['chat:write'],
+  },
+  'Mutation.setTyping': {
+    document: 'mutation($roomId: ID!) { setTyping(roomId: $roomId, typing: true) }',
+    variables: async (env) => ({ roomId: await createRoom(env, true) }),
+    scopes: ['chat:write'],
+  },
+  'Subscription.roomEvents': {
+    document: 'subscription($roomId: ID!) { roomEvents(roomId: $roomId) { __typename } }',
+    variables: async (env) => ({ roomId: await createRoom(env, true) }),
+    scopes: ['chat:read'],
+    // The admin (the room's creator) leaves and rejoins: membership events, which no rate limit holds back.
+    trigger: async (env, variables) => {
+      const chat = env.server.app.container.services.chat;
+      const admin = { id: env.admin.rowId, username: env.admin.username, role: env.admin.role };
+      const left = await chat.leaveRoom(admin, variables.roomId as string);
+      if (left.userErrors.length > 0) await chat.joinRoom(admin, variables.roomId as string);
+    },
+  },
+  'Subscription.directMessages': {
+    document: 'subscription { directMessages { id } }',
+    scopes: ['chat:read'],
+    trigger: async (env) => {
+      await env.gql('mutation($input: SendDirectMessageInput!) { sendDirectMessage(input: $input) { message { id } } }', {
+        input: { toUserId: env.subject.id, body: 'ping' },
+      });
+    },
+  },
+
+  // Notifications: the viewer's own with notifications:read; sending to others is notifications:write (staff).
+  'Query.notifications': { document: '{ notifications(first: 1, unreadOnly: true) { totalCount } }', scopes: ['notifications:read'] },
+  'Mutation.markNotificationsRead': { document: 'mutation { markNotificationsRead(ids: null) }', scopes: ['notifications:read'] },
+  'Mutation.sendNotification': {
+    document: 'mutation($input: SendNotificationInput!) { sendNotification(input: $input) { sentCount userErrors { code } } }',
+    variables: (env) => ({ input: { userIds: [env.admin.id], title: 'Hello', body: 'World' } }),
+    scopes: ['notifications:write'],
+  },
+  'Subscription.notificationReceived': {
+    document: 'subscription { notificationReceived { id } }',
+    scopes: ['notifications:read'],
+    trigger: async (env) => {
+      await env.server.app.container.services.notifications.notify([env.subject.rowId], { title: 'Hello', body: 'World' });
+    },
+  },
+
+  // Dashboards.
+  'Query.dashboard': { document: '{ dashboard { openConnections at } }', scopes: ['analytics:read'] },
+  'Subscription.dashboardStats': {
+    document: 'subscription { dashboardStats(intervalMs: 500) { openConnections at } }',
+    scopes: ['analytics:read'],
+    // The first figures arrive as soon as the subscription starts.
+    trigger: async () => {},
+  },
 };
+
+/** A room created by the admin; with `subjectIsMember`, the subject is a member too. Returns its global id. */
+async function createRoom(env: OperationEnv, subjectIsMember: boolean): Promise<string> {
+  const id = await createAs(
+    env,
+    'mutation($input: CreateRoomInput!) { createRoom(input: $input) { room { id } } }',
+    { input: { name: `op room ${unique()}` } },
+    'createRoom.room.id',
+  );
+  if (subjectIsMember) await env.server.app.container.repos.chat.addMember(fromGlobalId(id, 'Room'), env.subject.rowId);
+  return id;
+}
 
 /** A job started by the admin (an export of the catalog). */
 function startJob(env: OperationEnv): Promise<string> {
