@@ -114,7 +114,7 @@ describe('SIGTERM', () => {
     const subscriptionEnded = new Promise<unknown>((resolve) => {
       client.subscribe({ query: 'subscription { itemChanged { id } }' }, { next: (e) => void events.push(e), error: resolve, complete: () => resolve('complete') });
     });
-    // The subscription is registered once an operation sent after it on the same socket has completed.
+    // A completed operation on the same client proves the socket is acknowledged and open when the signal comes.
     await new Promise<void>((resolve, reject) =>
       client.subscribe({ query: '{ __typename }' }, { next: () => {}, error: reject, complete: resolve }),
     );
