@@ -113,6 +113,24 @@ describe('updateItem and deleteItem', () => {
   });
 });
 
+describe('deleting an ordered item', () => {
+  it('keeps the item and reports a user error, since orders refer to it', async () => {
+    const { item } = await create({ ...valid, sku: 'DE0002', stock: 5 });
+    const order = await server.gql(
+      `mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { order { id } userErrors { message } } }`,
+      { input: { itemId: item!.id, quantity: 1 } },
+      { token },
+    );
+    expect(order.body.data!.placeOrder.userErrors).toEqual([]);
+    const { body } = await server.gql(`mutation($id: ID!) { deleteItem(id: $id) { deletedId userErrors { field message code } } }`, { id: item!.id }, { token });
+    expect(body.errors).toBeUndefined();
+    expect(body.data!.deleteItem).toEqual({
+      deletedId: null,
+      userErrors: [{ field: ['id'], message: 'Item has orders and cannot be deleted', code: 'INVALID' }],
+    });
+  });
+});
+
 describe('node and nodes', () => {
   it('resolves items by global id, in order, with null for unknown ones', async () => {
     const a = (await create({ ...valid, sku: 'ND0001', name: 'First' })).item!;

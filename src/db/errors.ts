@@ -1,5 +1,7 @@
 /** PostgreSQL error codes we act on (https://www.postgresql.org/docs/current/errcodes-appendix.html). */
 const UNIQUE_VIOLATION = '23505';
+const FOREIGN_KEY_VIOLATION = '23503';
+const RESTRICT_VIOLATION = '23001'; // ON DELETE RESTRICT
 const SERIALIZATION_FAILURE = '40001';
 
 interface PgErrorLike {
@@ -28,4 +30,10 @@ export function isUniqueViolation(error: unknown, constraint?: string): boolean 
 
 export function isSerializationFailure(error: unknown): boolean {
   return pgError(error)?.code === SERIALIZATION_FAILURE;
+}
+
+/** A row still referenced elsewhere (e.g. an item with orders) cannot be deleted. */
+export function isForeignKeyViolation(error: unknown): boolean {
+  const code = pgError(error)?.code;
+  return code === FOREIGN_KEY_VIOLATION || code === RESTRICT_VIOLATION;
 }

@@ -1,5 +1,5 @@
 import type { PubSub } from '@graphql-yoga/subscription';
-import { isUniqueViolation } from '../../db/errors.js';
+import { isForeignKeyViolation, isUniqueViolation } from '../../db/errors.js';
 import type { ItemRow } from '../../db/tables.js';
 import { Topic, type ChangeKind, type Topics } from '../../pubsub/topics.js';
 import { pageRequest, SortDirection, toConnection, type Connection, type ConnectionArgs } from '../shared/connection.js';
@@ -96,7 +96,16 @@ export class ItemService {
 
   async delete(globalId: string): Promise<{ deletedId: string | null; userErrors: UserError[] }> {
     const id = parseGlobalId(globalId, 'Item');
-    const row = id ? await this.repo.delete(id) : null;
+    let row: ItemRow | null;
+    try {
+      row = id ? await this.repo.delete(id) : null;
+    } catch (error) {
+      // Orders keep their item (Order.item is non-null): an ordered item stays in the catalog.
+      if (isForeignKeyViolation(error)) {
+        return { deletedId: null, userErrors: [userError(['id'], 'Item has orders and cannot be deleted', UserErrorCode.INVALID)] };
+      }
+      throw error;
+    }
     if (!row) {
       return { deletedId: null, userErrors: [userError(['id'], 'Item not found', UserErrorCode.NOT_FOUND)] };
     }
