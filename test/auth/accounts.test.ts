@@ -8,7 +8,7 @@ let server: TestServer;
 let admin: TestUser;
 let user: TestUser;
 beforeAll(async () => {
-  server = await startServer();
+  server = await startServer({ ADMIN_EMAIL: 'Boss@Corp.example', ADMIN_PASSWORD: 'Bootstr4p-admin' });
   [admin, user] = await Promise.all([createUser(server, { role: 'ADMIN' }), createUser(server)]);
 });
 afterAll(() => server?.close());
@@ -86,6 +86,19 @@ describe('register, login and viewer', () => {
       scopes: null,
       userErrors: [{ field: ['input', 'scopes'], message: 'Unknown scope: items:fly', code: 'INVALID' }],
     });
+  });
+});
+
+describe('bootstrap', () => {
+  it('creates the first admin from ADMIN_EMAIL and ADMIN_PASSWORD at start-up', async () => {
+    const { body } = await server.gql(
+      `mutation($input: LoginInput!) { login(input: $input) { scopes user { username email role } userErrors { code } } }`,
+      { input: { login: 'boss@corp.example', password: 'Bootstr4p-admin' } },
+    );
+    expect(body.data!.login.user).toEqual({ username: 'opshub_admin', email: 'boss@corp.example', role: 'ADMIN' });
+    expect(body.data!.login.scopes).toContain('system:write');
+    // Start-up again with the same settings finds the account and leaves it alone.
+    expect(await server.app.container.services.users.ensureAdmin('boss@corp.example', 'Another-pa55')).toEqual({ created: false, userErrors: [] });
   });
 });
 
