@@ -22,7 +22,7 @@ import { registerHealth } from './health.js';
 import { registerDownloads } from './downloads.js';
 import { JobRunner } from '../jobs/runner.js';
 import type { JobDefinition } from '../jobs/types.js';
-import { checkDocumentSize } from './limits.js';
+import { checkDocument } from './limits.js';
 import { createOperationPolicy } from './operation-policy.js';
 import { costExtension, createRateLimitGuard, rateLimitHeaders } from './rate-limit.js';
 import { registerSecurity } from './security.js';
@@ -223,12 +223,12 @@ export async function createApp(options: AppOptions): Promise<App> {
   });
 
   await fastify.register(async (scope) => {
-    // The size limit is checked before Apollo parses anything.
+    // The size and nesting limits are checked before Apollo parses anything.
     scope.addHook('preHandler', async (request, reply) => {
       const query = (request.body as { query?: unknown } | undefined)?.query ?? (request.query as { query?: unknown } | undefined)?.query;
-      const error = typeof query === 'string' ? checkDocumentSize(query, config.limits) : null;
+      const error = typeof query === 'string' ? checkDocument(query, config.limits) : null;
       if (error) {
-        return reply.code(413).send({ errors: [{ ...formatError(error, {}), extensions: { ...error.extensions, requestId: request.id } }] });
+        return reply.code(error.extensions.limit === 'documentBytes' ? 413 : 400).send({ errors: [{ ...formatError(error, {}), extensions: { ...error.extensions, requestId: request.id } }] });
       }
     });
     if (trusted) {

@@ -8,6 +8,7 @@ import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
 import {
   getNamedType,
+  getOperationAST,
   GraphQLError,
   isCompositeType,
   Kind,
@@ -147,6 +148,48 @@ export function checkDocumentSize(query: string, limits: OperationLimits): Graph
     : null;
 }
 
+/**
+ * Brackets (`{`, `[`, `(`) nested deeper than this are refused before parsing. graphql-js parses, validates and
+ * prints values recursively: an input value nested ~2,000 levels deep fits in the token limit yet overflows the
+ * stack (a RangeError that would surface as an internal error). Selection depth has its own, far lower, limit.
+ */
+export const MAX_NESTING = 256;
+
+/** The nesting of brackets outside strings and comments, in one pass; stops counting past the maximum. */
+export function checkNesting(query: string): GraphQLError | null {
+  if (query.length <= MAX_NESTING) return null;
+  let depth = 0;
+  let i = 0;
+  while (i < query.length) {
+    const char = query.charCodeAt(i);
+    if (char === 0x23 /* # */) {
+      while (i < query.length && query.charCodeAt(i) !== 0x0a && query.charCodeAt(i) !== 0x0d) i++;
+    } else if (char === 0x22 /* " */) {
+      if (query.startsWith('"""', i)) {
+        const end = query.indexOf('"""', i + 3);
+        i = end === -1 ? query.length : end + 2;
+      } else {
+        i++;
+        while (i < query.length && query.charCodeAt(i) !== 0x22 && query.charCodeAt(i) !== 0x0a) i += query.charCodeAt(i) === 0x5c ? 2 : 1;
+      }
+    } else if (char === 0x7b || char === 0x5b || char === 0x28) {
+      depth++;
+      if (depth > MAX_NESTING) {
+        return limitError('nesting', depth, MAX_NESTING, `Nesting limit of ${MAX_NESTING} exceeded.`);
+      }
+    } else if ((char === 0x7d || char === 0x5d || char === 0x29) && depth > 0) {
+      depth--;
+    }
+    i++;
+  }
+  return null;
+}
+
+/** The checks on the raw text, before parsing: size, then bracket nesting. */
+export function checkDocument(query: string, limits: OperationLimits): GraphQLError | null {
+  return checkDocumentSize(query, limits) ?? checkNesting(query);
+}
+
 /** Maps graphql-js's token-limit syntax error to a limit error with the same extensions as the others. */
 export function tokenLimitError(error: GraphQLError, limits: OperationLimits): GraphQLError | null {
   if (!/Document contains more tha[nt] \d+ tokens/.test(error.message)) return null;
@@ -178,10 +221,14 @@ export function costOf(
   operationName: string | null | undefined,
   variables: Record<string, unknown> | null | undefined,
 ): number {
+  // No such operation (a name the document lacks, or several operations and no name): execution reports it without
+  // running anything. graphql-query-complexity would crash on an anonymous operation asked for by name.
+  const operation = getOperationAST(document, operationName);
+  if (!operation) return 0;
   return getComplexity({
     schema,
     query: document,
-    operationName: operationName ?? undefined,
+    operationName: operation.name?.value,
     variables: variables ?? {},
     estimators: [estimator],
   });

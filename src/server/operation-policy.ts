@@ -15,7 +15,7 @@ import {
   type ValidationRule,
 } from 'graphql';
 import { ErrorCode } from '../schema/shared/errors.js';
-import { checkDocumentSize, costError, costOf, limitRules, tokenLimitError, type OperationLimits } from './limits.js';
+import { checkDocument, costError, costOf, limitRules, tokenLimitError, type OperationLimits } from './limits.js';
 
 export interface OperationPolicyOptions {
   introspection: boolean;
@@ -82,7 +82,7 @@ export function createOperationPolicy(schema: GraphQLSchema, options: OperationP
         cache.set(query, cached);
         return { document: cached };
       }
-      const tooLarge = checkDocumentSize(query, limits);
+      const tooLarge = checkDocument(query, limits);
       if (tooLarge) return { errors: [tooLarge] };
       let document: DocumentNode;
       try {

@@ -101,13 +101,29 @@ function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
   return typeof (value as AsyncIterable<unknown>)?.[Symbol.asyncIterator] === 'function';
 }
 
+const SERVER_ONLY_TYPE = /"type"\s*:\s*"(connection_ack|next|error)"/;
+
+/** The type of a message only the server may send, or null. The regex spares a second JSON.parse of most messages. */
+function serverOnlyType(data: unknown): string | null {
+  const text = String(data);
+  if (!SERVER_ONLY_TYPE.test(text)) return null;
+  try {
+    const type = (JSON.parse(text) as { type?: unknown } | null)?.type;
+    return type === 'connection_ack' || type === 'next' || type === 'error' ? type : null;
+  } catch {
+    return null;
+  }
+}
+
 export function attachGraphqlWs(options: WsOptions) {
   const { contextBuilder, policy, log } = options;
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes, handleProtocols });
-  // A client that breaks the WebSocket framing (a frame over maxPayload: 1009, invalid UTF-8: 1007, …) has already
-  // been closed by `ws` with the right code when it emits the error; graphql-ws would print it to the console as an
-  // internal error. It is the client's fault, so it is logged here and goes no further. Registered before
-  // graphql-ws's own 'connection' listener.
+  // Client faults graphql-ws would treat as its own internal errors (printed to the console, closed with 4500),
+  // handled here first — this listener is registered before graphql-ws's own 'connection' listener:
+  // - a frame that breaks the WebSocket framing (over maxPayload: 1009, invalid UTF-8: 1007, …): `ws` has already
+  //   closed the socket with the right code when it emits the error, so it is only logged;
+  // - a message of a type only the server sends (connection_ack, next, error): the protocol says a message of the
+  //   wrong type or format closes the socket with 4400 (graphql-ws PROTOCOL.md), graphql-ws throws instead.
   wss.on('connection', (socket: WebSocket) => {
     const emit = socket.emit.bind(socket);
     socket.emit = ((event: string | symbol, ...args: unknown[]) => {
@@ -115,6 +131,13 @@ export function attachGraphqlWs(options: WsOptions) {
       if (event === 'error' && typeof error?.code === 'string' && error.code.startsWith('WS_ERR_')) {
         log.info({ code: error.code, reason: error.message }, 'WebSocket closed for a protocol violation');
         return true;
+      }
+      if (event === 'message') {
+        const type = serverOnlyType(args[0]);
+        if (type) {
+          socket.close(CloseCode.BadRequest, `Invalid message received: a client may not send ${type}`);
+          return true;
+        }
       }
       return emit(event, ...args);
     }) as WebSocket['emit'];

@@ -40,9 +40,21 @@ export function wsRun(client: Client, request: WsRequest, timeoutMs = 10_000): P
   });
 }
 
-/** A graphql-ws client for a viewer (or anonymous), closed by the server's `close()`. */
+const clients = new WeakMap<TestServer, Map<string, Client>>();
+
+/**
+ * The graphql-ws client of a viewer (or of anonymous callers), one per token and server, so a test stays within the
+ * per-user connection limit; closed by the server's `close()`.
+ */
 export function wsFor(server: TestServer, token?: string): Client {
-  return server.wsClient(token ? { authorization: `Bearer ${token}` } : undefined);
+  let byToken = clients.get(server);
+  if (!byToken) clients.set(server, (byToken = new Map()));
+  let client = byToken.get(token ?? '');
+  if (!client) {
+    client = server.wsClient(token ? { authorization: `Bearer ${token}` } : undefined);
+    byToken.set(token ?? '', client);
+  }
+  return client;
 }
 
 export interface RawSocket {

@@ -1,6 +1,6 @@
 /**
  * Operation limits, checked before anything executes and the same on both transports: depth, aliases, tokens,
- * directives, root fields, document size and static cost. A refused operation says which limit, its value and the
+ * directives, root fields, document size, bracket nesting and static cost. A refused operation says which limit, its value and the
  * maximum, and runs no resolver and no SQL (acceptance 1 and 2).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -53,6 +53,7 @@ const cases: Case[] = [
   { name: 'a query with 51 directives', query: `{ ${repeat(51, () => '__typename @include(if: true)')} }`, limit: 'directives', maximum: 50, value: 51, message: /directives/i, status: 400 },
   { name: 'a query with 21 root fields', query: `{ ${repeat(21, () => 'items(first: 1) { totalCount }')} }`, limit: 'rootFields', maximum: 20, value: 21, message: /^Root field limit of 20 exceeded, found 21/, status: 400 },
   { name: 'a document over 100 KB', query: `{ __typename } #${'x'.repeat(100 * 1_024)}`, limit: 'documentBytes', maximum: 102_400, value: 102_416, message: /^Document size limit of 102400 bytes exceeded/, status: 413 },
+  { name: 'input values nested 300 deep', query: `query { nodes(ids: ${'['.repeat(300)}"x"${']'.repeat(300)}) { id } }`, limit: 'nesting', maximum: 256, value: 257, message: /^Nesting limit of 256 exceeded/, status: 400 },
   { name: 'a query costing more than 50,000', query: costly(3), limit: 'cost', maximum: 50_000, value: 50_100, message: /^Query cost limit of 50000 exceeded, found 50100/, status: 400 },
 ];
 
