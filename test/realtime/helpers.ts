@@ -125,7 +125,7 @@ export function run<T = Record<string, any>>(
 }
 
 /** Resolves once `check` holds, checking on every turn of the event loop; rejects after `timeoutMs`. */
-export async function until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+export async function until(check: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);

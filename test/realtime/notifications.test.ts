@@ -34,9 +34,9 @@ describe('notifications', () => {
     await until(() => server.app.container.services.realtime.streams.open === 2, 'the subscriptions');
     const { body } = await server.gql(SEND, { input: { userIds: [a.id, b.id], kind: 'WARNING', title: ' Stock low ', body: 'AB1234 has 2 left' } }, { token: staff.token });
     expect(body.data?.sendNotification).toEqual({ sentCount: 2, userErrors: [] });
-    const [event] = await streamA.waitFor(1);
+    const [event] = await streamA.waitFor(1, 20_000);
     expect(event?.data?.notificationReceived).toMatchObject({ kind: 'WARNING', title: 'Stock low', body: 'AB1234 has 2 left', readAt: null });
-    await streamB.waitFor(1);
+    await streamB.waitFor(1, 20_000);
 
     const refused = await server.gql(SEND, { input: { userIds: [b.id], title: 't', body: 'b' } }, { token: a.token });
     expect(refused.body.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', missingScopes: ['notifications:write'] });
@@ -81,8 +81,8 @@ describe('notifications', () => {
     const send = 'mutation($input: SendDirectMessageInput!) { sendDirectMessage(input: $input) { message { id body room { id } } userErrors { field code } } }';
     const sent = await server.gql(send, { input: { toUserId: b.id, body: ' psst ' } }, { token: a.token });
     expect(sent.body.data?.sendDirectMessage.message).toMatchObject({ body: 'psst', room: null });
-    expect((await dmB.waitFor(1))[0]?.data?.directMessages).toEqual({ body: 'psst', author: { username: a.username }, room: null });
-    expect((await notesB.waitFor(1))[0]?.data?.notificationReceived).toMatchObject({ kind: 'INFO', title: `New message from ${a.username}`, body: 'psst' });
+    expect((await dmB.waitFor(1, 20_000))[0]?.data?.directMessages).toEqual({ body: 'psst', author: { username: a.username }, room: null });
+    expect((await notesB.waitFor(1, 20_000))[0]?.data?.notificationReceived).toMatchObject({ kind: 'INFO', title: `New message from ${a.username}`, body: 'psst' });
     const self = await server.gql(send, { input: { toUserId: a.id, body: 'me' } }, { token: a.token });
     expect(self.body.data?.sendDirectMessage.userErrors).toEqual([{ field: ['input', 'toUserId'], code: 'INVALID' }]);
 
@@ -92,7 +92,7 @@ describe('notifications', () => {
     expect((await server.gql(node, { id: messageId }, { token: c.token })).body.data).toEqual({ node: null });
     // C's subscription saw nothing: a DM to C now is the first thing it gets.
     await server.gql(send, { input: { toUserId: c.id, body: 'for c' } }, { token: a.token });
-    expect((await dmC.waitFor(1)).map((event) => event.data?.directMessages.body)).toEqual(['for c']);
+    expect((await dmC.waitFor(1, 20_000)).map((event) => event.data?.directMessages.body)).toEqual(['for c']);
     [dmB, dmC, notesB].forEach((stream) => stream.dispose());
   });
 });
@@ -114,9 +114,9 @@ describe('dashboard', () => {
     const staff = await createUser(server, { role: 'MODERATOR' });
     const ticker = server.app.container.services.dashboard.ticker;
     const first = collect(rawClient(server, staff.token, clients).client, { query: STATS, variables: { ms: 500 } });
-    await first.waitFor(1);
+    await first.waitFor(1, 20_000);
     const second = collect(rawClient(server, staff.token, clients).client, { query: STATS, variables: { ms: 500 } });
-    await second.waitFor(3);
+    await second.waitFor(3, 20_000);
     await until(() => first.events.length >= second.events.length, 'the first subscriber to catch up');
     // Every figure the second subscriber got is one the first got too: one computation per tick, shared.
     const firstTimes = new Set(first.events.map((event) => event.data?.dashboardStats.at));
@@ -125,7 +125,7 @@ describe('dashboard', () => {
     expect(ticker.activeIntervals).toBe(1);
 
     const tooFast = collect(rawClient(server, staff.token, clients).client, { query: STATS, variables: { ms: 100 } });
-    await tooFast.done();
+    await tooFast.done(20_000);
     expect(tooFast.events[0]?.errors?.[0]?.extensions?.code ?? (tooFast.errors[0] as any)?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
 
     first.dispose();

@@ -47,23 +47,23 @@ describe('presence (acceptance 3)', () => {
 
     const tab1 = rawClient(server, a.token, clients);
     collect(tab1.client, { query: ROOM_EVENTS, variables: { roomId } });
-    await watching.waitFor(1);
+    await watching.waitFor(1, 20_000);
     const tab2 = rawClient(server, a.token, clients);
     collect(tab2.client, { query: ROOM_EVENTS, variables: { roomId } });
     await until(() => realtime().channels.subscriberCount === 3, "the second tab's subscription");
     await sendMessage(server, b, roomId, 'both tabs open');
-    await watching.waitFor(2);
+    await watching.waitFor(2, 20_000);
     expect(watching.events.map(label)).toEqual([`MemberJoined:${a.username}`, 'message:both tabs open']);
 
     await tab1.client.dispose();
     await until(() => realtime().connections.countFor(a.rowId) === 1, 'the first tab to close');
     await sendMessage(server, b, roomId, 'one tab closed');
-    await watching.waitFor(3);
+    await watching.waitFor(3, 20_000);
     expect(watching.events.map(label).slice(2)).toEqual(['message:one tab closed']);
 
     // No close frame: the TCP connection just ends.
     (tab2.socket() as unknown as { _socket: { destroy(): void } })._socket.destroy();
-    await watching.waitFor(4);
+    await watching.waitFor(4, 20_000);
     expect(watching.events.map(label).slice(3)).toEqual([`MemberLeft:${a.username}`]);
     expect(realtime().connections.countFor(a.rowId)).toBe(0);
     watching.dispose();
@@ -76,11 +76,11 @@ describe('presence (acceptance 3)', () => {
     await until(() => realtime().channels.subscriberCount === 1, 'the watcher');
     const silent = rawClient(server, a.token, clients);
     collect(silent.client, { query: ROOM_EVENTS, variables: { roomId } });
-    await watching.waitFor(1);
+    await watching.waitFor(1, 20_000);
 
     // The client stops reading: it never sees the server's pings, so it never answers them.
     (silent.socket() as unknown as { _socket: { pause(): void } })._socket.pause();
-    await watching.waitFor(2, 5_000);
+    await watching.waitFor(2, 20_000);
     expect(watching.events.map(label)).toEqual([`MemberJoined:${a.username}`, `MemberLeft:${a.username}`]);
     expect(realtime().connections.countFor(a.rowId)).toBe(0);
     watching.dispose();
@@ -113,13 +113,13 @@ describe('connection limits', () => {
     const query = 'subscription { directMessages { body } }';
     const streams = Array.from({ length: 100 }, () => collect(client, { query }));
     const refused = collect(client, { query });
-    await refused.done();
+    await refused.done(20_000);
     expect(refused.errors[0]).toEqual([
       expect.objectContaining({ message: 'Too many subscriptions on this connection (at most 100)', extensions: expect.objectContaining({ code: 'RATE_LIMITED' }) }),
     ]);
     await until(() => realtime().streams.open === 100, 'the 100 subscriptions');
     await server.gql('mutation($input: SendDirectMessageInput!) { sendDirectMessage(input: $input) { message { id } } }', { input: { toUserId: a.id, body: 'hi' } }, { token: b.token });
-    for (const stream of streams) expect((await stream.waitFor(1))[0]?.data).toEqual({ directMessages: { body: 'hi' } });
+    for (const stream of streams) expect((await stream.waitFor(1, 20_000))[0]?.data).toEqual({ directMessages: { body: 'hi' } });
     streams.forEach((stream) => stream.dispose());
   });
 });
@@ -133,9 +133,9 @@ describe('typing (acceptance 4)', () => {
     for (const typing of [true, false, true, false, true, false]) {
       expect((await server.gql(SET_TYPING, { roomId, typing }, { token: a.token })).body.data).toEqual({ setTyping: true });
     }
-    await watching.waitFor(2);
+    await watching.waitFor(2, 20_000);
     await sendMessage(server, a, roomId, 'sentinel');
-    await watching.waitFor(3);
+    await watching.waitFor(3, 20_000);
     expect(watching.events.map(label)).toEqual([`typing:${a.username}:true`, `typing:${a.username}:false`, 'message:sentinel']);
     watching.dispose();
   });
@@ -161,7 +161,7 @@ describe('typing (acceptance 4)', () => {
     const watching = collect(rawClient(server, b.token, clients).client, { query: ROOM_EVENTS, variables: { roomId } });
     await until(() => realtime().channels.subscriberCount === 1, 'the watcher');
     await server.gql(SET_TYPING, { roomId, typing: true }, { token: a.token });
-    await watching.waitFor(2, 6_000);
+    await watching.waitFor(2, 20_000);
     expect(watching.events.map(label)).toEqual([`typing:${a.username}:true`, `typing:${a.username}:false`]);
     watching.dispose();
   });

@@ -106,7 +106,7 @@ describe('delivery to room subscribers (acceptance 1)', () => {
       const result = await run(clientA, SEND_MESSAGE, { input: { roomId, body: `message ${i}` } });
       sentIds.push(result.data?.sendMessage.message.id);
     }
-    const events = await stream.waitFor(10);
+    const events = await stream.waitFor(10, 20_000);
     for (const event of events) {
       const id = Buffer.from(event.data!.roomEvents.message.id, 'base64url').toString().split(':')[1]!;
       committed.push(repo.findMessagesByIds([id]).then((rows) => rows.length));
@@ -122,7 +122,7 @@ describe('delivery to room subscribers (acceptance 1)', () => {
 
     // Both sockets still work: A runs another operation, B still receives the room's events.
     expect((await run(clientA, SET_TYPING, { roomId, typing: true })).data).toEqual({ setTyping: true });
-    await stream.waitFor(11);
+    await stream.waitFor(11, 20_000);
     expect(stream.events[10]?.data?.roomEvents).toEqual({ __typename: 'TypingChanged', user: { username: a!.username }, typing: true });
     expect(stream.events).toHaveLength(11);
     stream.dispose();
@@ -134,7 +134,7 @@ describe('per-event authorization (acceptance 2)', () => {
     const [owner, outsider] = await users(server, 2);
     const roomId = await createRoom(server, owner!);
     const stream = collect(wsOf(outsider!), { query: ROOM_EVENTS, variables: { roomId } });
-    await stream.done();
+    await stream.done(20_000);
     expect(stream.completed).toBe(true);
     expect(stream.events).toHaveLength(1);
     expect(stream.events[0]!.data ?? null).toBeNull();
@@ -150,8 +150,8 @@ describe('per-event authorization (acceptance 2)', () => {
     await until(() => server.app.container.services.realtime.channels.subscriberCount === 3);
 
     await sendMessage(server, a!, roomId, 'before the leave');
-    await leaverTab1.waitFor(1);
-    await leaverTab2.waitFor(1);
+    await leaverTab1.waitFor(1, 20_000);
+    await leaverTab2.waitFor(1, 20_000);
 
     const left = await server.gql(LEAVE_ROOM, { roomId }, { token: leaver!.token });
     expect(left.body.data?.leaveRoom.userErrors).toEqual([]);
@@ -169,7 +169,7 @@ describe('per-event authorization (acceptance 2)', () => {
     expect(kinds.filter((kind) => kind === 'MemberLeft')).toHaveLength(1);
 
     for (const tab of [leaverTab1, leaverTab2]) {
-      await tab.done();
+      await tab.done(20_000);
       expect(tab.completed).toBe(true);
       const received = tab.events.map((event) => event.data?.roomEvents.message?.body ?? event.data?.roomEvents.__typename);
       expect(received).toContain('before the leave');
@@ -180,7 +180,7 @@ describe('per-event authorization (acceptance 2)', () => {
   });
 });
 
-async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+async function until(check: () => boolean, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > deadline) throw new Error('Timed out');
