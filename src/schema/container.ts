@@ -6,6 +6,7 @@ import type { PubSub } from '@graphql-yoga/subscription';
 import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
 import type { Topics } from '../pubsub/topics.js';
+import { lazyObjectFactory } from './shared/lazy.js';
 import { itemLoader } from './item/item.loaders.js';
 import { ItemRepo } from './item/item.repo.js';
 import { ItemService } from './item/item.service.js';
@@ -118,17 +119,18 @@ export function createContainer({ config, db, pubsub, jobHandlers = [] }: Contai
       services.dashboard.ticker.close();
       await services.rateLimit.close();
     },
-    newLoaders: () => ({
-      item: itemLoader(repos.items),
-      user: userLoader(repos.users),
-      order: orderLoader(repos.orders),
-      task: taskLoader(repos.tasks),
-      posts: postLoaders(repos.posts),
-      room: roomLoader(repos.chat),
-      message: messageLoader(repos.chat),
-      membership: membershipLoader(repos.chat),
-      notification: notificationLoader(repos.notifications),
-      job: jobLoader(repos.jobs),
+    /** Per-request (and per-event) DataLoaders, each built on first use. */
+    newLoaders: lazyObjectFactory({
+      item: () => itemLoader(repos.items),
+      user: () => userLoader(repos.users),
+      order: () => orderLoader(repos.orders),
+      task: () => taskLoader(repos.tasks),
+      posts: () => postLoaders(repos.posts),
+      room: () => roomLoader(repos.chat),
+      message: () => messageLoader(repos.chat),
+      membership: () => membershipLoader(repos.chat),
+      notification: () => notificationLoader(repos.notifications),
+      job: () => jobLoader(repos.jobs),
     }),
   };
 }
