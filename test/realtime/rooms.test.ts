@@ -11,6 +11,7 @@ import {
   SEND_MESSAGE,
   sendMessage,
   SET_TYPING,
+  until,
   users,
   type RawClient,
 } from './helpers.js';
@@ -97,7 +98,7 @@ describe('delivery to room subscribers (acceptance 1)', () => {
     const clientB = wsOf(b!);
     const stream = collect(clientB, { query: ROOM_EVENTS, variables: { roomId } });
     // The subscription is live once the server holds it.
-    await until(() => server.app.container.services.realtime.channels.subscriberCount === 1);
+    await until(() => server.app.container.services.realtime.channels.subscriberCount === 1, 'the subscription');
 
     const repo = server.app.container.repos.chat;
     const committed: Array<Promise<number>> = [];
@@ -147,7 +148,7 @@ describe('per-event authorization (acceptance 2)', () => {
     const leaverTab1 = collect(wsOf(leaver!), { query: ROOM_EVENTS, variables: { roomId } });
     const leaverTab2 = collect(wsOf(leaver!), { query: ROOM_EVENTS, variables: { roomId } });
     const watching = collect(wsOf(witness!), { query: ROOM_EVENTS, variables: { roomId } });
-    await until(() => server.app.container.services.realtime.channels.subscriberCount === 3);
+    await until(() => server.app.container.services.realtime.channels.subscriberCount === 3, 'the subscriptions');
 
     await sendMessage(server, a!, roomId, 'before the leave');
     await leaverTab1.waitFor(1, 20_000);
@@ -159,7 +160,7 @@ describe('per-event authorization (acceptance 2)', () => {
     await server.gql(SET_TYPING, { roomId, typing: true }, { token: a!.token });
     await sendMessage(server, a!, roomId, 'sentinel');
 
-    await until(() => watching.events.some((event) => event.data?.roomEvents.message?.body === 'sentinel'));
+    await until(() => watching.events.some((event) => event.data?.roomEvents.message?.body === 'sentinel'), 'the sentinel');
     const seen = watching.events;
     const kinds = seen.map((event) => event.data?.roomEvents.__typename);
     // The witness saw the leaver's own presence and the leave, then everything sent after it.
@@ -180,10 +181,3 @@ describe('per-event authorization (acceptance 2)', () => {
   });
 });
 
-async function until(check: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('Timed out');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
