@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { getOperationAST, type GraphQLError, type GraphQLSchema } from 'graphql';
 import type { Config } from '../config.js';
 import { AuthenticationError, createContextBuilder, type Authentication, type Context } from '../auth/context.js';
@@ -99,11 +99,11 @@ export async function createApp(options: AppOptions): Promise<App> {
     bodyLimit: serverDefaults.maxPayloadBytes,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
-    // A client-chosen request id is accepted only when it is short and plain, so it cannot forge log lines.
-    requestIdLogLabel: 'requestId',
+    logController: new LogController({ requestIdLogLabel: 'requestId' }),
     forceCloseConnections: 'idle',
     return503OnClosing: true,
   });
+  // A client-chosen request id is kept only when it is short and plain; anything else is replaced.
   fastify.addHook('onRequest', async (request, reply) => {
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(request.id)) request.id = randomUUID();
     void reply.header('x-request-id', request.id);
