@@ -1,9 +1,8 @@
+import { setMaxListeners } from 'node:events';
 import { createPubSub, type PubSub } from '@graphql-yoga/subscription';
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import { Redis } from 'ioredis';
 import type { Topics } from './topics.js';
-
-
 
 export interface AppPubSub {
   pubsub: PubSub<Topics>;
@@ -13,7 +12,12 @@ export interface AppPubSub {
 
 /** In-process pub/sub, or Redis-backed when a URL is given so several processes share events. */
 export function createAppPubSub(redisUrl: string | null): AppPubSub {
-  if (!redisUrl) return { pubsub: createPubSub<Topics>(), kind: 'memory', close: async () => {} };
+  if (!redisUrl) {
+    // Every subscription listens on its topic: hundreds of listeners on one topic are normal here, not a leak.
+    const eventTarget = new EventTarget();
+    setMaxListeners(0, eventTarget);
+    return { pubsub: createPubSub<Topics>({ eventTarget }), kind: 'memory', close: async () => {} };
+  }
   const publishClient = new Redis(redisUrl, { maxRetriesPerRequest: 3 });
   const subscribeClient = new Redis(redisUrl, { maxRetriesPerRequest: 3 });
   return {
