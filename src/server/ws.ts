@@ -10,6 +10,7 @@ import {
   createSourceEventStream,
   execute,
   getOperationAST,
+  Kind,
   getVariableValues,
   GraphQLError,
   type DocumentNode,
@@ -23,6 +24,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { AuthenticationError, type Context, type ContextBuilder } from '../auth/context.js';
 import { ErrorCode } from '../schema/shared/errors.js';
+import { SHARED_EVENTS_EXTENSION } from '../schema/shared/shared-events.js';
 import { firstErrorCode, formatError } from './errors.js';
 import type { OperationPolicy } from './operation-policy.js';
 import { costExtension, type CostExtension, type RateLimitGuard } from './rate-limit.js';
@@ -113,6 +115,24 @@ function serverOnlyType(data: unknown): string | null {
   } catch {
     return null;
   }
+}
+
+/** Results of one event, per document + variables + scopes; dropped with the event object. */
+const sharedExecutions = new WeakMap<object, Map<string, Promise<ExecutionResult> | ExecutionResult>>();
+const documentIds = new WeakMap<DocumentNode, number>();
+let nextDocumentId = 0;
+
+/** The share key of a subscription whose root fields are all @SharedEvents; null when its events may differ per viewer. */
+function sharedEventsKey(args: ExecutionArgs): string | null {
+  const operation = getOperationAST(args.document, args.operationName);
+  const fields = args.schema.getSubscriptionType()?.getFields();
+  if (!operation || !fields) return null;
+  for (const selection of operation.selectionSet.selections) {
+    if (selection.kind !== Kind.FIELD || fields[selection.name.value]?.extensions?.[SHARED_EVENTS_EXTENSION] !== true) return null;
+  }
+  let documentId = documentIds.get(args.document);
+  if (documentId === undefined) documentIds.set(args.document, (documentId = nextDocumentId++));
+  return `${documentId}\u0000${args.operationName ?? ''}\u0000${JSON.stringify(args.variableValues ?? {})}`;
 }
 
 export function attachGraphqlWs(options: WsOptions) {
@@ -301,13 +321,24 @@ export function attachGraphqlWs(options: WsOptions) {
           contextValue,
         } satisfies ExecutionArgs;
       },
-      // Subscription events are executed with a fresh context copy each: new DataLoaders per event.
+      // Subscription events are executed with a fresh context each (new DataLoaders, the viewer checked again).
+      // For subscriptions marked @SharedEvents, subscribers with the same document, variables and scopes share one
+      // execution of each event: the pub/sub hands every subscriber the same event object, which keys the share.
       async subscribe(args) {
         const stream = await createSourceEventStream(args);
         if (!isAsyncIterable(stream)) return stream as ExecutionResult;
-        return mapAsyncIterator(stream, async (payload) =>
-          execute({ ...args, rootValue: payload, contextValue: await contextBuilder.forEvent(args.contextValue as Context) }),
-        );
+        const shareKey = sharedEventsKey(args);
+        return mapAsyncIterator(stream, async (payload) => {
+          const contextValue = await contextBuilder.forEvent(args.contextValue as Context);
+          const run = () => execute({ ...args, rootValue: payload, contextValue });
+          if (shareKey === null || payload === null || typeof payload !== 'object') return run();
+          const key = `${shareKey}\u0000${[...contextValue.scopes].sort().join(' ')}`;
+          let executions = sharedExecutions.get(payload);
+          if (!executions) sharedExecutions.set(payload, (executions = new Map()));
+          let result = executions.get(key);
+          if (!result) executions.set(key, (result = Promise.resolve(run())));
+          return result;
+        });
       },
       execute: (args) => execute(args),
       onNext(ctx, id, _payload, args, result) {

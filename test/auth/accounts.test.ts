@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser, TEST_PASSWORD, type TestUser } from '../helpers/auth.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { collect } from '../helpers/subscriptions.js';
-import { triggerUntilEvent } from './operations.js';
+import { triggerUntilEvent } from '../helpers/subscriptions.js';
 
 let server: TestServer;
 let admin: TestUser;

@@ -9,7 +9,8 @@ import { createSchema } from '../../src/schema/index.js';
 import { createUser, type TestUser } from '../helpers/auth.js';
 import { startServer, type GqlResponse, type TestServer } from '../helpers/server.js';
 import { collect } from '../helpers/subscriptions.js';
-import { operations, triggerUntilEvent, type OperationEnv, type OperationRule } from './operations.js';
+import { triggerUntilEvent } from '../helpers/subscriptions.js';
+import { operations, type OperationEnv, type OperationRule } from './operations.js';
 
 const schema = await createSchema();
 const roots = [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()].filter(

@@ -5,8 +5,7 @@
 import { GraphQLError } from 'graphql';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Topic } from '../../src/pubsub/topics.js';
-import { triggerUntilEvent } from '../auth/operations.js';
-import { collect } from '../helpers/subscriptions.js';
+import { collect, triggerUntilEvent } from '../helpers/subscriptions.js';
 import { createUser } from '../helpers/auth.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 

@@ -4,8 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { triggerUntilEvent } from '../auth/operations.js';
-import { collect } from '../helpers/subscriptions.js';
+import { collect, triggerUntilEvent } from '../helpers/subscriptions.js';
 import { createUser } from '../helpers/auth.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 

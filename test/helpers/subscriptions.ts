@@ -64,3 +64,19 @@ export function collect<T = Record<string, any>>(
   });
   return result;
 }
+
+/**
+ * graphql-ws gives the client no signal that a subscription is registered with the pub/sub, so the trigger is
+ * repeated until the first event arrives (each wait ends as soon as an event is there).
+ */
+export async function triggerUntilEvent(
+  collected: { events: unknown[]; errors: unknown[]; waitFor(count: number, timeoutMs?: number): Promise<unknown> },
+  trigger: () => Promise<void>,
+  attempts = 40,
+): Promise<void> {
+  for (let attempt = 0; attempt < attempts && collected.events.length === 0 && collected.errors.length === 0; attempt += 1) {
+    await trigger();
+    await collected.waitFor(1, 250).catch(() => undefined);
+  }
+  if (collected.events.length === 0) throw new Error(`no event after ${attempts} triggers: ${JSON.stringify(collected.errors)}`);
+}

@@ -2,6 +2,7 @@ import { Arg, Authorized, Ctx, Int, Query, Resolver, Root, Subscription } from '
 import type { Context } from '../../auth/context.js';
 import type { RealtimeContext } from '../../realtime/connections.js';
 import { DashboardStats } from './dashboard.type.js';
+import { SharedEvents } from '../shared/shared-events.js';
 
 @Resolver(() => DashboardStats)
 export class DashboardResolver {
@@ -11,6 +12,7 @@ export class DashboardResolver {
     return ctx.services.dashboard.compute();
   }
 
+  @SharedEvents()
   @Authorized('analytics:read')
   @Subscription(() => DashboardStats, {
     description:

@@ -7,6 +7,7 @@ import { UserError } from '../shared/user-error.js';
 import { CreateItemInput, ItemFilter, ItemOrder, UpdateItemInput } from './item.input.js';
 import { Item } from './item.type.js';
 import { Field, ObjectType } from 'type-graphql';
+import { SharedEvents } from '../shared/shared-events.js';
 
 export const { ConnectionType: ItemConnection } = connectionTypes(Item, 'Item', 'catalog items');
 
@@ -58,6 +59,7 @@ export class ItemResolver {
     return ctx.services.items.delete(id);
   }
 
+  @SharedEvents()
   @Authorized('items:read')
   @Subscription(() => Item, {
     topics: Topic.ItemChanged,
