@@ -49,7 +49,11 @@ function randomString(rng: Rng, length: number): string {
     '\ud800\udfff\udc00', // lone surrogates
   ];
   let out = '';
-  for (let i = 0; i < length; i++) out += rng.pick(rng.pick(alphabets));
+  for (let i = 0; i < length; i++) {
+    // By UTF-16 unit, so lone surrogates come out too.
+    const alphabet = rng.pick(alphabets);
+    out += alphabet[rng.int(alphabet.length)];
+  }
   return out;
 }
 

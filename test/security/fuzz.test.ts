@@ -85,7 +85,7 @@ function toRequest(c: OperationCase) {
 }
 
 async function postRaw(body: Buffer | string, contentType: string) {
-  const response = await fetch(server.httpUrl, { method: 'POST', headers: { 'content-type': contentType }, body });
+  const response = await fetch(server.httpUrl, { method: 'POST', headers: { 'content-type': contentType }, body: typeof body === 'string' ? body : new Uint8Array(body) });
   const text = await response.text();
   let parsed: unknown = text;
   try {
