@@ -53,6 +53,8 @@ function withCode(errors: readonly GraphQLError[], code: string): GraphQLError[]
   );
 }
 
+const COST_ENTRIES_PER_DOCUMENT = 64;
+
 export function createOperationPolicy(schema: GraphQLSchema, options: OperationPolicyOptions): OperationPolicy {
   const { limits } = options;
   const extraRules: ValidationRule[] = [
@@ -64,6 +66,7 @@ export function createOperationPolicy(schema: GraphQLSchema, options: OperationP
   const cacheSize = options.cacheSize ?? 1_000;
   // Only valid documents are cached: invalid ones are cheap to reject again and must not evict useful entries.
   const cache = new Map<string, DocumentNode>();
+  const costCache = new WeakMap<DocumentNode, Map<string, number>>();
 
   const normalize = (error: GraphQLError) => tokenLimitError(error, limits) ?? error;
 
@@ -98,6 +101,12 @@ export function createOperationPolicy(schema: GraphQLSchema, options: OperationP
       return { document };
     },
     cost(document, operationName, variables) {
+      // Both transports reuse document objects from their caches, so the cost of a document with the same
+      // variables is computed once; a document's entries are bounded (many distinct variable sets just recompute).
+      const key = `${operationName ?? ''}\u0000${variables ? JSON.stringify(variables) : ''}`;
+      let costs = costCache.get(document);
+      const cached = costs?.get(key);
+      if (cached !== undefined) return { cost: cached, error: costError(cached, limits) };
       let cost: number;
       try {
         cost = costOf(schema, document, operationName, variables);
@@ -107,6 +116,9 @@ export function createOperationPolicy(schema: GraphQLSchema, options: OperationP
         if (error instanceof GraphQLError) return { cost: 0, error: null };
         throw error;
       }
+      if (!costs) costCache.set(document, (costs = new Map()));
+      if (costs.size >= COST_ENTRIES_PER_DOCUMENT) costs.clear();
+      if (key.length <= 1_024) costs.set(key, cost);
       return { cost, error: costError(cost, limits) };
     },
   };
