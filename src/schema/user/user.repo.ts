@@ -75,16 +75,23 @@ export class UserRepo {
         ),
       )
       .where(inArray(users.id, userIds));
+    // A broadcast event batches hundreds of keys: group once instead of scanning every row for every key.
+    const byUser = new Map<string, { first: (typeof rows)[number]; families: Set<string | null> }>();
+    for (const row of rows) {
+      const entry = byUser.get(row.id);
+      if (entry) entry.families.add(row.familyId);
+      else byUser.set(row.id, { first: row, families: new Set([row.familyId]) });
+    }
     return keys.map(({ userId, sessionId }) => {
-      const userRows = rows.filter((row) => row.id === userId);
-      const first = userRows[0];
-      if (!first) return { id: userId, username: '', role: 'USER', isActive: false, sessionLive: false, sessionId };
+      const entry = byUser.get(userId);
+      if (!entry) return { id: userId, username: '', role: 'USER', isActive: false, sessionLive: false, sessionId };
+      const { first, families } = entry;
       return {
         id: first.id,
         username: first.username,
         role: first.role,
         isActive: first.isActive,
-        sessionLive: userRows.some((row) => row.familyId === sessionId),
+        sessionLive: families.has(sessionId),
         sessionId,
       };
     });
