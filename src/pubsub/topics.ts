@@ -102,28 +102,6 @@ export interface JobEvent {
   finishedAt: string | null;
 }
 
-/** An order as it travels through pub/sub, published once its transaction committed. */
-export interface OrderEvent {
-  order: {
-    id: string;
-    itemId: string;
-    placedBy: string;
-    quantity: number;
-    unitPriceCents: number;
-    discountCode: string | null;
-    discountPercent: number;
-    totalCents: number;
-    status: string;
-    createdAt: string;
-    updatedAt: string;
-  };
-}
-
-/** A post as it travels through pub/sub, published once it committed. */
-export interface PostEvent {
-  post: { id: string; authorId: string; title: string; body: string; createdAt: string; updatedAt: string };
-}
-
 export type Topics = {
   [Topic.ItemChanged]: [ItemEvent];
   [Topic.OrderPlaced]: [OrderEvent];

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
-import { spawnServer, stopAll } from './spawn.js';
+import { spawnServer, stopAll } from '../helpers/spawn.js';
 
 afterAll(() => stopAll());
 

@@ -3,13 +3,12 @@
  * across restarts, reports health, and on SIGTERM closes WebSocket clients with 1001 and exits 0.
  */
 import Fastify from 'fastify';
-import { createClient, type Client } from 'graphql-ws';
+import type { Client } from 'graphql-ws';
 import { afterAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { openDatabase } from '../../src/db/client.js';
 import { registerHealth } from '../../src/server/health.js';
 import { createTestDatabase } from '../helpers/database.js';
-import { spawnServer, stopAll, tempDataDir } from './spawn.js';
+import { gql, loginToken, spawnServer, stopAll, tempDataDir, wsClient as signedInClient } from '../helpers/spawn.js';
 
 const cleanups: Array<() => unknown> = [];
 // Each test starts a process that boots PGlite and migrates: slow on a busy machine, so the limit is generous.
@@ -20,35 +19,15 @@ afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
-async function gql(url: string, query: string, variables?: Record<string, unknown>, token?: string) {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ query, variables }),
-  });
-  return { status: response.status, body: (await response.json()) as { data?: any; errors?: any[] } };
-}
-
 /** The first admin, created by the server at start-up from ADMIN_EMAIL/ADMIN_PASSWORD. */
 const ADMIN = { ADMIN_EMAIL: 'admin@example.com', ADMIN_PASSWORD: 'Adm1n-Passw0rd' };
 
 async function adminToken(url: string): Promise<string> {
-  const { body } = await gql(url, 'mutation($input: LoginInput!) { login(input: $input) { accessToken userErrors { message } } }', {
-    input: { login: ADMIN.ADMIN_EMAIL, password: ADMIN.ADMIN_PASSWORD },
-  });
-  expect(body.data?.login?.accessToken, JSON.stringify(body)).toEqual(expect.any(String));
-  return body.data.login.accessToken as string;
+  return loginToken(url, ADMIN.ADMIN_EMAIL, ADMIN.ADMIN_PASSWORD);
 }
 
 function wsClient(url: string, token: string): Client {
-  const client = createClient({
-    url: url.replace(/^http/, 'ws'),
-    webSocketImpl: WebSocket,
-    connectionParams: { authorization: `Bearer ${token}` },
-    retryAttempts: 0,
-    lazy: false,
-    onNonLazyError: () => {},
-  });
+  const client = signedInClient(url, token);
   cleanups.push(() => client.dispose());
   return client;
 }

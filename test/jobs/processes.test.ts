@@ -2,14 +2,12 @@
  * Acceptance 2 and 3, with the real entry point as child processes: a job survives its process being killed, and
  * two processes on one PostgreSQL database run each of 200 jobs exactly once.
  */
-import { createClient } from 'graphql-ws';
 import { and, count, eq, inArray } from 'drizzle-orm';
 import { afterAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { openDatabase, type DatabaseHandle } from '../../src/db/client.js';
 import { emailOutbox, jobs } from '../../src/db/tables.js';
 import { fromGlobalId } from '../../src/schema/shared/global-id.js';
-import { spawnServer, stopAll, tempDataDir, type SpawnedServer } from '../foundation/spawn.js';
+import { gql, loginToken, spawnServer, stopAll, tempDataDir, wsClient, type SpawnedServer } from '../helpers/spawn.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { collect } from '../helpers/subscriptions.js';
 
@@ -22,31 +20,12 @@ afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
-async function gql(url: string, query: string, variables: Record<string, unknown>, token?: string) {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ query, variables }),
-  });
-  return (await response.json()) as { data?: any; errors?: any[] };
-}
-
 async function adminToken(url: string): Promise<string> {
-  const { data } = await gql(url, 'mutation($input: LoginInput!) { login(input: $input) { accessToken } }', {
-    input: { login: ADMIN.email, password: ADMIN.password },
-  });
-  return data.login.accessToken as string;
+  return loginToken(url, ADMIN.email, ADMIN.password);
 }
 
 function watch(url: string, token: string, id: string) {
-  const client = createClient({
-    url: url.replace(/^http/, 'ws'),
-    webSocketImpl: WebSocket,
-    connectionParams: { authorization: `Bearer ${token}` },
-    retryAttempts: 0,
-    lazy: false,
-    onNonLazyError: () => {},
-  });
+  const client = wsClient(url, token);
   cleanups.push(() => client.dispose());
   return collect(client, { query: 'subscription($id: ID!) { jobUpdated(id: $id) { status progress error } }', variables: { id } });
 }
@@ -91,7 +70,7 @@ describe('a server process killed while a job runs', () => {
     const url = await first.ready;
     const token = await adminToken(url);
     const recipients = Array.from({ length: 20 }, (_, i) => `reader${i}@example.com`);
-    const started = await gql(
+    const { body: started } = await gql(
       url,
       'mutation($input: StartJobInput!) { startJob(input: $input) { job { id } userErrors { message } } }',
       { input: { kind: 'SEND_EMAIL', params: { to: recipients, subject: 'Stock update', body: 'New arrivals this week.' } } },

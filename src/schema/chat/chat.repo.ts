@@ -1,26 +1,12 @@
 import { and, count, eq, inArray } from 'drizzle-orm';
 import type { Database, Executor } from '../../db/client.js';
 import { messages, roomMembers, rooms, users, type MessageRow, type RoomRow, type UserRow } from '../../db/tables.js';
-import { keysetCondition, keysetOrder, SortDirection, type PageRequest, type SortSpec } from '../shared/connection.js';
+import { createdAtSort, keysetCondition, keysetOrder, SortDirection, type PageRequest, type SortSpec } from '../shared/connection.js';
 
-export const roomSort: SortSpec<RoomRow> = {
-  column: rooms.createdAt,
-  id: rooms.id,
-  kind: 'date',
-  direction: SortDirection.DESC,
-  valueOf: (row) => row.createdAt,
-  idOf: (row) => row.id,
-};
+export const roomSort = createdAtSort<RoomRow>(rooms);
 
 /** Oldest first, so `last: 50` is the newest fifty in reading order and `before` walks back in time. */
-export const messageSort: SortSpec<MessageRow> = {
-  column: messages.createdAt,
-  id: messages.id,
-  kind: 'date',
-  direction: SortDirection.ASC,
-  valueOf: (row) => row.createdAt,
-  idOf: (row) => row.id,
-};
+export const messageSort = createdAtSort<MessageRow>(messages, SortDirection.ASC);
 
 export type MemberRow = UserRow & { joinedAt: Date };
 

@@ -1,19 +1,12 @@
 import { and, asc, count, eq, gte, inArray, isNotNull, lt, ne, sql, type SQL } from 'drizzle-orm';
 import type { Database, Executor } from '../../db/client.js';
 import { emailOutbox, items, jobFileChunks, jobs, notifications, orders, sessions, users, type JobRow } from '../../db/tables.js';
-import { keysetCondition, keysetOrder, SortDirection, type PageRequest, type SortSpec } from '../shared/connection.js';
+import { createdAtSort, keysetCondition, keysetOrder, type PageRequest } from '../shared/connection.js';
 
 export type NewJobRow = typeof jobs.$inferInsert;
 export type JobStatusValue = JobRow['status'];
 
-export const jobSort: SortSpec<JobRow> = {
-  column: jobs.createdAt,
-  id: jobs.id,
-  kind: 'date',
-  direction: SortDirection.DESC,
-  valueOf: (row) => row.createdAt,
-  idOf: (row) => row.id,
-};
+export const jobSort = createdAtSort<JobRow>(jobs);
 
 export interface JobQuery {
   /** Only this owner's jobs; null: everyone's. */

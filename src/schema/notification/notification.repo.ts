@@ -1,18 +1,11 @@
 import { and, count, eq, inArray, isNull, type SQL } from 'drizzle-orm';
 import type { Database, Executor } from '../../db/client.js';
 import { notifications, type NotificationRow } from '../../db/tables.js';
-import { keysetCondition, keysetOrder, SortDirection, type PageRequest, type SortSpec } from '../shared/connection.js';
+import { createdAtSort, keysetCondition, keysetOrder, type PageRequest } from '../shared/connection.js';
 
 export type NewNotificationRow = typeof notifications.$inferInsert;
 
-export const notificationSort: SortSpec<NotificationRow> = {
-  column: notifications.createdAt,
-  id: notifications.id,
-  kind: 'date',
-  direction: SortDirection.DESC,
-  valueOf: (row) => row.createdAt,
-  idOf: (row) => row.id,
-};
+export const notificationSort = createdAtSort<NotificationRow>(notifications);
 
 export class NotificationRepo {
   constructor(private readonly db: Database) {}

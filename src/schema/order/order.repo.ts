@@ -1,19 +1,12 @@
 import { and, count, eq, gte, inArray, ne, sql } from 'drizzle-orm';
 import type { Executor } from '../../db/client.js';
 import { items, orders, type ItemRow, type OrderRow } from '../../db/tables.js';
-import { keysetCondition, keysetOrder, type PageRequest, type SortSpec, SortDirection } from '../shared/connection.js';
+import { createdAtSort, keysetCondition, keysetOrder, type PageRequest } from '../shared/connection.js';
 
 export type NewOrderRow = typeof orders.$inferInsert;
 
 /** Orders are listed newest first; ties break on the id. */
-export const orderSort: SortSpec<OrderRow> = {
-  column: orders.createdAt,
-  id: orders.id,
-  kind: 'date',
-  direction: SortDirection.DESC,
-  valueOf: (row) => row.createdAt,
-  idOf: (row) => row.id,
-};
+export const orderSort = createdAtSort<OrderRow>(orders);
 
 /** SQL for orders and the stock they reserve. Accepts the database or a transaction. */
 export class OrderRepo {

@@ -2,30 +2,16 @@ import { and, count, eq, getTableColumns, inArray, lte, sql } from 'drizzle-orm'
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import type { Executor } from '../../db/client.js';
 import { comments, posts, type CommentRow, type PostRow } from '../../db/tables.js';
-import { keysetCondition, keysetOrder, type PageRequest, type SortSpec, SortDirection } from '../shared/connection.js';
+import { createdAtSort, keysetCondition, keysetOrder, type PageRequest, type SortSpec } from '../shared/connection.js';
 import type { Windowed } from './nested.js';
 
 export type NewPostRow = typeof posts.$inferInsert;
 export type NewCommentRow = typeof comments.$inferInsert;
 
 /** Posts and comments are listed newest first; ties break on the id. */
-export const postSort: SortSpec<PostRow> = {
-  column: posts.createdAt,
-  id: posts.id,
-  kind: 'date',
-  direction: SortDirection.DESC,
-  valueOf: (row) => row.createdAt,
-  idOf: (row) => row.id,
-};
+export const postSort = createdAtSort<PostRow>(posts);
 
-export const commentSort: SortSpec<CommentRow> = {
-  column: comments.createdAt,
-  id: comments.id,
-  kind: 'date',
-  direction: SortDirection.DESC,
-  valueOf: (row) => row.createdAt,
-  idOf: (row) => row.id,
-};
+export const commentSort = createdAtSort<CommentRow>(comments);
 
 /** SQL for posts and comments. Accepts the database or a transaction. */
 export class PostRepo {

@@ -114,6 +114,21 @@ export interface SortSpec<Row> {
   idOf(row: Row): string;
 }
 
+/** Creation time, ties broken by id: the order of most lists (newest first unless told otherwise). */
+export function createdAtSort<Row extends { id: string; createdAt: Date }>(
+  table: { createdAt: AnyPgColumn; id: AnyPgColumn },
+  direction: SortDirection = SortDirection.DESC,
+): SortSpec<Row> {
+  return {
+    column: table.createdAt,
+    id: table.id,
+    kind: 'date',
+    direction,
+    valueOf: (row) => row.createdAt,
+    idOf: (row) => row.id,
+  };
+}
+
 interface CursorPosition {
   value: unknown;
   id: string;

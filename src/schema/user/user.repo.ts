@@ -1,18 +1,11 @@
 import { and, count, eq, gt, inArray, isNull, sql } from 'drizzle-orm';
 import type { Database, Executor } from '../../db/client.js';
 import { sessions, users, type UserRow } from '../../db/tables.js';
-import { keysetCondition, keysetOrder, type PageRequest, type SortSpec, SortDirection } from '../shared/connection.js';
+import { createdAtSort, keysetCondition, keysetOrder, type PageRequest } from '../shared/connection.js';
 
 export type NewUserRow = typeof users.$inferInsert;
 
-export const userSort: SortSpec<UserRow> = {
-  column: users.createdAt,
-  id: users.id,
-  kind: 'date',
-  direction: SortDirection.DESC,
-  valueOf: (row) => row.createdAt,
-  idOf: (row) => row.id,
-};
+export const userSort = createdAtSort<UserRow>(users);
 
 /** What the context builder needs about a token's user and session, in one indexed lookup. */
 export interface AuthState {

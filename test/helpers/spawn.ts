@@ -7,7 +7,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TEST_JWT_SECRET } from '../helpers/server.js';
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+import { TEST_JWT_SECRET } from './server.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -99,4 +101,36 @@ export async function stopAll(): Promise<void> {
 export function tempDataDir(): { dir: string; remove(): void } {
   const dir = mkdtempSync(path.join(tmpdir(), 'opshub-'));
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A GraphQL request to a spawned server (which has no test helpers of its own). */
+export async function gql(url: string, query: string, variables?: Record<string, unknown>, token?: string) {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query, variables }),
+  });
+  return { status: response.status, body: (await response.json()) as { data?: any; errors?: any[] } };
+}
+
+/** An access token from the real `login` mutation. */
+export async function loginToken(url: string, login: string, password: string): Promise<string> {
+  const { body } = await gql(url, 'mutation($input: LoginInput!) { login(input: $input) { accessToken userErrors { message } } }', {
+    input: { login, password },
+  });
+  const token = body.data?.login?.accessToken;
+  if (typeof token !== 'string') throw new Error(`login failed: ${JSON.stringify(body)}`);
+  return token;
+}
+
+/** A graphql-ws client signed in with `token`; the caller disposes it. */
+export function wsClient(url: string, token: string): Client {
+  return createClient({
+    url: url.replace(/^http/, 'ws'),
+    webSocketImpl: WebSocket,
+    connectionParams: { authorization: `Bearer ${token}` },
+    retryAttempts: 0,
+    lazy: false,
+    onNonLazyError: () => {},
+  });
 }
