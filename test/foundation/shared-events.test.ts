@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { Item } from '../../src/schema/item/item.type.js';
+import { fromGlobalId } from '../../src/schema/shared/global-id.js';
 import { createUser } from '../helpers/auth.js';
 import { collect, triggerUntilEvent } from '../helpers/subscriptions.js';
 import { startServer, type TestServer } from '../helpers/server.js';
@@ -45,6 +46,8 @@ it('executes one itemChanged event once for subscribers with the same document a
   for (const subscription of same) expect(match(subscription.events)).toEqual({ data: { itemChanged: { id, name: 'Shared' } } });
   expect(match(other.events)).toEqual({ data: { itemChanged: { id, sku: expect.stringMatching(/^SH\d{4}$/) } } });
   // Two admins with one document share an execution; another document and another scope set execute separately.
-  expect(spy).toHaveBeenCalledTimes(3);
+  // (Only calls for this event count: warm-up events may still be in flight when the spy starts.)
+  const rowId = fromGlobalId(id, 'Item');
+  expect(spy.mock.calls.filter(([item]) => item.id === rowId)).toHaveLength(3);
   spy.mockRestore();
 });
