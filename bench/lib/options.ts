@@ -27,7 +27,7 @@ const HELP = `Usage: npm run bench -- [options]
   --quick              short profile: 5 rounds of 0.8 s, fan-out to 100 and 1,000 (about 2.5 minutes)
   --rounds <n>         measured rounds per workload (default 7; quick 5)
   --duration <s>       seconds per measured run (default 3; quick 0.8)
-  --warmup <s>         seconds of warm-up per candidate and workload (default 2; quick 0.8)
+  --warmup <s>         seconds of warm-up per candidate and workload (default 2; quick 0.5)
   --connections <n>    concurrent HTTP connections (default 10)
   --fanout <n,n>       subscriber counts (default 100,1000,5000; quick 100,1000)
   --fanout-events <n>  events published per fan-out run (default 50; quick 20)
@@ -70,7 +70,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     quick,
     rounds: Math.round(number(values.rounds, quick ? 5 : 7, 'rounds', 1)),
     durationS: number(values.duration, quick ? 0.8 : 3, 'duration', 0.2),
-    warmupS: number(values.warmup, quick ? 0.8 : 2, 'warmup', 0),
+    warmupS: number(values.warmup, quick ? 0.5 : 2, 'warmup', 0),
     connections: Math.round(number(values.connections, 10, 'connections', 1)),
     fanout: (list(values.fanout) ?? (quick ? ['100', '1000'] : ['100', '1000', '5000'])).map((n) => {
       const value = Number(n);
