@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { sql } from 'drizzle-orm';
@@ -40,17 +41,20 @@ async function appliedMigrations(db: Database): Promise<number> {
     const result = await db.execute<{ count: string | number }>(
       sql`select count(*) as count from drizzle.__drizzle_migrations`,
     );
-    const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as { count: string | number }[];
-    return Number(rows[0]?.count ?? 0);
+    return Number(rowsOf<{ count: string | number }>(result)[0]?.count ?? 0);
   } catch {
+    // No migrations table yet: nothing applied.
     return 0;
   }
 }
 
-async function expectedMigrations(): Promise<number> {
-  const { readFile } = await import('node:fs/promises');
-  const journal = JSON.parse(await readFile(`${migrationsFolder}/meta/_journal.json`, 'utf8')) as { entries: unknown[] };
-  return journal.entries.length;
+let expected: Promise<number> | undefined;
+/** The number of migrations in drizzle/, read once. */
+function expectedMigrations(): Promise<number> {
+  expected ??= readFile(`${migrationsFolder}/meta/_journal.json`, 'utf8').then(
+    (text) => (JSON.parse(text) as { entries: unknown[] }).entries.length,
+  );
+  return expected;
 }
 
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
@@ -88,6 +92,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
         await handle.db.execute(sql`select 1`);
         return (await appliedMigrations(handle.db)) >= (await expectedMigrations());
       } catch {
+        // The database does not answer: not ready (readyz answers 503).
         return false;
       }
     },
