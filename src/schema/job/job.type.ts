@@ -5,6 +5,9 @@ import { toGlobalId } from '../shared/global-id.js';
 import { Node } from '../shared/node.js';
 import { DateTimeScalar, JSONScalar } from '../shared/scalars.js';
 
+/** What a Job is built from: a row, or an event carrying the same fields. */
+type JobFields = Pick<JobRow, 'id' | 'ownerId' | 'revision' | 'kind' | 'status' | 'progress' | 'result' | 'error' | 'attempts' | 'createdAt' | 'startedAt' | 'finishedAt'>;
+
 export enum JobKind {
   EXPORT_ITEMS = 'EXPORT_ITEMS',
   SALES_REPORT = 'SALES_REPORT',
@@ -98,7 +101,7 @@ export class Job implements Node {
   @Field(() => DateTimeScalar, { nullable: true, description: 'When it completed, failed or was cancelled.' })
   finishedAt!: Date | null;
 
-  static fromRow(row: JobRow): Job {
+  static fromRow(row: JobFields): Job {
     return Object.assign(new Job(), {
       id: toGlobalId('Job', row.id),
       rowId: row.id,
@@ -117,17 +120,10 @@ export class Job implements Node {
   }
 
   static fromEvent(event: JobEvent): Job {
-    return Object.assign(new Job(), {
-      id: toGlobalId('Job', event.id),
-      rowId: event.id,
-      ownerId: event.ownerId,
-      revision: event.revision,
-      kind: event.kind as JobKind,
-      status: event.status as JobStatus,
-      progress: event.progress,
-      result: event.result ?? null,
-      error: event.error,
-      attempts: event.attempts,
+    return Job.fromRow({
+      ...event,
+      kind: event.kind as JobRow['kind'],
+      status: event.status as JobRow['status'],
       createdAt: new Date(event.createdAt),
       startedAt: event.startedAt ? new Date(event.startedAt) : null,
       finishedAt: event.finishedAt ? new Date(event.finishedAt) : null,
