@@ -67,6 +67,8 @@ describe('volume', () => {
     const [a, reader, stalled] = (await users(server, 3)) as [TestUser, TestUser, TestUser];
     const roomId = await createRoom(server, a, [reader, stalled]);
     const reading = collect(rawClient(server, reader.token, clients).client, { query: ROOM_EVENTS, variables: { roomId } });
+    // The reader must be registered before the stalled user's first subscription announces their presence.
+    await until(() => realtime().channels.subscriberCount === 1, "the reader's subscription", 60_000);
     const stuck = rawClient(server, stalled.token, clients);
     for (let i = 0; i < 100; i++) collect(stuck.client, { query: ROOM_EVENTS, variables: { roomId } });
     await until(() => realtime().channels.subscriberCount === 101, 'the subscriptions', 120_000);
