@@ -118,7 +118,27 @@ export function grantScopes(role: Role, requested: readonly string[] | null | un
 }
 
 /** Token scopes intersected with the role the user holds now: a demotion takes effect on the next request. */
-export function effectiveScopes(role: Role, tokenScopes: readonly string[]): Set<string> {
-  const allowed = ROLE_SCOPES[role];
-  return new Set(tokenScopes.filter((scope) => allowed.has(scope as Scope)));
+// Computed per request and per subscription event for every subscriber, from a handful of distinct inputs: the sets
+// are memoised (and frozen in use as ReadonlySet), which also lets scopeKey() cache its sorted form per set.
+const effective = new Map<string, ReadonlySet<string>>();
+const keys = new WeakMap<ReadonlySet<string>, string>();
+
+export function effectiveScopes(role: Role, tokenScopes: readonly string[]): ReadonlySet<string> {
+  const cacheKey = `${role}\u0000${tokenScopes.join(' ')}`;
+  let scopes = effective.get(cacheKey);
+  if (!scopes) {
+    const allowed = ROLE_SCOPES[role];
+    scopes = new Set(tokenScopes.filter((scope) => allowed.has(scope as Scope)));
+    // Bounded: roles × the scope lists tokens carry; a flood of distinct lists only recomputes.
+    if (effective.size >= 1_000) effective.clear();
+    effective.set(cacheKey, scopes);
+  }
+  return scopes;
+}
+
+/** A stable string for a scope set (sorted), computed once per set. */
+export function scopeKey(scopes: ReadonlySet<string>): string {
+  let key = keys.get(scopes);
+  if (key === undefined) keys.set(scopes, (key = [...scopes].sort().join(' ')));
+  return key;
 }

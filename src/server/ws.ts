@@ -23,6 +23,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import type { FastifyBaseLogger } from 'fastify';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { AuthenticationError, type Context, type ContextBuilder } from '../auth/context.js';
+import { scopeKey } from '../auth/scopes.js';
 import { ErrorCode } from '../schema/shared/errors.js';
 import { SHARED_EVENTS_EXTENSION } from '../schema/shared/shared-events.js';
 import { firstErrorCode, formatError } from './errors.js';
@@ -332,7 +333,7 @@ export function attachGraphqlWs(options: WsOptions) {
           const contextValue = await contextBuilder.forEvent(args.contextValue as Context);
           const run = () => execute({ ...args, rootValue: payload, contextValue });
           if (shareKey === null || payload === null || typeof payload !== 'object') return run();
-          const key = `${shareKey}\u0000${[...contextValue.scopes].sort().join(' ')}`;
+          const key = `${shareKey}\u0000${scopeKey(contextValue.scopes)}`;
           let executions = sharedExecutions.get(payload);
           if (!executions) sharedExecutions.set(payload, (executions = new Map()));
           let result = executions.get(key);
