@@ -13,7 +13,7 @@ import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { loadConfig } from '../src/config.js';
 import { openDatabase } from '../src/db/client.js';
-import { createApp } from '../src/server/app.js';
+import { createApp } from '../src/server/compose.js';
 
 const rounds = Number(process.argv[2] ?? 50);
 

@@ -3,7 +3,8 @@ import 'reflect-metadata';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { openDatabase } from './db/client.js';
 import { seedDemoAccounts, seedDemoData } from './db/demo-data.js';
-import { createApp } from './server/app.js';
+import { createApp } from './server/compose.js';
+import { stopOnSignals } from './server/shutdown.js';
 
 async function main(config: Config): Promise<void> {
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, debugSql: config.debugSql });
@@ -19,30 +20,7 @@ async function main(config: Config): Promise<void> {
     }
   }
 
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down');
-    // A stuck drain must not keep the process alive past the grace period.
-    const deadline = setTimeout(() => {
-      log.error({ graceMs: config.shutdownGraceMs }, 'graceful shutdown timed out');
-      process.exit(1);
-    }, config.shutdownGraceMs);
-    deadline.unref();
-    app.close().then(
-      () => {
-        log.info('stopped');
-        process.exit(0);
-      },
-      (error: unknown) => {
-        log.error({ err: error }, 'error during shutdown');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  stopOnSignals(() => app.close(), log, config.shutdownGraceMs);
 
   const url = await app.listen();
   log.info({ url: `${url}/graphql`, database: database.kind }, 'OpsHub is ready');

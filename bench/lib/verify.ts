@@ -9,7 +9,7 @@ import { createWriteStream } from 'node:fs';
 import type { GraphQLSchema } from 'graphql';
 import { loadConfig } from '../../src/config.js';
 import type { DatabaseHandle } from '../../src/db/client.js';
-import { createApp } from '../../src/server/app.js';
+import { createApp } from '../../src/server/compose.js';
 import { BENCH_ADMIN } from './dataset.js';
 import { RESULTS_DIR } from './processes.js';
 import type { GraphqlRequest } from './workloads.js';

@@ -17,7 +17,7 @@ import type { AuthState } from '../schema/user/user.repo.js';
 import { effectiveScopes, type Role } from './scopes.js';
 import { InvalidTokenError, type AccessClaims } from './tokens.js';
 
-export type Transport = 'http' | 'ws';
+export type Transport = 'http' | 'ws' | 'sse';
 
 export interface Viewer {
   /** User id (uuid). */

@@ -66,3 +66,8 @@ export function firstErrorCode(errors: readonly GraphQLFormattedError[] | undefi
   const code = errors?.[0]?.extensions?.code;
   return typeof code === 'string' ? code : undefined;
 }
+
+/** The GraphQL response shape of a request refused outside the operation core (body too large, malformed JSON). */
+export function errorEnvelope(message: string, code: string, requestId: string): { errors: GraphQLFormattedError[] } {
+  return { errors: [{ message, extensions: { code, requestId } }] };
+}

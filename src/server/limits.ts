@@ -8,7 +8,6 @@ import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
 import {
   getNamedType,
-  getOperationAST,
   GraphQLError,
   isCompositeType,
   Kind,
@@ -16,13 +15,14 @@ import {
   type GraphQLSchema,
   type OperationDefinitionNode,
   type SelectionSetNode,
-  type ValidationContext,
+  TypeInfo,
+  ValidationContext,
   type ValidationRule,
 } from 'graphql';
 // The CommonJS build on purpose: the package's ESM build imports `graphql/index.mjs`, while graphql 16 (no "exports")
 // resolves to `index.js` for us and type-graphql, so its instanceof checks would reject our schema as coming "from
 // another module or realm" — and the cost check would silently never run.
-import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity/cjs';
+import { createComplexityRule, type ComplexityEstimator } from 'graphql-query-complexity/cjs';
 import { DEFAULT_PAGE_SIZE } from '../schema/shared/connection.js';
 import { ErrorCode } from '../schema/shared/errors.js';
 
@@ -215,29 +215,33 @@ const estimator: ComplexityEstimator = ({ type, field, args, childComplexity }) 
   return 1 + childComplexity;
 };
 
+/** graphql-query-complexity's visitor (its class is exported only through its rule factory). */
+const complexityOf = createComplexityRule({ maximumComplexity: Infinity, estimators: [estimator] });
+
 export function costOf(
   schema: GraphQLSchema,
   document: DocumentNode,
-  operationName: string | null | undefined,
-  variables: Record<string, unknown> | null | undefined,
+  operation: OperationDefinitionNode,
+  variables: Record<string, unknown>,
 ): number {
-  // No such operation (a name the document lacks, or several operations and no name): execution reports it without
-  // running anything. graphql-query-complexity would crash on an anonymous operation asked for by name.
-  const operation = getOperationAST(document, operationName);
-  if (!operation) return 0;
-  return getComplexity({
-    schema,
-    query: document,
-    operationName: operation.name?.value,
-    variables: variables ?? {},
-    estimators: [estimator],
-  });
+  // graphql-query-complexity's visitor, given the variables the pipeline already coerced: its getComplexity() would
+  // look the operation up and coerce the variables a second time.
+  const errors: GraphQLError[] = [];
+  const context = new ValidationContext(schema, document, new TypeInfo(schema), (error) => errors.push(error));
+  const visitor = complexityOf(context);
+  visitor.variableValues = variables;
+  const root =
+    operation.operation === 'query'
+      ? schema.getQueryType()
+      : operation.operation === 'mutation'
+        ? schema.getMutationType()
+        : schema.getSubscriptionType();
+  const cost = visitor.nodeComplexity(operation, root ?? undefined);
+  // Its node budget (a fragment fan-out evaluated too many times) is reported as an error: priced out of reach.
+  return errors.length > 0 ? Number.MAX_SAFE_INTEGER : cost;
 }
 
 export function costError(cost: number, limits: OperationLimits): GraphQLError | null {
   if (cost <= limits.cost) return null;
-  const error = limitError('cost', cost, limits.cost, `Query cost limit of ${limits.cost} exceeded, found ${cost}.`);
-  // Thrown from Apollo's didResolveOperation, where an error without a status is answered 500; formatError strips
-  // `http` from what the client sees.
-  return new GraphQLError(error.message, { extensions: { ...error.extensions, http: { status: 400 } } });
+  return limitError('cost', cost, limits.cost, `Query cost limit of ${limits.cost} exceeded, found ${cost}.`);
 }

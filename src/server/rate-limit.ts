@@ -1,11 +1,10 @@
 /**
- * The transport side of rate limiting, shared by HTTP (Apollo's didResolveOperation) and graphql-ws (onSubscribe):
- * charge an operation once it is parsed, validated and costed, before anything executes; refuse it with RATE_LIMITED
- * when the budget is spent; report the charge in `extensions.cost`. An operation that asks only for `rateLimit`
+ * The operation core's rate-limit step (src/server/operation.ts), the same on every transport: charge an operation
+ * once it is parsed, validated and costed, before anything executes; refuse it with RATE_LIMITED when the budget is
+ * spent; report the charge in `extensions.cost`. An operation that asks only for `rateLimit`
  * (and `__typename`) is not charged, so a client can always see where it stands.
  */
-import { HeaderMap } from '@apollo/server';
-import { getOperationAST, GraphQLError, Kind, type DocumentNode, type SelectionSetNode } from 'graphql';
+import { GraphQLError, Kind, type DocumentNode, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
 import type { Context } from '../auth/context.js';
 import type { RateLimitContext, RateLimitService, RateLimitTicket } from '../schema/rate-limit/rate-limit.service.js';
 import { rateLimited } from '../schema/shared/errors.js';
@@ -13,9 +12,7 @@ import { rateLimited } from '../schema/shared/errors.js';
 const FREE_ROOT_FIELDS = new Set(['rateLimit', '__typename']);
 
 /** True when every root field of the operation, through fragments, is `rateLimit` or `__typename`. */
-export function isFreeOperation(document: DocumentNode, operationName: string | null | undefined): boolean {
-  const operation = getOperationAST(document, operationName);
-  if (!operation) return false;
+export function isFreeOperation(document: DocumentNode, operation: OperationDefinitionNode): boolean {
   const fragments = new Map(
     document.definitions.flatMap((definition) =>
       definition.kind === Kind.FRAGMENT_DEFINITION ? [[definition.name.value, definition.selectionSet] as const] : [],
@@ -55,10 +52,10 @@ export function rateLimitHeaders(ticket: RateLimitTicket): Record<string, string
   };
 }
 
-function rateLimitedError(ticket: RateLimitTicket): GraphQLError {
+function rateLimitedError(ticket: RateLimitTicket): { error: GraphQLError; retryAfter: number } {
   const retryAfter = Math.max(1, Math.ceil((ticket.resetAt.getTime() - Date.now()) / 1_000));
   const { limit } = ticket.subject;
-  return rateLimited(
+  const error = rateLimited(
     `Rate limit exceeded: this operation costs ${ticket.points} point${ticket.points === 1 ? '' : 's'} and ${ticket.remaining} of ${limit} remain until ${ticket.resetAt.toISOString()}.`,
     retryAfter,
     {
@@ -66,26 +63,25 @@ function rateLimitedError(ticket: RateLimitTicket): GraphQLError {
       limit,
       remaining: ticket.remaining,
       cost: ticket.points,
-      // Read by Apollo for the HTTP status and headers; stripped from the body by formatError.
-      http: { status: 429, headers: new HeaderMap([['retry-after', String(retryAfter)]]) },
     },
   );
+  return { error, retryAfter };
 }
 
 export interface ChargeRequest {
   context: Context & RateLimitContext;
   clientIp: string;
   document: DocumentNode;
-  operationName: string | null | undefined;
+  operation: OperationDefinitionNode;
   cost: number;
 }
 
 export function createRateLimitGuard(service: RateLimitService) {
   return {
     /** Charges the operation and records the ticket on the context; returns the RATE_LIMITED error when refused. */
-    async charge({ context, clientIp, document, operationName, cost }: ChargeRequest): Promise<GraphQLError | null> {
+    async charge({ context, clientIp, document, operation, cost }: ChargeRequest): Promise<{ error: GraphQLError; retryAfter: number } | null> {
       const subject = service.subject(context.viewer, clientIp);
-      const ticket = isFreeOperation(document, operationName)
+      const ticket = isFreeOperation(document, operation)
         ? await service.peek(subject, cost)
         : await service.charge(subject, cost);
       context.rateLimit = ticket;

@@ -14,7 +14,7 @@ const ALLOWED_HEADERS = ['authorization', 'content-type', 'apollo-require-prefli
 const EXPOSED_HEADERS = ['x-request-id', 'retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-used', 'x-ratelimit-reset'];
 
 /** Nothing may load from or frame an API response. */
-const API_CSP = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+export const API_CSP = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /**
  * GraphiQL 3 runs from same-origin files only (/graphiql/*.js, .css). It sets inline styles (the page's own

@@ -1,57 +1,34 @@
 /**
- * graphql-ws on `ws`, on the same port and path as HTTP. This adapter is the only code that sees sockets: it turns
- * `connection_init` into the shared context, applies the same validation rules and error masking as HTTP (Apollo's
- * plugins do not run here), and gives every subscription event fresh DataLoaders.
+ * graphql-ws on `ws`, on the same port and path as HTTP: a thin adapter over the operation core. It alone sees
+ * sockets: the upgrade's Origin check, the socket guard, `connection_init` (the connection's token, its per-user cap
+ * and its handle for the realtime services) and the framing of the core's results and refusals as messages.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import {
-  createSourceEventStream,
-  execute,
-  getOperationAST,
-  Kind,
-  getVariableValues,
-  GraphQLError,
-  type DocumentNode,
-  type ExecutionArgs,
-  type ExecutionResult,
-  type GraphQLSchema,
-} from 'graphql';
+import { GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import { CloseCode, handleProtocols, type Context as WsContext } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { FastifyBaseLogger } from 'fastify';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { AuthenticationError, type Context, type ContextBuilder } from '../auth/context.js';
-import { scopeKey } from '../auth/scopes.js';
+import { AuthenticationError } from '../auth/context.js';
 import { ErrorCode } from '../schema/shared/errors.js';
-import { SHARED_EVENTS_EXTENSION } from '../schema/shared/shared-events.js';
-import { firstErrorCode, formatError } from './errors.js';
-import type { OperationPolicy } from './operation-policy.js';
-import { costExtension, type CostExtension, type RateLimitGuard } from './rate-limit.js';
+import { firstErrorCode } from './errors.js';
+import type { Admission, OperationCore, Refusal } from './operation.js';
 import { isAllowedWebSocketOrigin } from './security.js';
-import { resolveTrustedDocument, type TrustedDocuments } from './trusted-documents.js';
-import type { RateLimitContext } from '../schema/rate-limit/rate-limit.service.js';
-import type { ConnectionHandle, RealtimeContext } from '../realtime/connections.js';
+import type { ConnectionHandle } from '../realtime/connections.js';
 import type { Realtime } from '../realtime/realtime.js';
 
 export interface WsOptions {
   server: Server;
   path: string;
-  schema: GraphQLSchema;
-  contextBuilder: ContextBuilder;
-  policy: OperationPolicy;
+  core: OperationCore;
   log: FastifyBaseLogger;
   keepAliveMs: number;
   connectionInitWaitTimeoutMs: number;
   maxPayloadBytes: number;
-  exposeStack: boolean;
   /** Allowed browser origins (CORS_ORIGINS) for the upgrade's `Origin` check. */
   corsOrigins: readonly string[];
-  rateLimits: RateLimitGuard;
-  /** When set, only the manifest's documents run, by hash. */
-  trusted: TrustedDocuments | null;
-  hideSuggestions: boolean;
   /** Connection registry and limits: connections per user, subscriptions per connection, outgoing buffer. */
   realtime: Realtime;
 }
@@ -64,11 +41,8 @@ interface ConnectionState {
   authorization: string | null;
   /** What services see of this connection, once `connection_init` was accepted. */
   handle: ConnectionHandle | null;
-  /** `cost` is the rate-limit charge, sent in the operation's first result and then cleared. */
-  operations: Map<
-    string,
-    { requestId: string; operationName: string | null; startedAt: number; cost?: CostExtension; subscription?: boolean }
-  >;
+  /** Operations by id: admitted (running) or refused (its `error` message is being sent). */
+  operations: Map<string, Admission | Refusal>;
 }
 
 type Extra = {
@@ -76,33 +50,6 @@ type Extra = {
   request: IncomingMessage;
   state?: ConnectionState;
 };
-
-/** Maps an async iterator without the async-generator trap: `return()` must not wait for the next event. */
-function mapAsyncIterator<T, U>(source: AsyncIterable<T>, map: (value: T) => Promise<U> | U): AsyncIterableIterator<U> {
-  const iterator = source[Symbol.asyncIterator]();
-  const done = { value: undefined, done: true } as IteratorReturnResult<undefined>;
-  return {
-    async next() {
-      const result = await iterator.next();
-      return result.done ? done : { value: await map(result.value), done: false };
-    },
-    async return() {
-      await iterator.return?.();
-      return done;
-    },
-    async throw(error: unknown) {
-      if (iterator.throw) await iterator.throw(error);
-      throw error;
-    },
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  } as AsyncIterableIterator<U>;
-}
-
-function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
-  return typeof (value as AsyncIterable<unknown>)?.[Symbol.asyncIterator] === 'function';
-}
 
 const SERVER_ONLY_TYPE = /"type"\s*:\s*"(connection_ack|next|error)"/;
 
@@ -118,26 +65,8 @@ function serverOnlyType(data: unknown): string | null {
   }
 }
 
-/** Results of one event, per document + variables + scopes; dropped with the event object. */
-const sharedExecutions = new WeakMap<object, Map<string, Promise<ExecutionResult> | ExecutionResult>>();
-const documentIds = new WeakMap<DocumentNode, number>();
-let nextDocumentId = 0;
-
-/** The share key of a subscription whose root fields are all @SharedEvents; null when its events may differ per viewer. */
-function sharedEventsKey(args: ExecutionArgs): string | null {
-  const operation = getOperationAST(args.document, args.operationName);
-  const fields = args.schema.getSubscriptionType()?.getFields();
-  if (!operation || !fields) return null;
-  for (const selection of operation.selectionSet.selections) {
-    if (selection.kind !== Kind.FIELD || fields[selection.name.value]?.extensions?.[SHARED_EVENTS_EXTENSION] !== true) return null;
-  }
-  let documentId = documentIds.get(args.document);
-  if (documentId === undefined) documentIds.set(args.document, (documentId = nextDocumentId++));
-  return `${documentId}\u0000${args.operationName ?? ''}\u0000${JSON.stringify(args.variableValues ?? {})}`;
-}
-
 export function attachGraphqlWs(options: WsOptions) {
-  const { contextBuilder, policy, log } = options;
+  const { core, log } = options;
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes, handleProtocols });
   // Client faults graphql-ws would treat as its own internal errors (printed to the console, closed with 4500),
   // handled here first — this listener is registered before graphql-ws's own 'connection' listener:
@@ -184,25 +113,14 @@ export function attachGraphqlWs(options: WsOptions) {
     return ctx.extra.state;
   };
 
-  const finish = (ctx: WsContext<Record<string, unknown> | undefined, Extra>, id: string, errorCode?: string) => {
-    const operation = state(ctx).operations.get(id);
-    if (!operation) return;
-    state(ctx).operations.delete(id);
-    log.info(
-      {
-        requestId: operation.requestId,
-        transport: 'ws',
-        operationName: operation.operationName,
-        durationMs: Math.round((performance.now() - operation.startedAt) * 100) / 100,
-        ...(errorCode ? { errorCode } : {}),
-      },
-      'graphql operation',
-    );
+  const run = async <T>(args: ExecutionArgs, go: (admission: Admission) => Promise<T>): Promise<T | ExecutionResult> => {
+    const admission = core.admissionOf(args.contextValue);
+    if (!admission) throw new Error('graphql-ws ran an operation that the operation core did not admit');
+    return go(admission);
   };
 
   const dispose = useServer<Record<string, unknown> | undefined, Extra>(
     {
-      schema: options.schema,
       connectionInitWaitTimeout: options.connectionInitWaitTimeoutMs,
       // A token that is present but invalid closes the socket with 4403 Forbidden (returning false does that); the
       // graphql-ws client retries 4403, re-reading connectionParams, so a client can refresh its token and reconnect.
@@ -212,7 +130,7 @@ export function attachGraphqlWs(options: WsOptions) {
         state(ctx).authorization = typeof raw === 'string' ? raw : null;
         if (raw !== undefined && raw !== null && typeof raw !== 'string') return false;
         try {
-          const { viewer } = await contextBuilder.authenticate(state(ctx).authorization);
+          const { viewer } = await core.authenticate(state(ctx).authorization);
           const { connections, config: limits } = options.realtime;
           if (viewer && connections.countFor(viewer.id) >= limits.maxConnectionsPerUser) {
             log.info({ connectionId: state(ctx).connectionId, userId: viewer.id }, 'websocket refused: too many connections');
@@ -239,152 +157,79 @@ export function attachGraphqlWs(options: WsOptions) {
         }
       },
       async onSubscribe(ctx, id, payload) {
-        const requestId = randomUUID();
-        state(ctx).operations.set(id, {
-          requestId,
-          operationName: payload.operationName ?? null,
-          startedAt: performance.now(),
-        });
-        let query: unknown = payload.query;
-        if (options.trusted) {
-          // Trusted mode: the manifest's text runs, named by hash; the client's query text is never parsed.
-          const resolved = resolveTrustedDocument(options.trusted, {
-            documentId: (payload as { documentId?: unknown }).documentId,
-            extensions: payload.extensions,
-          });
-          if (resolved.error) return [resolved.error];
-          query = resolved.query;
-        }
-        const prepared = policy.prepare(query);
-        // Returned errors reach the client as one `error` message, through onError below; the socket stays open.
-        if (prepared.errors) return prepared.errors;
-        const operation = getOperationAST(prepared.document, payload.operationName);
-        state(ctx).operations.get(id)!.operationName = payload.operationName ?? operation?.name?.value ?? null;
-        if (operation?.operation === 'subscription') {
-          const open = [...state(ctx).operations.values()].filter((entry) => entry.subscription).length;
-          const max = options.realtime.config.maxSubscriptionsPerConnection;
-          if (open >= max) {
-            return [
-              new GraphQLError(`Too many subscriptions on this connection (at most ${max})`, {
-                extensions: { code: ErrorCode.RATE_LIMITED, limit: max },
-              }),
-            ];
-          }
-          state(ctx).operations.get(id)!.subscription = true;
-        }
-        if (operation) {
-          // Variables are coerced before anything runs, as over HTTP: a wrong value is the client's error
-          // (BAD_USER_INPUT), not an execution failure that the masking would turn into an internal error.
-          const coerced = getVariableValues(options.schema, operation.variableDefinitions ?? [], payload.variables ?? {}, {
-            maxErrors: 25,
-          });
-          if (coerced.errors) {
-            return coerced.errors.map(
-              (error) => new GraphQLError(error.message, { nodes: error.nodes, extensions: { code: ErrorCode.BAD_USER_INPUT } }),
-            );
-          }
-        }
-        const { cost, error: costError } = policy.cost(prepared.document, payload.operationName, payload.variables);
-        if (costError) return [costError];
-        let contextValue: Context;
-        try {
+        const connection = state(ctx);
+        const socket = ctx.extra.socket;
+        const outcome = await core.admit({
+          query: payload.query,
+          documentId: (payload as { documentId?: unknown }).documentId,
+          extensions: payload.extensions,
+          variables: payload.variables,
+          operationName: payload.operationName,
           // The token is checked again for every operation: it may have expired, or its user been deactivated.
-          contextValue = await contextBuilder.build({
-            requestId,
+          authorization: connection.authorization,
+          client: {
             transport: 'ws',
-            authorization: state(ctx).authorization,
+            ip: ctx.extra.request.socket.remoteAddress ?? 'unknown',
             log,
-            onRevoked: () => ctx.extra.socket.close(CloseCode.Forbidden, 'Forbidden'),
-          });
-        } catch (error) {
-          if (!(error instanceof AuthenticationError)) throw error;
-          log.info({ requestId, reason: error.reason }, 'access token refused');
-          ctx.extra.socket.close(CloseCode.Forbidden, 'Forbidden');
-          return [new GraphQLError(error.message, { extensions: { code: ErrorCode.UNAUTHENTICATED } })];
-        }
-        // Charged before anything executes; a subscription is charged once, when it starts.
-        const refused = await options.rateLimits.charge({
-          context: contextValue,
-          clientIp: ctx.extra.request.socket.remoteAddress ?? 'unknown',
-          document: prepared.document,
-          operationName: payload.operationName,
-          cost,
+            connection: connection.handle ?? undefined,
+            onRevoked: () => socket.close(CloseCode.Forbidden, 'Forbidden'),
+            accepts: (operation) => {
+              if (operation.operation !== 'subscription') return null;
+              const open = [...connection.operations.values()].filter(
+                (entry) => entry.kind === 'admitted' && entry.operation.operation === 'subscription',
+              ).length;
+              const max = options.realtime.config.maxSubscriptionsPerConnection;
+              if (open < max) return null;
+              return {
+                error: new GraphQLError(`Too many subscriptions on this connection (at most ${max})`, {
+                  extensions: { code: ErrorCode.RATE_LIMITED, limit: max },
+                }),
+                status: 429,
+              };
+            },
+          },
         });
-        if (refused) return [refused];
-        if (state(ctx).handle) (contextValue as RealtimeContext).connection = state(ctx).handle!;
-        const entry = state(ctx).operations.get(id);
-        if (entry && (contextValue as RateLimitContext).rateLimit) entry.cost = costExtension((contextValue as RateLimitContext).rateLimit!);
-        return {
-          schema: options.schema,
-          document: prepared.document as DocumentNode,
-          operationName: payload.operationName,
-          variableValues: payload.variables,
-          contextValue,
-        } satisfies ExecutionArgs;
+        connection.operations.set(id, outcome);
+        // Reaches the client as one `error` message (formatted in onError); the socket stays open, but for a token
+        // that is no longer valid, closed with 4403 once the message is out.
+        if (outcome.kind === 'refused') return outcome.errors;
+        return core.executionArgs(outcome);
       },
-      // Subscription events are executed with a fresh context each (new DataLoaders, the viewer checked again).
-      // For subscriptions marked @SharedEvents, subscribers with the same document, variables and scopes share one
-      // execution of each event: the pub/sub hands every subscriber the same event object, which keys the share.
-      async subscribe(args) {
-        const stream = await createSourceEventStream(args);
-        if (!isAsyncIterable(stream)) return stream as ExecutionResult;
-        const shareKey = sharedEventsKey(args);
-        return mapAsyncIterator(stream, async (payload) => {
-          const contextValue = await contextBuilder.forEvent(args.contextValue as Context);
-          const run = () => execute({ ...args, rootValue: payload, contextValue });
-          if (shareKey === null || payload === null || typeof payload !== 'object') return run();
-          const key = `${shareKey}\u0000${scopeKey(contextValue.scopes)}`;
-          let executions = sharedExecutions.get(payload);
-          if (!executions) sharedExecutions.set(payload, (executions = new Map()));
-          let result = executions.get(key);
-          if (!result) executions.set(key, (result = Promise.resolve(run())));
-          return result;
-        });
-      },
-      execute: (args) => execute(args),
-      onNext(ctx, id, _payload, args, result) {
+      // graphql-ws hands back the arguments onSubscribe returned; their context names the admission.
+      execute: (args) => run(args, (admission) => core.execute(admission)),
+      subscribe: (args) => run(args, (admission) => core.subscribe(admission)),
+      onNext(ctx, id, _payload, _args, result) {
         // Bounded outgoing buffer: a client that stops reading is dropped, so the server's memory stays flat.
         if (ctx.extra.socket.bufferedAmount > options.realtime.config.maxBufferedBytes) {
           state(ctx).handle?.drop('outgoing buffer over limit') ?? ctx.extra.socket.terminate();
           return undefined;
         }
-        const requestId = (args.contextValue as Context).requestId;
-        const errors = result.errors?.map((error) =>
-          formatError(error, {
-            requestId,
-            log,
-            defaultCode: ErrorCode.BAD_USER_INPUT,
-            exposeStack: options.exposeStack,
-            hideSuggestions: options.hideSuggestions,
-          }),
-        );
-        const entry = state(ctx).operations.get(id);
-        const cost = entry?.cost;
-        if (entry) entry.cost = undefined;
-        if (errors) finish(ctx, id, firstErrorCode(errors));
-        if (!errors && !cost) return undefined;
-        return { ...result, ...(errors ? { errors } : {}), ...(cost ? { extensions: { ...result.extensions, cost } } : {}) };
+        const admission = state(ctx).operations.get(id);
+        if (admission?.kind !== 'admitted') return undefined;
+        return core.complete(result, admission, { final: admission.operation.operation !== 'subscription' });
       },
       onError(ctx, id, _payload, errors) {
-        const requestId = state(ctx).operations.get(id)?.requestId;
-        const formatted = errors.map((error) =>
-          formatError(error instanceof GraphQLError ? error : new GraphQLError(String(error)), {
-            requestId,
-            log,
-            defaultCode: ErrorCode.GRAPHQL_VALIDATION_FAILED,
-            exposeStack: options.exposeStack,
-            hideSuggestions: options.hideSuggestions,
-          }),
-        );
-        finish(ctx, id, firstErrorCode(formatted));
+        const outcome = state(ctx).operations.get(id);
+        state(ctx).operations.delete(id);
+        if (outcome?.kind === 'refused') {
+          if (outcome.unauthenticated) setImmediate(() => ctx.extra.socket.close(CloseCode.Forbidden, 'Forbidden'));
+          return outcome.result.errors as never;
+        }
+        const graphqlErrors = errors.map((error) => (error instanceof GraphQLError ? error : new GraphQLError(String(error))));
+        if (outcome?.kind !== 'admitted') return undefined;
+        const formatted = core.formatErrors(graphqlErrors, outcome);
+        core.finish(outcome, firstErrorCode(formatted));
         return formatted;
       },
       onComplete(ctx, id) {
-        finish(ctx, id);
+        const outcome = state(ctx).operations.get(id);
+        state(ctx).operations.delete(id);
+        if (outcome?.kind === 'admitted') core.finish(outcome);
       },
       onClose(ctx) {
-        const handle = ctx.extra.state?.handle;
-        if (handle) options.realtime.connections.remove(handle.id);
+        const connection = ctx.extra.state;
+        for (const outcome of connection?.operations.values() ?? []) if (outcome.kind === 'admitted') core.finish(outcome);
+        if (connection?.handle) options.realtime.connections.remove(connection.handle.id);
       },
     },
     wss,

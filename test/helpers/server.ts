@@ -3,7 +3,7 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { loadConfig, type Config } from '../../src/config.js';
 import { openDatabase } from '../../src/db/client.js';
-import { createApp, type App, type AppOptions } from '../../src/server/app.js';
+import { createApp, type App, type AppOptions } from '../../src/server/compose.js';
 import { createTestDatabase } from './database.js';
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-at-least-32-bytes-long!';
@@ -34,7 +34,7 @@ export interface TestServer {
 /** `options.jobHandlers` adds or replaces job kinds (see createApp). */
 export async function startServer(
   env: Record<string, string> = {},
-  options: Pick<AppOptions, 'jobHandlers'> = {},
+  options: Pick<AppOptions, 'jobHandlers' | 'onOperationStep'> = {},
 ): Promise<TestServer> {
   const database = await createTestDatabase();
   const config = loadConfig({
@@ -57,6 +57,7 @@ export async function startServer(
     database: handle,
     logStream: { write: (line) => void logs.push(JSON.parse(line)) },
     jobHandlers: options.jobHandlers,
+    onOperationStep: options.onOperationStep,
   });
   const url = await app.listen();
   const clients: Client[] = [];

@@ -12,8 +12,11 @@ export interface Collected<T = Record<string, any>> {
   dispose(): void;
 }
 
+/** Any client with graphql-ws's `subscribe(payload, sink)`: graphql-ws's own, or graphql-sse's. */
+type Subscriber = Pick<Client, 'subscribe'>;
+
 export function collect<T = Record<string, any>>(
-  client: Client,
+  client: Subscriber,
   payload: { query: string; variables?: Record<string, unknown> },
 ): Collected<T> {
   const waiters = new Set<() => void>();

@@ -68,7 +68,11 @@ describe('rooms and messages', () => {
     // 60 stored messages (the rate limit counts messages sent through the API, not rows).
     const repo = server.app.container.repos.chat;
     const roomRow = (await repo.findRoomsByIds([Buffer.from(roomId, 'base64url').toString().split(':')[1]!]))[0]!;
-    for (let i = 1; i <= 59; i++) await repo.insertMessage({ roomId: roomRow.id, authorId: owner!.rowId, body: `m${i}` });
+    // One millisecond apart: stored timestamps have millisecond precision, and this test is about paging, not ties.
+    const start = Date.now() + 1_000;
+    for (let i = 1; i <= 59; i++) {
+      await repo.insertMessage({ roomId: roomRow.id, authorId: owner!.rowId, body: `m${i}`, createdAt: new Date(start + i) });
+    }
     const query = 'query($id: ID!, $before: String) { node(id: $id) { ... on Room { messages(last: 50, before: $before) { totalCount nodes { body } pageInfo { hasPreviousPage startCursor } } } } }';
     const latest = await server.gql(query, { id: roomId }, { token: owner!.token });
     const page = latest.body.data?.node.messages;

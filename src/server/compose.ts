@@ -1,0 +1,195 @@
+/**
+ * Wiring: configuration → pub/sub → container → schema → operation core → the three transports (HTTP, graphql-ws,
+ * SSE) on one Fastify server and one path. Only src/server touches Fastify, requests and sockets; everything below
+ * sees the shared Context.
+ */
+import { randomUUID } from 'node:crypto';
+import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
+import type { GraphQLSchema } from 'graphql';
+import type { Config } from '../config.js';
+import { createContextBuilder } from '../auth/context.js';
+import { bootstrapAdmin } from '../auth/bootstrap.js';
+import type { DatabaseHandle } from '../db/client.js';
+import { createAppPubSub, type AppPubSub } from '../pubsub/pubsub.js';
+import { createContainer, type Container } from '../schema/container.js';
+import { createSchema } from '../schema/index.js';
+import { ErrorCode } from '../schema/shared/errors.js';
+import { errorEnvelope } from './errors.js';
+import { registerGraphiql } from './graphiql.js';
+import { registerHealth } from './health.js';
+import { registerDownloads } from './downloads.js';
+import { registerGraphqlHttp } from './http.js';
+import { JobRunner } from '../jobs/runner.js';
+import type { JobDefinition } from '../jobs/types.js';
+import { createOperationCore, type OperationCoreOptions } from './operation.js';
+import { createOperationPolicy } from './operation-policy.js';
+import { createRateLimitGuard } from './rate-limit.js';
+import { API_CSP, registerSecurity } from './security.js';
+import { shutdownSequence } from './shutdown.js';
+import { registerGraphqlSse } from './sse.js';
+import { TrustedDocuments } from './trusted-documents.js';
+import { attachGraphqlWs } from './ws.js';
+
+export const GRAPHQL_PATH = '/graphql';
+
+/** The largest WebSocket message and HTTP body, in bytes. */
+export const MAX_PAYLOAD_BYTES = 1_048_576;
+
+export interface AppOptions {
+  config: Config;
+  database: DatabaseHandle;
+  /** Overrides the pub/sub built from config (tests share one across servers). */
+  pubsub?: AppPubSub;
+  /** Where log lines go (tests capture them); standard output when absent. */
+  logStream?: { write(line: string): void };
+  /** Job kinds added to or replacing the built-in ones (tests inject handlers that fail on purpose). */
+  jobHandlers?: readonly JobDefinition[];
+  /** Observes the operation core's steps (tests count them). */
+  onOperationStep?: OperationCoreOptions['onStep'];
+}
+
+export interface App {
+  fastify: FastifyInstance;
+  container: Container;
+  /** This process's job runner (started by listen, stopped first by close). */
+  runner: JobRunner;
+  schema: GraphQLSchema;
+  /** Starts listening; resolves to the base URL, e.g. http://127.0.0.1:4000. */
+  listen(): Promise<string>;
+  /** Graceful stop: no new connections, WebSocket clients closed with 1001, HTTP drained, database closed. */
+  close(): Promise<void>;
+}
+
+const REDACT = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-api-key"]',
+  '*.password',
+  '*.accessToken',
+  '*.refreshToken',
+  '*.token',
+  'variables.input.password',
+  'variables.password',
+  'variables.refreshToken',
+];
+
+export async function createApp(options: AppOptions): Promise<App> {
+  const { config, database } = options;
+  const pubsub = options.pubsub ?? createAppPubSub(config.redisUrl);
+  const container = createContainer({ config, db: database.db, pubsub: pubsub.pubsub, jobHandlers: options.jobHandlers });
+  const schema = await createSchema({ pubsub: pubsub.pubsub });
+  const contextBuilder = createContextBuilder(container);
+  const policy = createOperationPolicy(schema, { introspection: config.introspection, limits: config.limits });
+  const exposeStack = config.nodeEnv === 'development';
+  // Production hides "Did you mean …?" hints: they let a caller map a schema whose introspection is off.
+  const hideSuggestions = config.nodeEnv === 'production';
+  const core = createOperationCore({
+    schema,
+    policy,
+    contextBuilder,
+    rateLimits: createRateLimitGuard(container.services.rateLimit),
+    trusted: config.trustedDocuments ? TrustedDocuments.load(config.trustedDocuments) : null,
+    exposeStack,
+    hideSuggestions,
+    onStep: options.onOperationStep,
+  });
+
+  const fastify = Fastify({
+    logger: {
+      level: config.logLevel,
+      redact: { paths: REDACT, censor: '[redacted]' },
+      ...(options.logStream ? { stream: options.logStream } : {}),
+    },
+    bodyLimit: MAX_PAYLOAD_BYTES,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+  });
+  // A client-chosen request id is kept only when it is short and plain; anything else is replaced.
+  fastify.addHook('onRequest', async (request, reply) => {
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(request.id)) request.id = randomUUID();
+    void reply.header('x-request-id', request.id);
+  });
+  // Errors raised before GraphQL runs (body too large, malformed JSON, unsupported media type) keep the GraphQL
+  // response shape, so clients parse one format.
+  fastify.setErrorHandler((error: FastifyError, request, reply) => {
+    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    if (status === 500) request.log.error({ err: error }, 'request failed');
+    return reply
+      .code(status)
+      .send(
+        status === 500
+          ? errorEnvelope('Internal server error', ErrorCode.INTERNAL_SERVER_ERROR, request.id)
+          : errorEnvelope(error.message, ErrorCode.BAD_REQUEST, request.id),
+      );
+  });
+
+  await registerSecurity(fastify, { corsOrigins: config.corsOrigins });
+  registerHealth(fastify, database);
+  registerDownloads(fastify, { contextBuilder, jobs: container.services.jobs });
+  const runner = new JobRunner({
+    jobs: container.repos.jobs,
+    users: container.repos.users,
+    service: container.services.jobs,
+    config: config.jobs,
+    log: fastify.log.child({ component: 'jobs' }),
+  });
+  // Loads (or generates) the signing keys now, so a bad key stops start-up instead of the first login.
+  const signingKeys = await container.services.tokens.keys();
+  await bootstrapAdmin(container, config, fastify.log);
+  if (signingKeys.jwks) {
+    const jwks = signingKeys.jwks;
+    fastify.get('/.well-known/jwks.json', { logLevel: 'warn' }, async (_request, reply) =>
+      reply.header('cache-control', 'public, max-age=300').send(jwks),
+    );
+  }
+  if (config.graphiql) await registerGraphiql(fastify, GRAPHQL_PATH);
+  registerGraphqlSse(fastify, { path: GRAPHQL_PATH, core, realtime: container.services.realtime, contentSecurityPolicy: API_CSP });
+  const apollo = await registerGraphqlHttp(fastify, {
+    path: GRAPHQL_PATH,
+    schema,
+    core,
+    policy,
+    introspection: config.introspection,
+    debugSql: config.debugSql,
+    exposeStack,
+    hideSuggestions,
+  });
+
+  let ws: ReturnType<typeof attachGraphqlWs> | null = null;
+  const close = shutdownSequence([
+    () => runner.stop(config.shutdownGraceMs * 0.8),
+    () => ws?.close(),
+    () => fastify.close(),
+    () => apollo.stop(),
+    () => container.close(),
+    () => (options.pubsub ? undefined : pubsub.close()),
+    () => database.close(),
+  ]);
+
+  return {
+    fastify,
+    container,
+    runner,
+    schema,
+    async listen() {
+      const address = await fastify.listen({ port: config.port, host: config.host });
+      ws = attachGraphqlWs({
+        server: fastify.server,
+        path: GRAPHQL_PATH,
+        core,
+        log: fastify.log,
+        keepAliveMs: config.realtime.keepAliveMs,
+        realtime: container.services.realtime,
+        connectionInitWaitTimeoutMs: config.wsConnectionInitTimeoutMs,
+        corsOrigins: config.corsOrigins,
+        maxPayloadBytes: MAX_PAYLOAD_BYTES,
+      });
+      runner.start();
+      return address.replace('[::1]', '127.0.0.1').replace('0.0.0.0', '127.0.0.1');
+    },
+    close,
+  };
+}

@@ -1,0 +1,488 @@
+/**
+ * The operation core: every transport (HTTP, graphql-ws, GraphQL over SSE) runs an operation through these steps,
+ * each written once, as graphql-ws separates `makeServer` from `use/ws.ts`. Transports only frame what it returns.
+ *
+ *   admit     source (trusted document, persisted query or text) → size and nesting → authentication → parse and
+ *             validate (cached) → operation → the transport's own rule → variables → cost → context → rate limit
+ *   execute   graphql-js with the admitted document, coerced variables and context
+ *   subscribe the source stream; every event runs with a fresh context (new DataLoaders, the viewer checked again)
+ *   complete  masking, `requestId`, the `cost` and `sql` extensions, and the one log line per operation
+ *
+ * A refusal is what the client sees — GraphQL errors and the HTTP status that goes with them — and runs nothing:
+ * HTTP answers with the status, graphql-ws sends an `error` message (a 401 also closes the socket with 4403), SSE
+ * answers with the status before any stream opens.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  createSourceEventStream,
+  execute,
+  getOperationAST,
+  getVariableValues,
+  GraphQLError,
+  Kind,
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+  type FormattedExecutionResult,
+  type GraphQLFormattedError,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+} from 'graphql';
+import type { FastifyBaseLogger } from 'fastify';
+import { LRUCache } from 'lru-cache';
+import { AuthenticationError, type Authentication, type Context, type ContextBuilder, type Transport } from '../auth/context.js';
+import { scopeKey } from '../auth/scopes.js';
+import { newSqlStats, withSqlStats, type SqlStats } from '../db/sql-stats.js';
+import type { ConnectionHandle, RealtimeContext } from '../realtime/connections.js';
+import type { RateLimitContext, RateLimitTicket } from '../schema/rate-limit/rate-limit.service.js';
+import { ErrorCode } from '../schema/shared/errors.js';
+import { SHARED_EVENTS_EXTENSION } from '../schema/shared/shared-events.js';
+import { firstErrorCode, formatError } from './errors.js';
+import { checkDocument } from './limits.js';
+import { sha256, type OperationPolicy } from './operation-policy.js';
+import { costExtension, type RateLimitGuard } from './rate-limit.js';
+import { resolveTrustedDocument, type TrustedDocuments } from './trusted-documents.js';
+
+/** What a transport hands the core: the request's GraphQL parameters as received, and who sent them. */
+export interface OperationRequest {
+  query?: unknown;
+  /** A trusted document's hash (`sha256:<hex>` or plain hex). */
+  documentId?: unknown;
+  extensions?: unknown;
+  variables?: unknown;
+  operationName?: unknown;
+  /** The `Authorization` header, or graphql-ws's `connection_init` `authorization`. */
+  authorization: string | null | undefined;
+  client: OperationClient;
+}
+
+export interface OperationClient {
+  transport: Transport;
+  /** The client's address: the budget of anonymous callers. */
+  ip: string;
+  log: FastifyBaseLogger;
+  /** A request id the transport already chose (HTTP's `x-request-id`); a new one otherwise. */
+  requestId?: string;
+  /** The transport's own rule on the resolved operation (GET runs queries only, a socket caps its subscriptions). */
+  accepts?(operation: OperationDefinitionNode, authentication: Authentication): TransportRefusal | null;
+  /** Count the operation's SQL statements for `extensions.sql` (DEBUG_SQL, HTTP). */
+  countSql?: boolean;
+  /** The realtime connection the operation runs on (graphql-ws, SSE). */
+  connection?: ConnectionHandle;
+  /** Called when a later check (a subscription event) finds the token no longer valid. */
+  onRevoked?(): void;
+}
+
+export interface TransportRefusal {
+  error: GraphQLError;
+  status: number;
+  headers?: Record<string, string>;
+}
+
+/** An operation that passed every admission step; `execute` or `subscribe` runs it. */
+export interface Admission {
+  kind: 'admitted';
+  requestId: string;
+  document: DocumentNode;
+  operation: OperationDefinitionNode;
+  operationName: string | null;
+  /** The variables as received (graphql-js coerces them again inside `execute`; its context cannot be supplied). */
+  rawVariables: Record<string, unknown>;
+  context: OperationContext;
+  /** The source text that runs (the manifest's in trusted mode) and its SHA-256. */
+  source: { query: string; hash: string };
+  cost: number;
+  transport: Transport;
+  startedAt: number;
+  sqlStats?: SqlStats;
+  /** `extensions.cost` goes with the first result only. */
+  costPending: boolean;
+  finished: boolean;
+}
+
+/** An operation refused before anything ran. */
+export interface Refusal {
+  kind: 'refused';
+  requestId: string;
+  status: number;
+  headers: Record<string, string>;
+  /** For graphql-ws's `onSubscribe`, which wants GraphQLError instances. */
+  errors: GraphQLError[];
+  /** What the client sees. */
+  result: FormattedExecutionResult;
+  /** The token was present but not valid: graphql-ws closes the socket with 4403. */
+  unauthenticated: boolean;
+  rateLimit?: RateLimitTicket;
+}
+
+export type OperationContext = Context & RateLimitContext & RealtimeContext;
+
+export interface OperationCoreOptions {
+  schema: GraphQLSchema;
+  policy: OperationPolicy;
+  contextBuilder: ContextBuilder;
+  rateLimits: RateLimitGuard;
+  /** When set, only the manifest's documents run, by hash. */
+  trusted: TrustedDocuments | null;
+  /** Development: `extensions.stacktrace` on masked errors. */
+  exposeStack: boolean;
+  /** Production: no "Did you mean …?" hints, which map a schema whose introspection is off. */
+  hideSuggestions: boolean;
+  /** Automatic persisted queries kept (hash → text) when there is no trusted manifest. */
+  persistedQueries?: number;
+  /** Observes each step as it runs (tests count them). */
+  onStep?(step: OperationStep, transport: Transport): void;
+}
+
+export type OperationStep = 'authenticate' | 'parse' | 'validate' | 'operation' | 'variables' | 'cost' | 'charge';
+
+/** graphql-js's messages for an operation it cannot pick, kept so clients see what they always saw. */
+function unresolvedOperation(document: DocumentNode, operationName: string | null): GraphQLError {
+  const operations = document.definitions.filter((definition) => definition.kind === Kind.OPERATION_DEFINITION).length;
+  const message =
+    operationName !== null
+      ? `Unknown operation named "${operationName}".`
+      : operations === 0
+        ? 'Must provide an operation.'
+        : 'Must provide operation name if query contains multiple operations.';
+  return new GraphQLError(message, { extensions: { code: ErrorCode.OPERATION_RESOLUTION_FAILURE } });
+}
+
+const badRequest = (message: string) => new GraphQLError(message, { extensions: { code: ErrorCode.BAD_REQUEST } });
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** Maps an async iterator without the async-generator trap: `return()` must not wait for the next event. */
+function mapAsyncIterator<T, U>(source: AsyncIterable<T>, map: (value: T) => Promise<U> | U): AsyncIterableIterator<U> {
+  const iterator = source[Symbol.asyncIterator]();
+  const done = { value: undefined, done: true } as IteratorReturnResult<undefined>;
+  return {
+    async next() {
+      const result = await iterator.next();
+      return result.done ? done : { value: await map(result.value), done: false };
+    },
+    async return() {
+      await iterator.return?.();
+      return done;
+    },
+    async throw(error: unknown) {
+      if (iterator.throw) await iterator.throw(error);
+      throw error;
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  } as AsyncIterableIterator<U>;
+}
+
+const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> =>
+  typeof (value as AsyncIterable<unknown>)?.[Symbol.asyncIterator] === 'function';
+
+export function createOperationCore(options: OperationCoreOptions) {
+  const { schema, policy, contextBuilder, rateLimits, trusted } = options;
+  const step = options.onStep ?? (() => {});
+  // Without a trusted manifest: Apollo's automatic persisted queries, on every transport.
+  const persisted = trusted ? null : new LRUCache<string, string>({ max: options.persistedQueries ?? 1_000 });
+  /** Results of one event, per document + variables + scopes; dropped with the event object. */
+  const sharedExecutions = new WeakMap<object, Map<string, Promise<ExecutionResult> | ExecutionResult>>();
+  const sharedKeys = new WeakMap<Admission, string | null>();
+  const admissions = new WeakMap<object, Admission>();
+
+  const format = (errors: readonly GraphQLError[], requestId: string, log: FastifyBaseLogger, defaultCode: string) =>
+    errors.map((error) =>
+      formatError(error, { requestId, log, defaultCode, exposeStack: options.exposeStack, hideSuggestions: options.hideSuggestions }),
+    );
+
+  const logLine = (
+    log: FastifyBaseLogger,
+    fields: { requestId: string; transport: Transport; operationName: string | null; startedAt: number; errorCode?: string },
+  ) =>
+    log.info(
+      {
+        requestId: fields.requestId,
+        transport: fields.transport,
+        operationName: fields.operationName,
+        durationMs: Math.round((performance.now() - fields.startedAt) * 100) / 100,
+        ...(fields.errorCode ? { errorCode: fields.errorCode } : {}),
+      },
+      'graphql operation',
+    );
+
+  interface Pending {
+    requestId: string;
+    client: OperationClient;
+    startedAt: number;
+    operationName: string | null;
+    rateLimit?: RateLimitTicket;
+  }
+
+  function refuse(
+    pending: Pending,
+    errors: GraphQLError[],
+    status: number,
+    extra: { headers?: Record<string, string>; unauthenticated?: boolean; defaultCode?: string } = {},
+  ): Refusal {
+    const formatted = format(errors, pending.requestId, pending.client.log, extra.defaultCode ?? ErrorCode.GRAPHQL_VALIDATION_FAILED);
+    const extensions = {
+      ...(pending.rateLimit ? { cost: costExtension(pending.rateLimit) } : {}),
+      // Nothing ran, so nothing was counted.
+      ...(pending.client.countSql ? { sql: { statements: 0, ms: 0 } } : {}),
+    };
+    logLine(pending.client.log, { ...pending, transport: pending.client.transport, errorCode: firstErrorCode(formatted) });
+    return {
+      kind: 'refused',
+      requestId: pending.requestId,
+      status,
+      headers: extra.headers ?? {},
+      errors,
+      result: { errors: formatted, ...(Object.keys(extensions).length > 0 ? { extensions } : {}) },
+      unauthenticated: extra.unauthenticated ?? false,
+      rateLimit: pending.rateLimit,
+    };
+  }
+
+  /** The text to run: the manifest's in trusted mode, a persisted query's, or the request's own. */
+  function resolveSource(
+    request: OperationRequest,
+  ): { query: string; hash: string; register: boolean } | { error: GraphQLError; status: number; headers?: Record<string, string> } {
+    if (trusted) {
+      // Trusted mode: the manifest's text runs, named by hash; the client's query text is never parsed.
+      const resolved = resolveTrustedDocument(trusted, { documentId: request.documentId, extensions: request.extensions });
+      return resolved.error ? { error: resolved.error, status: 400 } : { query: resolved.query, hash: resolved.hash, register: false };
+    }
+    const persistedQuery = isObject(request.extensions) ? request.extensions.persistedQuery : undefined;
+    if (persistedQuery !== undefined && persisted) {
+      // Apollo's APQ protocol and messages, so APQ-aware clients (Apollo Client, urql) work unchanged.
+      if (!isObject(persistedQuery) || persistedQuery.version !== 1) return { error: badRequest('Unsupported persisted query version'), status: 400 };
+      const hash = typeof persistedQuery.sha256Hash === 'string' ? persistedQuery.sha256Hash.toLowerCase() : '';
+      // graphql-ws and graphql-sse require a `query` string: a hash-only client sends an empty one.
+      if (request.query === undefined || request.query === null || request.query === '') {
+        const query = persisted.get(hash);
+        if (query !== undefined) return { query, hash, register: false };
+        return {
+          error: new GraphQLError('PersistedQueryNotFound', { extensions: { code: ErrorCode.PERSISTED_QUERY_NOT_FOUND } }),
+          status: 200,
+          headers: { 'cache-control': 'private, no-cache, must-revalidate' },
+        };
+      }
+      if (typeof request.query !== 'string' || sha256(request.query) !== hash) return { error: badRequest('provided sha does not match query'), status: 400 };
+      return { query: request.query, hash, register: true };
+    }
+    if (typeof request.query !== 'string' || request.query.trim() === '') {
+      return { error: badRequest('GraphQL operations must contain a non-empty `query` or a `persistedQuery` extension.'), status: 400 };
+    }
+    return { query: request.query, hash: sha256(request.query), register: false };
+  }
+
+  async function admit(request: OperationRequest): Promise<Admission | Refusal> {
+    const { client } = request;
+    const pending: Pending = {
+      requestId: client.requestId ?? randomUUID(),
+      client,
+      startedAt: performance.now(),
+      operationName: typeof request.operationName === 'string' ? request.operationName : null,
+    };
+    if (request.operationName != null && typeof request.operationName !== 'string') {
+      return refuse(pending, [badRequest('"operationName" must be a string')], 400);
+    }
+    if (request.variables != null && !isObject(request.variables)) {
+      return refuse(pending, [badRequest('"variables" must be an object')], 400);
+    }
+    const rawVariables = (request.variables ?? {}) as Record<string, unknown>;
+
+    const source = resolveSource(request);
+    if ('error' in source) return refuse(pending, [source.error], source.status, { headers: source.headers });
+    // Size and bracket nesting on the raw text, before anything parses it.
+    const tooLarge = checkDocument(source.query, policy.limits);
+    if (tooLarge) return refuse(pending, [tooLarge], tooLarge.extensions.limit === 'documentBytes' ? 413 : 400);
+
+    // A token that is present but invalid (forged, expired, wrong audience, revoked session, inactive user) is
+    // refused, never treated as anonymous (RFC 6750 §3.1).
+    let authentication: Authentication;
+    step('authenticate', client.transport);
+    try {
+      authentication = await contextBuilder.authenticate(request.authorization);
+    } catch (error) {
+      if (!(error instanceof AuthenticationError)) throw error;
+      client.log.info({ requestId: pending.requestId, reason: error.reason }, 'access token refused');
+      return refuse(pending, [new GraphQLError(error.message, { extensions: { code: ErrorCode.UNAUTHENTICATED } })], 401, {
+        unauthenticated: true,
+      });
+    }
+
+    const prepared = policy.prepare(source.query, source.hash, (name) => step(name, client.transport));
+    if (prepared.errors) {
+      // The log line names the operation a document that failed validation declares.
+      if (prepared.parsed) pending.operationName ??= getOperationAST(prepared.parsed, null)?.name?.value ?? null;
+      return refuse(pending, prepared.errors, 400);
+    }
+    const document = prepared.document;
+
+    step('operation', client.transport);
+    const operation = getOperationAST(document, pending.operationName);
+    if (!operation) return refuse(pending, [unresolvedOperation(document, pending.operationName)], 400);
+    pending.operationName ??= operation.name?.value ?? null;
+    const transportRefusal = client.accepts?.(operation, authentication);
+    if (transportRefusal) {
+      return refuse(pending, [transportRefusal.error], transportRefusal.status, { headers: transportRefusal.headers });
+    }
+
+    // A value that does not coerce is the client's error (BAD_USER_INPUT), found before anything runs.
+    step('variables', client.transport);
+    const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], rawVariables, { maxErrors: 25 });
+    if (coerced.errors) {
+      return refuse(
+        pending,
+        coerced.errors.map((error) => new GraphQLError(error.message, { nodes: error.nodes, extensions: { code: ErrorCode.BAD_USER_INPUT } })),
+        400,
+      );
+    }
+
+    step('cost', client.transport);
+    const { cost, error: costError } = policy.cost(document, operation, coerced.coerced, request.variables as Record<string, unknown> | undefined);
+    if (costError) return refuse(pending, [costError], 400);
+
+    const context = (await contextBuilder.build({
+      requestId: pending.requestId,
+      transport: client.transport,
+      authorization: request.authorization ?? null,
+      authentication,
+      log: client.log,
+      onRevoked: client.onRevoked,
+    })) as OperationContext;
+    if (client.connection) context.connection = client.connection;
+
+    // Charged before anything executes; a subscription is charged once, when it starts.
+    step('charge', client.transport);
+    const refused = await rateLimits.charge({ context, clientIp: client.ip, document, operation, cost });
+    pending.rateLimit = context.rateLimit;
+    if (refused) return refuse(pending, [refused.error], 429, { headers: { 'retry-after': String(refused.retryAfter) } });
+
+    if (source.register) persisted?.set(source.hash, source.query);
+    const admission: Admission = {
+      kind: 'admitted',
+      requestId: pending.requestId,
+      document,
+      operation,
+      operationName: pending.operationName,
+      rawVariables,
+      context,
+      source,
+      cost,
+      transport: client.transport,
+      startedAt: pending.startedAt,
+      ...(client.countSql ? { sqlStats: newSqlStats() } : {}),
+      costPending: true,
+      finished: false,
+    };
+    admissions.set(context, admission);
+    return admission;
+  }
+
+  /** Writes the operation's log line, once (a query when its result goes out, a subscription when it ends). */
+  function finish(admission: Admission, errorCode?: string): void {
+    if (admission.finished) return;
+    admission.finished = true;
+    logLine(admission.context.log, { ...admission, errorCode });
+  }
+
+  const executionArgs = (admission: Admission): ExecutionArgs => ({
+    schema,
+    document: admission.document,
+    operationName: admission.operationName,
+    variableValues: admission.rawVariables,
+    contextValue: admission.context,
+  });
+
+  /** The share key of a subscription whose root fields are all @SharedEvents; null when events may differ per viewer. */
+  function sharedEventsKey(admission: Admission): string | null {
+    let key = sharedKeys.get(admission);
+    if (key !== undefined) return key;
+    const fields = schema.getSubscriptionType()?.getFields();
+    const shared = admission.operation.selectionSet.selections.every(
+      (selection) => selection.kind === Kind.FIELD && fields?.[selection.name.value]?.extensions?.[SHARED_EVENTS_EXTENSION] === true,
+    );
+    key = shared ? `${admission.source.hash}\u0000${admission.operationName ?? ''}\u0000${JSON.stringify(admission.rawVariables)}` : null;
+    sharedKeys.set(admission, key);
+    return key;
+  }
+
+  return {
+    admit,
+
+    /** The token check on its own, for a transport's connection handshake (graphql-ws `connection_init`). */
+    authenticate: (authorization: string | null | undefined) => contextBuilder.authenticate(authorization),
+
+    /** Reports a step a transport's library ran on its own (Apollo parsing a document the core did not cache). */
+    observe: step,
+
+    /** The admission an execution context belongs to (graphql-ws hands back the arguments it was given). */
+    admissionOf(context: unknown): Admission | undefined {
+      return typeof context === 'object' && context !== null ? admissions.get(context) : undefined;
+    },
+
+    executionArgs,
+
+    /** Runs a query or mutation; with DEBUG_SQL its statements are counted for `extensions.sql`. */
+    async execute(admission: Admission): Promise<ExecutionResult> {
+      const run = () => execute(executionArgs(admission)) as Promise<ExecutionResult> | ExecutionResult;
+      return admission.sqlStats ? withSqlStats(admission.sqlStats, run) : run();
+    },
+
+    /**
+     * Opens a subscription. Events are executed with a fresh context each (new DataLoaders, the viewer checked
+     * again). For subscriptions marked @SharedEvents, subscribers with the same document, variables and scopes share
+     * one execution of each event: the pub/sub hands every subscriber the same event object, which keys the share.
+     */
+    async subscribe(admission: Admission): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
+      const args = executionArgs(admission);
+      const stream = await createSourceEventStream(args);
+      if (!isAsyncIterable(stream)) return stream as ExecutionResult;
+      const shareKey = sharedEventsKey(admission);
+      return mapAsyncIterator(stream, async (payload) => {
+        const contextValue = await contextBuilder.forEvent(admission.context);
+        const run = () => execute({ ...args, rootValue: payload, contextValue }) as Promise<ExecutionResult> | ExecutionResult;
+        if (shareKey === null || payload === null || typeof payload !== 'object') return run();
+        const key = `${shareKey}\u0000${scopeKey(contextValue.scopes)}`;
+        let executions = sharedExecutions.get(payload);
+        if (!executions) sharedExecutions.set(payload, (executions = new Map()));
+        let result = executions.get(key);
+        if (!result) executions.set(key, (result = Promise.resolve(run())));
+        return result;
+      });
+    },
+
+    /**
+     * What the client sees of one result: errors masked (and logged) with the request id, `extensions.cost` on the
+     * first result, `extensions.sql` with DEBUG_SQL. `final` (a query's only result) also writes the log line.
+     */
+    complete(result: ExecutionResult, admission: Admission, { final }: { final: boolean }): FormattedExecutionResult {
+      const errors = result.errors?.length
+        ? format(result.errors, admission.requestId, admission.context.log, ErrorCode.BAD_USER_INPUT)
+        : undefined;
+      const ticket = admission.costPending ? admission.context.rateLimit : undefined;
+      admission.costPending = false;
+      const stats = admission.sqlStats;
+      const extensions = {
+        ...result.extensions,
+        ...(ticket ? { cost: costExtension(ticket) } : {}),
+        ...(stats ? { sql: { statements: stats.statements, ms: Math.round((performance.now() - stats.startedAt) * 100) / 100 } } : {}),
+      };
+      if (final || errors) finish(admission, firstErrorCode(errors));
+      return {
+        ...(errors ? { errors } : {}),
+        ...('data' in result ? { data: result.data } : {}),
+        ...(Object.keys(extensions).length > 0 ? { extensions } : {}),
+      };
+    },
+
+    /** Formats errors an adapter produced after admission (graphql-ws's own). */
+    formatErrors(errors: readonly GraphQLError[], admission: Admission): GraphQLFormattedError[] {
+      return format(errors, admission.requestId, admission.context.log, ErrorCode.GRAPHQL_VALIDATION_FAILED);
+    },
+
+    finish,
+  };
+}
+
+export type OperationCore = ReturnType<typeof createOperationCore>;

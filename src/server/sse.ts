@@ -1,0 +1,175 @@
+/**
+ * GraphQL over Server-Sent Events (graphql-sse's "distinct connections" mode) on `/graphql`: a request with
+ * `Accept: text/event-stream` runs its one operation through the operation core and streams the results as `next`
+ * events, then `complete`. The same admission (limits, trusted documents, authentication from the `Authorization`
+ * header, cost, rate limit), masking and per-event authorization as HTTP and graphql-ws hold here.
+ *
+ * Single-connection mode is off (`authenticate` returns null): its reservations are in-memory state of one process
+ * that any caller could create without bound, and graphql-ws already multiplexes operations over one connection.
+ */
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { GraphQLError } from 'graphql';
+import { createHandler } from 'graphql-sse/lib/use/fastify';
+import type { ConnectionHandle } from '../realtime/connections.js';
+import type { Realtime } from '../realtime/realtime.js';
+import { ErrorCode } from '../schema/shared/errors.js';
+import type { Admission, OperationCore, TransportRefusal } from './operation.js';
+
+export interface SseOptions {
+  path: string;
+  core: OperationCore;
+  /** Connection registry and limits, shared with graphql-ws: connections per user, undelivered events. */
+  realtime: Realtime;
+  /** The Content-Security-Policy of API responses (set by an onSend hook, which a hijacked reply skips). */
+  contentSecurityPolicy: string;
+}
+
+interface StreamState {
+  reply: FastifyReply;
+  admission?: Admission;
+  handle?: ConnectionHandle;
+  /** Results handed to graphql-sse and results written to the socket: their difference is the undelivered queue. */
+  produced: number;
+  written: number;
+  /** The request's own `query` (graphql-sse is given an empty one when the document is named by hash). */
+  query: unknown;
+}
+
+export function wantsEventStream(request: FastifyRequest): boolean {
+  return (request.headers.accept ?? '').includes('text/event-stream');
+}
+
+export function registerGraphqlSse(fastify: FastifyInstance, options: SseOptions): void {
+  const { core, realtime } = options;
+  const streams = new WeakMap<FastifyRequest, StreamState>();
+
+  const connectionRule =
+    (method: string) =>
+    ({ operation }: { operation: string }, { viewer }: { viewer: { id: string } | null }): TransportRefusal | null => {
+      if (method === 'GET' && operation === 'mutation') {
+        return {
+          error: new GraphQLError('GET requests only support query and subscription operations, not mutation operations', {
+            extensions: { code: ErrorCode.BAD_REQUEST },
+          }),
+          status: 405,
+          headers: { allow: 'POST' },
+        };
+      }
+      // A subscription holds its stream open like a socket: it counts against the same per-user cap.
+      if (operation === 'subscription' && viewer && realtime.connections.countFor(viewer.id) >= realtime.config.maxConnectionsPerUser) {
+        return {
+          error: new GraphQLError('Too many connections', { extensions: { code: ErrorCode.RATE_LIMITED, limit: realtime.config.maxConnectionsPerUser } }),
+          status: 429,
+        };
+      }
+      return null;
+    };
+
+  const close = (stream: StreamState) => {
+    if (stream.admission) core.finish(stream.admission);
+    if (stream.handle) realtime.connections.remove(stream.handle.id);
+  };
+
+  const handler = createHandler({
+    authenticate: () => null,
+    async onSubscribe(req) {
+      const request = req.raw;
+      const stream = streams.get(request)!;
+      const fields = stream.reply.request.body as Record<string, unknown> | undefined;
+      const params = request.method === 'GET' ? (request.query as Record<string, unknown>) : (fields ?? {});
+      const parse = (value: unknown) => (typeof value === 'string' && request.method === 'GET' ? JSON.parse(value) : value);
+      const socket = stream.reply.raw;
+      const handle: ConnectionHandle = {
+        id: randomUUID(),
+        viewerId: null,
+        drop: (reason) => {
+          request.log.warn({ connectionId: handle.id, reason }, 'event stream dropped');
+          socket.destroy();
+        },
+      };
+      const outcome = await core.admit({
+        query: stream.query,
+        documentId: params.documentId,
+        operationName: params.operationName,
+        variables: parse(params.variables),
+        extensions: parse(params.extensions),
+        authorization: request.headers.authorization,
+        client: {
+          transport: 'sse',
+          ip: request.ip,
+          log: request.log,
+          requestId: request.id,
+          connection: handle,
+          accepts: connectionRule(request.method),
+          onRevoked: () => socket.destroy(),
+        },
+      });
+      if (outcome.kind === 'refused') {
+        return [
+          JSON.stringify(outcome.result),
+          {
+            status: outcome.status,
+            statusText: outcome.status === 200 ? 'OK' : 'Refused',
+            headers: {
+              'content-type': 'application/json; charset=utf-8',
+              ...outcome.headers,
+              ...(outcome.status === 401 ? { 'www-authenticate': 'Bearer error="invalid_token"' } : {}),
+            },
+          },
+        ];
+      }
+      stream.admission = outcome;
+      if (outcome.operation.operation !== 'subscription') return core.execute(outcome);
+      stream.handle = { ...handle, viewerId: outcome.context.viewer?.id ?? null };
+      outcome.context.connection = stream.handle;
+      realtime.connections.add(stream.handle);
+      return core.subscribe(outcome);
+    },
+    onNext(_ctx, req, result) {
+      const stream = streams.get(req.raw)!;
+      const admission = stream.admission;
+      if (!admission) return undefined;
+      // A bounded queue per stream: graphql-sse buffers events without limit while the client does not read.
+      stream.produced += 1;
+      if (stream.produced - stream.written > realtime.config.subscriptionQueueLimit) {
+        stream.handle?.drop('undelivered events over limit') ?? stream.reply.raw.destroy();
+        return undefined;
+      }
+      // graphql-sse sends what onNext returns as is: the masked, formatted result.
+      return core.complete(result as never, admission, { final: admission.operation.operation !== 'subscription' }) as never;
+    },
+    onComplete(_ctx, req) {
+      const stream = streams.get(req.raw);
+      if (stream) close(stream);
+    },
+  });
+
+  // Before the HTTP adapter's own preHandler: an event-stream request on the GraphQL path is SSE's.
+  fastify.addHook('preHandler', async (request, reply) => {
+    if (request.routeOptions.url !== options.path || !wantsEventStream(request)) return;
+    const params = (request.method === 'GET' ? request.query : request.body) as Record<string, unknown> | undefined;
+    const stream: StreamState = { reply, produced: 0, written: 0, query: params?.query };
+    streams.set(request, stream);
+    const write = reply.raw.write.bind(reply.raw) as (...args: unknown[]) => boolean;
+    reply.raw.write = ((chunk: unknown, ...rest: unknown[]) => {
+      if (typeof chunk === 'string' && chunk.startsWith('event: next')) stream.written += 1;
+      return write(chunk, ...rest);
+    }) as typeof reply.raw.write;
+    reply.raw.once('close', () => close(stream));
+    // graphql-sse insists on a `query` string; a trusted or persisted document is named by hash instead.
+    if (params && typeof params === 'object' && params.query === undefined) {
+      if (request.method === 'GET') request.raw.url = `${request.raw.url}${request.raw.url?.includes('?') ? '&' : '?'}query=`;
+      else params.query = '';
+    }
+    void reply.header('content-security-policy', options.contentSecurityPolicy);
+    reply.hijack();
+    try {
+      await handler(request, reply);
+    } catch (error) {
+      request.log.error({ err: error }, 'event stream failed');
+      if (!reply.raw.headersSent) reply.raw.writeHead(500, { 'content-type': 'application/json; charset=utf-8' });
+      reply.raw.end(JSON.stringify({ errors: [{ message: 'Internal server error', extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, requestId: request.id } }] }));
+    }
+  });
+}

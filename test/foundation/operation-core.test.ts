@@ -1,0 +1,106 @@
+/**
+ * The operation core runs each admission step once per operation on every transport: parse, validate, operation
+ * lookup, variable coercion and cost are computed once (parse and validate not at all for a document already
+ * admitted), Apollo parses nothing itself over HTTP, and a subscription's events do not pass admission again.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { OperationStep } from '../../src/server/operation.js';
+import { createUser, type TestUser } from '../helpers/auth.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+import { sseClient, sseRun } from '../helpers/sse.js';
+import { collect, triggerUntilEvent } from '../helpers/subscriptions.js';
+import { wsFor, wsRun } from '../security/helpers.js';
+
+const steps: Array<{ step: OperationStep; transport: string }> = [];
+let server: TestServer;
+let admin: TestUser;
+
+beforeAll(async () => {
+  server = await startServer({}, { onOperationStep: (step, transport) => void steps.push({ step, transport }) });
+  admin = await createUser(server, { role: 'ADMIN' });
+});
+afterAll(() => server?.close());
+beforeEach(() => {
+  steps.length = 0;
+});
+
+function counts(): Record<string, number> {
+  const result: Record<string, number> = {};
+  for (const { step } of steps) result[step] = (result[step] ?? 0) + 1;
+  return result;
+}
+
+const EVERY_STEP = { authenticate: 1, parse: 1, validate: 1, operation: 1, variables: 1, cost: 1, charge: 1 };
+const CACHED = { authenticate: 1, operation: 1, variables: 1, cost: 1, charge: 1 };
+
+async function runOn(transport: 'http' | 'ws' | 'sse', query: string, variables: Record<string, unknown>) {
+  if (transport === 'http') return (await server.gql(query, variables, { token: admin.token })).body;
+  if (transport === 'sse') return (await sseRun(server, { query, variables }, admin.token)).results[0]!;
+  return wsRun(wsFor(server, admin.token), { query, variables });
+}
+
+describe.each(['http', 'ws', 'sse'] as const)('one operation over %s', (transport) => {
+  const query = `query Count_${transport}($first: Int!, $sku: String) { items(first: $first, filter: { search: $sku }) { totalCount } }`;
+
+  it('parses, validates, looks up the operation, coerces its variables and costs it once', async () => {
+    const result = await runOn(transport, query, { first: 5, sku: 'X' });
+    expect(result.errors).toBeUndefined();
+    expect(counts()).toEqual(EVERY_STEP);
+    expect(new Set(steps.map((entry) => entry.transport))).toEqual(new Set([transport]));
+  });
+
+  it('neither parses nor validates a document it admitted before', async () => {
+    const result = await runOn(transport, query, { first: 6 });
+    expect(result.errors).toBeUndefined();
+    expect(counts()).toEqual(CACHED);
+  });
+});
+
+describe('a subscription', () => {
+  const ITEM_CHANGED = 'subscription Watch { itemChanged { id sku } }';
+  let created = 0;
+  const trigger = async () => {
+    const sku = `SC${String(++created).padStart(4, '0')}`;
+    const { body } = await server.gql(
+      'mutation($input: CreateItemInput!) { createItem(input: $input) { item { id } userErrors { message } } }',
+      { input: { name: `Step ${sku}`, sku, price: 1, category: 'HOME' } },
+      { token: admin.token },
+    );
+    expect(body.data?.createItem.userErrors).toEqual([]);
+  };
+
+  it('passes admission once over graphql-ws; its events run without it', async () => {
+    const watching = collect(wsFor(server, admin.token), { query: ITEM_CHANGED });
+    await triggerUntilEvent(watching, trigger);
+    const subscribeSteps = steps.filter((entry) => entry.transport === 'ws');
+    expect(subscribeSteps.filter((entry) => entry.step === 'operation')).toHaveLength(1);
+    expect(subscribeSteps.filter((entry) => entry.step === 'variables')).toHaveLength(1);
+    await trigger();
+    await watching.waitFor(2);
+    expect(steps.filter((entry) => entry.transport === 'ws')).toEqual(subscribeSteps);
+    watching.dispose();
+  });
+
+  it('passes admission once over SSE; its events run without it', async () => {
+    const client = sseClient(server, admin.token);
+    const events: unknown[] = [];
+    const dispose = client.subscribe({ query: ITEM_CHANGED }, { next: (event) => void events.push(event), error: () => {}, complete: () => {} });
+    const watching = { events, errors: [] as unknown[], waitFor: async (count: number, timeoutMs = 5_000) => until(() => events.length >= count, timeoutMs) };
+    await triggerUntilEvent(watching, trigger);
+    const subscribeSteps = steps.filter((entry) => entry.transport === 'sse');
+    expect(subscribeSteps.filter((entry) => entry.step === 'operation')).toHaveLength(1);
+    await trigger();
+    await watching.waitFor(2);
+    expect(steps.filter((entry) => entry.transport === 'sse')).toEqual(subscribeSteps);
+    dispose();
+    client.dispose();
+  });
+});
+
+async function until(check: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
