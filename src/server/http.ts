@@ -147,7 +147,12 @@ export async function registerGraphqlHttp(fastify: FastifyInstance, options: Htt
             return { http: { status: 400, headers: new HeaderMap() }, body: { kind: 'single', singleResult: error } };
           }
           const result = core.complete(await core.execute(admission), admission, { final: true });
-          return { http: { status: undefined, headers: new HeaderMap() }, body: { kind: 'single', singleResult: result } };
+          // A field that needs a signed-in caller, asked for anonymously: 401 with a challenge (RFC 6750 §3).
+          const unauthenticated = result.errors?.some((error) => error.extensions?.code === ErrorCode.UNAUTHENTICATED);
+          const http = unauthenticated
+            ? { status: 401, headers: new HeaderMap([['www-authenticate', 'Bearer']]) }
+            : { status: undefined, headers: new HeaderMap() };
+          return { http, body: { kind: 'single', singleResult: result } };
         },
       };
     },
@@ -167,8 +172,9 @@ export async function registerGraphqlHttp(fastify: FastifyInstance, options: Htt
     },
     validationRules: policy.extraRules,
     parseOptions: policy.parseOptions,
-    // The core owns persisted queries (the same on every transport); Apollo sees the admitted text.
-    persistedQueries: false,
+    // The core owns persisted queries (the same on every transport) and Apollo sees the admitted text, so Apollo's
+    // own APQ cache is never written; it stays enabled only so that requests Apollo refuses itself (a malformed body)
+    // get the messages they always got.
     formatError: (_formatted, error) =>
       formatError(error as GraphQLError, { exposeStack: options.exposeStack, hideSuggestions: options.hideSuggestions }),
     plugins: [fastifyApolloDrainPlugin(fastify), ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), bridge],

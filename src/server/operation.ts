@@ -2,8 +2,9 @@
  * The operation core: every transport (HTTP, graphql-ws, GraphQL over SSE) runs an operation through these steps,
  * each written once, as graphql-ws separates `makeServer` from `use/ws.ts`. Transports only frame what it returns.
  *
- *   admit     source (trusted document, persisted query or text) → size and nesting → authentication → parse and
- *             validate (cached) → operation → the transport's own rule → variables → cost → context → rate limit
+ *   admit     source (trusted document, persisted query or text) → size and nesting → parse and validate (cached)
+ *             → operation → the transport's rule → variables → cost → authentication → context → rate limit: the
+ *             checks that need no database come first, so a hostile document costs no lookup
  *   execute   graphql-js with the admitted document, coerced variables and context
  *   subscribe the source stream; every event runs with a fresh context (new DataLoaders, the viewer checked again)
  *   complete  masking, `requestId`, the `cost` and `sql` extensions, and the one log line per operation
@@ -63,8 +64,14 @@ export interface OperationClient {
   log: FastifyBaseLogger;
   /** A request id the transport already chose (HTTP's `x-request-id`); a new one otherwise. */
   requestId?: string;
-  /** The transport's own rule on the resolved operation (GET runs queries only, a socket caps its subscriptions). */
-  accepts?(operation: OperationDefinitionNode, authentication: Authentication): TransportRefusal | null;
+  /**
+   * The transport's own rule on the resolved operation (GET runs queries only, a socket caps its subscriptions). It
+   * runs synchronously after the document checks, which take no turn of the event loop, so operations that arrive
+   * together are accepted in the order they arrived.
+   */
+  accepts?(operation: OperationDefinitionNode): TransportRefusal | null;
+  /** The transport's rule on the caller, once authenticated (an event stream counts against the user's cap). */
+  admitsCaller?(authentication: Authentication, operation: OperationDefinitionNode): TransportRefusal | null;
   /** Count the operation's SQL statements for `extensions.sql` (DEBUG_SQL, HTTP). */
   countSql?: boolean;
   /** The realtime connection the operation runs on (graphql-ws, SSE). */
@@ -296,20 +303,6 @@ export function createOperationCore(options: OperationCoreOptions) {
     const tooLarge = checkDocument(source.query, policy.limits);
     if (tooLarge) return refuse(pending, [tooLarge], tooLarge.extensions.limit === 'documentBytes' ? 413 : 400);
 
-    // A token that is present but invalid (forged, expired, wrong audience, revoked session, inactive user) is
-    // refused, never treated as anonymous (RFC 6750 §3.1).
-    let authentication: Authentication;
-    step('authenticate', client.transport);
-    try {
-      authentication = await contextBuilder.authenticate(request.authorization);
-    } catch (error) {
-      if (!(error instanceof AuthenticationError)) throw error;
-      client.log.info({ requestId: pending.requestId, reason: error.reason }, 'access token refused');
-      return refuse(pending, [new GraphQLError(error.message, { extensions: { code: ErrorCode.UNAUTHENTICATED } })], 401, {
-        unauthenticated: true,
-      });
-    }
-
     const prepared = policy.prepare(source.query, source.hash, (name) => step(name, client.transport));
     if (prepared.errors) {
       // The log line names the operation a document that failed validation declares.
@@ -322,7 +315,7 @@ export function createOperationCore(options: OperationCoreOptions) {
     const operation = getOperationAST(document, pending.operationName);
     if (!operation) return refuse(pending, [unresolvedOperation(document, pending.operationName)], 400);
     pending.operationName ??= operation.name?.value ?? null;
-    const transportRefusal = client.accepts?.(operation, authentication);
+    const transportRefusal = client.accepts?.(operation);
     if (transportRefusal) {
       return refuse(pending, [transportRefusal.error], transportRefusal.status, { headers: transportRefusal.headers });
     }
@@ -341,6 +334,23 @@ export function createOperationCore(options: OperationCoreOptions) {
     step('cost', client.transport);
     const { cost, error: costError } = policy.cost(document, operation, coerced.coerced, request.variables as Record<string, unknown> | undefined);
     if (costError) return refuse(pending, [costError], 400);
+
+    // A token that is present but invalid (forged, expired, wrong audience, revoked session, inactive user) is
+    // refused, never treated as anonymous (RFC 6750 §3.1).
+    let authentication: Authentication;
+    step('authenticate', client.transport);
+    try {
+      authentication = await contextBuilder.authenticate(request.authorization);
+    } catch (error) {
+      if (!(error instanceof AuthenticationError)) throw error;
+      client.log.info({ requestId: pending.requestId, reason: error.reason }, 'access token refused');
+      return refuse(pending, [new GraphQLError(error.message, { extensions: { code: ErrorCode.UNAUTHENTICATED } })], 401, {
+        unauthenticated: true,
+      });
+    }
+
+    const callerRefusal = client.admitsCaller?.(authentication, operation);
+    if (callerRefusal) return refuse(pending, [callerRefusal.error], callerRefusal.status, { headers: callerRefusal.headers });
 
     const context = (await contextBuilder.build({
       requestId: pending.requestId,

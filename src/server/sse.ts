@@ -44,25 +44,34 @@ export function registerGraphqlSse(fastify: FastifyInstance, options: SseOptions
   const { core, realtime } = options;
   const streams = new WeakMap<FastifyRequest, StreamState>();
 
-  const connectionRule =
+  /** GET runs queries and subscriptions (EventSource); mutations need POST (GraphQL over HTTP §GET). */
+  const methodRule =
     (method: string) =>
-    ({ operation }: { operation: string }, { viewer }: { viewer: { id: string } | null }): TransportRefusal | null => {
-      if (method === 'GET' && operation === 'mutation') {
-        return {
-          error: new GraphQLError('GET requests only support query and subscription operations, not mutation operations', {
-            extensions: { code: ErrorCode.BAD_REQUEST },
-          }),
-          status: 405,
-          headers: { allow: 'POST' },
-        };
+    ({ operation }: { operation: string }): TransportRefusal | null =>
+      method === 'GET' && operation === 'mutation'
+        ? {
+            error: new GraphQLError('GET requests only support query and subscription operations, not mutation operations', {
+              extensions: { code: ErrorCode.BAD_REQUEST },
+            }),
+            status: 405,
+            headers: { allow: 'POST' },
+          }
+        : null;
+
+  /**
+   * A subscription holds its stream open like a socket: it counts against the same per-user cap, and is registered
+   * in the same synchronous step as the check, so concurrent streams of one user cannot overshoot it.
+   */
+  const capRule =
+    (stream: StreamState, handle: ConnectionHandle) =>
+    ({ viewer }: { viewer: { id: string } | null }, { operation }: { operation: string }): TransportRefusal | null => {
+      if (operation !== 'subscription') return null;
+      const max = realtime.config.maxConnectionsPerUser;
+      if (viewer && realtime.connections.countFor(viewer.id) >= max) {
+        return { error: new GraphQLError('Too many connections', { extensions: { code: ErrorCode.RATE_LIMITED, limit: max } }), status: 429 };
       }
-      // A subscription holds its stream open like a socket: it counts against the same per-user cap.
-      if (operation === 'subscription' && viewer && realtime.connections.countFor(viewer.id) >= realtime.config.maxConnectionsPerUser) {
-        return {
-          error: new GraphQLError('Too many connections', { extensions: { code: ErrorCode.RATE_LIMITED, limit: realtime.config.maxConnectionsPerUser } }),
-          status: 429,
-        };
-      }
+      stream.handle = { ...handle, viewerId: viewer?.id ?? null };
+      realtime.connections.add(stream.handle);
       return null;
     };
 
@@ -100,12 +109,14 @@ export function registerGraphqlSse(fastify: FastifyInstance, options: SseOptions
           ip: request.ip,
           log: request.log,
           requestId: request.id,
-          connection: handle,
-          accepts: connectionRule(request.method),
+          accepts: methodRule(request.method),
+          admitsCaller: capRule(stream, handle),
           onRevoked: () => socket.destroy(),
         },
       });
       if (outcome.kind === 'refused') {
+        if (stream.handle) realtime.connections.remove(stream.handle.id);
+        stream.handle = undefined;
         return [
           JSON.stringify(outcome.result),
           {
@@ -121,9 +132,7 @@ export function registerGraphqlSse(fastify: FastifyInstance, options: SseOptions
       }
       stream.admission = outcome;
       if (outcome.operation.operation !== 'subscription') return core.execute(outcome);
-      stream.handle = { ...handle, viewerId: outcome.context.viewer?.id ?? null };
-      outcome.context.connection = stream.handle;
-      realtime.connections.add(stream.handle);
+      if (stream.handle) outcome.context.connection = stream.handle;
       return core.subscribe(outcome);
     },
     onNext(_ctx, req, result) {

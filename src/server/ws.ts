@@ -43,6 +43,8 @@ interface ConnectionState {
   handle: ConnectionHandle | null;
   /** Operations by id: admitted (running) or refused (its `error` message is being sent). */
   operations: Map<string, Admission | Refusal>;
+  /** Operation ids holding one of the connection's subscription slots (taken when accepted, before admission ends). */
+  slots: Set<string>;
 }
 
 type Extra = {
@@ -109,7 +111,7 @@ export function attachGraphqlWs(options: WsOptions) {
   options.server.on('upgrade', onUpgrade);
 
   const state = (ctx: WsContext<Record<string, unknown> | undefined, Extra>): ConnectionState => {
-    ctx.extra.state ??= { connectionId: randomUUID(), authorization: null, handle: null, operations: new Map() };
+    ctx.extra.state ??= { connectionId: randomUUID(), authorization: null, handle: null, operations: new Map(), slots: new Set() };
     return ctx.extra.state;
   };
 
@@ -173,13 +175,14 @@ export function attachGraphqlWs(options: WsOptions) {
             log,
             connection: connection.handle ?? undefined,
             onRevoked: () => socket.close(CloseCode.Forbidden, 'Forbidden'),
+            // Checked and taken in one synchronous step: concurrent subscribes on one socket cannot overshoot.
             accepts: (operation) => {
               if (operation.operation !== 'subscription') return null;
-              const open = [...connection.operations.values()].filter(
-                (entry) => entry.kind === 'admitted' && entry.operation.operation === 'subscription',
-              ).length;
               const max = options.realtime.config.maxSubscriptionsPerConnection;
-              if (open < max) return null;
+              if (connection.slots.size < max) {
+                connection.slots.add(id);
+                return null;
+              }
               return {
                 error: new GraphQLError(`Too many subscriptions on this connection (at most ${max})`, {
                   extensions: { code: ErrorCode.RATE_LIMITED, limit: max },
@@ -190,6 +193,7 @@ export function attachGraphqlWs(options: WsOptions) {
           },
         });
         connection.operations.set(id, outcome);
+        if (outcome.kind === 'refused') connection.slots.delete(id);
         // Reaches the client as one `error` message (formatted in onError); the socket stays open, but for a token
         // that is no longer valid, closed with 4403 once the message is out.
         if (outcome.kind === 'refused') return outcome.errors;
@@ -211,6 +215,7 @@ export function attachGraphqlWs(options: WsOptions) {
       onError(ctx, id, _payload, errors) {
         const outcome = state(ctx).operations.get(id);
         state(ctx).operations.delete(id);
+        state(ctx).slots.delete(id);
         if (outcome?.kind === 'refused') {
           if (outcome.unauthenticated) setImmediate(() => ctx.extra.socket.close(CloseCode.Forbidden, 'Forbidden'));
           return outcome.result.errors as never;
@@ -224,6 +229,7 @@ export function attachGraphqlWs(options: WsOptions) {
       onComplete(ctx, id) {
         const outcome = state(ctx).operations.get(id);
         state(ctx).operations.delete(id);
+        state(ctx).slots.delete(id);
         if (outcome?.kind === 'admitted') core.finish(outcome);
       },
       onClose(ctx) {
