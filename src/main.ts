@@ -2,7 +2,7 @@
 import 'reflect-metadata';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { openDatabase } from './db/client.js';
-import { seedDemoAccounts, seedDemoData } from './db/demo-data.js';
+import { seedDemoAccounts, seedDemoData } from './schema/demo-data.js';
 import { createApp } from './server/compose.js';
 import { stopOnSignals } from './server/shutdown.js';
 

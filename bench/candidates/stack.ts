@@ -1,13 +1,13 @@
 /**
  * The OpsHub stack without its transport: configuration, database, pub/sub, container, TypeGraphQL schema and the
- * one context builder — wired as src/server/app.ts wires them, so every peer runs the same resolvers and SQL.
+ * one context builder — wired as src/server/compose.ts wires them, so every peer runs the same resolvers and SQL.
  * Keep this in step with createApp when its wiring changes.
  */
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import { pino } from 'pino';
-import { createContextBuilder, type Context, type Transport } from '../../src/auth/context.js';
+import { createContextBuilder, type Context, type Transport } from '../../src/schema/context.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { openDatabase, type DatabaseHandle } from '../../src/db/client.js';
 import { createAppPubSub } from '../../src/pubsub/pubsub.js';
@@ -39,8 +39,8 @@ export async function createStack(): Promise<Stack> {
     schema,
     log,
     contextBuilder,
-    context: (transport, authorization) =>
-      contextBuilder.build({ requestId: randomUUID(), transport, authorization: authorization ?? null, log }),
+    context: async (transport, authorization) =>
+      contextBuilder.build({ requestId: randomUUID(), transport, authentication: await contextBuilder.authenticate(authorization), log }),
     async close() {
       await pubsub.close();
       await database.close();

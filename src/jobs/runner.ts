@@ -9,7 +9,7 @@
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import type { FastifyBaseLogger } from 'fastify';
+import type { Logger } from '../log.js';
 import { effectiveScopes, type Role } from '../auth/scopes.js';
 import type { Config } from '../config.js';
 import type { JobRow } from '../db/tables.js';
@@ -29,7 +29,7 @@ export interface RunnerDeps {
   users: UserRepo;
   service: JobService;
   config: Config['jobs'];
-  log: FastifyBaseLogger;
+  log: Logger;
 }
 
 interface Running {

@@ -3,7 +3,7 @@
  * runner calls. Handlers get a context with the job, an AbortSignal and `progress`/`checkpoint`, which also act as
  * the points where a cancellation, a lost lease or a shutdown stops the handler.
  */
-import type { FastifyBaseLogger } from 'fastify';
+import type { Logger } from '../log.js';
 import type { Scope } from '../auth/scopes.js';
 import type { JobRow } from '../db/tables.js';
 import type { UserErrors } from '../schema/shared/user-error.js';
@@ -39,7 +39,7 @@ export interface JobContext<P = unknown> {
   checkpoint(state: JsonValue, percent: number): Promise<void>;
   /** What the last `checkpoint` saved, or null on a fresh start. */
   saved: JsonValue | null;
-  log: FastifyBaseLogger;
+  log: Logger;
 }
 
 export interface JobDefinition<P = any> {

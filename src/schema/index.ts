@@ -12,7 +12,7 @@ import { OrderResolver } from './order/order.resolver.js';
 import { CommentResolver, PostResolver, UserPostsResolver } from './post/post.resolver.js';
 import { TaskResolver } from './task/task.resolver.js';
 import { RateLimitResolver } from './rate-limit/rate-limit.resolver.js';
-import { authChecker } from '../auth/authorize.js';
+import { authChecker } from './shared/authorize.js';
 import { AuthResolver } from './user/auth.resolver.js';
 import { UserResolver } from './user/user.resolver.js';
 

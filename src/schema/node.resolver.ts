@@ -1,6 +1,6 @@
 import { Arg, Ctx, ID, Query, Resolver } from 'type-graphql';
-import { requireScopes } from '../auth/authorize.js';
-import type { Context } from '../auth/context.js';
+import { requireScopes } from './shared/authorize.js';
+import type { Context } from './context.js';
 import { User } from './user/user.type.js';
 import { Item } from './item/item.type.js';
 import { mayReadOrder } from './order/order.service.js';

@@ -7,8 +7,8 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
 import type { GraphQLSchema } from 'graphql';
 import type { Config } from '../config.js';
-import { createContextBuilder } from '../auth/context.js';
-import { bootstrapAdmin } from '../auth/bootstrap.js';
+import { createContextBuilder } from '../schema/context.js';
+import { bootstrapAdmin } from '../schema/user/bootstrap.js';
 import type { DatabaseHandle } from '../db/client.js';
 import { createAppPubSub, type AppPubSub } from '../pubsub/pubsub.js';
 import { createContainer, type Container } from '../schema/container.js';
@@ -138,7 +138,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   });
   // Loads (or generates) the signing keys now, so a bad key stops start-up instead of the first login.
   const signingKeys = await container.services.tokens.keys();
-  await bootstrapAdmin(container, config, fastify.log);
+  await bootstrapAdmin(container.services.users, config, fastify.log);
   if (signingKeys.jwks) {
     const jwks = signingKeys.jwks;
     fastify.get('/.well-known/jwks.json', { logLevel: 'warn' }, async (_request, reply) =>

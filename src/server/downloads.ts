@@ -12,7 +12,8 @@
  */
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { AuthenticationError, type ContextBuilder } from '../auth/context.js';
+import { type ContextBuilder } from '../schema/context.js';
+import { AuthenticationError } from '../auth/identity.js';
 import type { JobService } from '../schema/job/job.service.js';
 
 export function registerDownloads(fastify: FastifyInstance, deps: { contextBuilder: ContextBuilder; jobs: JobService }): void {

@@ -31,7 +31,8 @@ import {
 } from 'graphql';
 import type { FastifyBaseLogger } from 'fastify';
 import { LRUCache } from 'lru-cache';
-import { AuthenticationError, type Authentication, type Context, type ContextBuilder, type Transport } from '../auth/context.js';
+import { type Context, type ContextBuilder, type Transport } from '../schema/context.js';
+import { AuthenticationError, type Authentication } from '../auth/identity.js';
 import { scopeKey } from '../auth/scopes.js';
 import { newSqlStats, withSqlStats, type SqlStats } from '../db/sql-stats.js';
 import type { ConnectionHandle, RealtimeContext } from '../realtime/connections.js';
@@ -352,14 +353,13 @@ export function createOperationCore(options: OperationCoreOptions) {
     const callerRefusal = client.admitsCaller?.(authentication, operation);
     if (callerRefusal) return refuse(pending, [callerRefusal.error], callerRefusal.status, { headers: callerRefusal.headers });
 
-    const context = (await contextBuilder.build({
+    const context = contextBuilder.build({
       requestId: pending.requestId,
       transport: client.transport,
-      authorization: request.authorization ?? null,
       authentication,
       log: client.log,
       onRevoked: client.onRevoked,
-    })) as OperationContext;
+    }) as OperationContext;
     if (client.connection) context.connection = client.connection;
 
     // Charged before anything executes; a subscription is charged once, when it starts.

@@ -5,7 +5,7 @@
  * (and `__typename`) is not charged, so a client can always see where it stands.
  */
 import { GraphQLError, Kind, type DocumentNode, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
-import type { Context } from '../auth/context.js';
+import type { Context } from '../schema/context.js';
 import type { RateLimitContext, RateLimitService, RateLimitTicket } from '../schema/rate-limit/rate-limit.service.js';
 import { rateLimited } from '../schema/shared/errors.js';
 

@@ -11,7 +11,7 @@ import { CloseCode, handleProtocols, type Context as WsContext } from 'graphql-w
 import { useServer } from 'graphql-ws/use/ws';
 import type { FastifyBaseLogger } from 'fastify';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { AuthenticationError } from '../auth/context.js';
+import { AuthenticationError } from '../auth/identity.js';
 import { ErrorCode } from '../schema/shared/errors.js';
 import { firstErrorCode } from './errors.js';
 import type { Admission, OperationCore, Refusal } from './operation.js';

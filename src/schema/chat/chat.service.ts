@@ -1,5 +1,5 @@
 import type { PubSub } from '@graphql-yoga/subscription';
-import type { Viewer } from '../../auth/context.js';
+import type { Viewer } from '../../auth/identity.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import type { MessageRow, RoomRow } from '../../db/tables.js';
 import { Topic, type MessageEventData, type RoomEvent, type Topics } from '../../pubsub/topics.js';

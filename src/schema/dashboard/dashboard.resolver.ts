@@ -1,5 +1,5 @@
 import { Arg, Authorized, Ctx, Int, Query, Resolver, Root, Subscription } from 'type-graphql';
-import type { Context } from '../../auth/context.js';
+import type { Context } from '../context.js';
 import type { RealtimeContext } from '../../realtime/connections.js';
 import { DashboardStats } from './dashboard.type.js';
 import { SharedEvents } from '../shared/shared-events.js';

@@ -1,5 +1,5 @@
 import { Arg, Args, Authorized, Ctx, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
-import type { Context } from '../../auth/context.js';
+import type { Context } from '../context.js';
 import { Topic, type ItemEvent } from '../../pubsub/topics.js';
 import { ConnectionArgs, connectionTypes } from '../shared/connection.js';
 import { DeletePayload } from '../shared/payloads.js';

@@ -1,5 +1,5 @@
 import { Arg, Args, Authorized, Ctx, Field, ID, Mutation, ObjectType, Query, Resolver, Root, Subscription } from 'type-graphql';
-import type { Context } from '../../auth/context.js';
+import type { Context } from '../context.js';
 import type { JobEvent } from '../../pubsub/topics.js';
 import { ConnectionArgs, connectionTypes } from '../shared/connection.js';
 import { UserError } from '../shared/user-error.js';

@@ -1,5 +1,5 @@
 import type { PubSub } from '@graphql-yoga/subscription';
-import type { Context, Viewer } from '../../auth/context.js';
+import type { Authentication, Viewer } from '../../auth/identity.js';
 import type { Database, Executor } from '../../db/client.js';
 import type { JobRow } from '../../db/tables.js';
 import { isPublicKind, PUBLIC_JOB_KINDS, type JobDefinition } from '../../jobs/types.js';
@@ -18,7 +18,7 @@ export interface JobPayloadData {
 }
 
 /** Who is asking: the parts of the request context the job rules read. */
-export type JobViewer = Pick<Context, 'viewer' | 'scopes'>;
+export type JobViewer = Pick<Authentication, 'viewer' | 'scopes'>;
 
 export interface EnqueueInput {
   kind: string;

@@ -1,5 +1,5 @@
 import { Arg, Args, Authorized, Ctx, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
-import type { Context } from '../../auth/context.js';
+import type { Context } from '../context.js';
 import type { NotificationEvent } from '../../pubsub/topics.js';
 import type { RealtimeContext } from '../../realtime/connections.js';
 import { ConnectionArgs, connectionTypes } from '../shared/connection.js';

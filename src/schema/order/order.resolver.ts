@@ -1,5 +1,5 @@
 import { Arg, Args, Authorized, Ctx, Field, FieldResolver, Mutation, ObjectType, Query, Resolver, Root, Subscription } from 'type-graphql';
-import type { Context } from '../../auth/context.js';
+import type { Context } from '../context.js';
 import { Topic, type OrderEvent } from '../../pubsub/topics.js';
 import { Item } from '../item/item.type.js';
 import { ConnectionArgs, connectionTypes } from '../shared/connection.js';

@@ -1,6 +1,6 @@
 import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import { Field, ObjectType } from 'type-graphql';
-import type { Context } from '../../auth/context.js';
+import type { Context } from '../context.js';
 import { Topic, type PostEvent } from '../../pubsub/topics.js';
 import { ConnectionArgs, connectionTypes } from '../shared/connection.js';
 import { DeletePayload } from '../shared/payloads.js';

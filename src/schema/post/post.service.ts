@@ -1,5 +1,5 @@
 import type { PubSub } from '@graphql-yoga/subscription';
-import type { Authentication } from '../../auth/context.js';
+import type { Authentication } from '../../auth/identity.js';
 import type { Database } from '../../db/client.js';
 import type { PostRow } from '../../db/tables.js';
 import { Topic, type Topics } from '../../pubsub/topics.js';

@@ -1,5 +1,5 @@
 import { Ctx, Query, Resolver } from 'type-graphql';
-import type { Context } from '../../auth/context.js';
+import type { Context } from '../context.js';
 import type { RateLimitContext } from './rate-limit.service.js';
 import { RateLimit } from './rate-limit.type.js';
 

@@ -1,5 +1,5 @@
 import { Arg, Args, Authorized, Ctx, Field, FieldResolver, ID, Mutation, ObjectType, Query, Resolver, Root } from 'type-graphql';
-import type { Context } from '../../auth/context.js';
+import type { Context } from '../context.js';
 import { ConnectionArgs, connectionTypes } from '../shared/connection.js';
 import { DeletePayload } from '../shared/payloads.js';
 import { UserError } from '../shared/user-error.js';

@@ -1,4 +1,4 @@
-import type { Authentication } from '../../auth/context.js';
+import type { Authentication } from '../../auth/identity.js';
 import type { TaskRow } from '../../db/tables.js';
 import { pageRequest, SortDirection, toConnection, type Connection, type ConnectionArgs } from '../shared/connection.js';
 import { fromGlobalId, parseGlobalId } from '../shared/global-id.js';

@@ -1,5 +1,5 @@
 import { Arg, Authorized, Ctx, Int, Mutation, Query, Resolver } from 'type-graphql';
-import type { Context } from '../../auth/context.js';
+import type { Context } from '../context.js';
 import { LoginInput, RegisterInput } from './user.input.js';
 import { AuthPayload, Scope, Session } from './user.type.js';
 

@@ -1,5 +1,5 @@
 import { Args, Authorized, Ctx, Query, Resolver } from 'type-graphql';
-import type { Context } from '../../auth/context.js';
+import type { Context } from '../context.js';
 import { ConnectionArgs, connectionTypes } from '../shared/connection.js';
 import { User } from './user.type.js';
 

@@ -1,5 +1,5 @@
 import { Field, ID, Int, ObjectType, registerEnumType, UseMiddleware } from 'type-graphql';
-import { visibleToOwnerOr } from '../../auth/authorize.js';
+import { visibleToOwnerOr } from '../shared/authorize.js';
 import type { Role as RoleName } from '../../auth/scopes.js';
 import type { UserRow } from '../../db/tables.js';
 import { toGlobalId } from '../shared/global-id.js';

@@ -1,7 +1,7 @@
 /** Demo catalog for `npm start` on an empty database (never in tests). Deterministic, so restarts look the same. */
 import { randomBytes } from 'node:crypto';
-import type { Container } from '../schema/container.js';
-import { Category } from '../schema/item/item.type.js';
+import type { Container } from './container.js';
+import { Category } from './item/item.type.js';
 
 const NAMES: Record<Category, string[]> = {
   [Category.ELECTRONICS]: ['USB-C cable', 'Wireless mouse', 'Mechanical keyboard', 'Laptop stand', 'Noise-cancelling headphones', 'Webcam 1080p', 'Portable SSD 1 TB', 'Smart plug', 'Bluetooth speaker'],

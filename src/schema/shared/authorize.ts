@@ -5,21 +5,21 @@
  * services, next to the rows it protects.
  */
 import type { AuthCheckerFn, MiddlewareFn } from 'type-graphql';
-import { forbidden, unauthenticated } from '../schema/shared/errors.js';
-import type { Context } from './context.js';
+import type { Authentication } from '../../auth/identity.js';
+import { forbidden, unauthenticated } from './errors.js';
 
-export function missingScopes(ctx: Pick<Context, 'scopes'>, required: readonly string[]): string[] {
+export function missingScopes(ctx: Pick<Authentication, 'scopes'>, required: readonly string[]): string[] {
   return required.filter((scope) => !ctx.scopes.has(scope));
 }
 
 /** Throws the same errors as `@Authorized` would; for rules that depend on an argument (node(id) per type). */
-export function requireScopes(ctx: Pick<Context, 'viewer' | 'scopes'>, required: readonly string[]): void {
+export function requireScopes(ctx: Pick<Authentication, 'viewer' | 'scopes'>, required: readonly string[]): void {
   if (!ctx.viewer) throw unauthenticated();
   const missing = missingScopes(ctx, required);
   if (missing.length > 0) throw forbidden(missing);
 }
 
-export const authChecker: AuthCheckerFn<Context> = ({ context }, scopes) => {
+export const authChecker: AuthCheckerFn<Authentication> = ({ context }, scopes) => {
   requireScopes(context, scopes);
   return true;
 };
@@ -28,7 +28,7 @@ export const authChecker: AuthCheckerFn<Context> = ({ context }, scopes) => {
  * A field visible only to the object's owner or to holders of every listed scope; everyone else reads null
  * (e.g. `@UseMiddleware(visibleToOwnerOr((user, viewerId) => user.rowId === viewerId, 'user:read'))` on `User.email`).
  */
-export function visibleToOwnerOr<T>(isOwner: (root: T, viewerId: string | null) => boolean, ...scopes: string[]): MiddlewareFn<Context> {
+export function visibleToOwnerOr<T>(isOwner: (root: T, viewerId: string | null) => boolean, ...scopes: string[]): MiddlewareFn<Authentication> {
   return async ({ root, context }, next) => {
     const viewerId = context.viewer?.id ?? null;
     if (isOwner(root as T, viewerId) || (viewerId && missingScopes(context, scopes).length === 0)) return next();

@@ -1,0 +1,73 @@
+/**
+ * The context every resolver sees, built by the operation core for each request, graphql-ws or SSE operation, and
+ * again for each subscription event: who is calling (src/auth/identity.ts), the services, this operation's
+ * DataLoaders and its logger. Resolvers and services never see a socket or a request.
+ */
+import type { Logger } from '../log.js';
+import { ANONYMOUS, AuthenticationError, createAuthenticator, type Authentication } from '../auth/identity.js';
+import type { Container, Loaders, Services } from './container.js';
+
+export type Transport = 'http' | 'ws' | 'sse';
+
+export interface Context extends Authentication {
+  requestId: string;
+  transport: Transport;
+  services: Services;
+  loaders: Loaders;
+  log: Logger;
+}
+
+export interface ContextRequest {
+  requestId: string;
+  transport: Transport;
+  /** Already established for this operation by the operation core. */
+  authentication: Authentication;
+  log: Logger;
+  /** Called when a later check (a subscription event) finds the token no longer valid; ws closes the socket. */
+  onRevoked?: () => void;
+}
+
+export function createContextBuilder(container: Container) {
+  const authenticator = createAuthenticator({
+    verifyAccessToken: (token) => container.services.tokens.verifyAccessToken(token),
+    authStates: (keys) => container.repos.users.authStates(keys),
+  });
+  const revocations = new WeakMap<Context, () => void>();
+
+  return {
+    authenticate: authenticator.authenticate,
+
+    build(request: ContextRequest): Context {
+      const { authentication } = request;
+      const context: Context = {
+        ...authentication,
+        requestId: request.requestId,
+        transport: request.transport,
+        services: container.services,
+        loaders: container.newLoaders(),
+        log: authentication.viewer ? request.log.child({ userId: authentication.viewer.id }) : request.log,
+      };
+      if (request.onRevoked) revocations.set(context, request.onRevoked);
+      return context;
+    },
+
+    /**
+     * The context for one subscription event: fresh DataLoaders, and the viewer checked again, so an event is
+     * authorized for the subscriber as they are now. A token that expired or whose user was deactivated meanwhile
+     * leaves the event anonymous (the resolver's rule refuses it) and tells the transport (ws closes with 4403).
+     */
+    async forEvent(context: Context): Promise<Context> {
+      const fresh = { ...context, loaders: container.newLoaders() };
+      if (!context.claims) return fresh;
+      try {
+        return { ...fresh, ...(await authenticator.recheck(context.claims)) };
+      } catch (error) {
+        if (!(error instanceof AuthenticationError)) throw error;
+        revocations.get(context)?.();
+        return { ...fresh, ...ANONYMOUS };
+      }
+    },
+  };
+}
+
+export type ContextBuilder = ReturnType<typeof createContextBuilder>;
