@@ -1,7 +1,12 @@
 /** The job kinds a server runs. Tests (and embedders) pass `jobHandlers` to createApp to add or replace kinds. */
 import type { Config } from '../config.js';
 import type { ItemRepo } from '../schema/item/item.repo.js';
-import type { JobRepo } from '../schema/job/job.repo.js';
+import type { NotificationRepo } from '../schema/notification/notification.repo.js';
+import type { OrderRepo } from '../schema/order/order.repo.js';
+import type { SessionRepo } from '../schema/user/session.repo.js';
+import type { UserRepo } from '../schema/user/user.repo.js';
+import type { JobRepo } from './job.repo.js';
+import type { OutboxRepo } from './outbox.repo.js';
 import { cleanup } from './handlers/cleanup.js';
 import { newsletter, sendEmail } from './handlers/email.js';
 import { exportItems } from './handlers/export-items.js';
@@ -9,9 +14,15 @@ import { notify, type Notify } from './handlers/notify.js';
 import { salesReport } from './handlers/sales-report.js';
 import type { JobDefinition } from './types.js';
 
+/** The repositories the handlers write and read: each table's SQL stays with the repository that owns it. */
 export interface JobDeps {
   jobs: JobRepo;
+  outbox: OutboxRepo;
   items: ItemRepo;
+  orders: OrderRepo;
+  users: UserRepo;
+  sessions: SessionRepo;
+  notifications: NotificationRepo;
   config: Config['jobs'];
   /** Stores and pushes notifications (the notification service). */
   notify: Notify;
@@ -21,8 +32,8 @@ export function defaultJobDefinitions(deps: JobDeps): JobDefinition[] {
   return [
     exportItems(deps),
     salesReport(deps),
-    sendEmail({ jobs: deps.jobs, emailDelayMs: deps.config.emailDelayMs }),
-    newsletter({ jobs: deps.jobs, emailDelayMs: deps.config.emailDelayMs }),
+    sendEmail({ ...deps, emailDelayMs: deps.config.emailDelayMs }),
+    newsletter({ ...deps, emailDelayMs: deps.config.emailDelayMs }),
     cleanup(deps),
     notify(deps),
   ];

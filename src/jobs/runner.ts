@@ -13,8 +13,8 @@ import type { Logger } from '../log.js';
 import { effectiveScopes, type Role } from '../auth/scopes.js';
 import type { Config } from '../config.js';
 import type { JobRow } from '../db/tables.js';
-import type { JobRepo } from '../schema/job/job.repo.js';
-import type { JobService } from '../schema/job/job.service.js';
+import type { JobRepo } from './job.repo.js';
+import type { JobQueue } from './queue.js';
 import { UserErrors } from '../schema/shared/user-error.js';
 import type { UserRepo } from '../schema/user/user.repo.js';
 import { Coalescer } from './coalesce.js';
@@ -27,7 +27,7 @@ const MAX_BACKOFF_MS = 60 * 60 * 1_000;
 export interface RunnerDeps {
   jobs: JobRepo;
   users: UserRepo;
-  service: JobService;
+  queue: JobQueue;
   config: Config['jobs'];
   log: Logger;
 }
@@ -61,8 +61,8 @@ export class JobRunner {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    const { config, service } = this.deps;
-    this.unsubscribe = [service.onEnqueued(() => this.wake()), service.onCancelRequested((id) => this.cancelLocal(id))];
+    const { config, queue } = this.deps;
+    this.unsubscribe = [queue.onEnqueued(() => this.wake()), queue.onCancelRequested((id) => this.cancelLocal(id))];
     if (config.concurrency === 0) return;
     this.pollTimer = setInterval(() => this.wake(), config.pollIntervalMs);
     this.cleanupTimer = setInterval(() => void this.scheduleCleanup(), config.cleanupIntervalMs);
@@ -127,7 +127,7 @@ export class JobRunner {
 
   private launch(row: JobRow): void {
     const controller = new AbortController();
-    const publisher = new Coalescer<JobRow>((value) => this.deps.service.publish(value), 1_000 / PROGRESS_UPDATES_PER_SECOND);
+    const publisher = new Coalescer<JobRow>((value) => this.deps.queue.publish(value), 1_000 / PROGRESS_UPDATES_PER_SECOND);
     publisher.push(row, true);
     const heartbeat = setInterval(() => void this.heartbeat(row, controller), Math.max(100, this.deps.config.leaseMs / 3));
     const done = this.execute(row, controller, publisher).finally(() => {
@@ -150,7 +150,7 @@ export class JobRunner {
   }
 
   private async execute(row: JobRow, controller: AbortController, publisher: Coalescer<JobRow>): Promise<void> {
-    const { jobs, service, config } = this.deps;
+    const { jobs, queue, config } = this.deps;
     const log = this.deps.log.child({ jobId: row.id, kind: row.kind, attempt: row.attempts });
     const lockedBy = row.lockedBy!;
     const settle = (updated: JobRow | null) => {
@@ -164,7 +164,7 @@ export class JobRunner {
 
     try {
       if (row.cancelRequested) throw new JobStopped('cancelled');
-      const definition = service.definition(row.kind);
+      const definition = queue.definition(row.kind);
       if (!definition) throw new PermanentJobError(`Unknown job kind ${row.kind}`);
       if (row.attempts > row.maxAttempts) {
         throw new PermanentJobError(`Gave up after ${row.maxAttempts} attempts`);
@@ -247,7 +247,7 @@ export class JobRunner {
     // most one row per key, so whichever process comes first schedules it and the others insert nothing.
     const slot = Math.floor(Date.now() / interval);
     try {
-      await this.deps.service.enqueueSystem({ kind: 'CLEANUP', params: {}, idempotencyKey: `CLEANUP:${interval}:${slot}` });
+      await this.deps.queue.enqueueSystem({ kind: 'CLEANUP', params: {}, idempotencyKey: `CLEANUP:${interval}:${slot}` });
     } catch (error) {
       this.deps.log.error({ err: error }, 'scheduling the clean-up failed');
     }

@@ -4,13 +4,11 @@
  */
 import type { Executor } from '../db/client.js';
 import type { JobRow } from '../db/tables.js';
-import type { EnqueueInput } from '../schema/job/job.service.js';
 import type { NotificationKindName } from './handlers/notify.js';
+import type { JobQueue as Queue } from './queue.js';
 
-/** What other services need of the job service. */
-export interface JobQueue {
-  enqueue(executor: Executor, input: EnqueueInput): Promise<JobRow | null>;
-}
+/** What other services need of the queue. */
+export type JobQueue = Pick<Queue, 'enqueue'>;
 
 /** A notification (INFO unless said otherwise) to these users, as a system NOTIFY job. */
 export function enqueueNotification(

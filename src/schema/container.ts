@@ -39,7 +39,9 @@ import { NotificationService } from './notification/notification.service.js';
 import { defaultJobDefinitions, jobRegistry } from '../jobs/registry.js';
 import type { JobDefinition } from '../jobs/types.js';
 import { jobLoader } from './job/job.loaders.js';
-import { JobRepo } from './job/job.repo.js';
+import { JobRepo } from '../jobs/job.repo.js';
+import { OutboxRepo } from '../jobs/outbox.repo.js';
+import { JobQueue } from '../jobs/queue.js';
 import { JobService } from './job/job.service.js';
 
 export interface ContainerDeps {
@@ -62,6 +64,7 @@ export function createContainer({ config, db, pubsub, jobHandlers = [] }: Contai
     notifications: new NotificationRepo(db),
     dashboard: new DashboardRepo(db),
     jobs: new JobRepo(db),
+    outbox: new OutboxRepo(db),
   };
   const tokens = new TokenService(config);
   const users = new UserService(repos.users);
@@ -74,21 +77,21 @@ export function createContainer({ config, db, pubsub, jobHandlers = [] }: Contai
     queueLimit,
     realtime.streams,
   );
-  // The queue: other services enqueue their side effects with `jobs.enqueue(tx, …)` inside their transactions.
-  const jobs = new JobService(
+  // The queue: other services enqueue their side effects with `queue.enqueue(tx, …)` inside their transactions.
+  const queue = new JobQueue({
     db,
-    repos.jobs,
+    repo: repos.jobs,
     pubsub,
-    jobRegistry([
+    definitions: jobRegistry([
       ...defaultJobDefinitions({
-        jobs: repos.jobs,
-        items: repos.items,
+        ...repos,
         config: config.jobs,
         notify: (userIds, content) => notifications.notify(userIds, content),
       }),
       ...jobHandlers,
     ]),
-  );
+  });
+  const jobs = queue;
   const services = {
     items: new ItemService(repos.items, pubsub),
     orders: new OrderService(db, repos.orders, pubsub, config.discountCodes, jobs),
@@ -106,12 +109,14 @@ export function createContainer({ config, db, pubsub, jobHandlers = [] }: Contai
       { ordersSince: (since) => repos.orders.statsSince(since), runningJobs: () => repos.dashboard.runningJobs() },
       queueLimit,
     ),
-    jobs,
+    jobs: new JobService({ queue, repo: repos.jobs, pubsub }),
   };
   return {
     db,
     repos,
     services,
+    /** The job queue (src/jobs): side effects are enqueued into it, the runner claims from it. */
+    queue,
     pubsub,
     /** Releases what the services hold outside the database (the rate-limit store's Redis connection). */
     async close() {

@@ -132,7 +132,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   const runner = new JobRunner({
     jobs: container.repos.jobs,
     users: container.repos.users,
-    service: container.services.jobs,
+    queue: container.queue,
     config: config.jobs,
     log: fastify.log.child({ component: 'jobs' }),
   });

@@ -44,10 +44,9 @@ const nextSku = () => `OP${String((skuCounter += 1)).padStart(4, '0')}`;
 
 /** Creates an item as the admin and returns its global id. */
 export async function createItem(env: OperationEnv): Promise<string> {
-  const { body } = await env.gql(
-    `mutation($input: CreateItemInput!) { createItem(input: $input) { item { id } userErrors { message } } }`,
-    { input: { sku: nextSku(), name: 'Operation fixture', price: 1, category: 'HOME' } },
-  );
+  const { body } = await env.gql(`mutation($input: CreateItemInput!) { createItem(input: $input) { item { id } userErrors { message } } }`, {
+    input: { sku: nextSku(), name: 'Operation fixture', price: 1, category: 'HOME' },
+  });
   const id = body.data?.createItem?.item?.id as string | undefined;
   if (!id) throw new Error(`could not create a fixture item: ${JSON.stringify(body)}`);
   return id;
@@ -263,7 +262,7 @@ export const operations: Record<string, OperationRule> = {
     // A job of the subject's own: the case tokens carry no jobs:read, and other people's jobs are not found.
     variables: async (env) => {
       const { container } = env.server.app;
-      const job = await container.services.jobs.enqueue(container.db, { kind: 'EXPORT_ITEMS', params: {}, ownerId: env.subject.rowId });
+      const job = await container.queue.enqueue(container.db, { kind: 'EXPORT_ITEMS', params: {}, ownerId: env.subject.rowId });
       return { id: toGlobalId('Job', job!.id) };
     },
     scopes: [],

@@ -1,5 +1,7 @@
 /** CLEANUP (the seed's `cleanup_expired_sessions`, widened): expired sessions, old read notifications, old jobs. */
-import type { JobRepo } from '../../schema/job/job.repo.js';
+import type { NotificationRepo } from '../../schema/notification/notification.repo.js';
+import type { SessionRepo } from '../../schema/user/session.repo.js';
+import type { JobRepo } from '../job.repo.js';
 import { paramsObject } from '../params.js';
 import type { JobDefinition } from '../types.js';
 
@@ -9,7 +11,7 @@ export const cleanupRetention = {
   finishedJobsDays: 30, // completed, failed and cancelled jobs (with their files and outbox rows) older than this go
 } as const;
 
-export function cleanup(deps: { jobs: JobRepo }): JobDefinition<Record<string, never>> {
+export function cleanup(deps: { jobs: JobRepo; sessions: SessionRepo; notifications: NotificationRepo }): JobDefinition<Record<string, never>> {
   return {
     kind: 'CLEANUP',
     scopes: ['system:write'],
@@ -21,9 +23,9 @@ export function cleanup(deps: { jobs: JobRepo }): JobDefinition<Record<string, n
     },
     async run({ progress }) {
       const now = Date.now();
-      const sessions = await deps.jobs.deleteExpiredSessions();
+      const sessions = await deps.sessions.deleteExpired(new Date(now));
       await progress(33);
-      const notifications = await deps.jobs.deleteReadNotificationsBefore(new Date(now - cleanupRetention.readNotificationsDays * DAY_MS));
+      const notifications = await deps.notifications.deleteReadBefore(new Date(now - cleanupRetention.readNotificationsDays * DAY_MS));
       await progress(66);
       const jobs = await deps.jobs.deleteFinishedBefore(new Date(now - cleanupRetention.finishedJobsDays * DAY_MS));
       return { deleted: { sessions, notifications, jobs } };

@@ -4,14 +4,16 @@
  * impossible even when two attempts overlap.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { JobRepo } from '../../schema/job/job.repo.js';
+import type { UserRepo } from '../../schema/user/user.repo.js';
+import type { OutboxRepo } from '../outbox.repo.js';
 import { parseGlobalId } from '../../schema/shared/global-id.js';
 import { isEmail, paramsObject, stringList, text, type Params } from '../params.js';
 import type { JobContext, JobDefinition } from '../types.js';
 import type { UserErrors } from '../../schema/shared/user-error.js';
 
 export interface EmailDeps {
-  jobs: JobRepo;
+  outbox: OutboxRepo;
+  users: UserRepo;
   /** Simulated delivery time per recipient (the seed's mail "takes 2 s"); 0 in production. */
   emailDelayMs: number;
 }
@@ -39,11 +41,11 @@ function message(params: Params, errors: UserErrors, path: string[]) {
 }
 
 async function deliver(deps: EmailDeps, ctx: JobContext, recipients: string[], subject: string, body: string) {
-  const sent = await deps.jobs.outboxRecipients(ctx.job.id);
+  const sent = await deps.outbox.recipients(ctx.job.id);
   for (const [index, recipient] of recipients.entries()) {
     if (sent.has(recipient)) continue;
     if (deps.emailDelayMs > 0) await sleep(deps.emailDelayMs, undefined, { signal: ctx.signal });
-    await deps.jobs.sendEmail(ctx.job.id, recipient, subject, body);
+    await deps.outbox.send(ctx.job.id, recipient, subject, body);
     await ctx.progress(((index + 1) / recipients.length) * 100);
   }
   return { recipients: recipients.length, sentAt: new Date().toISOString() };
@@ -86,7 +88,7 @@ export function newsletter(deps: EmailDeps): JobDefinition<NewsletterParams> {
       return parsed;
     },
     async run(ctx) {
-      const recipients = await deps.jobs.activeUserEmails(ctx.params.recipientIds ?? null);
+      const recipients = await deps.users.activeEmails(ctx.params.recipientIds ?? null);
       return deliver(deps, ctx, recipients, ctx.params.subject, ctx.params.body);
     },
   };

@@ -4,7 +4,7 @@ import { toGlobalId } from '../../schema/shared/global-id.js';
 import type { ItemQuery, ItemRepo } from '../../schema/item/item.repo.js';
 import { itemSort } from '../../schema/item/item.repo.js';
 import { Category } from '../../schema/item/item.type.js';
-import type { JobRepo } from '../../schema/job/job.repo.js';
+import type { JobRepo } from '../job.repo.js';
 import { csvLine, textCell } from '../csv.js';
 import { bool, num, paramsObject, stringList, text } from '../params.js';
 import type { JobDefinition } from '../types.js';

@@ -2,7 +2,7 @@
  * SALES_REPORT: orders per day and category for a date range. Counts need orders:read; revenue (the sensitive
  * figures, seed 001 Q55 "sensitive reports") appears only when the job's owner holds analytics:read when it runs.
  */
-import type { JobRepo } from '../../schema/job/job.repo.js';
+import type { OrderRepo } from '../../schema/order/order.repo.js';
 import { date, paramsObject } from '../params.js';
 import type { JobDefinition } from '../types.js';
 
@@ -16,7 +16,7 @@ export interface SalesReportParams {
   to: string;
 }
 
-export function salesReport(deps: { jobs: JobRepo }): JobDefinition<SalesReportParams> {
+export function salesReport(deps: { orders: OrderRepo }): JobDefinition<SalesReportParams> {
   return {
     kind: 'SALES_REPORT',
     scopes: ['orders:read'],
@@ -39,7 +39,7 @@ export function salesReport(deps: { jobs: JobRepo }): JobDefinition<SalesReportP
       const from = new Date(`${params.from}T00:00:00.000Z`);
       const to = new Date(new Date(`${params.to}T00:00:00.000Z`).getTime() + DAY_MS);
       await progress(10);
-      const rows = await deps.jobs.salesByDayAndCategory(from, to);
+      const rows = await deps.orders.salesByDayAndCategory(from, to);
       await progress(90);
       const totals = rows.reduce(
         (sum, row) => ({ orders: sum.orders + row.orders, units: sum.units + row.units, revenueCents: sum.revenueCents + row.revenueCents }),

@@ -121,7 +121,7 @@ export class ChatService {
     if (!(await this.isMember(roomId!, viewer.id))) {
       return { message: null, userErrors: errors.add(['input', 'roomId'], NOT_A_MEMBER, UserErrorCode.FORBIDDEN).list };
     }
-    this.takeMessageBudget(viewer.id);
+    await this.takeMessageBudget(viewer.id);
     const row = await this.deps.repo.insertMessage({ roomId, authorId: viewer.id, body });
     // Published only now that the insert has committed: subscribers never see a message that could roll back.
     const message = Message.fromRow(row);
@@ -139,7 +139,7 @@ export class ChatService {
     if (!recipientId || !active.has(recipientId)) {
       return { message: null, userErrors: errors.add(['input', 'toUserId'], 'User not found', UserErrorCode.NOT_FOUND).list };
     }
-    this.takeMessageBudget(viewer.id);
+    await this.takeMessageBudget(viewer.id);
     // The recipient's notification is queued in the message's transaction and sent by the job runner.
     const row: MessageRow = await this.deps.db.transaction(async (tx) => {
       const inserted = await this.deps.repo.insertMessage({ recipientId, authorId: viewer.id, body }, tx);
@@ -183,8 +183,8 @@ export class ChatService {
     return id ? ((await this.deps.repo.findRoomsByIds([id]))[0] ?? null) : null;
   }
 
-  private takeMessageBudget(userId: string): void {
-    const waitMs = this.deps.limiter.take(userId);
+  private async takeMessageBudget(userId: string): Promise<void> {
+    const waitMs = await this.deps.limiter.take(userId);
     if (waitMs > 0) {
       const retryAfter = Math.ceil(waitMs / 1_000);
       throw rateLimited(`Rate limit exceeded: try again in ${retryAfter} s`, retryAfter, { retryAfterMs: waitMs });

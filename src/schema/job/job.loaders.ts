@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import type { JobRow } from '../../db/tables.js';
-import type { JobRepo } from './job.repo.js';
+import type { JobRepo } from '../../jobs/job.repo.js';
 
 /** Jobs by uuid, batched per request. */
 export function jobLoader(repo: JobRepo): DataLoader<string, JobRow | null> {

@@ -1,16 +1,16 @@
 import type { PubSub } from '@graphql-yoga/subscription';
 import type { Authentication, Viewer } from '../../auth/identity.js';
-import type { Database, Executor } from '../../db/client.js';
 import type { JobRow } from '../../db/tables.js';
-import { isPublicKind, PUBLIC_JOB_KINDS, type JobDefinition } from '../../jobs/types.js';
+import { jobSort, type JobRepo, type JobStatusValue } from '../../jobs/job.repo.js';
+import { toJobEvent, type JobQueue } from '../../jobs/queue.js';
+import { isPublicKind, PUBLIC_JOB_KINDS } from '../../jobs/types.js';
 import { Topic, type JobEvent, type Topics } from '../../pubsub/topics.js';
 import { pageRequest, toConnection, type Connection, type ConnectionArgs } from '../shared/connection.js';
 import { notFound, unauthenticated } from '../shared/errors.js';
 import { fromGlobalId, parseGlobalId } from '../shared/global-id.js';
 import { userError, UserErrorCode, UserErrors, type UserError } from '../shared/user-error.js';
 import type { StartJobInput } from './job.input.js';
-import { jobSort, type JobRepo, type JobStatusValue } from './job.repo.js';
-import { Job, JobStatus, TERMINAL_STATUSES, toJobEvent } from './job.type.js';
+import { Job, JobStatus, TERMINAL_STATUSES } from './job.type.js';
 
 export interface JobPayloadData {
   job: Job | null;
@@ -20,17 +20,6 @@ export interface JobPayloadData {
 /** Who is asking: the parts of the request context the job rules read. */
 export type JobViewer = Pick<Authentication, 'viewer' | 'scopes'>;
 
-export interface EnqueueInput {
-  kind: string;
-  params: unknown;
-  /** Null or absent: a system job. */
-  ownerId?: string | null;
-  /** Scopes the owner's job may use (intersected with the owner's role when it runs). */
-  scopes?: readonly string[];
-  /** At most one job per key; a second enqueue with the same key inserts nothing and returns null. */
-  idempotencyKey?: string;
-}
-
 export interface ExportFile {
   filename: string;
   contentType: string;
@@ -39,39 +28,14 @@ export interface ExportFile {
 
 const JOB_NOT_FOUND = 'Job not found';
 
-/**
- * Jobs as the API sees them: starting (parameters validated, permissions checked), cancelling, listing, live
- * updates, and the queue other services enqueue their side effects into, inside their own transactions.
- */
+/** Jobs as the API sees them: starting (parameters validated, permissions checked), cancelling, listing, live updates. */
 export class JobService {
-  private readonly enqueued = new Set<() => void>();
-  private readonly cancelRequested = new Set<(id: string) => void>();
+  private readonly queue: JobQueue;
+  private readonly repo: JobRepo;
+  private readonly pubsub: PubSub<Topics>;
 
-  constructor(
-    private readonly db: Database,
-    private readonly repo: JobRepo,
-    private readonly pubsub: PubSub<Topics>,
-    private readonly definitions: ReadonlyMap<string, JobDefinition>,
-  ) {}
-
-  definition(kind: string): JobDefinition | undefined {
-    return this.definitions.get(kind);
-  }
-
-  /** The runner listens: a job enqueued in this process is claimed at once rather than at the next poll. */
-  onEnqueued(listener: () => void): () => void {
-    this.enqueued.add(listener);
-    return () => this.enqueued.delete(listener);
-  }
-
-  /** The runner listens: a cancel of a job running in this process stops it at its next step without waiting for a poll. */
-  onCancelRequested(listener: (id: string) => void): () => void {
-    this.cancelRequested.add(listener);
-    return () => this.cancelRequested.delete(listener);
-  }
-
-  publish(row: JobRow): void {
-    this.pubsub.publish(Topic.JobUpdated, row.id, toJobEvent(row));
+  constructor(deps: { queue: JobQueue; repo: JobRepo; pubsub: PubSub<Topics> }) {
+    ({ queue: this.queue, repo: this.repo, pubsub: this.pubsub } = deps);
   }
 
   /** Owners see their jobs; jobs:read holders see everyone's. Internal kinds never appear in the API. */
@@ -83,7 +47,7 @@ export class JobService {
   async start(viewer: JobViewer, input: StartJobInput): Promise<JobPayloadData> {
     if (!viewer.viewer) throw unauthenticated();
     const errors = new UserErrors();
-    const definition = this.definitions.get(input.kind);
+    const definition = this.queue.definition(input.kind);
     if (!definition || !isPublicKind(definition.kind)) {
       return { job: null, userErrors: errors.add(['input', 'kind'], 'Unknown job kind').list };
     }
@@ -92,44 +56,8 @@ export class JobService {
     }
     const params = definition.parse(input.params ?? {}, errors, ['input', 'params']);
     if (errors.any) return { job: null, userErrors: errors.list };
-    const row = await this.repo.insert(this.db, {
-      kind: definition.kind,
-      params,
-      ownerId: viewer.viewer.id,
-      scopes: [...viewer.scopes],
-      maxAttempts: definition.maxAttempts ?? 3,
-    });
-    this.wake();
-    return { job: Job.fromRow(row!), userErrors: [] };
-  }
-
-  /**
-   * Queues a job in the caller's transaction (or on the database), so the job exists exactly when the change that
-   * causes it commits. The runner picks it up after the commit. Parameters are validated as for `startJob`; invalid
-   * ones are a programming error and throw.
-   */
-  async enqueue(executor: Executor, input: EnqueueInput): Promise<JobRow | null> {
-    const definition = this.definitions.get(input.kind);
-    if (!definition) throw new Error(`Unknown job kind ${input.kind}`);
-    const errors = new UserErrors();
-    const params = definition.parse(input.params, errors, ['params']);
-    if (errors.any) throw new Error(`Invalid ${input.kind} parameters: ${errors.list.map((error) => `${error.field?.join('.')}: ${error.message}`).join('; ')}`);
-    const row = await this.repo.insert(executor, {
-      kind: definition.kind,
-      params,
-      ownerId: input.ownerId ?? null,
-      scopes: [...(input.scopes ?? [])],
-      maxAttempts: definition.maxAttempts ?? 3,
-      idempotencyKey: input.idempotencyKey ?? null,
-    });
-    // After the caller's commit (a claim before it would not see the row; the poll catches anything missed).
-    setImmediate(() => this.wake());
-    return row;
-  }
-
-  /** A system job on the database itself (scheduled work). */
-  enqueueSystem(input: Omit<EnqueueInput, 'ownerId' | 'scopes'>): Promise<JobRow | null> {
-    return this.enqueue(this.db, input);
+    const row = await this.queue.add(definition, params, { ownerId: viewer.viewer.id, scopes: [...viewer.scopes] });
+    return { job: Job.fromRow(row), userErrors: [] };
   }
 
   async cancel(viewer: JobViewer, globalId: string): Promise<JobPayloadData> {
@@ -141,7 +69,7 @@ export class JobService {
     if (row.ownerId !== viewer.viewer?.id && !viewer.scopes.has('jobs:read')) {
       return { job: null, userErrors: [userError(['id'], JOB_NOT_FOUND, UserErrorCode.NOT_FOUND)] };
     }
-    const updated = await this.repo.requestCancel(row.id);
+    const updated = await this.queue.requestCancel(row.id);
     if (!updated) {
       const current = (await this.repo.findById(row.id)) ?? row;
       return {
@@ -149,8 +77,6 @@ export class JobService {
         userErrors: [userError(['id'], `Job is already ${current.status.toLowerCase()}`, UserErrorCode.INVALID)],
       };
     }
-    if (updated.status === 'CANCELLED') this.publish(updated);
-    else for (const listener of this.cancelRequested) listener(updated.id);
     return { job: Job.fromRow(updated), userErrors: [] };
   }
 
@@ -239,9 +165,5 @@ export class JobService {
     if (!row || row.ownerId !== viewer.id || row.kind !== 'EXPORT_ITEMS' || row.status !== 'COMPLETED') return null;
     const result = row.result as { filename: string; contentType: string };
     return { filename: result.filename, contentType: result.contentType, chunks: this.repo.readChunks(row.id) };
-  }
-
-  private wake(): void {
-    for (const listener of this.enqueued) listener();
   }
 }

@@ -130,20 +130,3 @@ export class Job implements Node {
     });
   }
 }
-
-export function toJobEvent(row: JobRow): JobEvent {
-  return {
-    id: row.id,
-    kind: row.kind,
-    status: row.status,
-    progress: row.progress,
-    result: row.result ?? null,
-    error: row.error,
-    ownerId: row.ownerId,
-    attempts: row.attempts,
-    revision: row.revision,
-    createdAt: row.createdAt.toISOString(),
-    startedAt: row.startedAt?.toISOString() ?? null,
-    finishedAt: row.finishedAt?.toISOString() ?? null,
-  };
-}

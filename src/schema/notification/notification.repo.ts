@@ -1,4 +1,4 @@
-import { and, count, eq, inArray, isNull, type SQL } from 'drizzle-orm';
+import { and, count, eq, inArray, isNotNull, isNull, lt, type SQL } from 'drizzle-orm';
 import type { Database, Executor } from '../../db/client.js';
 import { notifications, type NotificationRow } from '../../db/tables.js';
 import { createdAtSort, keysetCondition, keysetOrder, type PageRequest } from '../shared/connection.js';
@@ -46,5 +46,14 @@ export class NotificationRepo {
 
   private where(userId: string, unreadOnly: boolean): SQL | undefined {
     return and(eq(notifications.userId, userId), unreadOnly ? isNull(notifications.readAt) : undefined);
+  }
+
+  /** Read notifications older than `before` (the CLEANUP job). */
+  async deleteReadBefore(before: Date): Promise<number> {
+    const rows = await this.db
+      .delete(notifications)
+      .where(and(isNotNull(notifications.readAt), lt(notifications.readAt, before)))
+      .returning({ id: notifications.id });
+    return rows.length;
   }
 }

@@ -1,4 +1,4 @@
-import { and, count, eq, gte, inArray, ne, sql } from 'drizzle-orm';
+import { and, count, eq, gte, inArray, lt, ne, sql } from 'drizzle-orm';
 import type { Executor } from '../../db/client.js';
 import { items, orders, type ItemRow, type OrderRow } from '../../db/tables.js';
 import { createdAtSort, keysetCondition, keysetOrder, type PageRequest } from '../shared/connection.js';
@@ -102,5 +102,29 @@ export class OrderRepo {
       .from(orders)
       .where(gte(orders.createdAt, since));
     return { count: Number(row?.count ?? 0), revenueCents: Number(row?.revenueCents ?? 0) };
+  }
+  /** Orders (not cancelled) per UTC day and item category in [from, to) (the SALES_REPORT job). */
+  async salesByDayAndCategory(from: Date, to: Date) {
+    const day = sql<string>`to_char(${orders.createdAt} at time zone 'UTC', 'YYYY-MM-DD')`;
+    const rows = await this.db
+      .select({
+        day,
+        category: items.category,
+        orders: count(),
+        units: sql<string>`sum(${orders.quantity})`,
+        revenueCents: sql<string>`sum(${orders.totalCents})`,
+      })
+      .from(orders)
+      .innerJoin(items, eq(items.id, orders.itemId))
+      .where(and(gte(orders.createdAt, from), lt(orders.createdAt, to), ne(orders.status, 'CANCELLED')))
+      .groupBy(day, items.category)
+      .orderBy(day, items.category);
+    return rows.map((row) => ({
+      day: row.day,
+      category: row.category,
+      orders: Number(row.orders),
+      units: Number(row.units),
+      revenueCents: Number(row.revenueCents),
+    }));
   }
 }

@@ -1,4 +1,4 @@
-import { and, count, eq, gt, inArray, isNull, sql } from 'drizzle-orm';
+import { and, asc, count, eq, gt, inArray, isNull, sql } from 'drizzle-orm';
 import type { Database, Executor } from '../../db/client.js';
 import { sessions, users, type UserRow } from '../../db/tables.js';
 import { createdAtSort, keysetCondition, keysetOrder, type PageRequest } from '../shared/connection.js';
@@ -117,5 +117,16 @@ export class UserRepo {
   async countByRole(role: UserRow['role']): Promise<number> {
     const [row] = await this.db.select({ value: count() }).from(users).where(eq(users.role, role));
     return row?.value ?? 0;
+  }
+
+  /** E-mail addresses of active users, sorted: these ids, or everyone when null (the NEWSLETTER job's recipients). */
+  async activeEmails(ids: readonly string[] | null): Promise<string[]> {
+    if (ids !== null && ids.length === 0) return [];
+    const rows = await this.db
+      .select({ email: users.email })
+      .from(users)
+      .where(and(eq(users.isActive, true), ids ? inArray(users.id, [...ids]) : undefined))
+      .orderBy(asc(users.email));
+    return rows.map((row) => row.email.toLowerCase());
   }
 }

@@ -1,7 +1,7 @@
-import { and, asc, count, eq, gte, inArray, isNotNull, lt, ne, sql, type SQL } from 'drizzle-orm';
-import type { Database, Executor } from '../../db/client.js';
-import { emailOutbox, items, jobFileChunks, jobs, notifications, orders, sessions, users, type JobRow } from '../../db/tables.js';
-import { createdAtSort, keysetCondition, keysetOrder, type PageRequest } from '../shared/connection.js';
+import { and, count, eq, inArray, lt, sql, type SQL } from 'drizzle-orm';
+import type { Database, Executor } from '../db/client.js';
+import { jobFileChunks, jobs, type JobRow } from '../db/tables.js';
+import { createdAtSort, keysetCondition, keysetOrder, type PageRequest } from '../schema/shared/connection.js';
 
 export type NewJobRow = typeof jobs.$inferInsert;
 export type JobStatusValue = JobRow['status'];
@@ -18,8 +18,9 @@ export interface JobQuery {
 const ms = (value: number) => sql`(${value}::double precision * interval '1 millisecond')`;
 
 /**
- * SQL for the queue. Every write by a runner is fenced by `locked_by`, which is unique per claim (worker id and
- * attempt number): a runner whose lease expired and whose job was claimed again can no longer change the row.
+ * SQL of the `jobs` table (the queue) and of `job_file_chunks` (a job's output file). Every write by a runner is
+ * fenced by `locked_by`, which is unique per claim (worker id and attempt number): a runner whose lease expired and
+ * whose job was claimed again can no longer change the row.
  */
 export class JobRepo {
   constructor(private readonly db: Database) {}
@@ -158,7 +159,7 @@ export class JobRepo {
     return row ?? null;
   }
 
-  // ------------------------------------------------------------------------------------------------ files, outbox
+  // ------------------------------------------------------------------------------------------------ files
 
   async writeChunk(jobId: string, seq: number, content: string): Promise<void> {
     await this.db
@@ -189,48 +190,6 @@ export class JobRepo {
     }
   }
 
-  /** Idempotent per (job, recipient): true when this call wrote the row. */
-  async sendEmail(jobId: string, recipient: string, subject: string, body: string): Promise<boolean> {
-    const rows = await this.db
-      .insert(emailOutbox)
-      .values({ jobId, recipient, subject, body })
-      .onConflictDoNothing({ target: [emailOutbox.jobId, emailOutbox.recipient] })
-      .returning({ id: emailOutbox.id });
-    return rows.length > 0;
-  }
-
-  async outboxRecipients(jobId: string): Promise<Set<string>> {
-    const rows = await this.db.select({ recipient: emailOutbox.recipient }).from(emailOutbox).where(eq(emailOutbox.jobId, jobId));
-    return new Set(rows.map((row) => row.recipient));
-  }
-
-  /** E-mail addresses of active users, sorted: these ids, or everyone when null. */
-  async activeUserEmails(ids: readonly string[] | null): Promise<string[]> {
-    if (ids !== null && ids.length === 0) return [];
-    const rows = await this.db
-      .select({ email: users.email })
-      .from(users)
-      .where(and(eq(users.isActive, true), ids ? inArray(users.id, [...ids]) : undefined))
-      .orderBy(asc(users.email));
-    return rows.map((row) => row.email.toLowerCase());
-  }
-
-  // ------------------------------------------------------------------------------------------------ clean-up
-
-  /** Sessions past their expiry (a reused refresh token of a live family is still detected: its rows are not expired). */
-  async deleteExpiredSessions(): Promise<number> {
-    const rows = await this.db.delete(sessions).where(lt(sessions.expiresAt, sql`now()`)).returning({ id: sessions.id });
-    return rows.length;
-  }
-
-  async deleteReadNotificationsBefore(before: Date): Promise<number> {
-    const rows = await this.db
-      .delete(notifications)
-      .where(and(isNotNull(notifications.readAt), lt(notifications.readAt, before)))
-      .returning({ id: notifications.id });
-    return rows.length;
-  }
-
   /** Finished jobs older than `before`, with their files and outbox rows. */
   async deleteFinishedBefore(before: Date): Promise<number> {
     const rows = await this.db
@@ -238,33 +197,6 @@ export class JobRepo {
       .where(and(inArray(jobs.status, ['COMPLETED', 'FAILED', 'CANCELLED']), lt(jobs.finishedAt, before)))
       .returning({ id: jobs.id });
     return rows.length;
-  }
-
-  // ------------------------------------------------------------------------------------------------ reports
-
-  /** Orders (not cancelled) per UTC day and item category in [from, to). */
-  async salesByDayAndCategory(from: Date, to: Date) {
-    const day = sql<string>`to_char(${orders.createdAt} at time zone 'UTC', 'YYYY-MM-DD')`;
-    const rows = await this.db
-      .select({
-        day,
-        category: items.category,
-        orders: count(),
-        units: sql<string>`sum(${orders.quantity})`,
-        revenueCents: sql<string>`sum(${orders.totalCents})`,
-      })
-      .from(orders)
-      .innerJoin(items, eq(items.id, orders.itemId))
-      .where(and(gte(orders.createdAt, from), lt(orders.createdAt, to), ne(orders.status, 'CANCELLED')))
-      .groupBy(day, items.category)
-      .orderBy(day, items.category);
-    return rows.map((row) => ({
-      day: row.day,
-      category: row.category,
-      orders: Number(row.orders),
-      units: Number(row.units),
-      revenueCents: Number(row.revenueCents),
-    }));
   }
 
   private mine(id: string, lockedBy: string): SQL {
