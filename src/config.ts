@@ -2,10 +2,21 @@
  * The only module that reads the environment. Every variable is parsed and validated once, here; a bad value stops
  * the process with a message naming the variable. The README's configuration table lists the same variables.
  */
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { defaultLimits, productionLimits, type OperationLimits } from './server/limits.js';
-import { rateLimitDefaults, type RateLimitConfig } from './schema/rate-limit/rate-limit.service.js';
-import { DEFAULT_DISCOUNT_CODES, parseDiscountCodes, type DiscountCodes } from './schema/order/discount.js';
+import {
+  defaultLimits,
+  discountCodeDefaults,
+  productionLimits,
+  rateLimitDefaults,
+  type DiscountCodes,
+  type OperationLimits,
+  type RateLimitConfig,
+} from './config-defaults.js';
+
+// The defaults and their types are part of this module: everything else imports them from here.
+export * from './config-defaults.js';
 
 export type NodeEnv = 'development' | 'production' | 'test';
 
@@ -25,8 +36,8 @@ export interface Config {
   debugSql: boolean;
   jwt: {
     secret: string | null;
-    privateKey: string | null;
-    publicKey: string | null;
+    /** From JWT_PRIVATE_KEY and JWT_PUBLIC_KEY (PEM text or the path of a PEM file), read and checked at load. */
+    keyPair: SigningKeyPair | null;
     issuer: string;
     audience: string;
     accessTtlSeconds: number;
@@ -84,6 +95,40 @@ export class ConfigError extends Error {
   ) {
     super(`Invalid configuration: ${variable} ${message}`);
     this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Discount codes (seed 001 §24). The seed's format `^[A-Z]{4}\d{2}$` rejects its own OFFER30, so the format allows four
+ * or five letters: every listed code is then valid. `placeOrder` checks a requested code against the same pattern.
+ */
+export const DISCOUNT_CODE_PATTERN = /^[A-Z]{4,5}\d{2}$/;
+
+/** JWS algorithms of a key pair (a shared JWT_SECRET signs with HS256). */
+export type KeyPairAlgorithm = 'EdDSA' | 'ES256' | 'RS256';
+
+export interface SigningKeyPair {
+  alg: KeyPairAlgorithm;
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+}
+
+/**
+ * The algorithm a private key signs access tokens with: EdDSA for Ed25519, ES256 for P-256, RS256 for RSA of at least
+ * 2048 bits (the minimum of RFC 7518 §3.3); any other key is refused, naming `variable`.
+ */
+export function keyPairAlgorithm(privateKey: KeyObject, variable: string): KeyPairAlgorithm {
+  switch (privateKey.asymmetricKeyType) {
+    case 'ed25519':
+      return 'EdDSA';
+    case 'ec':
+      if (privateKey.asymmetricKeyDetails?.namedCurve === 'prime256v1') return 'ES256';
+      throw new ConfigError(variable, 'must use the P-256 curve when it is an EC key');
+    case 'rsa':
+      if ((privateKey.asymmetricKeyDetails?.modulusLength ?? 0) >= 2_048) return 'RS256';
+      throw new ConfigError(variable, 'must be an RSA key of at least 2048 bits');
+    default:
+      throw new ConfigError(variable, `must be an Ed25519, P-256 or RSA key, got ${privateKey.asymmetricKeyType}`);
   }
 }
 
@@ -163,10 +208,66 @@ function operationLimits(env: Env, base: OperationLimits): OperationLimits {
   };
 }
 
+/** `CODE:percent,CODE:percent`, each code matching DISCOUNT_CODE_PATTERN. */
 function discountCodes(env: Env): DiscountCodes {
-  const parsed = parseDiscountCodes(str(env, 'DISCOUNT_CODES') ?? DEFAULT_DISCOUNT_CODES);
-  if (typeof parsed === 'string') throw new ConfigError('DISCOUNT_CODES', parsed);
-  return parsed;
+  const raw = str(env, 'DISCOUNT_CODES');
+  if (raw === undefined) return discountCodeDefaults;
+  const codes = new Map<string, number>();
+  for (const entry of raw.split(',')) {
+    const match = /^\s*([^:\s]+)\s*:\s*(\d{1,3})\s*$/.exec(entry);
+    if (!match) throw new ConfigError('DISCOUNT_CODES', `must be a comma-separated list of CODE:percent, got "${entry.trim()}"`);
+    const [, code, percentText] = match as unknown as [string, string, string];
+    const percent = Number(percentText);
+    if (!DISCOUNT_CODE_PATTERN.test(code)) {
+      throw new ConfigError('DISCOUNT_CODES', `has a code that does not match ${DISCOUNT_CODE_PATTERN.source}: "${code}"`);
+    }
+    if (percent < 1 || percent > 100) throw new ConfigError('DISCOUNT_CODES', `has a percent outside 1..100 for ${code}`);
+    codes.set(code, percent);
+  }
+  return codes;
+}
+
+/**
+ * A key variable's PEM text: the value itself, or the content of the file it names. The value is never echoed in the
+ * error: a private key pasted without its PEM header would otherwise end up in the logs.
+ */
+function pemText(name: string, value: string): string {
+  let text = value;
+  if (!value.includes('-----BEGIN')) {
+    try {
+      text = readFileSync(value, 'utf8');
+    } catch {
+      throw new ConfigError(name, 'must be a PEM key or the path of a readable PEM file');
+    }
+  }
+  // Environment files often carry PEM newlines as `\n`.
+  return text.replace(/\\n/g, '\n');
+}
+
+/** JWT_PRIVATE_KEY and JWT_PUBLIC_KEY, read and checked now, so a bad key stops the process before anything starts. */
+function signingKeyPair(privateValue: string, publicValue: string): SigningKeyPair {
+  const privatePem = pemText('JWT_PRIVATE_KEY', privateValue);
+  const publicPem = pemText('JWT_PUBLIC_KEY', publicValue);
+  let privateKey: KeyObject;
+  let publicKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(privatePem);
+  } catch {
+    throw new ConfigError('JWT_PRIVATE_KEY', 'is not a readable PEM private key');
+  }
+  // createPublicKey() also accepts a private key (it derives the public half): refuse one, it has no place here.
+  if (/PRIVATE KEY-----/.test(publicPem)) throw new ConfigError('JWT_PUBLIC_KEY', 'must be a public key, got a private key');
+  try {
+    publicKey = createPublicKey(publicPem);
+  } catch {
+    throw new ConfigError('JWT_PUBLIC_KEY', 'is not a readable PEM public key');
+  }
+  const alg = keyPairAlgorithm(privateKey, 'JWT_PRIVATE_KEY');
+  const derived = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
+  if (!derived.equals(publicKey.export({ format: 'der', type: 'spki' }))) {
+    throw new ConfigError('JWT_PUBLIC_KEY', 'does not belong to JWT_PRIVATE_KEY');
+  }
+  return { alg, privateKey, publicKey };
 }
 
 export function loadConfig(env: Env = process.env): Config {
@@ -186,6 +287,7 @@ export function loadConfig(env: Env = process.env): Config {
   if (production && secret === null && privateKey === null) {
     throw new ConfigError('JWT_SECRET', 'is required in production (or JWT_PRIVATE_KEY and JWT_PUBLIC_KEY)');
   }
+  const keyPair = privateKey !== null && publicKey !== null ? signingKeyPair(privateKey, publicKey) : null;
 
   const debugSql = bool(env, 'DEBUG_SQL', false);
   if (production && debugSql) throw new ConfigError('DEBUG_SQL', 'cannot be enabled in production');
@@ -209,8 +311,7 @@ export function loadConfig(env: Env = process.env): Config {
     debugSql,
     jwt: {
       secret,
-      privateKey,
-      publicKey,
+      keyPair,
       issuer: str(env, 'JWT_ISSUER') ?? 'opshub',
       audience: str(env, 'JWT_AUDIENCE') ?? 'opshub-api',
       accessTtlSeconds: int(env, 'ACCESS_TOKEN_TTL_MINUTES', 30, 1, 24 * 60) * 60,

@@ -1,8 +1,9 @@
 /**
  * Signing keys for access tokens. One algorithm is pinned per process:
  * - `JWT_SECRET` (at least 32 bytes) → HS256;
- * - `JWT_PRIVATE_KEY` + `JWT_PUBLIC_KEY` (PEM text or a path to a PEM file) → EdDSA for Ed25519 keys, ES256 for
- *   P-256 keys, RS256 for RSA keys (at least 2048 bits); the public key is then served at `/.well-known/jwks.json`;
+ * - `JWT_PRIVATE_KEY` + `JWT_PUBLIC_KEY` (PEM text or a path to a PEM file, read and checked by config.ts, so a bad key
+ *   stops the process with a configuration error) → EdDSA for Ed25519 keys, ES256 for P-256 keys, RS256 for RSA keys
+ *   (at least 2048 bits); the public key is then served at `/.well-known/jwks.json`;
  * - neither, outside production → an Ed25519 key generated once and kept in `DATA_DIR` (in memory when DATA_DIR is
  *   `:memory:`). config.ts refuses to start in production without one of the first two.
  * Every token carries the key's `kid`; a token naming another kid is refused.
@@ -12,9 +13,9 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { calculateJwkThumbprint, exportJWK, type JWK } from 'jose';
-import type { Config } from '../config.js';
+import { keyPairAlgorithm, type Config, type KeyPairAlgorithm } from '../config.js';
 
-export type TokenAlgorithm = 'HS256' | 'EdDSA' | 'ES256' | 'RS256';
+export type TokenAlgorithm = 'HS256' | KeyPairAlgorithm;
 
 export interface SigningKeys {
   alg: TokenAlgorithm;
@@ -27,43 +28,12 @@ export interface SigningKeys {
   source: 'secret' | 'key-pair' | 'generated' | 'data-dir';
 }
 
-export class KeyConfigError extends Error {
-  constructor(
-    readonly variable: string,
-    message: string,
-  ) {
-    super(`Invalid configuration: ${variable} ${message}`);
-    this.name = 'KeyConfigError';
-  }
-}
-
-async function pem(value: string, variable: string): Promise<string> {
-  const text = value.includes('-----BEGIN') ? value : await readFile(value, 'utf8').catch(() => null);
-  if (text === null) throw new KeyConfigError(variable, 'must be a PEM key or the path of a PEM file');
-  // Environment files often carry PEM newlines as `\n`.
-  return text.replace(/\\n/g, '\n');
-}
-
-async function asymmetric(privateKey: KeyObject, publicKey: KeyObject, source: SigningKeys['source']): Promise<SigningKeys> {
-  let alg: TokenAlgorithm;
-  if (privateKey.asymmetricKeyType === 'ed25519') alg = 'EdDSA';
-  else if (privateKey.asymmetricKeyType === 'ec') {
-    if (privateKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
-      throw new KeyConfigError('JWT_PRIVATE_KEY', 'must use the P-256 curve when it is an EC key');
-    }
-    alg = 'ES256';
-  } else if (privateKey.asymmetricKeyType === 'rsa') {
-    if ((privateKey.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) {
-      throw new KeyConfigError('JWT_PRIVATE_KEY', 'must be an RSA key of at least 2048 bits');
-    }
-    alg = 'RS256';
-  } else {
-    throw new KeyConfigError('JWT_PRIVATE_KEY', `must be an Ed25519, P-256 or RSA key, got ${privateKey.asymmetricKeyType}`);
-  }
-  const derived = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
-  if (!derived.equals(publicKey.export({ format: 'der', type: 'spki' }))) {
-    throw new KeyConfigError('JWT_PUBLIC_KEY', 'does not belong to JWT_PRIVATE_KEY');
-  }
+async function asymmetric(
+  alg: KeyPairAlgorithm,
+  privateKey: KeyObject,
+  publicKey: KeyObject,
+  source: SigningKeys['source'],
+): Promise<SigningKeys> {
   const jwk = await exportJWK(publicKey);
   const kid = await calculateJwkThumbprint(jwk);
   return {
@@ -76,25 +46,14 @@ async function asymmetric(privateKey: KeyObject, publicKey: KeyObject, source: S
   };
 }
 
+/** A key of DATA_DIR: ours, Ed25519 unless someone replaced the file. */
+function stored(privateKey: KeyObject, source: SigningKeys['source']): Promise<SigningKeys> {
+  return asymmetric(keyPairAlgorithm(privateKey, 'DATA_DIR'), privateKey, createPublicKey(privateKey), source);
+}
+
 export async function loadSigningKeys(config: Pick<Config, 'jwt' | 'dataDir'>): Promise<SigningKeys> {
-  const { secret, privateKey, publicKey } = config.jwt;
-  if (privateKey && publicKey) {
-    let priv: KeyObject;
-    let pub: KeyObject;
-    try {
-      priv = createPrivateKey(await pem(privateKey, 'JWT_PRIVATE_KEY'));
-    } catch (error) {
-      if (error instanceof KeyConfigError) throw error;
-      throw new KeyConfigError('JWT_PRIVATE_KEY', 'is not a readable private key');
-    }
-    try {
-      pub = createPublicKey(await pem(publicKey, 'JWT_PUBLIC_KEY'));
-    } catch (error) {
-      if (error instanceof KeyConfigError) throw error;
-      throw new KeyConfigError('JWT_PUBLIC_KEY', 'is not a readable public key');
-    }
-    return asymmetric(priv, pub, 'key-pair');
-  }
+  const { secret, keyPair } = config.jwt;
+  if (keyPair) return asymmetric(keyPair.alg, keyPair.privateKey, keyPair.publicKey, 'key-pair');
   if (secret) {
     const key = new TextEncoder().encode(secret);
     // The kid names the secret without revealing it: a hash of a domain-separated copy.
@@ -104,8 +63,7 @@ export async function loadSigningKeys(config: Pick<Config, 'jwt' | 'dataDir'>): 
   if (config.dataDir) {
     const file = path.join(config.dataDir, 'jwt-ed25519.pem');
     if (existsSync(file)) {
-      const priv = createPrivateKey(await readFile(file, 'utf8'));
-      return asymmetric(priv, createPublicKey(priv), 'data-dir');
+      return stored(createPrivateKey(await readFile(file, 'utf8')), 'data-dir');
     }
     const { privateKey: priv, publicKey: pub } = generateKeyPairSync('ed25519');
     await mkdir(config.dataDir, { recursive: true });
@@ -113,9 +71,9 @@ export async function loadSigningKeys(config: Pick<Config, 'jwt' | 'dataDir'>): 
     await writeFile(file, priv.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600, flag: 'wx' }).catch(async (error) => {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     });
-    const stored = createPrivateKey(await readFile(file, 'utf8'));
-    return asymmetric(stored, createPublicKey(stored), pub.equals(createPublicKey(stored)) ? 'generated' : 'data-dir');
+    const written = createPrivateKey(await readFile(file, 'utf8'));
+    return stored(written, pub.equals(createPublicKey(written)) ? 'generated' : 'data-dir');
   }
   const { privateKey: priv, publicKey: pub } = generateKeyPairSync('ed25519');
-  return asymmetric(priv, pub, 'generated');
+  return asymmetric('EdDSA', priv, pub, 'generated');
 }

@@ -1,30 +1,27 @@
 /**
- * At most `limit` messages per user in any `windowMs` (a sliding log; the seed's WebSocket limiter, 001 Q14:
- * 10 messages per 60 s). Per process: with REDIS_URL each process counts the messages it accepted.
+ * At most `limit` messages per user per window of `windowMs` (the seed's WebSocket limiter, 001 Q14: 10 messages per
+ * 60 s). A fixed window that opens with the user's first message, counted by rate-limiter-flexible in process: with
+ * REDIS_URL each process counts the messages it accepted.
  */
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+
 export class MessageLimiter {
-  private readonly sent = new Map<string, number[]>();
+  private readonly limiter: RateLimiterMemory;
 
-  constructor(
-    private readonly limit: number,
-    private readonly windowMs: number,
-  ) {}
-
-  /** Records a message and returns 0, or returns the ms until the next message would be allowed (nothing recorded). */
-  take(userId: string, now = Date.now()): number {
-    const since = now - this.windowMs;
-    const times = (this.sent.get(userId) ?? []).filter((time) => time > since);
-    if (times.length >= this.limit) {
-      this.sent.set(userId, times);
-      return times[0]! + this.windowMs - now;
-    }
-    times.push(now);
-    this.sent.set(userId, times);
-    if (this.sent.size > 10_000) this.sweep(since);
-    return 0;
+  constructor(limit: number, windowMs: number) {
+    this.limiter = new RateLimiterMemory({ points: limit, duration: windowMs / 1_000, keyPrefix: '' });
   }
 
-  private sweep(since: number) {
-    for (const [userId, times] of this.sent) if (times.at(-1)! <= since) this.sent.delete(userId);
+  /** Records a message and returns 0, or returns the ms until the next message would be allowed (nothing recorded). */
+  async take(userId: string): Promise<number> {
+    try {
+      await this.limiter.consume(userId);
+      return 0;
+    } catch (refused) {
+      if (!(refused instanceof RateLimiterRes)) throw refused;
+      // The refused message is counted too (consume always adds), which records nothing that matters: the window's
+      // end does not move and every message is refused until then anyway. So no refund, and no refund to race.
+      return Math.max(1, refused.msBeforeNext);
+    }
   }
 }

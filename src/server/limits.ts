@@ -23,40 +23,11 @@ import {
 // resolves to `index.js` for us and type-graphql, so its instanceof checks would reject our schema as coming "from
 // another module or realm" — and the cost check would silently never run.
 import { createComplexityRule, type ComplexityEstimator } from 'graphql-query-complexity/cjs';
+import type { OperationLimits } from '../config.js';
 import { DEFAULT_PAGE_SIZE } from '../schema/shared/connection.js';
 import { ErrorCode } from '../schema/shared/errors.js';
 
-export interface OperationLimits {
-  depth: number;
-  aliases: number;
-  tokens: number;
-  directives: number;
-  rootFields: number;
-  documentBytes: number;
-  cost: number;
-}
-
-/** Defaults (GitHub-like), overridable by config. */
-export const defaultLimits: OperationLimits = {
-  depth: 12,
-  aliases: 30,
-  tokens: 5_000,
-  directives: 50,
-  rootFields: 20,
-  documentBytes: 100 * 1_024, // bytes of the query text
-  cost: 50_000, // points, see costOf()
-};
-
-/** Stricter defaults for NODE_ENV=production. */
-export const productionLimits: OperationLimits = {
-  depth: 10,
-  aliases: 20,
-  tokens: 3_000,
-  directives: 20,
-  rootFields: 10,
-  documentBytes: 50 * 1_024,
-  cost: 50_000,
-};
+export { defaultLimits, productionLimits, type OperationLimits } from '../config.js';
 
 export function limitError(limit: keyof OperationLimits | string, value: number, maximum: number, message: string): GraphQLError {
   return new GraphQLError(message, {

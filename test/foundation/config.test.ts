@@ -2,14 +2,36 @@
  * Configuration is read once, in src/config.ts: a bad value stops the process with a message naming the variable,
  * and the README's configuration table lists exactly the variables that module reads.
  */
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
-import { spawnServer, stopAll } from '../helpers/spawn.js';
+import { spawnServer, stopAll, tempDataDir } from '../helpers/spawn.js';
 
-afterAll(() => stopAll());
+const keyDir = tempDataDir();
+afterAll(async () => {
+  await stopAll();
+  keyDir.remove();
+});
 
 const SECRET = 'a-secret-that-is-at-least-32-bytes-long';
+
+const privatePem = (key: KeyObject) => key.export({ format: 'pem', type: 'pkcs8' }).toString();
+const publicPem = (key: KeyObject) => key.export({ format: 'pem', type: 'spki' }).toString();
+const ed25519 = generateKeyPairSync('ed25519');
+const other = generateKeyPairSync('ed25519');
+const p384 = generateKeyPairSync('ec', { namedCurve: 'secp384r1' });
+const rsa1024 = generateKeyPairSync('rsa', { modulusLength: 1_024 });
+const PRIVATE = privatePem(ed25519.privateKey);
+const PUBLIC = publicPem(ed25519.publicKey);
+const privateFile = path.join(keyDir.dir, 'private.pem');
+const publicFile = path.join(keyDir.dir, 'public.pem');
+const notPemFile = path.join(keyDir.dir, 'not-a-key.txt');
+writeFileSync(privateFile, PRIVATE);
+writeFileSync(publicFile, PUBLIC);
+writeFileSync(notPemFile, 'not a key');
 
 function configError(env: Record<string, string>): ConfigError {
   try {
@@ -56,6 +78,79 @@ describe('loadConfig', () => {
     expect(error.message).toMatch(message);
   });
 
+  it.each([
+    [
+      'a value that is neither PEM nor a file',
+      { JWT_PRIVATE_KEY: 'not-a-key', JWT_PUBLIC_KEY: PUBLIC },
+      'JWT_PRIVATE_KEY',
+      /JWT_PRIVATE_KEY must be a PEM key or the path of a readable PEM file$/,
+    ],
+    [
+      'a path that does not exist',
+      { JWT_PRIVATE_KEY: PRIVATE, JWT_PUBLIC_KEY: path.join(keyDir.dir, 'missing.pem') },
+      'JWT_PUBLIC_KEY',
+      /JWT_PUBLIC_KEY must be a PEM key or the path/,
+    ],
+    [
+      'a file that holds no PEM key',
+      { JWT_PRIVATE_KEY: notPemFile, JWT_PUBLIC_KEY: PUBLIC },
+      'JWT_PRIVATE_KEY',
+      /JWT_PRIVATE_KEY is not a readable PEM private key/,
+    ],
+    [
+      'a public key as the private key',
+      { JWT_PRIVATE_KEY: PUBLIC, JWT_PUBLIC_KEY: PUBLIC },
+      'JWT_PRIVATE_KEY',
+      /JWT_PRIVATE_KEY is not a readable PEM private key/,
+    ],
+    [
+      'a private key as the public key',
+      { JWT_PRIVATE_KEY: PRIVATE, JWT_PUBLIC_KEY: PRIVATE },
+      'JWT_PUBLIC_KEY',
+      /JWT_PUBLIC_KEY must be a public key, got a private key/,
+    ],
+    [
+      'a P-384 key',
+      { JWT_PRIVATE_KEY: privatePem(p384.privateKey), JWT_PUBLIC_KEY: publicPem(p384.publicKey) },
+      'JWT_PRIVATE_KEY',
+      /JWT_PRIVATE_KEY must use the P-256 curve/,
+    ],
+    [
+      'an RSA key of 1024 bits',
+      { JWT_PRIVATE_KEY: privatePem(rsa1024.privateKey), JWT_PUBLIC_KEY: publicPem(rsa1024.publicKey) },
+      'JWT_PRIVATE_KEY',
+      /JWT_PRIVATE_KEY must be an RSA key of at least 2048 bits/,
+    ],
+    [
+      'a public key of another pair',
+      { JWT_PRIVATE_KEY: PRIVATE, JWT_PUBLIC_KEY: publicPem(other.publicKey) },
+      'JWT_PUBLIC_KEY',
+      /JWT_PUBLIC_KEY does not belong to JWT_PRIVATE_KEY/,
+    ],
+  ])('refuses %s as a signing key, naming %s', (_case, env, variable, message) => {
+    const error = configError(env);
+    expect(error.variable).toBe(variable);
+    expect(error.message).toMatch(message);
+  });
+
+  it('never repeats the value of a key variable in its error', () => {
+    const pasted = PRIVATE.replace(/-----[A-Z ]+-----/g, '').trim();
+    expect(configError({ JWT_PRIVATE_KEY: pasted, JWT_PUBLIC_KEY: PUBLIC }).message).not.toContain(pasted.slice(0, 20));
+  });
+
+  it('reads a key pair from PEM text or from the files it names', () => {
+    for (const env of [
+      { JWT_PRIVATE_KEY: PRIVATE, JWT_PUBLIC_KEY: PUBLIC },
+      { JWT_PRIVATE_KEY: privateFile, JWT_PUBLIC_KEY: publicFile },
+    ]) {
+      const { keyPair } = loadConfig(env).jwt;
+      expect(keyPair?.alg).toBe('EdDSA');
+      expect(keyPair?.publicKey.equals(ed25519.publicKey)).toBe(true);
+    }
+    // Environment files often carry the PEM newlines as `\n`.
+    expect(loadConfig({ JWT_PRIVATE_KEY: PRIVATE.replace(/\n/g, '\\n'), JWT_PUBLIC_KEY: PUBLIC }).jwt.keyPair?.alg).toBe('EdDSA');
+  });
+
   it('refuses half of a pair, naming the missing half', () => {
     expect(configError({ ADMIN_EMAIL: 'admin@example.com' }).variable).toBe('ADMIN_PASSWORD');
     expect(configError({ JWT_PRIVATE_KEY: 'k' }).variable).toBe('JWT_PUBLIC_KEY');
@@ -63,13 +158,24 @@ describe('loadConfig', () => {
 
   it('has development defaults: port 4000, PGlite in .data, GraphiQL and demo data on', () => {
     const config = loadConfig({});
-    expect(config).toMatchObject({ nodeEnv: 'development', port: 4000, databaseUrl: null, graphiql: true, seedDemoData: true, debugSql: false });
+    expect(config).toMatchObject({
+      nodeEnv: 'development',
+      port: 4000,
+      databaseUrl: null,
+      graphiql: true,
+      seedDemoData: true,
+      debugSql: false,
+    });
     expect(config.dataDir).toMatch(/[/\\]\.data$/);
     expect(loadConfig({ DATA_DIR: ':memory:' }).dataDir).toBeNull();
   });
 
   it('turns GraphiQL, introspection and demo data off in production', () => {
-    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: SECRET })).toMatchObject({ graphiql: false, introspection: false, seedDemoData: false });
+    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: SECRET })).toMatchObject({
+      graphiql: false,
+      introspection: false,
+      seedDemoData: false,
+    });
   });
 });
 
@@ -80,6 +186,17 @@ describe('the entry point with a bad value', () => {
     expect(exit.code).not.toBe(0);
     expect(exit.code).not.toBeNull();
     expect(server.stderr()).toMatch(/PORT must be an integer/);
+    expect(server.logs.find((l) => l.msg === 'OpsHub is ready')).toBeUndefined();
+  });
+});
+
+describe('the entry point with a bad signing key', () => {
+  it('exits non-zero with one line naming JWT_PRIVATE_KEY, not a stack trace', { timeout: 120_000 }, async () => {
+    const server = spawnServer({ JWT_PRIVATE_KEY: path.join(keyDir.dir, 'missing.pem'), JWT_PUBLIC_KEY: publicFile, DATA_DIR: ':memory:' });
+    const exit = await server.exited;
+    expect(exit.code).not.toBe(0);
+    expect(exit.code).not.toBeNull();
+    expect(server.stderr()).toBe('Invalid configuration: JWT_PRIVATE_KEY must be a PEM key or the path of a readable PEM file\n');
     expect(server.logs.find((l) => l.msg === 'OpsHub is ready')).toBeUndefined();
   });
 });

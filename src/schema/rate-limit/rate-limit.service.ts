@@ -5,29 +5,10 @@
  * charge before anything executes and attach the outcome to the context (`RateLimitContext`), which is what the
  * `rateLimit` query reports.
  */
+import type { RateLimitConfig } from '../../config.js';
 import type { RateLimitStore } from './rate-limit.store.js';
 
-export interface RateLimitConfig {
-  /** Length of a budget window in ms; it opens with the subject's first charge. */
-  windowMs: number;
-  /** Points per window for anonymous callers, per client IP. */
-  anonymous: number;
-  user: number;
-  moderator: number;
-  admin: number;
-}
-
-/** Defaults, overridable by config (RATE_LIMIT_*). */
-export const rateLimitDefaults: RateLimitConfig = {
-  windowMs: 60 * 60 * 1_000, // one hour, as GitHub's and the seed's budgets
-  // An IP budget is shared by everyone behind one NAT or proxy, so it follows the seed's per-IP rule (1,000 requests
-  // per hour per IP, SEED-INVENTORY §30) rather than its per-account free tier (100/h): with a plain query costing one
-  // point, an anonymous client keeps the request rate the seed allowed.
-  anonymous: 1_000,
-  user: 5_000,
-  moderator: 20_000,
-  admin: 20_000,
-};
+export { rateLimitDefaults, type RateLimitConfig } from '../../config.js';
 
 /** Points an operation of this static cost is charged. */
 export function pointsFor(cost: number): number {
@@ -75,8 +56,7 @@ export class RateLimitService {
   /** The budget a caller draws from: a user's by role, or the client IP's when anonymous. */
   subject(viewer: { id: string; role: string } | null, clientIp: string): RateLimitSubject {
     if (!viewer) return { key: `ip:${clientIp}`, limit: this.config.anonymous };
-    const limit =
-      viewer.role === 'ADMIN' ? this.config.admin : viewer.role === 'MODERATOR' ? this.config.moderator : this.config.user;
+    const limit = viewer.role === 'ADMIN' ? this.config.admin : viewer.role === 'MODERATOR' ? this.config.moderator : this.config.user;
     return { key: `user:${viewer.id}`, limit };
   }
 

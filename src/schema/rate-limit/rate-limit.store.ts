@@ -1,9 +1,11 @@
 /**
  * Where rate-limit budgets are counted: a fixed window per subject (a user or a client IP) that opens with the first
- * charge and ends `windowMs` later, as GitHub's hourly GraphQL budget does. In-process for one server; Redis when
- * REDIS_URL is set, so every process behind a load balancer draws from the same budget.
+ * charge and ends `windowMs` later, as GitHub's hourly GraphQL budget does. rate-limiter-flexible keeps the counts and
+ * the windows: in process for one server (`RateLimiterMemory`), in Redis when REDIS_URL is set (`RateLimiterRedis`),
+ * so every process behind a load balancer draws from the same budget.
  */
 import { Redis } from 'ioredis';
+import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract, type RateLimiterRes } from 'rate-limiter-flexible';
 
 export interface WindowState {
   /** Points spent in the current window. */
@@ -18,100 +20,121 @@ export interface ConsumeResult extends WindowState {
 }
 
 export interface RateLimitStore {
-  /** Spends `points` unless `used + points` would exceed `limit`; check and spend are one atomic step. */
+  /** Spends `points` unless `used + points` would exceed `limit`; a refused charge spends nothing. */
   consume(key: string, points: number, limit: number, windowMs: number): Promise<ConsumeResult>;
   /** The window as it stands, spending nothing. */
   peek(key: string, windowMs: number): Promise<WindowState>;
   close(): Promise<void>;
 }
 
-export class MemoryRateLimitStore implements RateLimitStore {
-  private readonly windows = new Map<string, { used: number; resetAt: number }>();
-  private sweepAt = 1_024;
+/**
+ * The limit is checked here, against the count the store returns, not by rate-limiter-flexible: limits differ per
+ * subject (anonymous, USER, MODERATOR, ADMIN) while a limiter has one, and a subject's count must stay one count
+ * whatever its limit (a role change keeps the window's spend; `peek` knows no limit). So one limiter per window
+ * length, whose own limit is never reached.
+ */
+const UNLIMITED = Number.MAX_SAFE_INTEGER;
 
-  private current(key: string, now: number) {
-    const window = this.windows.get(key);
-    if (window && window.resetAt > now) return window;
-    if (window) this.windows.delete(key);
-    return undefined;
+abstract class FlexibleRateLimitStore implements RateLimitStore {
+  private readonly limiters = new Map<number, RateLimiterAbstract>();
+
+  /** A limiter for windows of `seconds`, in the store's backend. */
+  protected abstract createLimiter(seconds: number): RateLimiterAbstract;
+  /** The window length the backend can keep, in seconds. */
+  protected abstract seconds(windowMs: number): number;
+  protected abstract storeKey(key: string): string;
+
+  private windowLength(windowMs: number): number {
+    return this.seconds(windowMs) * 1_000;
+  }
+
+  private limiter(windowMs: number): RateLimiterAbstract {
+    const seconds = this.seconds(windowMs);
+    let limiter = this.limiters.get(seconds);
+    if (!limiter) this.limiters.set(seconds, (limiter = this.createLimiter(seconds)));
+    return limiter;
   }
 
   async consume(key: string, points: number, limit: number, windowMs: number): Promise<ConsumeResult> {
-    const now = Date.now();
-    let window = this.current(key, now);
-    if (!window) {
-      window = { used: 0, resetAt: now + windowMs };
-      if (points > limit) return { allowed: false, used: 0, resetAt: new Date(window.resetAt) };
-      this.windows.set(key, window);
-      this.sweep(now);
+    const limiter = this.limiter(windowMs);
+    const storeKey = this.storeKey(key);
+    const charged = await limiter.consume(storeKey, points);
+    const chargedWindowEnd = endOf(charged);
+    if (charged.consumedPoints <= limit) return { allowed: true, used: charged.consumedPoints, resetAt: chargedWindowEnd };
+    // The store adds first and answers with the new count, so a refused charge was spent for a moment: give it back.
+    // Add-then-refund can never let a window spend past its limit, since every charge is judged on a count that
+    // already holds every earlier one. Its cost is at the edge of a budget: a charge racing this one sees the points
+    // we are about to give back and may be refused although, once refunded, they would have fitted.
+    let refunded = await limiter.reward(storeKey, points);
+    // If the window ended between the charge and the refund, the refund landed in the next window as a credit (a
+    // refund on an expired key opens it in the negative): take it back there. Until then, one round trip at the very
+    // start of that window, it counts `points` too few.
+    if (endOf(refunded).getTime() - chargedWindowEnd.getTime() > this.windowLength(windowMs) / 2) {
+      refunded = await limiter.penalty(storeKey, points);
     }
-    if (window.used + points > limit) return { allowed: false, used: window.used, resetAt: new Date(window.resetAt) };
-    window.used += points;
-    return { allowed: true, used: window.used, resetAt: new Date(window.resetAt) };
+    return { allowed: false, used: Math.max(0, refunded.consumedPoints), resetAt: endOf(refunded) };
   }
 
   async peek(key: string, windowMs: number): Promise<WindowState> {
-    const now = Date.now();
-    const window = this.current(key, now);
-    return window ? { used: window.used, resetAt: new Date(window.resetAt) } : { used: 0, resetAt: new Date(now + windowMs) };
+    const window = await this.limiter(windowMs).get(this.storeKey(key));
+    // The in-memory store drops an ended window on a timer, so `get` may still see one.
+    if (window === null || window.msBeforeNext <= 0) return { used: 0, resetAt: new Date(Date.now() + this.windowLength(windowMs)) };
+    return { used: Math.max(0, window.consumedPoints), resetAt: endOf(window) };
   }
 
-  /** Drops ended windows once the map has doubled, so memory follows the number of active subjects. */
-  private sweep(now: number) {
-    if (this.windows.size < this.sweepAt) return;
-    for (const [key, window] of this.windows) if (window.resetAt <= now) this.windows.delete(key);
-    this.sweepAt = Math.max(1_024, this.windows.size * 2);
-  }
-
-  async close() {
-    this.windows.clear();
+  async close(): Promise<void> {
+    this.limiters.clear();
   }
 }
 
-/**
- * Check-and-spend in one Lua script, so concurrent operations of one subject on several processes can never spend
- * past the limit together. The window opens with a PEXPIRE on the key's first charge.
- */
-const CONSUME = `
-local ttl = redis.call('PTTL', KEYS[1])
-local points = tonumber(ARGV[1])
-local limit = tonumber(ARGV[2])
-local window = tonumber(ARGV[3])
-local used = 0
-if ttl > 0 then used = tonumber(redis.call('GET', KEYS[1]) or '0') else ttl = window end
-if used + points > limit then return {0, used, ttl} end
-used = redis.call('INCRBY', KEYS[1], points)
-if used == points then redis.call('PEXPIRE', KEYS[1], window) end
-return {1, used, ttl}
-`;
+function endOf(window: RateLimiterRes): Date {
+  return new Date(Date.now() + window.msBeforeNext);
+}
 
-type ConsumeCommand = (key: string, points: number, limit: number, windowMs: number) => Promise<[number, number, number]>;
+export class MemoryRateLimitStore extends FlexibleRateLimitStore {
+  protected createLimiter(seconds: number): RateLimiterAbstract {
+    return new RateLimiterMemory({ points: UNLIMITED, duration: seconds, keyPrefix: '' });
+  }
 
-export class RedisRateLimitStore implements RateLimitStore {
-  private readonly redis: Redis & { opshubRateConsume: ConsumeCommand };
+  /** Timers in ms: the window is kept exactly. */
+  protected seconds(windowMs: number): number {
+    return windowMs / 1_000;
+  }
+
+  protected storeKey(key: string): string {
+    return key;
+  }
+}
+
+export class RedisRateLimitStore extends FlexibleRateLimitStore {
+  private readonly redis: Redis;
 
   constructor(
     url: string,
     private readonly prefix = 'opshub:rate:',
   ) {
-    const redis = new Redis(url, { maxRetriesPerRequest: 3 });
-    redis.defineCommand('opshubRateConsume', { numberOfKeys: 1, lua: CONSUME });
-    this.redis = redis as Redis & { opshubRateConsume: ConsumeCommand };
+    super();
+    this.redis = new Redis(url, { maxRetriesPerRequest: 3 });
   }
 
-  async consume(key: string, points: number, limit: number, windowMs: number): Promise<ConsumeResult> {
-    const [allowed, used, ttl] = await this.redis.opshubRateConsume(this.prefix + key, points, limit, windowMs);
-    return { allowed: allowed === 1, used, resetAt: new Date(Date.now() + ttl) };
+  protected createLimiter(seconds: number): RateLimiterAbstract {
+    return new RateLimiterRedis({ storeClient: this.redis, points: UNLIMITED, duration: seconds, keyPrefix: '' });
   }
 
-  async peek(key: string, windowMs: number): Promise<WindowState> {
-    const result = await this.redis.multi().get(this.prefix + key).pttl(this.prefix + key).exec();
-    const used = Number(result?.[0]?.[1] ?? 0);
-    const ttl = Number(result?.[1]?.[1] ?? -2);
-    return ttl > 0 ? { used, resetAt: new Date(Date.now() + ttl) } : { used: 0, resetAt: new Date(Date.now() + windowMs) };
+  /**
+   * RateLimiterRedis sets the key's expiry in whole seconds (`EX`) and keeps a key of a window under one second
+   * forever, so a window is rounded up to the next whole second.
+   */
+  protected seconds(windowMs: number): number {
+    return Math.max(1, Math.ceil(windowMs / 1_000));
   }
 
-  async close() {
+  protected storeKey(key: string): string {
+    return this.prefix + key;
+  }
+
+  override async close(): Promise<void> {
+    await super.close();
     await this.redis.quit();
   }
 }

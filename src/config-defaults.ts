@@ -1,0 +1,75 @@
+/**
+ * Defaults of the configuration, one typed object per concern; src/config.ts overrides them from the environment and
+ * re-exports them, so the modules that use a concern import its type and defaults from there. The README's
+ * configuration table shows the same values.
+ */
+
+/** Operation limits, checked before anything executes (src/server/limits.ts). */
+export interface OperationLimits {
+  /** Selection depth, fragments flattened. */
+  depth: number;
+  aliases: number;
+  /** Lexical tokens of the document (graphql-js `maxTokens`). */
+  tokens: number;
+  directives: number;
+  rootFields: number;
+  /** UTF-8 bytes of the query text. */
+  documentBytes: number;
+  /** Static cost in points (src/server/limits.ts `costOf`). */
+  cost: number;
+}
+
+/** GitHub-like limits, overridable by LIMIT_*. */
+export const defaultLimits: OperationLimits = {
+  depth: 12,
+  aliases: 30,
+  tokens: 5_000,
+  directives: 50,
+  rootFields: 20,
+  documentBytes: 100 * 1_024, // bytes of the query text
+  cost: 50_000, // points
+};
+
+/** Stricter limits for NODE_ENV=production, overridable by LIMIT_* as well. */
+export const productionLimits: OperationLimits = {
+  depth: 10,
+  aliases: 20,
+  tokens: 3_000,
+  directives: 20,
+  rootFields: 10,
+  documentBytes: 50 * 1_024, // bytes of the query text
+  cost: 50_000, // points
+};
+
+/** Cost-based budgets (src/schema/rate-limit/): points per window, per user by role or per client IP. */
+export interface RateLimitConfig {
+  /** Length of a budget window in ms; it opens with the subject's first charge. */
+  windowMs: number;
+  /** Points per window for anonymous callers, per client IP. */
+  anonymous: number;
+  user: number;
+  moderator: number;
+  admin: number;
+}
+
+/** Overridable by RATE_LIMIT_*. */
+export const rateLimitDefaults: RateLimitConfig = {
+  windowMs: 60 * 60 * 1_000, // one hour, as GitHub's and the seed's budgets
+  // An IP budget is shared by everyone behind one NAT or proxy, so it follows the seed's per-IP rule (1,000 requests
+  // per hour per IP, SEED-INVENTORY §30) rather than its per-account free tier (100/h): with a plain query costing one
+  // point, an anonymous client keeps the request rate the seed allowed.
+  anonymous: 1_000, // points per window
+  user: 5_000, // points per window
+  moderator: 20_000, // points per window
+  admin: 20_000, // points per window
+};
+
+/** Discount codes `placeOrder` accepts: code → percent off. */
+export type DiscountCodes = ReadonlyMap<string, number>;
+
+/** The seed's codes (001 §24), overridable by DISCOUNT_CODES. */
+export const discountCodeDefaults: DiscountCodes = new Map([
+  ['SAVE10', 10], // percent off
+  ['DISC20', 20],
+  ['OFFER30', 30],
+]);
