@@ -5,13 +5,15 @@
  */
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import type { FastifyBaseLogger } from 'fastify';
-import { ErrorCode, PUBLIC_ERROR_CODES } from '../schema/shared/errors.js';
+import { DomainError, ErrorCode, PUBLIC_ERROR_CODES } from '../schema/shared/errors.js';
 
 const hasPublicCode = (error: GraphQLError) => PUBLIC_ERROR_CODES.has(error.extensions?.code as string);
 
 export function isPublicError(error: GraphQLError): boolean {
   const original = error.originalError;
   if (original === undefined || original === null) return true;
+  // What services and resolvers throw on purpose.
+  if (original instanceof DomainError) return PUBLIC_ERROR_CODES.has(original.code);
   if (!(original instanceof GraphQLError)) return false;
   // A GraphQLError thrown on purpose carries a public code; one wrapped by Apollo (variable coercion) has its own.
   return hasPublicCode(original) || (!original.originalError && hasPublicCode(error));
@@ -70,4 +72,9 @@ export function firstErrorCode(errors: readonly GraphQLFormattedError[] | undefi
 /** The GraphQL response shape of a request refused outside the operation core (body too large, malformed JSON). */
 export function errorEnvelope(message: string, code: string, requestId: string): { errors: GraphQLFormattedError[] } {
   return { errors: [{ message, extensions: { code, requestId } }] };
+}
+
+/** A domain error as a GraphQL error outside execution (a refusal graphql-ws sends as an `error` message). */
+export function toGraphQLError(error: DomainError): GraphQLError {
+  return new GraphQLError(error.message, { extensions: error.extensions });
 }

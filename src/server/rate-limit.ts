@@ -8,6 +8,7 @@ import { GraphQLError, Kind, type DocumentNode, type OperationDefinitionNode, ty
 import type { Context } from '../schema/context.js';
 import type { RateLimitContext, RateLimitService, RateLimitTicket } from '../schema/rate-limit/rate-limit.service.js';
 import { rateLimited } from '../schema/shared/errors.js';
+import { toGraphQLError } from './errors.js';
 
 const FREE_ROOT_FIELDS = new Set(['rateLimit', '__typename']);
 
@@ -55,7 +56,7 @@ export function rateLimitHeaders(ticket: RateLimitTicket): Record<string, string
 function rateLimitedError(ticket: RateLimitTicket): { error: GraphQLError; retryAfter: number } {
   const retryAfter = Math.max(1, Math.ceil((ticket.resetAt.getTime() - Date.now()) / 1_000));
   const { limit } = ticket.subject;
-  const error = rateLimited(
+  const error = toGraphQLError(rateLimited(
     `Rate limit exceeded: this operation costs ${ticket.points} point${ticket.points === 1 ? '' : 's'} and ${ticket.remaining} of ${limit} remain until ${ticket.resetAt.toISOString()}.`,
     retryAfter,
     {
@@ -64,7 +65,7 @@ function rateLimitedError(ticket: RateLimitTicket): { error: GraphQLError; retry
       remaining: ticket.remaining,
       cost: ticket.points,
     },
-  );
+  ));
   return { error, retryAfter };
 }
 

@@ -30,7 +30,10 @@ beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'opshub-admission-'));
   const manifest = path.join(dir, 'manifest.json');
   writeFileSync(manifest, JSON.stringify({ [sha256(TYPENAME)]: TYPENAME }));
-  [server, trustedServer] = await Promise.all([startServer({ RATE_LIMIT_USER: String(USER_BUDGET) }), startServer({ TRUSTED_DOCUMENTS: manifest })]);
+  [server, trustedServer] = await Promise.all([
+    startServer({ RATE_LIMIT_USER: String(USER_BUDGET) }),
+    startServer({ TRUSTED_DOCUMENTS: manifest }),
+  ]);
   admin = await createUser(server, { role: 'ADMIN' });
 });
 afterAll(async () => {
@@ -90,7 +93,14 @@ interface Case {
 
 const limitCases: Case[] = [
   { name: 'a query 13 levels deep', query: deepQuery(13), code: 'GRAPHQL_VALIDATION_FAILED', limit: 'depth', message: /depth/i, status: 400 },
-  { name: 'a query with 31 aliases', query: `{ ${repeat(31, (i) => `a${i}: __typename`)} }`, code: 'GRAPHQL_VALIDATION_FAILED', limit: 'aliases', message: /aliases/i, status: 400 },
+  {
+    name: 'a query with 31 aliases',
+    query: `{ ${repeat(31, (i) => `a${i}: __typename`)} }`,
+    code: 'GRAPHQL_VALIDATION_FAILED',
+    limit: 'aliases',
+    message: /aliases/i,
+    status: 400,
+  },
   {
     name: 'a document of more than 5,000 tokens',
     query: `{ ${repeat(5_000, () => '__typename')} }`,
@@ -124,7 +134,9 @@ describe.each(TRANSPORTS)('admission over %s', (transport) => {
   it('refuses a raw query in trusted mode and an unknown hash, and runs a manifest operation by hash', async () => {
     const raw = await run(trustedServer, transport, { query: '{ __typename }' });
     expect(raw.errors?.[0]).toMatchObject({ message: /^Only trusted documents are allowed/, extensions: { code: 'BAD_REQUEST' } });
-    const unknown = await run(trustedServer, transport, { extensions: { persistedQuery: { version: 1, sha256Hash: sha256('{ viewer { id } }') } } });
+    const unknown = await run(trustedServer, transport, {
+      extensions: { persistedQuery: { version: 1, sha256Hash: sha256('{ viewer { id } }') } },
+    });
     expect(unknown.errors?.[0]).toMatchObject({ message: 'PersistedQueryNotFound', extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } });
     if (transport !== 'ws') expect([raw.status, unknown.status]).toEqual([400, 400]);
     const known = await run(trustedServer, transport, { extensions: { persistedQuery: { version: 1, sha256Hash: sha256(TYPENAME) } } });
@@ -135,27 +147,51 @@ describe.each(TRANSPORTS)('admission over %s', (transport) => {
   it('refuses a session revoked after sign-in with UNAUTHENTICATED and runs nothing', async () => {
     const user = await createUser(server);
     // graphql-ws authenticates at connection_init; the session ends while the socket is open.
-    if (transport === 'ws') expect(await run(server, transport, { query: TYPENAME }, user.token)).toMatchObject({ data: { __typename: 'Query' } });
+    if (transport === 'ws')
+      expect(await run(server, transport, { query: TYPENAME }, user.token)).toMatchObject({ data: { __typename: 'Query' } });
     await server.app.container.services.auth.logout(user.refreshToken);
     const list = vi.spyOn(server.app.container.services.items, 'list');
     const result = await run(server, transport, { query: CATALOG }, user.token);
     expect(list).not.toHaveBeenCalled();
     expect(result.data ?? null).toBeNull();
-    expect(result.errors).toEqual([{ message: 'Could not validate credentials', extensions: { code: 'UNAUTHENTICATED', requestId: expect.any(String) } }]);
+    expect(result.errors).toEqual([
+      { message: 'Could not validate credentials', extensions: { code: 'UNAUTHENTICATED', requestId: expect.any(String) } },
+    ]);
     if (transport !== 'ws') expect(result.status).toBe(401);
   });
 
   it('refuses an over-budget caller with RATE_LIMITED and the budget it has left', async () => {
     const user = await createUser(server);
-    for (let spent = 0; spent < USER_BUDGET; spent++) expect((await run(server, 'http', { query: CATALOG }, user.token)).errors).toBeUndefined();
+    for (let spent = 0; spent < USER_BUDGET; spent++)
+      expect((await run(server, 'http', { query: CATALOG }, user.token)).errors).toBeUndefined();
     const list = vi.spyOn(server.app.container.services.items, 'list');
     const result = await run(server, transport, { query: CATALOG }, user.token);
     expect(list).not.toHaveBeenCalled();
     expect(result.data ?? null).toBeNull();
     expect(result.errors).toHaveLength(1);
     expect(result.errors![0]!.message).toMatch(/^Rate limit exceeded: this operation costs 1 point and 0 of 6 remain until /);
-    expect(result.errors![0]!.extensions).toMatchObject({ code: 'RATE_LIMITED', limit: USER_BUDGET, remaining: 0, cost: 1, retryAfter: expect.any(Number) });
+    expect(result.errors![0]!.extensions).toMatchObject({
+      code: 'RATE_LIMITED',
+      limit: USER_BUDGET,
+      remaining: 0,
+      cost: 1,
+      retryAfter: expect.any(Number),
+    });
     if (transport !== 'ws') expect(result.status).toBe(429);
+  });
+
+  it('answers a field that needs sign-in, asked anonymously, with UNAUTHENTICATED (HTTP 401 with a challenge)', async () => {
+    const result = await run(server, transport, { query: 'query Mine { orders(first: 1) { totalCount } }' });
+    expect(result.data ?? null).toBeNull();
+    expect(result.errors).toEqual([
+      {
+        message: 'Authentication required',
+        locations: [{ line: 1, column: 14 }],
+        path: ['orders'],
+        extensions: { code: 'UNAUTHENTICATED', requestId: expect.any(String) },
+      },
+    ]);
+    if (transport === 'http') expect(result.status).toBe(401);
   });
 
   it('masks an unexpected resolver error as "Internal server error" with the request id, and logs it in full', async () => {
@@ -185,7 +221,9 @@ describe('a forged token', () => {
   it.each(['http', 'sse'] as const)('is refused over %s with 401 UNAUTHENTICATED and a WWW-Authenticate challenge', async (transport) => {
     const result = await run(server, transport, { query: TYPENAME }, forged);
     expect(result.status).toBe(401);
-    expect(result.errors).toEqual([{ message: 'Could not validate credentials', extensions: { code: 'UNAUTHENTICATED', requestId: expect.any(String) } }]);
+    expect(result.errors).toEqual([
+      { message: 'Could not validate credentials', extensions: { code: 'UNAUTHENTICATED', requestId: expect.any(String) } },
+    ]);
   });
 
   it('closes a graphql-ws connection with 4403 at connection_init', async () => {

@@ -1,9 +1,8 @@
 /**
- * Top-level GraphQL errors with the `extensions.code` values of DESIGN.md. Expected failures of a mutation are not
- * thrown: they are returned as `userErrors` (see user-error.ts).
+ * Top-level errors with the `extensions.code` values of DESIGN.md, as services and resolvers throw them: a
+ * transport-free `DomainError`, which the server maps to a GraphQL error (graphql-js copies its `extensions`) and to
+ * an HTTP status. Expected failures of a mutation are not thrown: they are returned as `userErrors` (user-error.ts).
  */
-import { GraphQLError } from 'graphql';
-
 export const ErrorCode = {
   UNAUTHENTICATED: 'UNAUTHENTICATED',
   FORBIDDEN: 'FORBIDDEN',
@@ -25,26 +24,39 @@ export const PUBLIC_ERROR_CODES: ReadonlySet<string> = new Set(
   Object.values(ErrorCode).filter((code) => code !== ErrorCode.INTERNAL_SERVER_ERROR),
 );
 
-export function badUserInput(message: string, extensions: Record<string, unknown> = {}): GraphQLError {
-  return new GraphQLError(message, { extensions: { code: ErrorCode.BAD_USER_INPUT, ...extensions } });
+/** An error meant for the client: its message and extensions (with `code`) reach it as they are. */
+export class DomainError extends Error {
+  readonly extensions: Readonly<Record<string, unknown>> & { code: ErrorCode };
+
+  constructor(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}) {
+    super(message);
+    this.name = 'DomainError';
+    this.extensions = { ...extensions, code };
+  }
+
+  get code(): ErrorCode {
+    return this.extensions.code;
+  }
 }
 
-export function unauthenticated(message = 'Authentication required'): GraphQLError {
-  return new GraphQLError(message, { extensions: { code: ErrorCode.UNAUTHENTICATED, http: { status: 401 } } });
+export function badUserInput(message: string, extensions: Record<string, unknown> = {}): DomainError {
+  return new DomainError(ErrorCode.BAD_USER_INPUT, message, extensions);
 }
 
-export function forbidden(missingScopes: string[], message?: string): GraphQLError {
-  return new GraphQLError(message ?? `Missing scope${missingScopes.length === 1 ? '' : 's'}: ${missingScopes.join(', ')}`, {
-    extensions: { code: ErrorCode.FORBIDDEN, missingScopes },
+export function unauthenticated(message = 'Authentication required'): DomainError {
+  return new DomainError(ErrorCode.UNAUTHENTICATED, message);
+}
+
+export function forbidden(missingScopes: string[], message?: string): DomainError {
+  return new DomainError(ErrorCode.FORBIDDEN, message ?? `Missing scope${missingScopes.length === 1 ? '' : 's'}: ${missingScopes.join(', ')}`, {
+    missingScopes,
   });
 }
 
-export function notFound(message: string): GraphQLError {
-  return new GraphQLError(message, { extensions: { code: ErrorCode.NOT_FOUND } });
+export function notFound(message: string): DomainError {
+  return new DomainError(ErrorCode.NOT_FOUND, message);
 }
 
-export function rateLimited(message: string, retryAfterSeconds: number, extensions: Record<string, unknown> = {}): GraphQLError {
-  return new GraphQLError(message, {
-    extensions: { code: ErrorCode.RATE_LIMITED, retryAfter: retryAfterSeconds, ...extensions },
-  });
+export function rateLimited(message: string, retryAfterSeconds: number, extensions: Record<string, unknown> = {}): DomainError {
+  return new DomainError(ErrorCode.RATE_LIMITED, message, { retryAfter: retryAfterSeconds, ...extensions });
 }
