@@ -7,16 +7,16 @@ import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
 import type { Topics } from '../pubsub/topics.js';
 import { lazyObjectFactory } from './shared/lazy.js';
-import { itemLoader } from './item/item.loaders.js';
+import { itemLoaders } from './item/item.loaders.js';
 import { ItemRepo } from './item/item.repo.js';
 import { ItemService } from './item/item.service.js';
-import { orderLoader } from './order/order.loaders.js';
+import { orderLoaders } from './order/order.loaders.js';
 import { OrderRepo } from './order/order.repo.js';
 import { OrderService } from './order/order.service.js';
 import { postLoaders } from './post/post.loaders.js';
 import { PostRepo } from './post/post.repo.js';
 import { PostService } from './post/post.service.js';
-import { taskLoader } from './task/task.loaders.js';
+import { taskLoaders } from './task/task.loaders.js';
 import { TaskRepo } from './task/task.repo.js';
 import { TaskService } from './task/task.service.js';
 import { RateLimitService } from './rate-limit/rate-limit.service.js';
@@ -24,21 +24,21 @@ import { createRateLimitStore } from './rate-limit/rate-limit.store.js';
 import { TokenService } from '../auth/tokens.js';
 import { AuthService } from './user/auth.service.js';
 import { SessionRepo } from './user/session.repo.js';
-import { userLoader } from './user/user.loaders.js';
+import { userLoaders } from './user/user.loaders.js';
 import { UserRepo } from './user/user.repo.js';
 import { UserService } from './user/user.service.js';
 import { createRealtime } from '../realtime/realtime.js';
-import { membershipLoader, messageLoader, roomLoader } from './chat/chat.loaders.js';
+import { chatLoaders } from './chat/chat.loaders.js';
 import { ChatRepo } from './chat/chat.repo.js';
 import { ChatService } from './chat/chat.service.js';
 import { DashboardRepo } from './dashboard/dashboard.repo.js';
 import { DashboardService } from './dashboard/dashboard.service.js';
-import { notificationLoader } from './notification/notification.loaders.js';
+import { notificationLoaders } from './notification/notification.loaders.js';
 import { NotificationRepo } from './notification/notification.repo.js';
 import { NotificationService } from './notification/notification.service.js';
 import { defaultJobDefinitions, jobRegistry } from '../jobs/registry.js';
 import type { JobDefinition } from '../jobs/types.js';
-import { jobLoader } from './job/job.loaders.js';
+import { jobLoaders } from './job/job.loaders.js';
 import { JobRepo } from '../jobs/job.repo.js';
 import { OutboxRepo } from '../jobs/outbox.repo.js';
 import { JobQueue } from '../jobs/queue.js';
@@ -126,16 +126,14 @@ export function createContainer({ config, db, pubsub, jobHandlers = [] }: Contai
     },
     /** Per-request (and per-event) DataLoaders, each built on first use. */
     newLoaders: lazyObjectFactory({
-      item: () => itemLoader(repos.items),
-      user: () => userLoader(repos.users),
-      order: () => orderLoader(repos.orders),
-      task: () => taskLoader(repos.tasks),
-      posts: () => postLoaders(repos.posts),
-      room: () => roomLoader(repos.chat),
-      message: () => messageLoader(repos.chat),
-      membership: () => membershipLoader(repos.chat),
-      notification: () => notificationLoader(repos.notifications),
-      job: () => jobLoader(repos.jobs),
+      ...itemLoaders(repos.items),
+      ...userLoaders(repos.users),
+      ...orderLoaders(repos.orders),
+      ...taskLoaders(repos.tasks),
+      ...postLoaders(repos.posts),
+      ...chatLoaders(repos.chat),
+      ...notificationLoaders(repos.notifications),
+      ...jobLoaders(repos.jobs),
     }),
   };
 }

@@ -1,36 +1,12 @@
 import 'reflect-metadata';
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { createPubSub } from '@graphql-yoga/subscription';
-import { buildSchema } from 'type-graphql';
-import { ItemResolver } from './item/item.resolver.js';
-import { JobResolver } from './job/job.resolver.js';
+import { buildSchema, type NonEmptyArray } from 'type-graphql';
+import { domains } from './domains.js';
 import { NodeResolver } from './node.resolver.js';
-import { MessageResolver, RoomResolver } from './chat/chat.resolver.js';
-import { DashboardResolver } from './dashboard/dashboard.resolver.js';
-import { NotificationResolver } from './notification/notification.resolver.js';
-import { OrderResolver } from './order/order.resolver.js';
-import { CommentResolver, PostResolver, UserPostsResolver } from './post/post.resolver.js';
-import { TaskResolver } from './task/task.resolver.js';
-import { RateLimitResolver } from './rate-limit/rate-limit.resolver.js';
 import { authChecker } from './shared/authorize.js';
-import { AuthResolver } from './user/auth.resolver.js';
-import { UserResolver } from './user/user.resolver.js';
 
-export const resolvers = [
-  NodeResolver,
-  ItemResolver,
-  OrderResolver,
-  TaskResolver,
-  PostResolver,
-  CommentResolver,
-  UserPostsResolver,
-  UserResolver,
-  AuthResolver, RateLimitResolver,
-  JobResolver,
-  RoomResolver,
-  MessageResolver,
-  NotificationResolver,
-  DashboardResolver] as const;
+export const resolvers = [NodeResolver, ...domains.flatMap((domain) => domain.resolvers)] as const;
 
 export interface SchemaOptions {
   pubsub?: Parameters<typeof buildSchema>[0]['pubSub'];
@@ -39,7 +15,7 @@ export interface SchemaOptions {
 /** Builds the executable schema. Without a pub/sub (printing the SDL) a private in-process one stands in. */
 export function createSchema(options: SchemaOptions = {}): Promise<GraphQLSchema> {
   return buildSchema({
-    resolvers: [...resolvers],
+    resolvers: resolvers as unknown as NonEmptyArray<Function>,
     pubSub: options.pubsub ?? createPubSub(),
     validate: false,
     // `@Authorized('a:read', …)`: signed in and holding every listed scope (src/auth/authorize.ts).

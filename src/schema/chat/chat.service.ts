@@ -174,6 +174,11 @@ export class ChatService {
     return bounded(this.deps.pubsub.subscribe(Topic.DirectMessage, viewer.id), this.deps.queueLimit, connection, this.deps.streams);
   }
 
+  /** A room message is its room's members'; a direct message its author's and recipient's. */
+  async messageVisible(viewerId: string, row: MessageRow, isMember: (roomId: string) => Promise<boolean>): Promise<boolean> {
+    return row.roomId ? isMember(row.roomId) : row.authorId === viewerId || row.recipientId === viewerId;
+  }
+
   async isMember(roomId: string, userId: string): Promise<boolean> {
     return (await this.deps.repo.memberships([{ roomId, userId }])).has(`${roomId}:${userId}`);
   }

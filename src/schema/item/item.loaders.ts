@@ -1,12 +1,7 @@
-import DataLoader from 'dataloader';
-import type { ItemRow } from '../../db/tables.js';
+import { byIdLoader } from '../shared/loaders.js';
 import type { ItemRepo } from './item.repo.js';
 
-/** Batches item lookups of one request into one `WHERE id IN (…)`, answering in key order. */
-export function itemLoader(repo: ItemRepo): DataLoader<string, ItemRow | null> {
-  return new DataLoader(async (ids) => {
-    const rows = await repo.findByIds(ids);
-    const byId = new Map(rows.map((row) => [row.id, row]));
-    return ids.map((id) => byId.get(id) ?? null);
-  });
-}
+/** The item domain's per-request loaders, each built on first use. */
+export const itemLoaders = (repo: ItemRepo) => ({
+  item: () => byIdLoader((ids) => repo.findByIds(ids)),
+});

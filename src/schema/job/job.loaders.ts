@@ -1,12 +1,7 @@
-import DataLoader from 'dataloader';
-import type { JobRow } from '../../db/tables.js';
 import type { JobRepo } from '../../jobs/job.repo.js';
+import { byIdLoader } from '../shared/loaders.js';
 
-/** Jobs by uuid, batched per request. */
-export function jobLoader(repo: JobRepo): DataLoader<string, JobRow | null> {
-  return new DataLoader(async (ids) => {
-    const rows = await repo.findByIds(ids);
-    const byId = new Map(rows.map((row) => [row.id, row]));
-    return ids.map((id) => byId.get(id) ?? null);
-  });
-}
+/** The job domain's per-request loaders, each built on first use. */
+export const jobLoaders = (repo: JobRepo) => ({
+  job: () => byIdLoader((ids) => repo.findByIds(ids)),
+});

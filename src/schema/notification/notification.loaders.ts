@@ -1,10 +1,7 @@
-import DataLoader from 'dataloader';
-import type { NotificationRow } from '../../db/tables.js';
+import { byIdLoader } from '../shared/loaders.js';
 import type { NotificationRepo } from './notification.repo.js';
 
-export function notificationLoader(repo: NotificationRepo): DataLoader<string, NotificationRow | null> {
-  return new DataLoader(async (ids) => {
-    const byId = new Map((await repo.findByIds(ids)).map((row) => [row.id, row]));
-    return ids.map((id) => byId.get(id) ?? null);
-  });
-}
+/** The notification domain's per-request loaders, each built on first use. */
+export const notificationLoaders = (repo: NotificationRepo) => ({
+  notification: () => byIdLoader((ids) => repo.findByIds(ids)),
+});

@@ -41,6 +41,11 @@ export class NotificationService {
     private readonly streams?: StreamCount,
   ) {}
 
+  /** A notification is its recipient's only. */
+  visible(viewerId: string | null, row: Pick<NotificationRow, 'userId'>): boolean {
+    return row.userId === viewerId;
+  }
+
   list(viewerId: string, args: ConnectionArgs, unreadOnly: boolean) {
     const page = pageRequest(args, notificationSort.kind);
     return this.repo

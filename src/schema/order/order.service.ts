@@ -35,11 +35,6 @@ export function orderTotalCents(unitPriceCents: number, quantity: number, discou
   return Math.round((unitPriceCents * quantity * (100 - discountPercent)) / 100);
 }
 
-/** Everyone sees their own orders; holders of orders:read see all. Anything else is "not found" to the viewer. */
-export function mayReadOrder(auth: Authentication, row: Pick<OrderRow, 'placedBy'>): boolean {
-  return auth.viewer !== null && (row.placedBy === auth.viewer.id || auth.scopes.has(READ_ALL_ORDERS));
-}
-
 function isStaff(auth: Authentication): boolean {
   return auth.scopes.has(READ_ALL_ORDERS) && auth.scopes.has('orders:write');
 }
@@ -55,6 +50,11 @@ export class OrderService {
   ) {}
 
   /** The viewer's own orders, or everyone's for holders of orders:read; newest first. */
+  /** Everyone sees their own orders; holders of orders:read see all. Anything else is "not found" to the viewer. */
+  visible(auth: Authentication, row: Pick<OrderRow, 'placedBy'>): boolean {
+    return auth.viewer !== null && (row.placedBy === auth.viewer.id || auth.scopes.has(READ_ALL_ORDERS));
+  }
+
   async list(auth: Authentication, args: ConnectionArgs): Promise<Connection<Order>> {
     const placedBy = auth.scopes.has(READ_ALL_ORDERS) ? null : auth.viewer!.id;
     const page = pageRequest(args, orderSort.kind);
@@ -121,7 +121,7 @@ export class OrderService {
     const result = await this.db.transaction(async (tx) => {
       const repo = this.repo.in(tx);
       const order = await repo.findForUpdate(id);
-      if (!order || !mayReadOrder(auth, order)) {
+      if (!order || !this.visible(auth, order)) {
         errors.add(['input', 'id'], 'Order not found', UserErrorCode.NOT_FOUND);
         return null;
       }

@@ -23,16 +23,16 @@ const SORT_FIELDS: Record<TaskOrderField, TaskSortField> = {
   [TaskOrderField.PRIORITY]: 'priority',
 };
 
-/** Owner, assignee, or staff: who may read and change a task. Anyone else does not see it at all. */
-export function mayReadTask(auth: Authentication, row: Pick<TaskRow, 'ownerId' | 'assigneeId'>): boolean {
-  const viewerId = auth.viewer?.id;
-  if (!viewerId) return false;
-  return row.ownerId === viewerId || row.assigneeId === viewerId || auth.scopes.has(MANAGE_TASKS);
-}
-
 /** To-dos (seed 001 Q10): the seed's rules, ownership and assignment. */
 export class TaskService {
   constructor(private readonly repo: TaskRepo) {}
+
+  /** Owner, assignee, or staff: who may read and change a task. Anyone else does not see it at all. */
+  visible(auth: Authentication, row: Pick<TaskRow, 'ownerId' | 'assigneeId'>): boolean {
+    const viewerId = auth.viewer?.id;
+    if (!viewerId) return false;
+    return row.ownerId === viewerId || row.assigneeId === viewerId || auth.scopes.has(MANAGE_TASKS);
+  }
 
   /** The tasks the viewer owns or is assigned, or everyone's for staff; newest first by default. */
   async list(
@@ -81,7 +81,7 @@ export class TaskService {
   /** Absent field (undefined) = unchanged; explicit null = cleared, where a field can be cleared. */
   async update(auth: Authentication, input: UpdateTaskInput): Promise<TaskPayloadData> {
     const errors = new UserErrors();
-    const existing = await this.visible(auth, input.id);
+    const existing = await this.findVisible(auth, input.id);
     if (!existing) return { task: null, userErrors: errors.add(['input', 'id'], 'Task not found', UserErrorCode.NOT_FOUND).list };
     const changes: TaskChanges = {};
     if (input.title !== undefined) {
@@ -108,7 +108,7 @@ export class TaskService {
 
   /** The owner deletes their task; staff delete anyone's. An assignee may change a task but not delete it. */
   async delete(auth: Authentication, globalId: string): Promise<{ deletedId: string | null; userErrors: UserError[] }> {
-    const existing = await this.visible(auth, globalId);
+    const existing = await this.findVisible(auth, globalId);
     if (!existing) return { deletedId: null, userErrors: [userError(['id'], 'Task not found', UserErrorCode.NOT_FOUND)] };
     if (existing.ownerId !== auth.viewer!.id && !auth.scopes.has(MANAGE_TASKS)) {
       return { deletedId: null, userErrors: [userError(['id'], 'Only the owner can delete a task', UserErrorCode.FORBIDDEN)] };
@@ -119,10 +119,10 @@ export class TaskService {
   }
 
   /** The task when it exists and the viewer may see it; otherwise null ("Task not found" either way). */
-  private async visible(auth: Authentication, globalId: string): Promise<TaskRow | null> {
+  private async findVisible(auth: Authentication, globalId: string): Promise<TaskRow | null> {
     const id = parseGlobalId(globalId, 'Task');
     const [row] = id ? await this.repo.findByIds([id]) : [];
-    return row && mayReadTask(auth, row) ? row : null;
+    return row && this.visible(auth, row) ? row : null;
   }
 
   private description(value: string | null | undefined, errors: UserErrors): string | null {
