@@ -54,10 +54,10 @@ export interface RateLimitConfig {
 
 /** Overridable by RATE_LIMIT_*. */
 export const rateLimitDefaults: RateLimitConfig = {
-  windowMs: 60 * 60 * 1_000, // one hour, as GitHub's and the seed's budgets
+  windowMs: 60 * 60 * 1_000, // one hour, as GitHub's budgets
   // An IP budget is shared by everyone behind one NAT or proxy, so it follows the seed's per-IP rule (1,000 requests
-  // per hour per IP, SEED-INVENTORY §30) rather than its per-account free tier (100/h): with a plain query costing one
-  // point, an anonymous client keeps the request rate the seed allowed.
+  // per hour per IP) rather than its per-account free tier (100/h): with a plain query costing one point, an
+  // anonymous client keeps that request rate.
   anonymous: 1_000, // points per window
   user: 5_000, // points per window
   moderator: 20_000, // points per window
@@ -67,7 +67,7 @@ export const rateLimitDefaults: RateLimitConfig = {
 /** Discount codes `placeOrder` accepts: code → percent off. */
 export type DiscountCodes = ReadonlyMap<string, number>;
 
-/** The seed's codes (001 §24), overridable by DISCOUNT_CODES. */
+/** The built-in discount codes, overridable by DISCOUNT_CODES. */
 export const discountCodeDefaults: DiscountCodes = new Map([
   ['SAVE10', 10], // percent off
   ['DISC20', 20],

@@ -99,7 +99,7 @@ export class ConfigError extends Error {
 }
 
 /**
- * Discount codes (seed 001 §24). The seed's format `^[A-Z]{4}\d{2}$` rejects its own OFFER30, so the format allows four
+ * Discount codes. A format of `^[A-Z]{4}\d{2}$` would reject the built-in OFFER30, so the format allows four
  * or five letters: every listed code is then valid. `placeOrder` checks a requested code against the same pattern.
  */
 export const DISCOUNT_CODE_PATTERN = /^[A-Z]{4,5}\d{2}$/;

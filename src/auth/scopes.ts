@@ -1,6 +1,6 @@
 /**
- * Scopes (`resource:action`) and the one role → scope map. The seed's OAuth2 catalogue (user, profile, posts, files,
- * analytics, admin, system; SEED-INVENTORY §1.1 "Auth artefacts", Q56/Q57) plus the product's own resources.
+ * Scopes (`resource:action`) and the one role → scope map. An OAuth2 catalogue (user, profile, posts, files,
+ * analytics, admin, system) plus the product's own resources.
  */
 
 export const ROLES = ['USER', 'MODERATOR', 'ADMIN'] as const;
@@ -8,7 +8,7 @@ export type Role = (typeof ROLES)[number];
 
 /** Every scope with its description, in the order `scopes` lists them. */
 export const SCOPE_CATALOGUE = {
-  // Seed catalogue, descriptions as in the seed (Q57).
+  // The OAuth2 catalogue, with its descriptions.
   'user:read': 'Read user information',
   'user:write': 'Write user information',
   'user:delete': 'Delete users',
@@ -57,9 +57,9 @@ export function isScope(name: string): name is Scope {
 }
 
 /**
- * The seed's ROLE_SCOPES (Q56), widened: a USER also writes their own posts, files, tasks, orders and chat, and reads
+ * The role → scope map of the OAuth2 catalogue, widened: a USER also writes their own posts, files, tasks, orders and chat, and reads
  * the catalog and their notifications; ownership rules in the services keep those writes to the user's own rows.
- * Narrowed in one place: the seed's `user` role holds `user:read`, which here unlocks the user directory and other
+ * Narrowed in one place: the catalogue's `user` role holds `user:read`, which here unlocks the user directory and other
  * people's e-mail addresses, so it starts at MODERATOR.
  *
  * Ownership on orders, tasks and posts (checked in their services; a row the viewer may not read is "not found"):

@@ -228,7 +228,7 @@ export class JobRunner {
     }
   }
 
-  /** The seed rule (001 Q55): a job re-checks that its user exists and is active, and what they may do now. */
+  /** A job re-checks that its user exists and is active, and what they may do now, when it runs. */
   private async owner(row: JobRow): Promise<JobOwner | null> {
     if (!row.ownerId) return null;
     const [user] = await this.deps.users.findByIds([row.ownerId]);

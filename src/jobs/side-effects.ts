@@ -1,6 +1,6 @@
 /**
  * Side effects of mutations, queued in the mutation's own transaction: they exist exactly when the change that
- * causes them commits, and run in the job runner afterwards, never inline (DESIGN.md "Jobs").
+ * causes them commits, and run in the job runner afterwards, never inline.
  */
 import type { Executor } from '../db/client.js';
 import type { JobRow } from '../db/tables.js';
@@ -24,7 +24,7 @@ export function enqueueNotification(
   });
 }
 
-/** The seed's welcome e-mail on registration (001 Q15), as a system SEND_EMAIL job. */
+/** The welcome e-mail on registration, as a system SEND_EMAIL job. */
 export function enqueueWelcomeEmail(queue: JobQueue, tx: Executor, user: { email: string; username: string }): Promise<JobRow | null> {
   return queue.enqueue(tx, {
     kind: 'SEND_EMAIL',

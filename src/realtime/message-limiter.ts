@@ -1,6 +1,5 @@
 /**
- * At most `limit` messages per user per window of `windowMs` (the seed's WebSocket limiter, 001 Q14: 10 messages per
- * 60 s). A fixed window that opens with the user's first message, counted by rate-limiter-flexible in process: with
+ * At most `limit` messages per user per window of `windowMs` (by default 10 messages per 60 s). A fixed window that opens with the user's first message, counted by rate-limiter-flexible in process: with
  * REDIS_URL each process counts the messages it accepted.
  */
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';

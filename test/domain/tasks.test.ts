@@ -1,4 +1,4 @@
-/** Tasks (seed 001 Q10): validation rules, update semantics (absent vs null), filters and ordering, ownership. */
+/** Tasks: validation rules, update semantics (absent vs null), filters and ordering, ownership. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser, type TestUser } from '../helpers/auth.js';
 import { startServer, type TestServer } from '../helpers/server.js';
@@ -191,7 +191,8 @@ describe('tasks connection', () => {
   it('pages by priority with cursors without skipping or repeating a task', async () => {
     const owner = await createUser(server);
     const created: string[] = [];
-    for (const priority of ['LOW', 'HIGH', 'MEDIUM', 'LOW', 'HIGH']) created.push((await create(owner, { title: priority, priority })).task.id);
+    for (const priority of ['LOW', 'HIGH', 'MEDIUM', 'LOW', 'HIGH'])
+      created.push((await create(owner, { title: priority, priority })).task.id);
     const seen: string[] = [];
     let after: string | null = null;
     do {
@@ -209,7 +210,11 @@ describe('tasks connection', () => {
   });
 
   it('loads owners and assignees in one batched statement', async () => {
-    const response = await server.gql('{ tasks(first: 50) { nodes { owner { username } assignee { username } } } }', {}, { token: staff.token });
+    const response = await server.gql(
+      '{ tasks(first: 50) { nodes { owner { username } assignee { username } } } }',
+      {},
+      { token: staff.token },
+    );
     expect(response.body.errors).toBeUndefined();
     expect(statements(response)).toBeLessThanOrEqual(2);
   });

@@ -6,7 +6,7 @@ import { users } from './users.js';
 /** Declared in ascending order, so comparisons and ORDER BY on the column follow LOW < MEDIUM < HIGH. */
 export const taskPriorityEnum = pgEnum('task_priority', ['LOW', 'MEDIUM', 'HIGH']);
 
-/** To-dos (seed 001 Q10): owned by their creator, optionally assigned to someone. */
+/** To-dos: owned by their creator, optionally assigned to someone. */
 export const tasks = pgTable(
   'tasks',
   {

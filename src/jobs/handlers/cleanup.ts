@@ -1,4 +1,4 @@
-/** CLEANUP (the seed's `cleanup_expired_sessions`, widened): expired sessions, old read notifications, old jobs. */
+/** CLEANUP: expired sessions, old read notifications, old finished jobs. */
 import type { NotificationRepo } from '../../schema/notification/notification.repo.js';
 import type { SessionRepo } from '../../schema/user/session.repo.js';
 import type { JobRepo } from '../job.repo.js';

@@ -14,7 +14,7 @@ import type { UserErrors } from '../../schema/shared/user-error.js';
 export interface EmailDeps {
   outbox: OutboxRepo;
   users: UserRepo;
-  /** Simulated delivery time per recipient (the seed's mail "takes 2 s"); 0 in production. */
+  /** Simulated delivery time per recipient (a slow mail server, for tests and demos); 0 in production. */
   emailDelayMs: number;
 }
 

@@ -1,6 +1,6 @@
 /**
  * SALES_REPORT: orders per day and category for a date range. Counts need orders:read; revenue (the sensitive
- * figures, seed 001 Q55 "sensitive reports") appears only when the job's owner holds analytics:read when it runs.
+ * figures) appears only when the job's owner holds analytics:read when it runs.
  */
 import type { OrderRepo } from '../../schema/order/order.repo.js';
 import { date, paramsObject } from '../params.js';

@@ -1,5 +1,5 @@
 /**
- * Top-level errors with the `extensions.code` values of DESIGN.md, as services and resolvers throw them: a
+ * Top-level errors with their `extensions.code` values (the README's wire tables), as services and resolvers throw them: a
  * transport-free `DomainError`, which the server maps to a GraphQL error (graphql-js copies its `extensions`) and to
  * an HTTP status. Expected failures of a mutation are not thrown: they are returned as `userErrors` (user-error.ts).
  */

@@ -1,4 +1,4 @@
-/** Field rules shared by several domains (seed rules: 001 Q10, Q11). */
+/** Field rules shared by several domains. */
 import type { UserErrors } from './user-error.js';
 
 /** An input class implements InputOf<Type> so its fields stay in step with the object type's. */
