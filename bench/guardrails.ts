@@ -33,7 +33,8 @@ const cases: Record<string, string> = {
   '10,000 aliases': `{ ${repeat(10_000, (i) => `a${i}: items(first: 1) { totalCount }`)} }`,
   '10,000 short aliases': `{ ${repeat(10_000, () => 'a:__typename')} }`,
   '1 MB document': `{ __typename } #${'x'.repeat(1_000_000)}`,
-  'cost 1,000,000': 'query Costly { posts(first: 100) { nodes { comments(first: 100) { nodes { author { posts(first: 100) { nodes { id } } } } } } } }',
+  'cost 1,000,000':
+    'query Costly { posts(first: 100) { nodes { comments(first: 100) { nodes { author { posts(first: 100) { nodes { id } } } } } } } }',
 };
 
 const logs: Array<Record<string, any>> = [];
@@ -78,7 +79,9 @@ for (const [name, query] of Object.entries(cases)) {
     });
     if (round >= 5) ws.push(performance.now() - started);
   }
-  process.stdout.write(`${name.padEnd(22)} HTTP ${outcome.padEnd(18)} ${stats(http)}\n${''.padEnd(22)} ws   round trip         ${stats(ws)}\n`);
+  process.stdout.write(
+    `${name.padEnd(22)} HTTP ${outcome.padEnd(18)} ${stats(http)}\n${''.padEnd(22)} ws   round trip         ${stats(ws)}\n`,
+  );
 }
 
 await client.dispose();

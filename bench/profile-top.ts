@@ -29,7 +29,12 @@ function where(url: string): string {
   }
   if (url.startsWith('node:')) return 'node core';
   const src = url.indexOf('/src/');
-  if (src >= 0) return `opshub ${url.slice(src + 1).split('/').slice(0, 2).join('/')}`;
+  if (src >= 0)
+    return `opshub ${url
+      .slice(src + 1)
+      .split('/')
+      .slice(0, 2)
+      .join('/')}`;
   return url === '' ? '(native / V8)' : url.split('/').slice(-2).join('/');
 }
 
@@ -47,7 +52,9 @@ for (const node of profile.nodes) {
 
 const pct = (hits: number) => `${((100 * hits) / totalHits).toFixed(1).padStart(5)} %`;
 const ms = (hits: number) => `${(hits * msPerHit).toFixed(0).padStart(7)} ms`;
-process.stdout.write(`${file}: ${(totalHits * msPerHit / 1000).toFixed(1)} s sampled\n\nSelf time by package:\n`);
-for (const [name, hits] of [...byPackage].sort((a, b) => b[1] - a[1]).slice(0, 20)) process.stdout.write(`${pct(hits)} ${ms(hits)}  ${name}\n`);
+process.stdout.write(`${file}: ${((totalHits * msPerHit) / 1000).toFixed(1)} s sampled\n\nSelf time by package:\n`);
+for (const [name, hits] of [...byPackage].sort((a, b) => b[1] - a[1]).slice(0, 20))
+  process.stdout.write(`${pct(hits)} ${ms(hits)}  ${name}\n`);
 process.stdout.write(`\nSelf time by function (top ${count}):\n`);
-for (const [name, hits] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, count)) process.stdout.write(`${pct(hits)} ${ms(hits)}  ${name}\n`);
+for (const [name, hits] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, count))
+  process.stdout.write(`${pct(hits)} ${ms(hits)}  ${name}\n`);

@@ -14,7 +14,15 @@ import { runFanout } from './lib/fanout.js';
 import { runHttp, verifyReference, type Reference, type Target } from './lib/http-bench.js';
 import { parseOptions } from './lib/options.js';
 import { killAll, RESULTS_DIR, spawnCandidate, waitReady, type Spawned } from './lib/processes.js';
-import { environmentLabel, renderMarkdown, summarise, type BenchReport, type CandidateRow, type Environment, type WorkloadReport } from './lib/report.js';
+import {
+  environmentLabel,
+  renderMarkdown,
+  summarise,
+  type BenchReport,
+  type CandidateRow,
+  type Environment,
+  type WorkloadReport,
+} from './lib/report.js';
 import { startVerifier } from './lib/verify.js';
 import { missingFields, workloads, type Fixtures } from './lib/workloads.js';
 
@@ -117,7 +125,9 @@ async function main(): Promise<void> {
   const seeded = await seed(handle.db, parts({ passwordHash: () => hashPassword(BENCH_ADMIN.password) }));
   timings.seeding = seconds(phase);
   progress(`seeded ${seeded.statuses.map((part) => (part.ok ? `${part.rows} ${part.name}` : `${part.name}: ${part.reason}`)).join(', ')}`);
-  const dataset = seeded.statuses.map((part) => (part.ok ? { name: part.name, rows: part.rows, status: 'seeded' } : { name: part.name, status: part.reason }));
+  const dataset = seeded.statuses.map((part) =>
+    part.ok ? { name: part.name, rows: part.rows, status: 'seeded' } : { name: part.name, status: part.reason },
+  );
   const seededParts = new Set(seeded.statuses.filter((part) => part.ok).map((part) => part.name));
   const itemIds = seeded.ids.items;
   if (!itemIds || itemIds.length < 4) throw new Error('the item catalog could not be seeded; nothing to measure');
@@ -149,7 +159,9 @@ async function main(): Promise<void> {
       report.status = 'not available yet';
       report.reason = [
         missing.length ? `schema lacks ${missing.join(', ')}` : '',
-        absentData.length ? `data set lacks ${absentData.map((part) => dataset.find((entry) => entry.name === part)?.status ?? part).join('; ')}` : '',
+        absentData.length
+          ? `data set lacks ${absentData.map((part) => dataset.find((entry) => entry.name === part)?.status ?? part).join('; ')}`
+          : '',
       ]
         .filter(Boolean)
         .join('; ');
@@ -228,9 +240,19 @@ async function main(): Promise<void> {
       await response.arrayBuffer();
     }
     for (const candidate of running) {
-      const row: CandidateRow = { candidate: candidate.id, title: title(candidate.id), runs: [], failures: [], rps: NaN, p50: NaN, p99: NaN, ratio: null };
+      const row: CandidateRow = {
+        candidate: candidate.id,
+        title: title(candidate.id),
+        runs: [],
+        failures: [],
+        rps: NaN,
+        p50: NaN,
+        p99: NaN,
+        ratio: null,
+      };
       rows.set(candidate.id, row);
-      const verified = candidate === opshub ? reference : await verifyReference(targetOf(candidate), workload, fixtures, expectedData.get(workload.id));
+      const verified =
+        candidate === opshub ? reference : await verifyReference(targetOf(candidate), workload, fixtures, expectedData.get(workload.id));
       if ('reason' in verified) row.runs.push({ round: 0, requests: 0, rps: NaN, p50: NaN, p99: NaN, failures: [verified.reason] });
       else references.set(candidate.id, verified);
     }
@@ -251,7 +273,9 @@ async function main(): Promise<void> {
         const result = await measure(candidate, options.durationS);
         rows.get(candidate.id)!.runs.push({ ...result, round });
       }
-      progress(`${workload.id}: round ${round}/${options.rounds}: ${live.map((candidate) => `${candidate.id} ${Math.round(rows.get(candidate.id)!.runs.at(-1)!.rps)}`).join(', ')} req/s`);
+      progress(
+        `${workload.id}: round ${round}/${options.rounds}: ${live.map((candidate) => `${candidate.id} ${Math.round(rows.get(candidate.id)!.runs.at(-1)!.rps)}`).join(', ')} req/s`,
+      );
     }
     report.rows = [...rows.values()];
     summarise(report.rows);
@@ -298,7 +322,20 @@ function openFileLimit(): number | null {
 }
 
 function emptyFanout(n: number) {
-  return { candidate: 'all', n, events: 0, delivered: 0, expected: 0, p50: NaN, p99: NaN, max: NaN, mutationMs: NaN, rssPerConnectionBytes: NaN, rssBeforeBytes: NaN, rssIdleBytes: NaN };
+  return {
+    candidate: 'all',
+    n,
+    events: 0,
+    delivered: 0,
+    expected: 0,
+    p50: NaN,
+    p99: NaN,
+    max: NaN,
+    mutationMs: NaN,
+    rssPerConnectionBytes: NaN,
+    rssBeforeBytes: NaN,
+    rssIdleBytes: NaN,
+  };
 }
 
 function goals(reports: WorkloadReport[], fanout: BenchReport['fanout']): BenchReport['goals'] {
@@ -307,7 +344,8 @@ function goals(reports: WorkloadReport[], fanout: BenchReport['fanout']): BenchR
     const workload = reports.find((report) => report.id === workloadId);
     const row = workload?.rows.find((entry) => entry.candidate === candidate);
     const goal = `OpsHub / ${label} on ${workload?.title ?? workloadId} ≥ ${minimum}`;
-    if (!workload || workload.status !== 'measured' || !row) list.push({ goal, value: workload?.status === 'measured' ? 'not run' : (workload?.status ?? 'not run'), met: null });
+    if (!workload || workload.status !== 'measured' || !row)
+      list.push({ goal, value: workload?.status === 'measured' ? 'not run' : (workload?.status ?? 'not run'), met: null });
     else if (!row.ratio) list.push({ goal, value: 'failed a gate', met: false });
     else list.push({ goal, value: row.ratio.median.toFixed(2), met: row.ratio.median >= minimum });
   };
@@ -331,7 +369,9 @@ function goals(reports: WorkloadReport[], fanout: BenchReport['fanout']): BenchR
     largest
       ? {
           goal: `≤ 50 KB RSS per idle subscribed connection (OpsHub, ${largest.n.toLocaleString('en-US')} subscribers)`,
-          value: largest.failures.length ? `failed: ${largest.failures.join('; ')}` : `${(largest.rssPerConnectionBytes / 1024).toFixed(1)} KB`,
+          value: largest.failures.length
+            ? `failed: ${largest.failures.join('; ')}`
+            : `${(largest.rssPerConnectionBytes / 1024).toFixed(1)} KB`,
           met: largest.failures.length === 0 && largest.rssPerConnectionBytes <= 50 * 1024,
         }
       : { goal: '≤ 50 KB RSS per idle subscribed connection', value: 'not run', met: null },

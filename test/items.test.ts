@@ -104,9 +104,17 @@ describe('updateItem and deleteItem', () => {
 
   it('deletes an item, after which node(id) is null', async () => {
     const { item } = await create({ ...valid, sku: 'DE0001' });
-    const deleted = await server.gql(`mutation($id: ID!) { deleteItem(id: $id) { deletedId userErrors { code } } }`, { id: item!.id }, { token });
+    const deleted = await server.gql(
+      `mutation($id: ID!) { deleteItem(id: $id) { deletedId userErrors { code } } }`,
+      { id: item!.id },
+      { token },
+    );
     expect(deleted.body.data!.deleteItem).toEqual({ deletedId: item!.id, userErrors: [] });
-    const again = await server.gql(`mutation($id: ID!) { deleteItem(id: $id) { deletedId userErrors { field code } } }`, { id: item!.id }, { token });
+    const again = await server.gql(
+      `mutation($id: ID!) { deleteItem(id: $id) { deletedId userErrors { field code } } }`,
+      { id: item!.id },
+      { token },
+    );
     expect(again.body.data!.deleteItem).toEqual({ deletedId: null, userErrors: [{ field: ['id'], code: 'NOT_FOUND' }] });
     const node = await server.gql(`query($id: ID!) { node(id: $id) { id } }`, { id: item!.id }, { token });
     expect(node.body.data!.node).toBeNull();
@@ -122,7 +130,11 @@ describe('deleting an ordered item', () => {
       { token },
     );
     expect(order.body.data!.placeOrder.userErrors).toEqual([]);
-    const { body } = await server.gql(`mutation($id: ID!) { deleteItem(id: $id) { deletedId userErrors { field message code } } }`, { id: item!.id }, { token });
+    const { body } = await server.gql(
+      `mutation($id: ID!) { deleteItem(id: $id) { deletedId userErrors { field message code } } }`,
+      { id: item!.id },
+      { token },
+    );
     expect(body.errors).toBeUndefined();
     expect(body.data!.deleteItem).toEqual({
       deletedId: null,

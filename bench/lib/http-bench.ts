@@ -121,7 +121,8 @@ export async function runHttp(options: {
   if (result.non2xx > 0) failures.push(`${result.non2xx} non-2xx responses`);
   if (result.errors > 0) failures.push(`${result.errors} socket errors`);
   if (result.timeouts > 0) failures.push(`${result.timeouts} timeouts`);
-  if (result.mismatches > 0) failures.push(`${result.mismatches} responses failed the body check (${describeMismatch(expected, mismatch ?? '')})`);
+  if (result.mismatches > 0)
+    failures.push(`${result.mismatches} responses failed the body check (${describeMismatch(expected, mismatch ?? '')})`);
   const requests = result.requests.total;
   if (requests < MIN_REQUESTS) failures.push(`only ${requests} requests completed, too few to measure (machine overloaded?)`);
   return {

@@ -65,7 +65,13 @@ export function parseOptions(argv: string[]): BenchOptions {
     if (!Number.isFinite(value) || value < min) throw new Error(`--${name} must be a number of at least ${min}`);
     return value;
   };
-  const list = (raw: string | undefined) => (raw ? raw.split(',').map((part) => part.trim()).filter(Boolean) : null);
+  const list = (raw: string | undefined) =>
+    raw
+      ? raw
+          .split(',')
+          .map((part) => part.trim())
+          .filter(Boolean)
+      : null;
   return {
     quick,
     rounds: Math.round(number(values.rounds, quick ? 5 : 7, 'rounds', 1)),

@@ -78,14 +78,18 @@ export function renderMarkdown(report: BenchReport): string {
   const profile = report.profile;
   lines.push(`# OpsHub benchmark${profile.quick ? ' (--quick)' : ''}`);
   lines.push('');
-  lines.push(`Run ${report.startedAt} on ${env}; load average at start ${report.environment.loadAverageAtStart.map((value) => value.toFixed(2)).join(' / ')}.`);
+  lines.push(
+    `Run ${report.startedAt} on ${env}; load average at start ${report.environment.loadAverageAtStart.map((value) => value.toFixed(2)).join(' / ')}.`,
+  );
   lines.push(
     `${profile.rounds} interleaved rounds of ${profile.durationS} s per candidate after a ${profile.warmupS} s warm-up, ${profile.connections} connections. ` +
       `Timings: ${Object.entries(report.timings)
         .map(([name, seconds]) => `${name} ${seconds.toFixed(1)} s`)
         .join(', ')}.`,
   );
-  lines.push(`Data set: ${report.dataset.map((part) => (part.rows !== undefined ? `${part.rows.toLocaleString('en-US')} ${part.name}` : `${part.name} (${part.status})`)).join(', ')}.`);
+  lines.push(
+    `Data set: ${report.dataset.map((part) => (part.rows !== undefined ? `${part.rows.toLocaleString('en-US')} ${part.name}` : `${part.name} (${part.status})`)).join(', ')}.`,
+  );
   lines.push('');
   lines.push('## HTTP workloads');
   lines.push('');
@@ -112,7 +116,10 @@ export function renderMarkdown(report: BenchReport): string {
     lines.push(
       'SQL statements per request (verification run with DEBUG_SQL, same resolvers): ' +
         sqlLines
-          .map((workload) => `${workload.id} ${workload.sql!.statements} (context ${workload.sql!.contextStatements}, budget ${workload.sql!.budget} + context)${workload.sql!.ok ? '' : ' OVER BUDGET'}`)
+          .map(
+            (workload) =>
+              `${workload.id} ${workload.sql!.statements} (context ${workload.sql!.contextStatements}, budget ${workload.sql!.budget} + context)${workload.sql!.ok ? '' : ' OVER BUDGET'}`,
+          )
           .join('; ') +
         '.',
     );
@@ -123,7 +130,9 @@ export function renderMarkdown(report: BenchReport): string {
   if (report.fanoutStatus) {
     lines.push(report.fanoutStatus);
   } else {
-    lines.push('| subscribers | server | delivered / expected | p50 ms | p99 ms | max ms | mutation RTT ms | RSS per idle subscription | machine · Node · database |');
+    lines.push(
+      '| subscribers | server | delivered / expected | p50 ms | p99 ms | max ms | mutation RTT ms | RSS per idle subscription | machine · Node · database |',
+    );
     lines.push('|---:|---|---|---:|---:|---:|---:|---:|---|');
     for (const row of report.fanout) {
       const delivered = `${row.delivered.toLocaleString('en-US')} / ${row.expected.toLocaleString('en-US')} (${fixed((100 * row.delivered) / row.expected, 1)} %)`;
@@ -135,13 +144,16 @@ export function renderMarkdown(report: BenchReport): string {
     }
   }
   lines.push('');
-  lines.push('Latency runs from sending the publishing `updateItem` mutation to each subscriber receiving the event, so it includes that mutation’s UPDATE (its round trip is in its own column). RSS per subscription is the server’s VmRSS with the N subscriptions open and idle minus its VmRSS before, over N.');
+  lines.push(
+    'Latency runs from sending the publishing `updateItem` mutation to each subscriber receiving the event, so it includes that mutation’s UPDATE (its round trip is in its own column). RSS per subscription is the server’s VmRSS with the N subscriptions open and idle minus its VmRSS before, over N.',
+  );
   lines.push('');
   lines.push('## Goals');
   lines.push('');
   lines.push('| goal | measured | met |');
   lines.push('|---|---|---|');
-  for (const goal of report.goals) lines.push(`| ${goal.goal} | ${goal.value} | ${goal.met === null ? 'not measured' : goal.met ? 'yes' : 'no'} |`);
+  for (const goal of report.goals)
+    lines.push(`| ${goal.goal} | ${goal.value} | ${goal.met === null ? 'not measured' : goal.met ? 'yes' : 'no'} |`);
   lines.push('');
   return lines.join('\n');
 }

@@ -68,20 +68,22 @@ describe('register, login and viewer', () => {
       ).body.data!.login;
     const unknown = await attempt('nobody_here');
     const wrong = await attempt(user.username);
-    expect(unknown).toEqual({ accessToken: null, user: null, userErrors: [{ field: null, message: 'Incorrect username or password', code: 'INVALID_CREDENTIALS' }] });
+    expect(unknown).toEqual({
+      accessToken: null,
+      user: null,
+      userErrors: [{ field: null, message: 'Incorrect username or password', code: 'INVALID_CREDENTIALS' }],
+    });
     expect(wrong).toEqual(unknown);
   });
 
   it('grants the requested scopes within the role and never more', async () => {
-    const { body } = await server.gql(
-      `mutation($input: LoginInput!) { login(input: $input) { scopes userErrors { code } } }`,
-      { input: { login: user.username, password: TEST_PASSWORD, scopes: ['items:read', 'items:write', 'admin:write'] } },
-    );
+    const { body } = await server.gql(`mutation($input: LoginInput!) { login(input: $input) { scopes userErrors { code } } }`, {
+      input: { login: user.username, password: TEST_PASSWORD, scopes: ['items:read', 'items:write', 'admin:write'] },
+    });
     expect(body.data!.login).toEqual({ scopes: ['items:read'], userErrors: [] });
-    const unknown = await server.gql(
-      `mutation($input: LoginInput!) { login(input: $input) { scopes userErrors { field message code } } }`,
-      { input: { login: user.username, password: TEST_PASSWORD, scopes: ['items:fly'] } },
-    );
+    const unknown = await server.gql(`mutation($input: LoginInput!) { login(input: $input) { scopes userErrors { field message code } } }`, {
+      input: { login: user.username, password: TEST_PASSWORD, scopes: ['items:fly'] },
+    });
     expect(unknown.body.data!.login).toEqual({
       scopes: null,
       userErrors: [{ field: ['input', 'scopes'], message: 'Unknown scope: items:fly', code: 'INVALID' }],
@@ -98,7 +100,10 @@ describe('bootstrap', () => {
     expect(body.data!.login.user).toEqual({ username: 'opshub_admin', email: 'boss@corp.example', role: 'ADMIN' });
     expect(body.data!.login.scopes).toContain('system:write');
     // Start-up again with the same settings finds the account and leaves it alone.
-    expect(await server.app.container.services.users.ensureAdmin('boss@corp.example', 'Another-pa55')).toEqual({ created: false, userErrors: [] });
+    expect(await server.app.container.services.users.ensureAdmin('boss@corp.example', 'Another-pa55')).toEqual({
+      created: false,
+      userErrors: [],
+    });
   });
 });
 

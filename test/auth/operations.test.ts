@@ -13,8 +13,8 @@ import { triggerUntilEvent } from '../helpers/subscriptions.js';
 import { operations, type OperationEnv, type OperationRule } from './operations.js';
 
 const schema = await createSchema();
-const roots = [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()].filter(
-  (type): type is GraphQLObjectType => Boolean(type),
+const roots = [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()].filter((type): type is GraphQLObjectType =>
+  Boolean(type),
 );
 const rootFields = roots.flatMap((type) => Object.keys(type.getFields()).map((field) => `${type.name}.${field}`)).sort();
 
@@ -68,8 +68,14 @@ async function run(key: string, rule: OperationRule, token: string | null, expec
 
 describe('operation coverage', () => {
   it('has a rule for every root field of the schema, and no rule for a field that does not exist', () => {
-    expect(rootFields.filter((field) => !(field in operations)), 'root fields without a row in test/auth/operations.ts').toEqual([]);
-    expect(Object.keys(operations).filter((key) => !rootFields.includes(key)), 'rows for fields not in the schema').toEqual([]);
+    expect(
+      rootFields.filter((field) => !(field in operations)),
+      'root fields without a row in test/auth/operations.ts',
+    ).toEqual([]);
+    expect(
+      Object.keys(operations).filter((key) => !rootFields.includes(key)),
+      'rows for fields not in the schema',
+    ).toEqual([]);
   });
 
   describe.each(rootFields.filter((field) => field in operations))('%s', (key) => {

@@ -51,7 +51,10 @@ describe('refreshSession', () => {
       userErrors: [{ field: ['refreshToken'], message: 'Refresh token already used; the session has been revoked', code: 'INVALID' }],
     });
     const afterReuse = await refresh(b.refreshToken!);
-    expect(afterReuse).toMatchObject({ accessToken: null, userErrors: [{ field: ['refreshToken'], message: 'Token revoked', code: 'INVALID' }] });
+    expect(afterReuse).toMatchObject({
+      accessToken: null,
+      userErrors: [{ field: ['refreshToken'], message: 'Token revoked', code: 'INVALID' }],
+    });
     // The family's access tokens stop working too.
     expect((await server.gql('{ viewer { username } }', undefined, { token: b.accessToken! })).status).toBe(401);
   });

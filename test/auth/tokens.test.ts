@@ -39,7 +39,12 @@ const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base
 /** A token with the claims of `base` changed as given, signed with `key` and header `alg` (HS256 by default). */
 async function forge(
   base: string,
-  options: { claims?: Partial<JWTPayload>; header?: Record<string, unknown>; key?: Uint8Array | CryptoKey | import('node:crypto').KeyObject; alg?: string } = {},
+  options: {
+    claims?: Partial<JWTPayload>;
+    header?: Record<string, unknown>;
+    key?: Uint8Array | CryptoKey | import('node:crypto').KeyObject;
+    alg?: string;
+  } = {},
 ): Promise<string> {
   const header = decodeProtectedHeader(base);
   const claims = { ...decodeJwt(base), ...options.claims };
@@ -180,7 +185,12 @@ describe('key pairs', () => {
     expect(keys[0]).toMatchObject({ kty: 'RSA', alg: 'RS256', use: 'sig', kid: decodeProtectedHeader(rsUser.token).kid });
     expect(keys[0]).not.toHaveProperty('d');
     const { payload } = await jwtVerify(rsUser.token, await importJWK(keys[0]!, 'RS256'), { issuer: 'opshub', audience: 'opshub-api' });
-    expect(payload).toMatchObject({ sub: rsUser.rowId, sid: expect.any(String), jti: expect.any(String), scope: expect.stringContaining('items:read') });
+    expect(payload).toMatchObject({
+      sub: rsUser.rowId,
+      sid: expect.any(String),
+      jti: expect.any(String),
+      scope: expect.stringContaining('items:read'),
+    });
   });
 
   it('serves no key set for a shared secret', async () => {

@@ -22,16 +22,19 @@ let skuCounter = 0;
 export async function stockedItem(server: TestServer, stock: number, price = 10): Promise<{ id: string; rowId: string }> {
   skuCounter += 1;
   const sku = `DM${String(skuCounter).padStart(4, '0')}`;
-  const { item, userErrors } = await server.app.container.services.items.create({ sku, name: `Item ${sku}`, price, category: 'HOME' as never, stock });
+  const { item, userErrors } = await server.app.container.services.items.create({
+    sku,
+    name: `Item ${sku}`,
+    price,
+    category: 'HOME' as never,
+    stock,
+  });
   expect(userErrors).toEqual([]);
   return { id: item!.id, rowId: item!.rowId };
 }
 
 /** Waits until an event matching `match` has arrived (events arrive in order; waitFor times out after 5 s). */
-export async function eventMatching<T>(
-  sub: { waitFor(count: number): Promise<T[]> },
-  match: (event: T) => boolean,
-): Promise<T> {
+export async function eventMatching<T>(sub: { waitFor(count: number): Promise<T[]> }, match: (event: T) => boolean): Promise<T> {
   for (let count = 1; ; count += 1) {
     const events = await sub.waitFor(count);
     const found = events.find(match);

@@ -15,11 +15,7 @@ let moderator: TestUser;
 
 beforeAll(async () => {
   server = await startServer();
-  [alice, bob, moderator] = await Promise.all([
-    createUser(server),
-    createUser(server),
-    createUser(server, { role: 'MODERATOR' }),
-  ]);
+  [alice, bob, moderator] = await Promise.all([createUser(server), createUser(server), createUser(server, { role: 'MODERATOR' })]);
 });
 afterAll(() => server?.close());
 
@@ -133,7 +129,10 @@ describe('ownership of posts and comments', () => {
   it("lets a holder of posts:delete delete anyone's post and comment", async () => {
     const { post } = await createPost(alice);
     const { comment } = await addComment(bob, post.id);
-    expect((await ok(server, moderator, DELETE_COMMENT, { id: comment.id })).deleteComment).toEqual({ deletedId: comment.id, userErrors: [] });
+    expect((await ok(server, moderator, DELETE_COMMENT, { id: comment.id })).deleteComment).toEqual({
+      deletedId: comment.id,
+      userErrors: [],
+    });
     expect((await ok(server, moderator, DELETE, { id: post.id })).deletePost).toEqual({ deletedId: post.id, userErrors: [] });
   });
 
@@ -168,7 +167,10 @@ describe('reading posts', () => {
         { title: 'First', comments: { totalCount: 0, nodes: [] } },
       ],
     });
-    expect(data.node).toEqual({ title: 'First', author: { username: author.username, posts: { totalCount: 2, nodes: [{ title: 'Second' }] } } });
+    expect(data.node).toEqual({
+      title: 'First',
+      author: { username: author.username, posts: { totalCount: 2, nodes: [{ title: 'Second' }] } },
+    });
     expect(data.comment).toEqual({ body: 'On second', post: { title: 'Second' } });
   });
 
@@ -226,7 +228,9 @@ describe('SQL budget of nested connections', () => {
     for (let index = 0; index < count; index += 1) {
       const post = await repo.insert({ authorId: authors[index % authors.length]!.rowId, title: `Bulk ${index}`, body: 'x' });
       await Promise.all(
-        [0, 1, 2, 3].map((c) => repo.insertComment({ postId: post.id, authorId: authors[(index + c + 1) % authors.length]!.rowId, body: `c${c}` })),
+        [0, 1, 2, 3].map((c) =>
+          repo.insertComment({ postId: post.id, authorId: authors[(index + c + 1) % authors.length]!.rowId, body: `c${c}` }),
+        ),
       );
     }
   }

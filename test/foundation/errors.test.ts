@@ -197,11 +197,16 @@ describe('secrets in logs', () => {
       const seen: unknown[] = [];
       server
         .wsClient({ authorization: `Bearer ${user.token}` })
-        .subscribe({ query: CATALOG, variables: { password: PASSWORD } }, { next: (r) => void seen.push(r), error: reject, complete: () => resolve(seen) });
+        .subscribe(
+          { query: CATALOG, variables: { password: PASSWORD } },
+          { next: (r) => void seen.push(r), error: reject, complete: () => resolve(seen) },
+        );
     });
     expect(results).toHaveLength(1);
     const refused = await new Promise<unknown>((resolve) => {
-      server.wsClient({ authorization: TOKEN }).subscribe({ query: '{ __typename }' }, { next: () => {}, error: resolve, complete: () => resolve('complete') });
+      server
+        .wsClient({ authorization: TOKEN })
+        .subscribe({ query: '{ __typename }' }, { next: () => {}, error: resolve, complete: () => resolve('complete') });
     });
     expect(refused).toMatchObject({ code: 4403 });
 

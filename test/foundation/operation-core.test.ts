@@ -84,8 +84,15 @@ describe('a subscription', () => {
   it('passes admission once over SSE; its events run without it', async () => {
     const client = sseClient(server, admin.token);
     const events: unknown[] = [];
-    const dispose = client.subscribe({ query: ITEM_CHANGED }, { next: (event) => void events.push(event), error: () => {}, complete: () => {} });
-    const watching = { events, errors: [] as unknown[], waitFor: async (count: number, timeoutMs = 5_000) => until(() => events.length >= count, timeoutMs) };
+    const dispose = client.subscribe(
+      { query: ITEM_CHANGED },
+      { next: (event) => void events.push(event), error: () => {}, complete: () => {} },
+    );
+    const watching = {
+      events,
+      errors: [] as unknown[],
+      waitFor: async (count: number, timeoutMs = 5_000) => until(() => events.length >= count, timeoutMs),
+    };
     await triggerUntilEvent(watching, trigger);
     const subscribeSteps = steps.filter((entry) => entry.transport === 'sse');
     expect(subscribeSteps.filter((entry) => entry.step === 'operation')).toHaveLength(1);

@@ -121,39 +121,36 @@ beforeAll(async () => {
 });
 afterAll(() => server?.close());
 
-describe.each(FIELDS.flatMap((field) => DIRECTIONS.map((direction) => ({ field, direction }))))(
-  'orderBy $field $direction',
-  (orderBy) => {
-    it('walks first: 100 with after over every item exactly once, in order', async () => {
-      const { pages, ids } = await walkForward(orderBy);
-      expect(pages.map((p) => p.edges.length)).toEqual([100, 100, 50]);
-      expect(new Set(ids).size).toBe(ITEM_COUNT);
-      expect(ids).toEqual(expectedOrder(rows.keys(), orderBy.field, orderBy.direction));
-      expect(pages.map((p) => p.pageInfo.hasNextPage)).toEqual([true, true, false]);
-      expect(pages.map((p) => p.pageInfo.hasPreviousPage)).toEqual([false, true, true]);
-      expect(pages.every((p) => p.totalCount === ITEM_COUNT)).toBe(true);
-    });
+describe.each(FIELDS.flatMap((field) => DIRECTIONS.map((direction) => ({ field, direction }))))('orderBy $field $direction', (orderBy) => {
+  it('walks first: 100 with after over every item exactly once, in order', async () => {
+    const { pages, ids } = await walkForward(orderBy);
+    expect(pages.map((p) => p.edges.length)).toEqual([100, 100, 50]);
+    expect(new Set(ids).size).toBe(ITEM_COUNT);
+    expect(ids).toEqual(expectedOrder(rows.keys(), orderBy.field, orderBy.direction));
+    expect(pages.map((p) => p.pageInfo.hasNextPage)).toEqual([true, true, false]);
+    expect(pages.map((p) => p.pageInfo.hasPreviousPage)).toEqual([false, true, true]);
+    expect(pages.every((p) => p.totalCount === ITEM_COUNT)).toBe(true);
+  });
 
-    it('walks last: 100 with before back over the same sequence', async () => {
-      const { pages, ids } = await walkBackward(orderBy);
-      expect(pages.map((p) => p.edges.length)).toEqual([100, 100, 50]);
-      expect(ids).toEqual(expectedOrder(rows.keys(), orderBy.field, orderBy.direction));
-      expect(pages.map((p) => p.pageInfo.hasPreviousPage)).toEqual([true, true, false]);
-      expect(pages.map((p) => p.pageInfo.hasNextPage)).toEqual([false, true, true]);
-    });
+  it('walks last: 100 with before back over the same sequence', async () => {
+    const { pages, ids } = await walkBackward(orderBy);
+    expect(pages.map((p) => p.edges.length)).toEqual([100, 100, 50]);
+    expect(ids).toEqual(expectedOrder(rows.keys(), orderBy.field, orderBy.direction));
+    expect(pages.map((p) => p.pageInfo.hasPreviousPage)).toEqual([true, true, false]);
+    expect(pages.map((p) => p.pageInfo.hasNextPage)).toEqual([false, true, true]);
+  });
 
-    it('answers a page between two cursors with exactly the items between them', async () => {
-      const { pages } = await walkForward(orderBy);
-      const all = expectedOrder(rows.keys(), orderBy.field, orderBy.direction);
-      const after = pages[0]!.edges[9]!.cursor; // the 10th item
-      const before = pages[0]!.edges[20]!.cursor; // the 21st item
-      const forward = await page({ first: 100, after, before, orderBy });
-      expect(forward.nodes.map((n) => n.id)).toEqual(all.slice(10, 20));
-      const backward = await page({ last: 5, after, before, orderBy });
-      expect(backward.nodes.map((n) => n.id)).toEqual(all.slice(15, 20));
-    });
-  },
-);
+  it('answers a page between two cursors with exactly the items between them', async () => {
+    const { pages } = await walkForward(orderBy);
+    const all = expectedOrder(rows.keys(), orderBy.field, orderBy.direction);
+    const after = pages[0]!.edges[9]!.cursor; // the 10th item
+    const before = pages[0]!.edges[20]!.cursor; // the 21st item
+    const forward = await page({ first: 100, after, before, orderBy });
+    expect(forward.nodes.map((n) => n.id)).toEqual(all.slice(10, 20));
+    const backward = await page({ last: 5, after, before, orderBy });
+    expect(backward.nodes.map((n) => n.id)).toEqual(all.slice(15, 20));
+  });
+});
 
 describe('page arguments', () => {
   async function errorCode(variables: Record<string, unknown>) {
@@ -212,8 +209,16 @@ describe('items inserted during a walk', () => {
       const year = 365 * 24 * 60 * 60 * 1_000;
       const variants = [
         { name: cursor.name, priceCents: cursor.priceCents, createdAt: cursor.createdAt },
-        { name: `${cursor.name}a`, priceCents: Math.min(cursor.priceCents + 1, 1_000_000), createdAt: new Date(cursor.createdAt.getTime() + 1) },
-        { name: cursor.name.slice(0, -1) || 'a', priceCents: Math.max(cursor.priceCents - 1, 1), createdAt: new Date(cursor.createdAt.getTime() - 1) },
+        {
+          name: `${cursor.name}a`,
+          priceCents: Math.min(cursor.priceCents + 1, 1_000_000),
+          createdAt: new Date(cursor.createdAt.getTime() + 1),
+        },
+        {
+          name: cursor.name.slice(0, -1) || 'a',
+          priceCents: Math.max(cursor.priceCents - 1, 1),
+          createdAt: new Date(cursor.createdAt.getTime() - 1),
+        },
         { name: 'aaaa', priceCents: 1, createdAt: new Date(BASE_TIME - year) },
         { name: 'zzzz', priceCents: 1_000_000, createdAt: new Date(BASE_TIME + year) },
       ];

@@ -33,100 +33,115 @@ function wsClient(url: string, token: string): Client {
 }
 
 describe('the entry point on PGlite in DATA_DIR', () => {
-  it('answers { __typename }, reports health, and keeps an item across a restart', async () => {
-    const data = tempDataDir();
-    cleanups.push(data.remove);
-    const env = { DATA_DIR: data.dir, DATABASE_URL: '', ...ADMIN };
+  it(
+    'answers { __typename }, reports health, and keeps an item across a restart',
+    async () => {
+      const data = tempDataDir();
+      cleanups.push(data.remove);
+      const env = { DATA_DIR: data.dir, DATABASE_URL: '', ...ADMIN };
 
-    const first = spawnServer(env);
-    const url = await first.ready;
-    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/graphql$/);
-    expect(first.logs.find((l) => l.msg === 'OpsHub is ready')).toMatchObject({ database: 'pglite' });
-    const typename = await gql(url, '{ __typename }');
-    expect(typename.status).toBe(200);
-    expect(typename.body).toMatchObject({ data: { __typename: 'Query' } });
-    expect(typename.body.errors).toBeUndefined();
+      const first = spawnServer(env);
+      const url = await first.ready;
+      expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/graphql$/);
+      expect(first.logs.find((l) => l.msg === 'OpsHub is ready')).toMatchObject({ database: 'pglite' });
+      const typename = await gql(url, '{ __typename }');
+      expect(typename.status).toBe(200);
+      expect(typename.body).toMatchObject({ data: { __typename: 'Query' } });
+      expect(typename.body.errors).toBeUndefined();
 
-    const base = url.replace(/\/graphql$/, '');
-    const health = await fetch(`${base}/healthz`);
-    expect(health.status).toBe(200);
-    expect(await health.json()).toEqual({ status: 'ok' });
-    const ready = await fetch(`${base}/readyz`);
-    expect(ready.status).toBe(200);
-    expect(ready.headers.get('content-type')).toMatch(/^application\/json/);
-    expect(await ready.json()).toEqual({ status: 'ready', database: 'pglite' });
+      const base = url.replace(/\/graphql$/, '');
+      const health = await fetch(`${base}/healthz`);
+      expect(health.status).toBe(200);
+      expect(await health.json()).toEqual({ status: 'ok' });
+      const ready = await fetch(`${base}/readyz`);
+      expect(ready.status).toBe(200);
+      expect(ready.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(await ready.json()).toEqual({ status: 'ready', database: 'pglite' });
 
-    const created = await gql(
-      url,
-      'mutation($input: CreateItemInput!) { createItem(input: $input) { item { id } userErrors { message } } }',
-      { input: { sku: 'PR0001', name: 'Persistent pliers', price: 9.5, category: 'HOME' } },
-      await adminToken(url),
-    );
-    expect(created.body.errors).toBeUndefined();
-    const id = created.body.data.createItem.item.id as string;
-    expect(await first.stop()).toEqual({ code: 0, signal: null });
+      const created = await gql(
+        url,
+        'mutation($input: CreateItemInput!) { createItem(input: $input) { item { id } userErrors { message } } }',
+        { input: { sku: 'PR0001', name: 'Persistent pliers', price: 9.5, category: 'HOME' } },
+        await adminToken(url),
+      );
+      expect(created.body.errors).toBeUndefined();
+      const id = created.body.data.createItem.item.id as string;
+      expect(await first.stop()).toEqual({ code: 0, signal: null });
 
-    const second = spawnServer(env);
-    const url2 = await second.ready;
-    const found = await gql(url2, 'query($id: ID!) { node(id: $id) { ... on Item { sku name price } } }', { id }, await adminToken(url2));
-    expect(found.body).toMatchObject({ data: { node: { sku: 'PR0001', name: 'Persistent pliers', price: 9.5 } } });
-    expect(await second.stop('SIGINT')).toEqual({ code: 0, signal: null });
-    expect(second.logs.map((l) => l.msg)).toEqual(expect.arrayContaining(['shutting down', 'stopped']));
-  }, PROCESS_TEST_TIMEOUT_MS);
+      const second = spawnServer(env);
+      const url2 = await second.ready;
+      const found = await gql(url2, 'query($id: ID!) { node(id: $id) { ... on Item { sku name price } } }', { id }, await adminToken(url2));
+      expect(found.body).toMatchObject({ data: { node: { sku: 'PR0001', name: 'Persistent pliers', price: 9.5 } } });
+      expect(await second.stop('SIGINT')).toEqual({ code: 0, signal: null });
+      expect(second.logs.map((l) => l.msg)).toEqual(expect.arrayContaining(['shutting down', 'stopped']));
+    },
+    PROCESS_TEST_TIMEOUT_MS,
+  );
 });
 
 describe('SIGTERM', () => {
-  it('closes an open subscription with 1001 and exits 0 within the grace period', async () => {
-    // On the test database when DATABASE_URL is set, so shutdown closes a postgres.js pool too.
-    const database = await createTestDatabase();
-    cleanups.push(() => database.drop());
-    const data = tempDataDir();
-    cleanups.push(data.remove);
-    const server = spawnServer({ DATA_DIR: data.dir, DATABASE_URL: database.url ?? '', SHUTDOWN_GRACE_MS: '8000', ...ADMIN });
-    const url = await server.ready;
+  it(
+    'closes an open subscription with 1001 and exits 0 within the grace period',
+    async () => {
+      // On the test database when DATABASE_URL is set, so shutdown closes a postgres.js pool too.
+      const database = await createTestDatabase();
+      cleanups.push(() => database.drop());
+      const data = tempDataDir();
+      cleanups.push(data.remove);
+      const server = spawnServer({ DATA_DIR: data.dir, DATABASE_URL: database.url ?? '', SHUTDOWN_GRACE_MS: '8000', ...ADMIN });
+      const url = await server.ready;
 
-    const client = wsClient(url, await adminToken(url));
-    const closed = new Promise<{ code: number; reason: string }>((resolve) =>
-      client.on('closed', (event) => resolve(event as { code: number; reason: string })),
-    );
-    const events: unknown[] = [];
-    const subscriptionEnded = new Promise<unknown>((resolve) => {
-      client.subscribe({ query: 'subscription { itemChanged { id } }' }, { next: (e) => void events.push(e), error: resolve, complete: () => resolve('complete') });
-    });
-    // A completed operation on the same client proves the socket is acknowledged and open when the signal comes.
-    await new Promise<void>((resolve, reject) =>
-      client.subscribe({ query: '{ __typename }' }, { next: () => {}, error: reject, complete: resolve }),
-    );
+      const client = wsClient(url, await adminToken(url));
+      const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+        client.on('closed', (event) => resolve(event as { code: number; reason: string })),
+      );
+      const events: unknown[] = [];
+      const subscriptionEnded = new Promise<unknown>((resolve) => {
+        client.subscribe(
+          { query: 'subscription { itemChanged { id } }' },
+          { next: (e) => void events.push(e), error: resolve, complete: () => resolve('complete') },
+        );
+      });
+      // A completed operation on the same client proves the socket is acknowledged and open when the signal comes.
+      await new Promise<void>((resolve, reject) =>
+        client.subscribe({ query: '{ __typename }' }, { next: () => {}, error: reject, complete: resolve }),
+      );
 
-    server.child.kill('SIGTERM');
-    const close = await closed;
-    expect(close.code).toBe(1001);
-    expect(await server.exited).toEqual({ code: 0, signal: null });
-    await subscriptionEnded;
-    expect(events).toEqual([]);
-    expect(server.logs.map((l) => l.msg)).toEqual(expect.arrayContaining(['shutting down', 'stopped']));
-    expect(server.logs.find((l) => l.msg === 'graceful shutdown timed out')).toBeUndefined();
-  }, PROCESS_TEST_TIMEOUT_MS);
+      server.child.kill('SIGTERM');
+      const close = await closed;
+      expect(close.code).toBe(1001);
+      expect(await server.exited).toEqual({ code: 0, signal: null });
+      await subscriptionEnded;
+      expect(events).toEqual([]);
+      expect(server.logs.map((l) => l.msg)).toEqual(expect.arrayContaining(['shutting down', 'stopped']));
+      expect(server.logs.find((l) => l.msg === 'graceful shutdown timed out')).toBeUndefined();
+    },
+    PROCESS_TEST_TIMEOUT_MS,
+  );
 });
 
 describe('/readyz', () => {
-  it('is 503 while migrations are missing or the database is closed, 200 in between', async () => {
-    const database = await openDatabase({ databaseUrl: null, dataDir: null, debugSql: false });
-    const fastify = Fastify();
-    registerHealth(fastify, database);
-    cleanups.push(() => fastify.close());
+  it(
+    'is 503 while migrations are missing or the database is closed, 200 in between',
+    async () => {
+      const database = await openDatabase({ databaseUrl: null, dataDir: null, debugSql: false });
+      const fastify = Fastify();
+      registerHealth(fastify, database);
+      cleanups.push(() => fastify.close());
 
-    const unmigrated = await fastify.inject({ method: 'GET', url: '/readyz' });
-    expect(unmigrated.statusCode).toBe(503);
-    expect(unmigrated.json()).toEqual({ status: 'unavailable', database: 'pglite' });
-    expect((await fastify.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+      const unmigrated = await fastify.inject({ method: 'GET', url: '/readyz' });
+      expect(unmigrated.statusCode).toBe(503);
+      expect(unmigrated.json()).toEqual({ status: 'unavailable', database: 'pglite' });
+      expect((await fastify.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
 
-    await database.migrate();
-    expect((await fastify.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
+      await database.migrate();
+      expect((await fastify.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
 
-    await database.close();
-    const down = await fastify.inject({ method: 'GET', url: '/readyz' });
-    expect(down.statusCode).toBe(503);
-    expect(down.json()).toEqual({ status: 'unavailable', database: 'pglite' });
-  }, PROCESS_TEST_TIMEOUT_MS);
+      await database.close();
+      const down = await fastify.inject({ method: 'GET', url: '/readyz' });
+      expect(down.statusCode).toBe(503);
+      expect(down.json()).toEqual({ status: 'unavailable', database: 'pglite' });
+    },
+    PROCESS_TEST_TIMEOUT_MS,
+  );
 });

@@ -85,16 +85,23 @@ describe('GraphQL over SSE', () => {
     await until(() => server.app.container.services.realtime.channels.subscriberCount === 3, 'the subscriptions');
 
     await sendMessage(server, owner!, roomId, 'hello');
-    await until(() => [leaverSse, ownerSse, ownerWs].every((c) => c.events.some((e) => e.data?.roomEvents.message?.body === 'hello')), 'hello');
+    await until(
+      () => [leaverSse, ownerSse, ownerWs].every((c) => c.events.some((e) => e.data?.roomEvents.message?.body === 'hello')),
+      'hello',
+    );
 
     const left = await server.gql(LEAVE_ROOM, { roomId }, { token: leaver!.token });
     expect(left.body.data?.leaveRoom.userErrors).toEqual([]);
     await sendMessage(server, owner!, roomId, 'after the leave');
-    await until(() => [ownerSse, ownerWs].every((c) => c.events.some((e) => e.data?.roomEvents.message?.body === 'after the leave')), 'the next message');
+    await until(
+      () => [ownerSse, ownerWs].every((c) => c.events.some((e) => e.data?.roomEvents.message?.body === 'after the leave')),
+      'the next message',
+    );
 
     await leaverSse.done(10_000);
     expect(leaverSse.completed).toBe(true);
-    const bodies = (events: typeof leaverSse.events) => events.map((event) => event.data?.roomEvents.message?.body ?? event.data?.roomEvents.__typename);
+    const bodies = (events: typeof leaverSse.events) =>
+      events.map((event) => event.data?.roomEvents.message?.body ?? event.data?.roomEvents.__typename);
     expect(bodies(leaverSse.events)).toContain('hello');
     expect(bodies(leaverSse.events)).not.toContain('after the leave');
     // Presence events of the subscriptions' own arrival may differ; from the first message on, both saw the same.

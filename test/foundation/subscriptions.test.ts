@@ -114,7 +114,12 @@ describe('invalid documents over the socket', () => {
   it.each([
     ['a syntax error', 'subscription { itemChanged { id ', 'GRAPHQL_PARSE_FAILED', /Syntax Error/],
     ['a validation error', 'subscription { itemChanged { noSuchField } }', 'GRAPHQL_VALIDATION_FAILED', /noSuchField/],
-    ['two root fields in a subscription', 'subscription { a: itemChanged { id } b: itemChanged { id } }', 'GRAPHQL_VALIDATION_FAILED', /only one top level field/],
+    [
+      'two root fields in a subscription',
+      'subscription { a: itemChanged { id } b: itemChanged { id } }',
+      'GRAPHQL_VALIDATION_FAILED',
+      /only one top level field/,
+    ],
   ])('answers %s with an error message for that operation and keeps the socket open', async (_what, query, code, message) => {
     const socket = await rawSocket();
     socket.send({ id: 'bad', type: 'subscribe', payload: { query } });
@@ -134,7 +139,11 @@ describe('invalid documents over the socket', () => {
 
   it('answers a variable of the wrong type with an error message coded BAD_USER_INPUT, keeping the socket open', async () => {
     const socket = await rawSocket();
-    socket.send({ id: 'v', type: 'subscribe', payload: { query: 'query($n: Int) { items(first: $n) { totalCount } }', variables: { n: 'ten' } } });
+    socket.send({
+      id: 'v',
+      type: 'subscribe',
+      payload: { query: 'query($n: Int) { items(first: $n) { totalCount } }', variables: { n: 'ten' } },
+    });
     const reply = await socket.next((m) => m.id === 'v');
     expect(reply.type).toBe('error');
     expect(reply.payload[0].message).toMatch(/Variable "\$n" got invalid value "ten"/);

@@ -11,7 +11,11 @@ export const TEST_JWT_SECRET = 'test-secret-that-is-at-least-32-bytes-long!';
 export interface GqlResponse<T = Record<string, any>> {
   status: number;
   headers: Headers;
-  body: { data?: T | null; errors?: Array<{ message: string; path?: unknown[]; extensions?: Record<string, any> }>; extensions?: Record<string, any> };
+  body: {
+    data?: T | null;
+    errors?: Array<{ message: string; path?: unknown[]; extensions?: Record<string, any> }>;
+    extensions?: Record<string, any>;
+  };
 }
 
 export interface GqlOptions {

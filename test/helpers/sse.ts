@@ -14,7 +14,11 @@ export interface SseOutcome {
   status: number;
   headers: Headers;
   /** The `next` payloads of the stream, or the one JSON body of a refused request. */
-  results: Array<{ data?: Record<string, any> | null; errors?: Array<{ message: string; extensions?: Record<string, any> }>; extensions?: Record<string, any> }>;
+  results: Array<{
+    data?: Record<string, any> | null;
+    errors?: Array<{ message: string; extensions?: Record<string, any> }>;
+    extensions?: Record<string, any>;
+  }>;
   completed: boolean;
 }
 

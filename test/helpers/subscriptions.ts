@@ -26,9 +26,7 @@ export function collect<T = Record<string, any>>(
     errors: [],
     completed: false,
     waitFor(count, timeoutMs = 5_000) {
-      return until(() => result.events.length >= count, timeoutMs, `${count} events (got ${result.events.length})`).then(
-        () => result.events,
-      );
+      return until(() => result.events.length >= count, timeoutMs, `${count} events (got ${result.events.length})`).then(() => result.events);
     },
     done(timeoutMs = 5_000) {
       return until(() => result.completed || result.errors.length > 0, timeoutMs, 'completion');

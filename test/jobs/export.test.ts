@@ -129,12 +129,18 @@ describe('EXPORT_ITEMS', () => {
   });
 
   it("does not show another user's job to a subscriber", async () => {
-    const started = await server.gql(START, { input: { kind: 'EXPORT_ITEMS', params: { search: 'nothing-matches' } } }, { token: owner.token });
+    const started = await server.gql(
+      START,
+      { input: { kind: 'EXPORT_ITEMS', params: { search: 'nothing-matches' } } },
+      { token: owner.token },
+    );
     const id = started.body.data!.startJob.job.id as string;
     const watcher = collect(server.wsClient({ authorization: `Bearer ${other.token}` }), { query: WATCH, variables: { id } });
     await watcher.done();
     expect(watcher.events).toHaveLength(1);
     expect(watcher.events[0]!.data ?? null).toBeNull();
-    expect(watcher.events[0]!.errors).toEqual([expect.objectContaining({ message: 'Job not found', extensions: expect.objectContaining({ code: 'NOT_FOUND' }) })]);
+    expect(watcher.events[0]!.errors).toEqual([
+      expect.objectContaining({ message: 'Job not found', extensions: expect.objectContaining({ code: 'NOT_FOUND' }) }),
+    ]);
   });
 });

@@ -69,10 +69,17 @@ describe('SEND_EMAIL', () => {
   });
 
   it('writes one outbox row per recipient', async () => {
-    const { job } = await start(admin, 'SEND_EMAIL', { to: ['Ann@Example.com', 'bo@example.com', 'ann@example.com'], subject: 'Hours', body: 'Open at 9.' });
+    const { job } = await start(admin, 'SEND_EMAIL', {
+      to: ['Ann@Example.com', 'bo@example.com', 'ann@example.com'],
+      subject: 'Hours',
+      body: 'Open at 9.',
+    });
     const final = await finished(admin, job!.id);
     expect(final).toMatchObject({ status: 'COMPLETED', result: { recipients: 2 } });
-    const rows = await server.app.container.db.select().from(emailOutbox).where(eq(emailOutbox.jobId, fromGlobalId(job!.id, 'Job')));
+    const rows = await server.app.container.db
+      .select()
+      .from(emailOutbox)
+      .where(eq(emailOutbox.jobId, fromGlobalId(job!.id, 'Job')));
     expect(rows.map((row) => [row.recipient, row.subject, row.body]).sort()).toEqual([
       ['ann@example.com', 'Hours', 'Open at 9.'],
       ['bo@example.com', 'Hours', 'Open at 9.'],
@@ -99,14 +106,16 @@ describe('SALES_REPORT', () => {
       status,
       createdAt: new Date(createdAt),
     });
-    await db.insert(orders).values([
-      order(book!.id, 2, 4_000, '2026-03-01T08:00:00Z'),
-      order(book!.id, 1, 2_000, '2026-03-01T23:59:59Z'),
-      order(lamp!.id, 1, 4_550, '2026-03-01T12:00:00Z'),
-      order(lamp!.id, 3, 13_650, '2026-03-02T00:00:00Z'),
-      order(lamp!.id, 5, 22_750, '2026-03-02T10:00:00Z', 'CANCELLED'),
-      order(book!.id, 9, 18_000, '2026-03-04T10:00:00Z'),
-    ]);
+    await db
+      .insert(orders)
+      .values([
+        order(book!.id, 2, 4_000, '2026-03-01T08:00:00Z'),
+        order(book!.id, 1, 2_000, '2026-03-01T23:59:59Z'),
+        order(lamp!.id, 1, 4_550, '2026-03-01T12:00:00Z'),
+        order(lamp!.id, 3, 13_650, '2026-03-02T00:00:00Z'),
+        order(lamp!.id, 5, 22_750, '2026-03-02T10:00:00Z', 'CANCELLED'),
+        order(book!.id, 9, 18_000, '2026-03-04T10:00:00Z'),
+      ]);
   });
 
   it('totals orders by day and category, with revenue for analytics:read holders', async () => {
@@ -151,7 +160,13 @@ describe('CLEANUP', () => {
     const db = server.app.container.db;
     const [expired] = await db
       .insert(sessions)
-      .values({ familyId: randomUUID(), userId: user.rowId, tokenHash: `expired-${randomUUID()}`, scopes: [], expiresAt: new Date(Date.now() - 60_000) })
+      .values({
+        familyId: randomUUID(),
+        userId: user.rowId,
+        tokenHash: `expired-${randomUUID()}`,
+        scopes: [],
+        expiresAt: new Date(Date.now() - 60_000),
+      })
       .returning();
     const { job } = await start(admin, 'CLEANUP', {});
     const final = await finished(admin, job!.id);
@@ -161,7 +176,9 @@ describe('CLEANUP', () => {
   });
 
   it('is refused without system:write', async () => {
-    expect((await start(user, 'CLEANUP', {})).userErrors).toEqual([{ field: ['input', 'kind'], message: 'Insufficient permissions', code: 'FORBIDDEN' }]);
+    expect((await start(user, 'CLEANUP', {})).userErrors).toEqual([
+      { field: ['input', 'kind'], message: 'Insufficient permissions', code: 'FORBIDDEN' },
+    ]);
   });
 });
 

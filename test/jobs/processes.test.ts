@@ -39,7 +39,10 @@ async function storage(): Promise<{ env: Record<string, string>; open(): Promise
   }
   const data = tempDataDir();
   cleanups.push(data.remove);
-  return { env: { DATA_DIR: data.dir, DATABASE_URL: '' }, open: () => openDatabase({ databaseUrl: null, dataDir: data.dir, debugSql: false }) };
+  return {
+    env: { DATA_DIR: data.dir, DATABASE_URL: '' },
+    open: () => openDatabase({ databaseUrl: null, dataDir: data.dir, debugSql: false }),
+  };
 }
 
 function logsOf(server: SpawnedServer, msg: string, jobId?: string) {
@@ -109,46 +112,53 @@ describe('a server process killed while a job runs', () => {
 });
 
 describe('two server processes on one PostgreSQL database', () => {
-  it.skipIf(!onPostgres)('run each of 200 queued jobs exactly once (PostgreSQL only: skipped without DATABASE_URL)', async () => {
-    const store = await storage();
-    // Migrated here first, so the two processes do not race to create the tables.
-    const database = await store.open();
-    cleanups.push(() => database.close());
-    await database.migrate();
-    const env = { ...store.env, JOB_CONCURRENCY: '2', JOB_POLL_INTERVAL_MS: '20', JOB_EMAIL_DELAY_MS: '40' };
-    const servers = [spawnServer(env), spawnServer(env)];
-    await Promise.all(servers.map((server) => server.ready));
+  it.skipIf(!onPostgres)(
+    'run each of 200 queued jobs exactly once (PostgreSQL only: skipped without DATABASE_URL)',
+    async () => {
+      const store = await storage();
+      // Migrated here first, so the two processes do not race to create the tables.
+      const database = await store.open();
+      cleanups.push(() => database.close());
+      await database.migrate();
+      const env = { ...store.env, JOB_CONCURRENCY: '2', JOB_POLL_INTERVAL_MS: '20', JOB_EMAIL_DELAY_MS: '40' };
+      const servers = [spawnServer(env), spawnServer(env)];
+      await Promise.all(servers.map((server) => server.ready));
 
-    const inserted = await database.db
-      .insert(jobs)
-      .values(
-        Array.from({ length: 200 }, (_, i) => ({
-          kind: 'SEND_EMAIL',
-          params: { to: [`customer${i}@example.com`], subject: 'Your receipt', body: `Receipt ${i}` },
-        })),
-      )
-      .returning({ id: jobs.id });
-    const ids = inserted.map((row) => row.id);
+      const inserted = await database.db
+        .insert(jobs)
+        .values(
+          Array.from({ length: 200 }, (_, i) => ({
+            kind: 'SEND_EMAIL',
+            params: { to: [`customer${i}@example.com`], subject: 'Your receipt', body: `Receipt ${i}` },
+          })),
+        )
+        .returning({ id: jobs.id });
+      const ids = inserted.map((row) => row.id);
 
-    const finished = async () => {
-      const [row] = await database.db
-        .select({ value: count() })
-        .from(jobs)
-        .where(and(inArray(jobs.id, ids), inArray(jobs.status, ['COMPLETED', 'FAILED', 'CANCELLED'])));
-      return row!.value === 200;
-    };
-    await until(finished, 120_000, '200 finished jobs');
+      const finished = async () => {
+        const [row] = await database.db
+          .select({ value: count() })
+          .from(jobs)
+          .where(and(inArray(jobs.id, ids), inArray(jobs.status, ['COMPLETED', 'FAILED', 'CANCELLED'])));
+        return row!.value === 200;
+      };
+      await until(finished, 120_000, '200 finished jobs');
 
-    const rows = await database.db.select().from(jobs).where(inArray(jobs.id, ids));
-    expect(rows.filter((row) => row.status === 'COMPLETED' && row.attempts === 1)).toHaveLength(200);
-    const [outbox] = await database.db.select({ value: count() }).from(emailOutbox).where(inArray(emailOutbox.jobId, ids));
-    expect(outbox!.value).toBe(200);
+      const rows = await database.db.select().from(jobs).where(inArray(jobs.id, ids));
+      expect(rows.filter((row) => row.status === 'COMPLETED' && row.attempts === 1)).toHaveLength(200);
+      const [outbox] = await database.db.select({ value: count() }).from(emailOutbox).where(inArray(emailOutbox.jobId, ids));
+      expect(outbox!.value).toBe(200);
 
-    const started = servers.flatMap((server) => logsOf(server, 'job started').map((line) => line.jobId as string)).filter((id) => ids.includes(id));
-    expect(started).toHaveLength(200);
-    expect(new Set(started).size).toBe(200);
-    // Both processes took a share.
-    for (const server of servers) expect(logsOf(server, 'job completed').filter((line) => ids.includes(line.jobId)).length).toBeGreaterThan(0);
-    await Promise.all(servers.map((server) => server.stop()));
-  }, 240_000);
+      const started = servers
+        .flatMap((server) => logsOf(server, 'job started').map((line) => line.jobId as string))
+        .filter((id) => ids.includes(id));
+      expect(started).toHaveLength(200);
+      expect(new Set(started).size).toBe(200);
+      // Both processes took a share.
+      for (const server of servers)
+        expect(logsOf(server, 'job completed').filter((line) => ids.includes(line.jobId)).length).toBeGreaterThan(0);
+      await Promise.all(servers.map((server) => server.stop()));
+    },
+    240_000,
+  );
 });

@@ -43,13 +43,15 @@ async function notificationTitled(user: TestUser, title: string) {
 describe('side effects through the queue', () => {
   it('sends the welcome e-mail of a registration through a SEND_EMAIL job in the outbox', async () => {
     const email = `welcome${Date.now()}@example.com`;
-    const { body } = await server.gql(
-      'mutation($input: RegisterInput!) { register(input: $input) { user { id } userErrors { message } } }',
-      { input: { username: `newbie_${Date.now() % 100000}`, email, password: 'Fresh-Start1' } },
-    );
+    const { body } = await server.gql('mutation($input: RegisterInput!) { register(input: $input) { user { id } userErrors { message } } }', {
+      input: { username: `newbie_${Date.now() % 100000}`, email, password: 'Fresh-Start1' },
+    });
     expect(body.data!.register.userErrors).toEqual([]);
     const db = server.app.container.db;
-    const [job] = await db.select().from(jobs).where(and(eq(jobs.kind, 'SEND_EMAIL'), sql`${jobs.params}->'to' ? ${email}`));
+    const [job] = await db
+      .select()
+      .from(jobs)
+      .where(and(eq(jobs.kind, 'SEND_EMAIL'), sql`${jobs.params}->'to' ? ${email}`));
     expect(job).toMatchObject({ ownerId: null });
     const sent = await eventually(async () => {
       const [row] = await db.select().from(emailOutbox).where(eq(emailOutbox.recipient, email));
@@ -60,13 +62,18 @@ describe('side effects through the queue', () => {
   });
 
   it('does not register the account nor queue its e-mail when the registration fails', async () => {
-    const before = await server.app.container.db.select({ n: sql<number>`count(*)::int` }).from(jobs).where(eq(jobs.kind, 'SEND_EMAIL'));
-    const { body } = await server.gql(
-      'mutation($input: RegisterInput!) { register(input: $input) { userErrors { field } } }',
-      { input: { username: alice.username, email: 'someone.else@example.com', password: 'Fresh-Start1' } },
-    );
+    const before = await server.app.container.db
+      .select({ n: sql<number>`count(*)::int` })
+      .from(jobs)
+      .where(eq(jobs.kind, 'SEND_EMAIL'));
+    const { body } = await server.gql('mutation($input: RegisterInput!) { register(input: $input) { userErrors { field } } }', {
+      input: { username: alice.username, email: 'someone.else@example.com', password: 'Fresh-Start1' },
+    });
     expect(body.data!.register.userErrors).toEqual([{ field: ['input', 'username'] }]);
-    const after = await server.app.container.db.select({ n: sql<number>`count(*)::int` }).from(jobs).where(eq(jobs.kind, 'SEND_EMAIL'));
+    const after = await server.app.container.db
+      .select({ n: sql<number>`count(*)::int` })
+      .from(jobs)
+      .where(eq(jobs.kind, 'SEND_EMAIL'));
     expect(after[0]!.n).toBe(before[0]!.n);
   });
 
@@ -77,13 +84,31 @@ describe('side effects through the queue', () => {
       { token: alice.token },
     );
     const postId = post.body.data!.createPost.post.id;
-    await server.gql('mutation($input: AddCommentInput!) { addComment(input: $input) { comment { id } } }', { input: { postId, body: 'Thanks!' } }, { token: bob.token });
+    await server.gql(
+      'mutation($input: AddCommentInput!) { addComment(input: $input) { comment { id } } }',
+      { input: { postId, body: 'Thanks!' } },
+      { token: bob.token },
+    );
     const notification = await eventually(() => notificationTitled(alice, 'New comment on your post'), 'the comment notification');
-    expect(notification).toEqual({ title: 'New comment on your post', body: `${bob.username} commented on "Opening hours": Thanks!`, kind: 'INFO' });
+    expect(notification).toEqual({
+      title: 'New comment on your post',
+      body: `${bob.username} commented on "Opening hours": Thanks!`,
+      kind: 'INFO',
+    });
     // No notification for commenting on one's own post.
-    const jobsBefore = await server.app.container.db.select({ n: sql<number>`count(*)::int` }).from(jobs).where(eq(jobs.kind, 'NOTIFY'));
-    await server.gql('mutation($input: AddCommentInput!) { addComment(input: $input) { comment { id } } }', { input: { postId, body: 'You are welcome.' } }, { token: alice.token });
-    const jobsAfter = await server.app.container.db.select({ n: sql<number>`count(*)::int` }).from(jobs).where(eq(jobs.kind, 'NOTIFY'));
+    const jobsBefore = await server.app.container.db
+      .select({ n: sql<number>`count(*)::int` })
+      .from(jobs)
+      .where(eq(jobs.kind, 'NOTIFY'));
+    await server.gql(
+      'mutation($input: AddCommentInput!) { addComment(input: $input) { comment { id } } }',
+      { input: { postId, body: 'You are welcome.' } },
+      { token: alice.token },
+    );
+    const jobsAfter = await server.app.container.db
+      .select({ n: sql<number>`count(*)::int` })
+      .from(jobs)
+      .where(eq(jobs.kind, 'NOTIFY'));
     expect(jobsAfter[0]!.n).toBe(jobsBefore[0]!.n);
   });
 

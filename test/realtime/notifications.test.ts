@@ -32,7 +32,11 @@ describe('notifications', () => {
     const streamA = collect(rawClient(server, a.token, clients).client, { query: RECEIVED });
     const streamB = collect(rawClient(server, b.token, clients).client, { query: RECEIVED });
     await until(() => server.app.container.services.realtime.streams.open === 2, 'the subscriptions');
-    const { body } = await server.gql(SEND, { input: { userIds: [a.id, b.id], kind: 'WARNING', title: ' Stock low ', body: 'AB1234 has 2 left' } }, { token: staff.token });
+    const { body } = await server.gql(
+      SEND,
+      { input: { userIds: [a.id, b.id], kind: 'WARNING', title: ' Stock low ', body: 'AB1234 has 2 left' } },
+      { token: staff.token },
+    );
     expect(body.data?.sendNotification).toEqual({ sentCount: 2, userErrors: [] });
     const [event] = await streamA.waitFor(1, 20_000);
     expect(event?.data?.notificationReceived).toMatchObject({ kind: 'WARNING', title: 'Stock low', body: 'AB1234 has 2 left', readAt: null });
@@ -40,17 +44,22 @@ describe('notifications', () => {
 
     const refused = await server.gql(SEND, { input: { userIds: [b.id], title: 't', body: 'b' } }, { token: a.token });
     expect(refused.body.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', missingScopes: ['notifications:write'] });
-    const unknown = await server.gql(SEND, { input: { userIds: [a.id, staff.id.slice(0, -2) + 'AA'], title: 't', body: 'b' } }, { token: staff.token });
+    const unknown = await server.gql(
+      SEND,
+      { input: { userIds: [a.id, staff.id.slice(0, -2) + 'AA'], title: 't', body: 'b' } },
+      { token: staff.token },
+    );
     expect(unknown.body.data?.sendNotification.sentCount).toBe(0);
     expect(unknown.body.data?.sendNotification.userErrors[0]).toMatchObject({ field: ['input', 'userIds', '1'], code: 'NOT_FOUND' });
     streamA.dispose();
     streamB.dispose();
   });
 
-  it('lists the viewer\'s notifications, marks listed ones or all read, and returns how many changed', async () => {
+  it("lists the viewer's notifications, marks listed ones or all read, and returns how many changed", async () => {
     const staff = await createUser(server, { role: 'ADMIN' });
     const [a, other] = (await users(server, 2)) as [TestUser, TestUser];
-    for (const title of ['one', 'two', 'three']) await server.gql(SEND, { input: { userIds: [a.id], title, body: 'b' } }, { token: staff.token });
+    for (const title of ['one', 'two', 'three'])
+      await server.gql(SEND, { input: { userIds: [a.id], title, body: 'b' } }, { token: staff.token });
     await server.gql(SEND, { input: { userIds: [other.id], title: 'not yours', body: 'b' } }, { token: staff.token });
 
     const all = await server.gql(LIST, {}, { token: a.token });
@@ -62,8 +71,13 @@ describe('notifications', () => {
     expect((await server.gql(MARK, { ids: [three!.id] }, { token: a.token })).body.data).toEqual({ markNotificationsRead: 0 });
     // Someone else's notification is not the viewer's to mark, nor to read through node(id).
     expect((await server.gql(MARK, { ids: [three!.id] }, { token: other.token })).body.data).toEqual({ markNotificationsRead: 0 });
-    expect((await server.gql('query($id: ID!) { node(id: $id) { id } }', { id: three!.id }, { token: other.token })).body.data).toEqual({ node: null });
-    expect((await server.gql('query($id: ID!) { node(id: $id) { ... on Notification { title readAt } } }', { id: three!.id }, { token: a.token })).body.data?.node.readAt).not.toBeNull();
+    expect((await server.gql('query($id: ID!) { node(id: $id) { id } }', { id: three!.id }, { token: other.token })).body.data).toEqual({
+      node: null,
+    });
+    expect(
+      (await server.gql('query($id: ID!) { node(id: $id) { ... on Notification { title readAt } } }', { id: three!.id }, { token: a.token }))
+        .body.data?.node.readAt,
+    ).not.toBeNull();
 
     const unread = await server.gql(LIST, { unreadOnly: true }, { token: a.token });
     expect(unread.body.data?.notifications.nodes.map((node: { title: string }) => node.title)).toEqual(['two', 'one']);
@@ -74,15 +88,22 @@ describe('notifications', () => {
 
   it('delivers a direct message to the recipient with a notification, and to nobody else', async () => {
     const [a, b, c] = (await users(server, 3)) as [TestUser, TestUser, TestUser];
-    const dmB = collect(rawClient(server, b.token, clients).client, { query: 'subscription { directMessages { body author { username } room { id } } }' });
+    const dmB = collect(rawClient(server, b.token, clients).client, {
+      query: 'subscription { directMessages { body author { username } room { id } } }',
+    });
     const dmC = collect(rawClient(server, c.token, clients).client, { query: 'subscription { directMessages { body } }' });
     const notesB = collect(rawClient(server, b.token, clients).client, { query: RECEIVED });
     await until(() => server.app.container.services.realtime.streams.open === 3, 'the subscriptions');
-    const send = 'mutation($input: SendDirectMessageInput!) { sendDirectMessage(input: $input) { message { id body room { id } } userErrors { field code } } }';
+    const send =
+      'mutation($input: SendDirectMessageInput!) { sendDirectMessage(input: $input) { message { id body room { id } } userErrors { field code } } }';
     const sent = await server.gql(send, { input: { toUserId: b.id, body: ' psst ' } }, { token: a.token });
     expect(sent.body.data?.sendDirectMessage.message).toMatchObject({ body: 'psst', room: null });
     expect((await dmB.waitFor(1, 20_000))[0]?.data?.directMessages).toEqual({ body: 'psst', author: { username: a.username }, room: null });
-    expect((await notesB.waitFor(1, 20_000))[0]?.data?.notificationReceived).toMatchObject({ kind: 'INFO', title: `New message from ${a.username}`, body: 'psst' });
+    expect((await notesB.waitFor(1, 20_000))[0]?.data?.notificationReceived).toMatchObject({
+      kind: 'INFO',
+      title: `New message from ${a.username}`,
+      body: 'psst',
+    });
     const self = await server.gql(send, { input: { toUserId: a.id, body: 'me' } }, { token: a.token });
     expect(self.body.data?.sendDirectMessage.userErrors).toEqual([{ field: ['input', 'toUserId'], code: 'INVALID' }]);
 
@@ -98,12 +119,17 @@ describe('notifications', () => {
 });
 
 describe('dashboard', () => {
-  const STATS = 'subscription($ms: Int) { dashboardStats(intervalMs: $ms) { onlineUsers openConnections ordersLastHour revenueLastHour runningJobs at } }';
+  const STATS =
+    'subscription($ms: Int) { dashboardStats(intervalMs: $ms) { onlineUsers openConnections ordersLastHour revenueLastHour runningJobs at } }';
 
   it('answers the dashboard query for analytics:read holders only', async () => {
     const staff = await createUser(server, { role: 'MODERATOR' });
     const [a] = (await users(server, 1)) as [TestUser];
-    const { body } = await server.gql('{ dashboard { onlineUsers openConnections ordersLastHour revenueLastHour runningJobs at } }', {}, { token: staff.token });
+    const { body } = await server.gql(
+      '{ dashboard { onlineUsers openConnections ordersLastHour revenueLastHour runningJobs at } }',
+      {},
+      { token: staff.token },
+    );
     expect(body.data?.dashboard).toMatchObject({ ordersLastHour: 0, revenueLastHour: 0, runningJobs: 0 });
     expect(body.data?.dashboard.openConnections).toBe(server.app.container.services.realtime.connections.openConnections);
     const refused = await server.gql('{ dashboard { at } }', {}, { token: a.token });

@@ -115,10 +115,17 @@ describe('connection limits', () => {
     const refused = collect(client, { query });
     await refused.done(20_000);
     expect(refused.errors[0]).toEqual([
-      expect.objectContaining({ message: 'Too many subscriptions on this connection (at most 100)', extensions: expect.objectContaining({ code: 'RATE_LIMITED' }) }),
+      expect.objectContaining({
+        message: 'Too many subscriptions on this connection (at most 100)',
+        extensions: expect.objectContaining({ code: 'RATE_LIMITED' }),
+      }),
     ]);
     await until(() => realtime().streams.open === 100, 'the 100 subscriptions');
-    await server.gql('mutation($input: SendDirectMessageInput!) { sendDirectMessage(input: $input) { message { id } } }', { input: { toUserId: a.id, body: 'hi' } }, { token: b.token });
+    await server.gql(
+      'mutation($input: SendDirectMessageInput!) { sendDirectMessage(input: $input) { message { id } } }',
+      { input: { toUserId: a.id, body: 'hi' } },
+      { token: b.token },
+    );
     for (const stream of streams) expect((await stream.waitFor(1, 20_000))[0]?.data).toEqual({ directMessages: { body: 'hi' } });
     streams.forEach((stream) => stream.dispose());
   });

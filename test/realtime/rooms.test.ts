@@ -42,7 +42,11 @@ describe('rooms and messages', () => {
       { token: owner!.token },
     );
     expect(duplicate.body.data?.createRoom).toEqual({ room: null, userErrors: [{ field: ['input', 'name'], code: 'TAKEN' }] });
-    const empty = await server.gql('mutation { createRoom(input: { name: "   " }) { room { id } userErrors { code } } }', {}, { token: owner!.token });
+    const empty = await server.gql(
+      'mutation { createRoom(input: { name: "   " }) { room { id } userErrors { code } } }',
+      {},
+      { token: owner!.token },
+    );
     expect(empty.body.data?.createRoom.userErrors).toEqual([{ code: 'INVALID' }]);
     const listed = await server.gql(
       'query($id: ID!) { rooms(first: 100) { nodes { id name } } node(id: $id) { ... on Room { name members { totalCount nodes { username } } } } }',
@@ -57,7 +61,9 @@ describe('rooms and messages', () => {
     const [owner, outsider] = await users(server, 2);
     const roomId = await createRoom(server, owner!);
     const refused = await sendMessage(server, outsider!, roomId, 'hello');
-    expect(refused.data?.sendMessage.userErrors).toEqual([{ field: ['input', 'roomId'], message: 'You are not a member of this room', code: 'FORBIDDEN' }]);
+    expect(refused.data?.sendMessage.userErrors).toEqual([
+      { field: ['input', 'roomId'], message: 'You are not a member of this room', code: 'FORBIDDEN' },
+    ]);
     const blank = await sendMessage(server, owner!, roomId, '   ');
     expect(blank.data?.sendMessage.userErrors[0]).toMatchObject({ field: ['input', 'body'], code: 'INVALID' });
     const long = await sendMessage(server, owner!, roomId, 'x'.repeat(2001));
@@ -73,7 +79,8 @@ describe('rooms and messages', () => {
     for (let i = 1; i <= 59; i++) {
       await repo.insertMessage({ roomId: roomRow.id, authorId: owner!.rowId, body: `m${i}`, createdAt: new Date(start + i) });
     }
-    const query = 'query($id: ID!, $before: String) { node(id: $id) { ... on Room { messages(last: 50, before: $before) { totalCount nodes { body } pageInfo { hasPreviousPage startCursor } } } } }';
+    const query =
+      'query($id: ID!, $before: String) { node(id: $id) { ... on Room { messages(last: 50, before: $before) { totalCount nodes { body } pageInfo { hasPreviousPage startCursor } } } } }';
     const latest = await server.gql(query, { id: roomId }, { token: owner!.token });
     const page = latest.body.data?.node.messages;
     expect(page.totalCount).toBe(60);
@@ -84,12 +91,24 @@ describe('rooms and messages', () => {
       'first',
       ...Array.from({ length: 9 }, (_, i) => `m${i + 1}`),
     ]);
-    const byDefault = await server.gql('query($id: ID!) { node(id: $id) { ... on Room { messages { nodes { body } } } } }', { id: roomId }, { token: owner!.token });
+    const byDefault = await server.gql(
+      'query($id: ID!) { node(id: $id) { ... on Room { messages { nodes { body } } } } }',
+      { id: roomId },
+      { token: owner!.token },
+    );
     expect(byDefault.body.data?.node.messages.nodes).toHaveLength(50);
 
-    const hidden = await server.gql('query($id: ID!) { node(id: $id) { ... on Room { messages { totalCount } } } }', { id: roomId }, { token: outsider!.token });
+    const hidden = await server.gql(
+      'query($id: ID!) { node(id: $id) { ... on Room { messages { totalCount } } } }',
+      { id: roomId },
+      { token: outsider!.token },
+    );
     expect(hidden.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
-    const message = await server.gql('query($id: ID!) { node(id: $id) { id } }', { id: sent.data?.sendMessage.message.id }, { token: outsider!.token });
+    const message = await server.gql(
+      'query($id: ID!) { node(id: $id) { id } }',
+      { id: sent.data?.sendMessage.message.id },
+      { token: outsider!.token },
+    );
     expect(message.body.data?.node).toBeNull();
   });
 });
@@ -184,4 +203,3 @@ describe('per-event authorization (acceptance 2)', () => {
     watching.dispose();
   });
 });
-

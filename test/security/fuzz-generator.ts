@@ -37,7 +37,29 @@ export const VALID = [
   'query Fragments { ...A } fragment A on Query { __typename rateLimit { limit } }',
 ];
 
-const NAMES = ['items', 'node', 'nodes', 'viewer', 'rateLimit', 'id', 'name', '__typename', '__schema', 'first', 'after', 'query', 'mutation', 'subscription', 'fragment', 'on', 'true', 'null', 'Query', 'Item', 'x'];
+const NAMES = [
+  'items',
+  'node',
+  'nodes',
+  'viewer',
+  'rateLimit',
+  'id',
+  'name',
+  '__typename',
+  '__schema',
+  'first',
+  'after',
+  'query',
+  'mutation',
+  'subscription',
+  'fragment',
+  'on',
+  'true',
+  'null',
+  'Query',
+  'Item',
+  'x',
+];
 const PUNCTUATORS = ['{', '}', '(', ')', '[', ']', ':', '$', '@', '!', '=', '|', '&', '...', ',', '#', '"', '"""', '\\', '\n'];
 
 function randomString(rng: Rng, length: number): string {
@@ -64,7 +86,8 @@ function randomTokens(rng: Rng): string {
     const kind = rng.int(5);
     if (kind === 0) parts.push(rng.pick(PUNCTUATORS));
     else if (kind === 1) parts.push(rng.pick(NAMES));
-    else if (kind === 2) parts.push(String(rng.pick([0, -1, 1e309, 2 ** 53, 0.5, -0, 1e-7, 99999999999999999999])));
+    // Extreme numbers as the generator has always emitted them: 1e309 overflows to Infinity, 99999999999999999999 rounds to 1e20.
+    else if (kind === 2) parts.push(String(rng.pick([0, -1, Infinity, 2 ** 53, 0.5, -0, 1e-7, 1e20])));
     else if (kind === 3) parts.push(JSON.stringify(randomString(rng, rng.int(12))));
     else parts.push(randomString(rng, 1 + rng.int(6)));
   }
@@ -134,7 +157,27 @@ export function randomJson(rng: Rng, depth = 0): unknown {
       return Array.from({ length: rng.int(5) }, () => randomJson(rng, depth + 1));
     default: {
       const object: Record<string, unknown> = {};
-      for (let i = rng.int(5); i > 0; i--) object[rng.pick(['first', 'after', 'id', 'ids', 'input', 'filter', 'order', 'name', 'field', 'direction', 'login', 'password', 'sku', 'price', '__proto__', 'constructor'])] = randomJson(rng, depth + 1);
+      for (let i = rng.int(5); i > 0; i--)
+        object[
+          rng.pick([
+            'first',
+            'after',
+            'id',
+            'ids',
+            'input',
+            'filter',
+            'order',
+            'name',
+            'field',
+            'direction',
+            'login',
+            'password',
+            'sku',
+            'price',
+            '__proto__',
+            'constructor',
+          ])
+        ] = randomJson(rng, depth + 1);
       return object;
     }
   }
@@ -170,7 +213,11 @@ export function operationCase(rng: Rng): OperationCase {
         query: rng.chance(0.5) ? randomJson(rng) : rng.pick(VALID),
         variables: rng.chance(0.5) ? randomJson(rng) : undefined,
         operationName: rng.chance(0.5) ? randomJson(rng) : rng.pick(['Status', 'Nope', undefined]),
-        extensions: rng.chance(0.3) ? randomJson(rng) : rng.chance(0.3) ? { persistedQuery: { version: randomJson(rng), sha256Hash: randomJson(rng) } } : undefined,
+        extensions: rng.chance(0.3)
+          ? randomJson(rng)
+          : rng.chance(0.3)
+            ? { persistedQuery: { version: randomJson(rng), sha256Hash: randomJson(rng) } }
+            : undefined,
       };
     default:
       return { category: 'random text', query: randomString(rng, 1 + rng.int(300)) };
@@ -180,7 +227,16 @@ export function operationCase(rng: Rng): OperationCase {
 /** Raw bytes for an HTTP body: JSON requests with invalid UTF-8, truncated or non-object JSON, odd encodings. */
 export function rawBody(rng: Rng): { category: string; body: Buffer; contentType: string } {
   const json = JSON.stringify({ query: rng.pick(VALID), variables: randomJson(rng) });
-  const contentType = rng.pick(['application/json', 'application/json; charset=utf-8', 'application/graphql-response+json', 'application/json; charset=latin1', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/graphql']);
+  const contentType = rng.pick([
+    'application/json',
+    'application/json; charset=utf-8',
+    'application/graphql-response+json',
+    'application/json; charset=latin1',
+    'text/plain',
+    'application/x-www-form-urlencoded',
+    'multipart/form-data; boundary=x',
+    'application/graphql',
+  ]);
   switch (rng.int(5)) {
     case 0: {
       const bytes = Buffer.from(json);
@@ -192,7 +248,11 @@ export function rawBody(rng: Rng): { category: string; body: Buffer; contentType
     case 2:
       return { category: 'non-object JSON', body: Buffer.from(JSON.stringify(randomJson(rng))), contentType };
     case 3:
-      return { category: 'prototype keys', body: Buffer.from(`{"query":"{ __typename }","__proto__":{"polluted":true},"constructor":{"prototype":{"x":1}}}`), contentType: 'application/json' };
+      return {
+        category: 'prototype keys',
+        body: Buffer.from(`{"query":"{ __typename }","__proto__":{"polluted":true},"constructor":{"prototype":{"x":1}}}`),
+        contentType: 'application/json',
+      };
     default:
       return { category: 'random bytes', body: Buffer.from(Array.from({ length: rng.int(200) }, () => rng.int(256))), contentType };
   }
@@ -204,13 +264,35 @@ export function wsFrame(rng: Rng): { category: string; data: string | Buffer; bi
     case 0:
       return { category: 'random JSON frame', data: JSON.stringify(randomJson(rng)) };
     case 1: {
-      const message: Record<string, unknown> = { type: rng.pick(['connection_init', 'subscribe', 'next', 'complete', 'ping', 'pong', 'error', 'connection_ack', 'start', 'stop', 'ka', '', 'SUBSCRIBE']) };
+      const message: Record<string, unknown> = {
+        type: rng.pick([
+          'connection_init',
+          'subscribe',
+          'next',
+          'complete',
+          'ping',
+          'pong',
+          'error',
+          'connection_ack',
+          'start',
+          'stop',
+          'ka',
+          '',
+          'SUBSCRIBE',
+        ]),
+      };
       if (rng.chance(0.7)) message.id = rng.chance(0.7) ? String(rng.int(5)) : randomJson(rng);
-      if (rng.chance(0.8)) message.payload = rng.chance(0.5) ? { query: rng.chance(0.7) ? rng.pick(VALID) : randomJson(rng), variables: randomJson(rng) } : randomJson(rng);
+      if (rng.chance(0.8))
+        message.payload = rng.chance(0.5)
+          ? { query: rng.chance(0.7) ? rng.pick(VALID) : randomJson(rng), variables: randomJson(rng) }
+          : randomJson(rng);
       return { category: 'protocol message with wrong fields', data: JSON.stringify(message) };
     }
     case 2:
-      return { category: 'truncated frame', data: JSON.stringify({ type: 'subscribe', id: '1', payload: { query: '{ __typename }' } }).slice(0, rng.int(50)) };
+      return {
+        category: 'truncated frame',
+        data: JSON.stringify({ type: 'subscribe', id: '1', payload: { query: '{ __typename }' } }).slice(0, rng.int(50)),
+      };
     case 3: {
       const bytes = Buffer.from(JSON.stringify({ type: 'subscribe', id: '1', payload: { query: '{ __typename }' } }));
       bytes[rng.int(bytes.length)] = rng.pick([0xff, 0xc0, 0xed]);

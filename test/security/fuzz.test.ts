@@ -38,7 +38,8 @@ afterAll(() => server?.close());
 
 const failures: string[] = [];
 const excerpt = (value: unknown) => {
-  const text = typeof value === 'string' ? value : Buffer.isBuffer(value) ? `<${value.length} bytes>` : JSON.stringify(value) ?? String(value);
+  const text =
+    typeof value === 'string' ? value : Buffer.isBuffer(value) ? `<${value.length} bytes>` : (JSON.stringify(value) ?? String(value));
   return text.length > 160 ? `${text.slice(0, 160)}… (${text.length} chars)` : text;
 };
 function fail(where: string, index: number, category: string, input: unknown, problem: string) {
@@ -59,7 +60,8 @@ function checkErrors(errors: unknown[]): string | null {
     const code = error.extensions?.code;
     if (typeof code !== 'string' || !ALLOWED_CODES.has(code)) return `error code ${String(code)}: ${excerpt(error.message)}`;
     if (error.extensions && 'stacktrace' in error.extensions) return 'stack trace in an error';
-    if (typeof error.message !== 'string' || /\n\s+at |node_modules|\/src\//.test(error.message)) return `internal detail: ${excerpt(error.message)}`;
+    if (typeof error.message !== 'string' || /\n\s+at |node_modules|\/src\//.test(error.message))
+      return `internal detail: ${excerpt(error.message)}`;
   }
   return null;
 }
@@ -85,7 +87,11 @@ function toRequest(c: OperationCase) {
 }
 
 async function postRaw(body: Buffer | string, contentType: string) {
-  const response = await fetch(server.httpUrl, { method: 'POST', headers: { 'content-type': contentType }, body: typeof body === 'string' ? body : new Uint8Array(body) });
+  const response = await fetch(server.httpUrl, {
+    method: 'POST',
+    headers: { 'content-type': contentType },
+    body: typeof body === 'string' ? body : new Uint8Array(body),
+  });
   const text = await response.text();
   let parsed: unknown = text;
   try {
@@ -125,7 +131,8 @@ describe(`fuzzing with seed ${SEED}`, () => {
     });
     await pool(gets, async (c, index) => {
       const params = new URLSearchParams();
-      for (const [key, value] of Object.entries(toRequest(c))) params.set(key, typeof value === 'string' ? value : JSON.stringify(value) ?? '');
+      for (const [key, value] of Object.entries(toRequest(c)))
+        params.set(key, typeof value === 'string' ? value : (JSON.stringify(value) ?? ''));
       const url = `${server.httpUrl}?${params}`;
       // Node's HTTP parser refuses request heads over 16 KB (431) before any of our code runs: keep GETs under it.
       if (url.length > 8_000) return;
@@ -176,7 +183,8 @@ describe(`fuzzing with seed ${SEED}`, () => {
       // A ping proves the connection survived the frame; otherwise the close code tells what the server did.
       socket.ws.send(JSON.stringify({ type: 'ping' }));
       const outcome = await socket.settle();
-      if (outcome.closed !== undefined && !ALLOWED_CLOSE_CODES.has(outcome.closed)) fail('ws-frame', index, frame.category, frame.data, `closed with ${outcome.closed}`);
+      if (outcome.closed !== undefined && !ALLOWED_CLOSE_CODES.has(outcome.closed))
+        fail('ws-frame', index, frame.category, frame.data, `closed with ${outcome.closed}`);
       for (const problem of outcome.problems) fail('ws-frame', index, frame.category, frame.data, problem);
       socket.ws.terminate();
     });

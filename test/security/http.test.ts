@@ -30,7 +30,11 @@ describe('CORS', () => {
   it('answers a preflight from an allowed origin with that origin, credentials and the headers clients send', async () => {
     const response = await fetch(server.httpUrl, {
       method: 'OPTIONS',
-      headers: { origin: ALLOWED_ORIGIN, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,authorization' },
+      headers: {
+        origin: ALLOWED_ORIGIN,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type,authorization',
+      },
     });
     expect(response.status).toBe(204);
     expect(response.headers.get('access-control-allow-origin')).toBe(ALLOWED_ORIGIN);
@@ -119,7 +123,9 @@ describe('automatic persisted queries (no TRUSTED_DOCUMENTS)', () => {
   });
 
   it('refuses to register a query under a hash that is not its own', async () => {
-    const response = await post(JSON.stringify({ query: '{ __typename }', extensions: { persistedQuery: { version: 1, sha256Hash: sha256('{ viewer { id } }') } } }));
+    const response = await post(
+      JSON.stringify({ query: '{ __typename }', extensions: { persistedQuery: { version: 1, sha256Hash: sha256('{ viewer { id } }') } } }),
+    );
     expect(response.status).toBe(400);
     expect((await errorsOf(response))[0]!.message).toBe('provided sha does not match query');
   });
@@ -170,9 +176,13 @@ describe('security headers', () => {
       await page.goto(server.httpUrl);
       await page.locator('.graphiql-container').waitFor();
       const editor = page.locator('.graphiql-query-editor .CodeMirror').first();
-      await editor.evaluate((element) => (element as unknown as { CodeMirror: { setValue(v: string): void } }).CodeMirror.setValue('{ __typename }'));
+      await editor.evaluate((element) =>
+        (element as unknown as { CodeMirror: { setValue(v: string): void } }).CodeMirror.setValue('{ __typename }'),
+      );
       await page.locator('.graphiql-execute-button').click();
-      await expect.poll(() => page.locator('.graphiql-response .CodeMirror-code').first().innerText(), { timeout: 15_000 }).toContain('"Query"');
+      await expect
+        .poll(() => page.locator('.graphiql-response .CodeMirror-code').first().innerText(), { timeout: 15_000 })
+        .toContain('"Query"');
       expect(violations).toEqual([]);
     } finally {
       await browser.close();

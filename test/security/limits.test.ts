@@ -48,13 +48,68 @@ interface Case {
 
 const cases: Case[] = [
   { name: 'a query 13 levels deep', query: deepQuery(13), limit: 'depth', maximum: 12, value: 13, message: /depth/i, status: 400 },
-  { name: 'a query with 31 aliases', query: `{ ${repeat(31, (i) => `a${i}: __typename`)} }`, limit: 'aliases', maximum: 30, value: 31, message: /aliases/i, status: 400 },
-  { name: 'a document of more than 5,000 tokens', query: `{ ${repeat(5_000, () => '__typename')} }`, limit: 'tokens', maximum: 5_000, message: /^Token limit of 5000 exceeded/, status: 400 },
-  { name: 'a query with 51 directives', query: `{ ${repeat(51, () => '__typename @include(if: true)')} }`, limit: 'directives', maximum: 50, value: 51, message: /directives/i, status: 400 },
-  { name: 'a query with 21 root fields', query: `{ ${repeat(21, () => 'items(first: 1) { totalCount }')} }`, limit: 'rootFields', maximum: 20, value: 21, message: /^Root field limit of 20 exceeded, found 21/, status: 400 },
-  { name: 'a document over 100 KB', query: `{ __typename } #${'x'.repeat(100 * 1_024)}`, limit: 'documentBytes', maximum: 102_400, value: 102_416, message: /^Document size limit of 102400 bytes exceeded/, status: 413 },
-  { name: 'input values nested 300 deep', query: `query { nodes(ids: ${'['.repeat(300)}"x"${']'.repeat(300)}) { id } }`, limit: 'nesting', maximum: 256, value: 257, message: /^Nesting limit of 256 exceeded/, status: 400 },
-  { name: 'a query costing more than 50,000', query: costly(3), limit: 'cost', maximum: 50_000, value: 50_100, message: /^Query cost limit of 50000 exceeded, found 50100/, status: 400 },
+  {
+    name: 'a query with 31 aliases',
+    query: `{ ${repeat(31, (i) => `a${i}: __typename`)} }`,
+    limit: 'aliases',
+    maximum: 30,
+    value: 31,
+    message: /aliases/i,
+    status: 400,
+  },
+  {
+    name: 'a document of more than 5,000 tokens',
+    query: `{ ${repeat(5_000, () => '__typename')} }`,
+    limit: 'tokens',
+    maximum: 5_000,
+    message: /^Token limit of 5000 exceeded/,
+    status: 400,
+  },
+  {
+    name: 'a query with 51 directives',
+    query: `{ ${repeat(51, () => '__typename @include(if: true)')} }`,
+    limit: 'directives',
+    maximum: 50,
+    value: 51,
+    message: /directives/i,
+    status: 400,
+  },
+  {
+    name: 'a query with 21 root fields',
+    query: `{ ${repeat(21, () => 'items(first: 1) { totalCount }')} }`,
+    limit: 'rootFields',
+    maximum: 20,
+    value: 21,
+    message: /^Root field limit of 20 exceeded, found 21/,
+    status: 400,
+  },
+  {
+    name: 'a document over 100 KB',
+    query: `{ __typename } #${'x'.repeat(100 * 1_024)}`,
+    limit: 'documentBytes',
+    maximum: 102_400,
+    value: 102_416,
+    message: /^Document size limit of 102400 bytes exceeded/,
+    status: 413,
+  },
+  {
+    name: 'input values nested 300 deep',
+    query: `query { nodes(ids: ${'['.repeat(300)}"x"${']'.repeat(300)}) { id } }`,
+    limit: 'nesting',
+    maximum: 256,
+    value: 257,
+    message: /^Nesting limit of 256 exceeded/,
+    status: 400,
+  },
+  {
+    name: 'a query costing more than 50,000',
+    query: costly(3),
+    limit: 'cost',
+    maximum: 50_000,
+    value: 50_100,
+    message: /^Query cost limit of 50000 exceeded, found 50100/,
+    status: 400,
+  },
 ];
 
 async function run(transport: 'http' | 'ws', query: string): Promise<OperationResult & { status?: number }> {
@@ -100,7 +155,11 @@ describe.each(['http', 'ws'] as const)('hostile operations over %s (acceptance 2
   const hostile = [
     { name: 'a query 100 levels deep', query: deepQuery(100), limits: ['depth'] },
     // 10,000 aliases do not fit in 100 KB: the size (or, for short ones, the token) limit refuses them first.
-    { name: 'a query with 10,000 aliases', query: `{ ${repeat(10_000, (i) => `a${i}: items(first: 1) { totalCount }`)} }`, limits: ['documentBytes'] },
+    {
+      name: 'a query with 10,000 aliases',
+      query: `{ ${repeat(10_000, (i) => `a${i}: items(first: 1) { totalCount }`)} }`,
+      limits: ['documentBytes'],
+    },
     { name: 'a query with 10,000 short aliases', query: `{ ${repeat(10_000, () => 'a:__typename')} }`, limits: ['documentBytes', 'tokens'] },
     { name: 'a 1 MB document', query: `{ __typename } #${'x'.repeat(1_000_000)}`, limits: ['documentBytes'] },
     { name: 'a query costing 1,000,000', query: costly(100), limits: ['cost'] },

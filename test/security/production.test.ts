@@ -26,7 +26,13 @@ async function run(transport: 'http' | 'ws', query: string, variables?: Record<s
 describe('production configuration', () => {
   it('turns introspection and GraphiQL off and the stricter limits on unless told otherwise', () => {
     expect(server.config).toMatchObject({ nodeEnv: 'production', introspection: false, graphiql: false, limits: productionLimits });
-    const enabled = loadConfig({ NODE_ENV: 'production', JWT_SECRET: TEST_JWT_SECRET, INTROSPECTION: 'true', GRAPHIQL: 'true', LIMIT_DEPTH: '15' });
+    const enabled = loadConfig({
+      NODE_ENV: 'production',
+      JWT_SECRET: TEST_JWT_SECRET,
+      INTROSPECTION: 'true',
+      GRAPHIQL: 'true',
+      LIMIT_DEPTH: '15',
+    });
     expect(enabled).toMatchObject({ introspection: true, graphiql: true, limits: { ...productionLimits, depth: 15 } });
   });
 
@@ -75,7 +81,8 @@ describe.each(['http', 'ws'] as const)('production errors over %s', (transport) 
   });
 
   it('applies the stricter depth limit', async () => {
-    const deep = '{ posts(first: 1) { nodes { author { posts(first: 1) { nodes { author { posts(first: 1) { nodes { author { posts(first: 1) { totalCount } } } } } } } } } } }';
+    const deep =
+      '{ posts(first: 1) { nodes { author { posts(first: 1) { nodes { author { posts(first: 1) { nodes { author { posts(first: 1) { totalCount } } } } } } } } } } }';
     const result = await run(transport, deep);
     expect(result.errors![0]!.extensions).toMatchObject({ code: 'GRAPHQL_VALIDATION_FAILED', limit: 'depth', maximum: 10, value: 11 });
   });

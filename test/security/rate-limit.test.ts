@@ -32,7 +32,12 @@ const STATUS = 'query Status { rateLimit { limit remaining cost resetAt } }';
 
 type Transport = 'http' | 'ws';
 
-async function run(transport: Transport, query: string, user?: TestUser, variables?: Record<string, unknown>): Promise<OperationResult & { status?: number; headers?: Headers }> {
+async function run(
+  transport: Transport,
+  query: string,
+  user?: TestUser,
+  variables?: Record<string, unknown>,
+): Promise<OperationResult & { status?: number; headers?: Headers }> {
   if (transport === 'http') {
     const response = await server.gql(query, variables, { token: user?.token });
     return { ...response.body, status: response.status, headers: response.headers };

@@ -37,7 +37,11 @@ const apq = (hash: string) => ({ persistedQuery: { version: 1, sha256Hash: hash 
 
 async function run(transport: 'http' | 'ws', request: Request): Promise<OperationResult & { status?: number }> {
   if (transport === 'http') {
-    const response = await fetch(server.httpUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) });
+    const response = await fetch(server.httpUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(request),
+    });
     return { ...((await response.json()) as OperationResult), status: response.status };
   }
   // graphql-ws requires a `query` string in every subscribe message: a hash-only client sends an empty one.
@@ -83,7 +87,9 @@ describe.each(['http', 'ws'] as const)('trusted documents over %s', (transport) 
 describe('trusted documents over HTTP GET', () => {
   it('runs a manifest operation named in the extensions or documentId parameter', async () => {
     const headers = { 'apollo-require-preflight': 'true' };
-    const byExtensions = await fetch(`${server.httpUrl}?extensions=${encodeURIComponent(JSON.stringify(apq(sha256(TYPENAME))))}`, { headers });
+    const byExtensions = await fetch(`${server.httpUrl}?extensions=${encodeURIComponent(JSON.stringify(apq(sha256(TYPENAME))))}`, {
+      headers,
+    });
     expect(await byExtensions.json()).toMatchObject({ data: { __typename: 'Query' } });
     const byId = await fetch(`${server.httpUrl}?documentId=${sha256(TYPENAME)}`, { headers });
     expect(await byId.json()).toMatchObject({ data: { __typename: 'Query' } });
@@ -101,7 +107,14 @@ describe('the manifest', () => {
 
   it('may be an Apollo persisted-query manifest', () => {
     const file = path.join(dir, 'apollo.json');
-    writeFileSync(file, JSON.stringify({ format: 'apollo-persisted-query-manifest', version: 1, operations: [{ id: sha256(STATUS), name: 'Status', type: 'query', body: STATUS }] }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        format: 'apollo-persisted-query-manifest',
+        version: 1,
+        operations: [{ id: sha256(STATUS), name: 'Status', type: 'query', body: STATUS }],
+      }),
+    );
     expect(TrustedDocuments.load(file).get(sha256(STATUS))).toBe(STATUS);
   });
 });
