@@ -4,12 +4,19 @@
  * GraphQL transport libraries, Fastify or sockets.
  */
 const TRANSPORT_LIBRARIES = '^node_modules/(type-graphql|fastify|@fastify|ws|graphql-ws|graphql-sse|@apollo|@as-integrations)/';
-const BELOW_RESOLVERS = '^src/(auth|db|jobs|pubsub|realtime|storage)/|^src/schema/[^/]+/[^/]+\\.(service|repo|loaders)\\.ts$|^src/config\\.ts$';
+const BELOW_RESOLVERS =
+  '^src/(auth|db|jobs|pubsub|realtime|storage)/|^src/schema/[^/]+/[^/]+\\.(service|repo|loaders)\\.ts$|^src/config\\.ts$';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
-    { name: 'no-circular', severity: 'error', comment: 'A cycle makes load order matter and layers meaningless.', from: {}, to: { circular: true } },
+    {
+      name: 'no-circular',
+      severity: 'error',
+      comment: 'A cycle makes load order matter and layers meaningless.',
+      from: {},
+      to: { circular: true },
+    },
     {
       name: 'transports-on-top',
       severity: 'error',

@@ -42,6 +42,9 @@ export interface JobContext<P = unknown> {
   log: Logger;
 }
 
+// A registry holds definitions of every parameter type: `any` is the existential here (`unknown` would reject them,
+// `run` takes its parameters contravariantly).
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export interface JobDefinition<P = any> {
   kind: string;
   /** Scopes the starter must hold, checked when started and again when run. */

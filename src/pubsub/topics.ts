@@ -106,8 +106,6 @@ export type Topics = {
   [Topic.ItemChanged]: [ItemEvent];
   [Topic.OrderPlaced]: [OrderEvent];
   [Topic.PostPublished]: [PostEvent];
-  [Topic.OrderPlaced]: [OrderEvent];
-  [Topic.PostPublished]: [PostEvent];
   [Topic.RoomEvent]: [roomId: string, event: RoomEvent];
   [Topic.DirectMessage]: [recipientId: string, message: MessageEventData];
   [Topic.NotificationReceived]: [userId: string, notification: NotificationEvent];

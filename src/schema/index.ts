@@ -15,6 +15,7 @@ export interface SchemaOptions {
 /** Builds the executable schema. Without a pub/sub (printing the SDL) a private in-process one stands in. */
 export function createSchema(options: SchemaOptions = {}): Promise<GraphQLSchema> {
   return buildSchema({
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- TypeGraphQL takes resolver classes as Function
     resolvers: resolvers as unknown as NonEmptyArray<Function>,
     pubSub: options.pubsub ?? createPubSub(),
     validate: false,

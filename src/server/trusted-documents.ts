@@ -24,7 +24,7 @@ export class TrustedDocuments {
     try {
       manifest = JSON.parse(readFileSync(file, 'utf8'));
     } catch (error) {
-      throw new Error(`TRUSTED_DOCUMENTS: cannot read a JSON manifest from ${file}: ${(error as Error).message}`);
+      throw new Error(`TRUSTED_DOCUMENTS: cannot read a JSON manifest from ${file}: ${(error as Error).message}`, { cause: error });
     }
     const entries: Array<[unknown, unknown]> =
       (manifest as { format?: unknown })?.format === 'apollo-persisted-query-manifest'
