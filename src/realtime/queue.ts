@@ -1,17 +1,27 @@
+import { FixedBuffer, type Push, type Repeater } from '@repeaterjs/repeater';
+import { startRepeater } from './streams.js';
+
 /**
  * A bounded queue of events for one subscriber, read as an async iterator. Publishing never waits for a reader:
  * a subscriber that stops reading (its socket no longer drains) fills only its own queue, and when that passes the
  * limit the subscriber is dropped (`onOverflow`) instead of holding memory or the publisher up.
  */
 export class EventQueue<T> implements AsyncIterableIterator<T> {
-  private readonly items: T[] = [];
-  private waiter: ((result: IteratorResult<T>) => void) | null = null;
+  private readonly buffer: FixedBuffer;
+  private readonly stream: Repeater<T>;
+  private send!: Push<T>;
   private ended = false;
 
   constructor(
-    private readonly limit: number,
+    limit: number,
     private readonly hooks: { onOverflow?: () => void; onEnd?: () => void } = {},
-  ) {}
+  ) {
+    this.buffer = new FixedBuffer(limit);
+    // Started now: events published before the reader's first next() are held for it.
+    this.stream = startRepeater<T>((push) => {
+      this.send = push;
+    }, this.buffer);
+  }
 
   get closed(): boolean {
     return this.ended;
@@ -19,41 +29,34 @@ export class EventQueue<T> implements AsyncIterableIterator<T> {
 
   push(value: T): void {
     if (this.ended) return;
-    if (this.waiter) {
-      const waiter = this.waiter;
-      this.waiter = null;
-      waiter({ value, done: false });
-      return;
-    }
-    this.items.push(value);
-    if (this.items.length > this.limit) {
+    // Full means `limit` events wait for a reader that stopped taking them: a waiting reader is handed an event
+    // directly and the buffer stays empty. Checked before pushing, because a push past a full buffer would wait for
+    // the reader (and past 1,024 of them, throw at the publisher).
+    if (this.buffer.full) {
       this.end();
       this.hooks.onOverflow?.();
+      return;
     }
+    void this.send(value);
   }
 
   /** Ends the stream: queued events are dropped, a pending reader gets `done`. Idempotent. */
   end(): void {
     if (this.ended) return;
     this.ended = true;
-    this.items.length = 0;
-    const waiter = this.waiter;
-    this.waiter = null;
-    waiter?.({ value: undefined, done: true });
+    void this.stream.return();
+    // The repeater lets go of the buffer, not of the events in it, and this queue may be held a while longer.
+    while (!this.buffer.empty) this.buffer.remove();
     this.hooks.onEnd?.();
   }
 
   next(): Promise<IteratorResult<T>> {
-    if (this.items.length > 0) return Promise.resolve({ value: this.items.shift()!, done: false });
-    if (this.ended) return Promise.resolve({ value: undefined, done: true });
-    return new Promise((resolve) => {
-      this.waiter = resolve;
-    });
+    return this.stream.next();
   }
 
   return(): Promise<IteratorResult<T>> {
     this.end();
-    return Promise.resolve({ value: undefined, done: true });
+    return this.stream.return();
   }
 
   [Symbol.asyncIterator](): this {

@@ -16,6 +16,7 @@ import type { PubSub } from '@graphql-yoga/subscription';
 import { Topic, type RoomEvent, type Topics } from '../pubsub/topics.js';
 import type { ConnectionHandle } from './connections.js';
 import { EventQueue } from './queue.js';
+import { END, pipeStream, SKIP } from './streams.js';
 
 interface Subscriber {
   viewerId: string;
@@ -81,26 +82,11 @@ export class RoomChannels {
     channel.presence.set(viewerId, open);
     if (open === 1) this.options.pubsub.publish(Topic.RoomEvent, roomId, { type: 'JOINED', roomId, userId: viewerId, membership: false });
 
-    const queue = subscriber.queue;
-    const stream: AsyncIterableIterator<RoomEvent> = {
-      async next(): Promise<IteratorResult<RoomEvent>> {
-        for (;;) {
-          const result = await queue.next();
-          if (result.done) return result;
-          // The per-event check: membership as it is now, whenever this event is delivered.
-          if (!channel.members.has(viewerId)) {
-            queue.end();
-            return { value: undefined, done: true };
-          }
-          const event = result.value;
-          if (event.type !== 'MESSAGE' && event.userId === viewerId) continue;
-          return result;
-        }
-      },
-      return: () => queue.return(),
-      [Symbol.asyncIterator]: () => stream,
-    };
-    return stream;
+    return pipeStream(subscriber.queue, (event) => {
+      // The per-event check: membership as it is now, whenever this event is delivered.
+      if (!channel.members.has(viewerId)) return END;
+      return event.type !== 'MESSAGE' && event.userId === viewerId ? SKIP : event;
+    });
   }
 
   /** Called right after a join committed (the published JOINED event does the same in every process). */

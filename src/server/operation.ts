@@ -36,6 +36,7 @@ import { AuthenticationError, type Authentication } from '../auth/identity.js';
 import { scopeKey } from '../auth/scopes.js';
 import { newSqlStats, withSqlStats, type SqlStats } from '../db/sql-stats.js';
 import type { ConnectionHandle, RealtimeContext } from '../realtime/connections.js';
+import { mapStream } from '../realtime/streams.js';
 import type { RateLimitContext, RateLimitTicket } from '../schema/rate-limit/rate-limit.service.js';
 import { ErrorCode } from '../schema/shared/errors.js';
 import { SHARED_EVENTS_EXTENSION } from '../schema/shared/shared-events.js';
@@ -159,29 +160,6 @@ function unresolvedOperation(document: DocumentNode, operationName: string | nul
 const badRequest = (message: string) => new GraphQLError(message, { extensions: { code: ErrorCode.BAD_REQUEST } });
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
-
-/** Maps an async iterator without the async-generator trap: `return()` must not wait for the next event. */
-function mapAsyncIterator<T, U>(source: AsyncIterable<T>, map: (value: T) => Promise<U> | U): AsyncIterableIterator<U> {
-  const iterator = source[Symbol.asyncIterator]();
-  const done = { value: undefined, done: true } as IteratorReturnResult<undefined>;
-  return {
-    async next() {
-      const result = await iterator.next();
-      return result.done ? done : { value: await map(result.value), done: false };
-    },
-    async return() {
-      await iterator.return?.();
-      return done;
-    },
-    async throw(error: unknown) {
-      if (iterator.throw) await iterator.throw(error);
-      throw error;
-    },
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  } as AsyncIterableIterator<U>;
-}
 
 const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> =>
   typeof (value as AsyncIterable<unknown>)?.[Symbol.asyncIterator] === 'function';
@@ -449,7 +427,7 @@ export function createOperationCore(options: OperationCoreOptions) {
       const stream = await createSourceEventStream(args);
       if (!isAsyncIterable(stream)) return stream as ExecutionResult;
       const shareKey = sharedEventsKey(admission);
-      return mapAsyncIterator(stream, async (payload) => {
+      return mapStream(stream, async (payload) => {
         const contextValue = await contextBuilder.forEvent(admission.context);
         const run = () => execute({ ...args, rootValue: payload, contextValue }) as Promise<ExecutionResult> | ExecutionResult;
         if (shareKey === null || payload === null || typeof payload !== 'object') return run();
