@@ -19,17 +19,7 @@ import type { Database } from '../../db/client.js';
 import { enqueueNotification, type JobQueue } from '../../jobs/side-effects.js';
 import type { CreateRoomInput, SendDirectMessageInput, SendMessageInput } from './chat.input.js';
 import { memberSort, messageSort, roomSort, type ChatRepo } from './chat.repo.js';
-import { Message, Room } from './chat.type.js';
-
-export interface RoomPayloadData {
-  room: Room | null;
-  userErrors: UserError[];
-}
-
-export interface MessagePayloadData {
-  message: Message | null;
-  userErrors: UserError[];
-}
+import { Message, MESSAGE_MAX, Room, ROOM_NAME_MAX, type MessagePayload, type RoomPayload } from './chat.type.js';
 
 export interface ChatDeps {
   repo: ChatRepo;
@@ -75,9 +65,9 @@ export class ChatService {
     return toConnection(rows, page, messageSort, Message.fromRow, () => this.deps.repo.messageCount(roomId));
   }
 
-  async createRoom(viewer: Viewer, input: CreateRoomInput): Promise<RoomPayloadData> {
+  async createRoom(viewer: Viewer, input: CreateRoomInput): Promise<RoomPayload> {
     const errors = new UserErrors();
-    const name = checkLength(input.name, errors, ['input', 'name'], 'Name', 1, 100);
+    const name = checkLength(input.name, errors, ['input', 'name'], 'Name', 1, ROOM_NAME_MAX);
     if (errors.any) return { room: null, userErrors: errors.list };
     try {
       return { room: Room.fromRow(await this.deps.repo.createRoom(name, viewer.id)), userErrors: [] };
@@ -89,7 +79,7 @@ export class ChatService {
     }
   }
 
-  async joinRoom(viewer: Viewer, roomGlobalId: string): Promise<RoomPayloadData> {
+  async joinRoom(viewer: Viewer, roomGlobalId: string): Promise<RoomPayload> {
     const room = await this.findRoom(roomGlobalId);
     if (!room) return { room: null, userErrors: [roomNotFound()] };
     if (await this.deps.repo.addMember(room.id, viewer.id)) {
@@ -99,7 +89,7 @@ export class ChatService {
     return { room: Room.fromRow(room), userErrors: [] };
   }
 
-  async leaveRoom(viewer: Viewer, roomGlobalId: string): Promise<RoomPayloadData> {
+  async leaveRoom(viewer: Viewer, roomGlobalId: string): Promise<RoomPayload> {
     const room = await this.findRoom(roomGlobalId);
     if (!room) return { room: null, userErrors: [roomNotFound()] };
     if (!(await this.deps.repo.removeMember(room.id, viewer.id))) {
@@ -112,9 +102,9 @@ export class ChatService {
     return { room: Room.fromRow(room), userErrors: [] };
   }
 
-  async sendMessage(viewer: Viewer, input: SendMessageInput): Promise<MessagePayloadData> {
+  async sendMessage(viewer: Viewer, input: SendMessageInput): Promise<MessagePayload> {
     const errors = new UserErrors();
-    const body = checkLength(input.body, errors, ['input', 'body'], 'Message', 1, 2000);
+    const body = checkLength(input.body, errors, ['input', 'body'], 'Message', 1, MESSAGE_MAX);
     const roomId = parseGlobalId(input.roomId, 'Room');
     if (!roomId) errors.add(['input', 'roomId'], 'Room not found', UserErrorCode.NOT_FOUND);
     if (errors.any) return { message: null, userErrors: errors.list };
@@ -129,9 +119,9 @@ export class ChatService {
     return { message, userErrors: [] };
   }
 
-  async sendDirectMessage(viewer: Viewer, input: SendDirectMessageInput): Promise<MessagePayloadData> {
+  async sendDirectMessage(viewer: Viewer, input: SendDirectMessageInput): Promise<MessagePayload> {
     const errors = new UserErrors();
-    const body = checkLength(input.body, errors, ['input', 'body'], 'Message', 1, 2000);
+    const body = checkLength(input.body, errors, ['input', 'body'], 'Message', 1, MESSAGE_MAX);
     const recipientId = parseGlobalId(input.toUserId, 'User');
     if (recipientId === viewer.id) errors.add(['input', 'toUserId'], 'You cannot send a message to yourself');
     if (errors.any) return { message: null, userErrors: errors.list };

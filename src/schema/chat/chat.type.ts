@@ -7,6 +7,10 @@ import { DateTimeScalar } from '../shared/scalars.js';
 import { UserError } from '../shared/user-error.js';
 import { User } from '../user/user.type.js';
 
+/** Field limits: the service checks them and the descriptions state them, so both read these. */
+export const ROOM_NAME_MAX = 100;
+export const MESSAGE_MAX = 2_000;
+
 @ObjectType({ implements: Node, description: 'A chat room. Its members read its messages and receive its events.' })
 export class Room implements Node {
   readonly __typename = 'Room';
@@ -17,7 +21,7 @@ export class Room implements Node {
   /** The row's uuid. */
   rowId!: string;
 
-  @Field(() => String, { description: 'Unique name (ignoring case), 1 to 100 characters.' })
+  @Field(() => String, { description: `Unique name (ignoring case), 1 to ${ROOM_NAME_MAX} characters.` })
   name!: string;
 
   @Field(() => DateTimeScalar, { description: 'When the room was created.' })
@@ -40,7 +44,7 @@ export class Message implements Node {
   recipientId!: string | null;
   authorId!: string;
 
-  @Field(() => String, { description: 'The text, trimmed, 1 to 2000 characters.' })
+  @Field(() => String, { description: `The text, trimmed, 1 to ${MESSAGE_MAX} characters.` })
   body!: string;
 
   @Field(() => DateTimeScalar, { description: 'When the message was sent.' })

@@ -1,7 +1,7 @@
 import { Arg, Authorized, Ctx, Int, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { Context } from '../context.js';
 import type { RealtimeContext } from '../../realtime/connections.js';
-import { DashboardStats } from './dashboard.type.js';
+import { DASHBOARD_INTERVAL, DashboardStats } from './dashboard.type.js';
 import { SharedEvents } from '../shared/shared-events.js';
 
 @Resolver(() => DashboardStats)
@@ -25,7 +25,10 @@ export class DashboardResolver {
   })
   dashboardStats(
     @Root() stats: DashboardStats,
-    @Arg('intervalMs', () => Int, { nullable: true, description: 'Milliseconds between updates: 1000 by default, at least 500.' })
+    @Arg('intervalMs', () => Int, {
+      nullable: true,
+      description: `Milliseconds between updates: ${DASHBOARD_INTERVAL.default} by default, at least ${DASHBOARD_INTERVAL.min}.`,
+    })
     _intervalMs: number | null,
   ): DashboardStats {
     return stats;

@@ -1,15 +1,13 @@
 import type { ConnectionRegistry, ConnectionHandle } from '../../realtime/connections.js';
 import { SharedTicker } from '../../realtime/ticker.js';
 import { badUserInput } from '../shared/errors.js';
-import { DashboardStats } from './dashboard.type.js';
+import { DASHBOARD_INTERVAL, DashboardStats } from './dashboard.type.js';
 
 /** Where the business figures come from; each domain provides its own (0 until it does). */
 export interface DashboardSources {
   ordersSince(since: Date): Promise<{ count: number; revenueCents: number }>;
   runningJobs(): Promise<number>;
 }
-
-export const DASHBOARD_INTERVAL = { default: 1_000, min: 500, max: 60_000 } as const; // ms
 
 const HOUR = 60 * 60 * 1_000; // ms
 

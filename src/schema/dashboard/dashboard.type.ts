@@ -1,6 +1,9 @@
 import { Field, Float, Int, ObjectType } from 'type-graphql';
 import { DateTimeScalar } from '../shared/scalars.js';
 
+/** `dashboardStats(intervalMs)`: the service checks these bounds and the argument's description states them. */
+export const DASHBOARD_INTERVAL = { default: 1_000, min: 500, max: 60_000 } as const; // ms
+
 @ObjectType({ description: 'Live figures for operations dashboards.' })
 export class DashboardStats {
   @Field(() => Int, { description: 'Signed-in users with at least one open realtime connection (this server process).' })

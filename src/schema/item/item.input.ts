@@ -1,7 +1,7 @@
 import { Field, Float, ID, InputType, Int, registerEnumType } from 'type-graphql';
 import { SortDirection } from '../shared/connection.js';
-import type { InputOf } from '../shared/validation.js';
-import { Category, type Item } from './item.type.js';
+import { MAX_TAGS, type InputOf } from '../shared/validation.js';
+import { Category, DESCRIPTION_MAX, MAX_PRICE, NAME_MAX, type Item } from './item.type.js';
 
 export enum ItemOrderField {
   CREATED_AT = 'CREATED_AT',
@@ -51,19 +51,19 @@ export class CreateItemInput implements InputOf<Item> {
   @Field(() => String, { description: 'Two upper-case letters and four digits, unique, e.g. AB1234.' })
   sku!: string;
 
-  @Field(() => String, { description: 'Display name, 1 to 200 characters.' })
+  @Field(() => String, { description: `Display name, 1 to ${NAME_MAX} characters.` })
   name!: string;
 
-  @Field(() => String, { nullable: true, description: 'At most 500 characters.' })
+  @Field(() => String, { nullable: true, description: `At most ${DESCRIPTION_MAX} characters.` })
   description?: string | null;
 
-  @Field(() => Float, { description: 'Greater than 0 and at most 10000; rounded to the cent.' })
+  @Field(() => Float, { description: `Greater than 0 and at most ${MAX_PRICE}; rounded to the cent.` })
   price!: number;
 
   @Field(() => Category, { description: 'Department of the catalog.' })
   category!: Category;
 
-  @Field(() => [String], { nullable: true, description: 'At most 10; trimmed, lower-cased, de-duplicated, empties dropped.' })
+  @Field(() => [String], { nullable: true, description: `At most ${MAX_TAGS}; trimmed, lower-cased, de-duplicated, empties dropped.` })
   tags?: string[] | null;
 
   @Field(() => Int, { nullable: true, description: 'Units in stock, 0 or more; 0 when absent.' })
@@ -75,13 +75,13 @@ export class UpdateItemInput implements InputOf<Item> {
   @Field(() => ID, { description: 'The item to change.' })
   id!: string;
 
-  @Field(() => String, { nullable: true, description: 'Display name, 1 to 200 characters.' })
+  @Field(() => String, { nullable: true, description: `Display name, 1 to ${NAME_MAX} characters.` })
   name?: string | null;
 
-  @Field(() => String, { nullable: true, description: 'At most 500 characters; null clears it.' })
+  @Field(() => String, { nullable: true, description: `At most ${DESCRIPTION_MAX} characters; null clears it.` })
   description?: string | null;
 
-  @Field(() => Float, { nullable: true, description: 'Greater than 0 and at most 10000; rounded to the cent.' })
+  @Field(() => Float, { nullable: true, description: `Greater than 0 and at most ${MAX_PRICE}; rounded to the cent.` })
   price?: number | null;
 
   @Field(() => Category, { nullable: true, description: 'Department of the catalog.' })

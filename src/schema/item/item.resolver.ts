@@ -3,22 +3,11 @@ import type { Context } from '../context.js';
 import { Topic, type ItemEvent } from '../../pubsub/topics.js';
 import { ConnectionArgs, connectionTypes } from '../shared/connection.js';
 import { DeletePayload } from '../shared/payloads.js';
-import { UserError } from '../shared/user-error.js';
 import { CreateItemInput, ItemFilter, ItemOrder, UpdateItemInput } from './item.input.js';
-import { Item } from './item.type.js';
-import { Field, ObjectType } from 'type-graphql';
+import { Item, ItemPayload } from './item.type.js';
 import { SharedEvents } from '../shared/shared-events.js';
 
 export const { ConnectionType: ItemConnection } = connectionTypes(Item, 'Item', 'catalog items');
-
-@ObjectType({ description: 'Result of creating or changing an item.' })
-export class ItemPayload {
-  @Field(() => Item, { nullable: true, description: 'The item as stored; null when the mutation failed.' })
-  item!: Item | null;
-
-  @Field(() => [UserError], { description: 'Why the mutation failed; empty on success.' })
-  userErrors!: UserError[];
-}
 
 @Resolver(() => Item)
 export class ItemResolver {

@@ -4,20 +4,15 @@ import type { ItemRow } from '../../db/tables.js';
 import { Topic, type ChangeKind, type Topics } from '../../pubsub/topics.js';
 import { pageRequest, SortDirection, toConnection, type Connection, type ConnectionArgs } from '../shared/connection.js';
 import { parseGlobalId } from '../shared/global-id.js';
-import { userError, UserErrorCode, UserErrors, type UserError } from '../shared/user-error.js';
+import type { DeletePayload } from '../shared/payloads.js';
+import { userError, UserErrorCode, UserErrors } from '../shared/user-error.js';
 import { checkLength, normalizeTags } from '../shared/validation.js';
 import type { CreateItemInput, ItemFilter, ItemOrder, UpdateItemInput } from './item.input.js';
 import { ItemOrderField } from './item.input.js';
 import { itemSort, type ItemChanges, type ItemRepo, type ItemSortField } from './item.repo.js';
-import { Item } from './item.type.js';
+import { DESCRIPTION_MAX, Item, MAX_PRICE, NAME_MAX, type ItemPayload } from './item.type.js';
 
 export const SKU_PATTERN = /^[A-Z]{2}\d{4}$/;
-export const MAX_PRICE = 10_000;
-
-export interface ItemPayloadData {
-  item: Item | null;
-  userErrors: UserError[];
-}
 
 const SORT_FIELDS: Record<ItemOrderField, ItemSortField> = {
   [ItemOrderField.CREATED_AT]: 'createdAt',
@@ -53,11 +48,11 @@ export class ItemService {
     return toConnection(rows, page, sort, Item.fromRow, () => this.repo.count(query)) satisfies Connection<Item>;
   }
 
-  async create(input: CreateItemInput): Promise<ItemPayloadData> {
+  async create(input: CreateItemInput): Promise<ItemPayload> {
     const errors = new UserErrors();
     const sku = input.sku.trim();
     if (!SKU_PATTERN.test(sku)) errors.add(['input', 'sku'], 'SKU must be 2 uppercase letters followed by 4 digits');
-    const name = checkLength(input.name, errors, ['input', 'name'], 'Name', 1, 200);
+    const name = checkLength(input.name, errors, ['input', 'name'], 'Name', 1, NAME_MAX);
     const description = this.description(input.description, errors);
     const priceCents = this.price(input.price, errors);
     const tags = normalizeTags(input.tags ?? [], errors, ['input', 'tags']);
@@ -75,13 +70,13 @@ export class ItemService {
     }
   }
 
-  async update(input: UpdateItemInput): Promise<ItemPayloadData> {
+  async update(input: UpdateItemInput): Promise<ItemPayload> {
     const errors = new UserErrors();
     const id = parseGlobalId(input.id, 'Item');
     if (!id) return { item: null, userErrors: errors.add(['input', 'id'], 'Item not found', UserErrorCode.NOT_FOUND).list };
     const changes: ItemChanges = {};
     // An absent field or an explicit null leaves a required field as it is; description accepts null to clear it.
-    if (input.name != null) changes.name = checkLength(input.name, errors, ['input', 'name'], 'Name', 1, 200);
+    if (input.name != null) changes.name = checkLength(input.name, errors, ['input', 'name'], 'Name', 1, NAME_MAX);
     if (input.description !== undefined) changes.description = this.description(input.description, errors);
     if (input.price != null) changes.priceCents = this.price(input.price, errors);
     if (input.category != null) changes.category = input.category;
@@ -94,7 +89,7 @@ export class ItemService {
     return this.changed('UPDATED', row);
   }
 
-  async delete(globalId: string): Promise<{ deletedId: string | null; userErrors: UserError[] }> {
+  async delete(globalId: string): Promise<DeletePayload> {
     const id = parseGlobalId(globalId, 'Item');
     let row: ItemRow | null;
     try {
@@ -114,7 +109,7 @@ export class ItemService {
   }
 
   /** Called after the change committed: subscribers never see a change that could still roll back. */
-  private changed(change: ChangeKind, row: ItemRow): ItemPayloadData {
+  private changed(change: ChangeKind, row: ItemRow): ItemPayload {
     this.pubsub.publish(Topic.ItemChanged, {
       change,
       item: { ...row, createdAt: row.createdAt.toISOString(), updatedAt: row.updatedAt.toISOString() },
@@ -125,7 +120,9 @@ export class ItemService {
   private description(value: string | null | undefined, errors: UserErrors): string | null {
     if (value == null) return null;
     const trimmed = value.trim();
-    if ([...trimmed].length > 500) errors.add(['input', 'description'], 'Description must be at most 500 characters');
+    if ([...trimmed].length > DESCRIPTION_MAX) {
+      errors.add(['input', 'description'], `Description must be at most ${DESCRIPTION_MAX} characters`);
+    }
     return trimmed === '' ? null : trimmed;
   }
 

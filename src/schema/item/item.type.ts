@@ -4,6 +4,13 @@ import type { ItemEvent } from '../../pubsub/topics.js';
 import { toGlobalId } from '../shared/global-id.js';
 import { Node } from '../shared/node.js';
 import { DateTimeScalar } from '../shared/scalars.js';
+import { UserError } from '../shared/user-error.js';
+import { MAX_TAGS } from '../shared/validation.js';
+
+/** Field limits: the service checks them and the descriptions state them, so both read these. */
+export const NAME_MAX = 200;
+export const DESCRIPTION_MAX = 500;
+export const MAX_PRICE = 10_000;
 
 export enum Category {
   ELECTRONICS = 'ELECTRONICS',
@@ -36,19 +43,19 @@ export class Item implements Node {
   @Field(() => String, { description: 'Stock-keeping unit: two upper-case letters and four digits, e.g. AB1234.' })
   sku!: string;
 
-  @Field(() => String, { description: 'Display name, 1 to 200 characters.' })
+  @Field(() => String, { description: `Display name, 1 to ${NAME_MAX} characters.` })
   name!: string;
 
-  @Field(() => String, { nullable: true, description: 'Longer description, at most 500 characters.' })
+  @Field(() => String, { nullable: true, description: `Longer description, at most ${DESCRIPTION_MAX} characters.` })
   description!: string | null;
 
-  @Field(() => Float, { description: 'Unit price, greater than 0 and at most 10000, exact to the cent.' })
+  @Field(() => Float, { description: `Unit price, greater than 0 and at most ${MAX_PRICE}, exact to the cent.` })
   price!: number;
 
   @Field(() => Category, { description: 'Department of the catalog.' })
   category!: Category;
 
-  @Field(() => [String], { description: 'Lower-case tags, at most 10, without duplicates.' })
+  @Field(() => [String], { description: `Lower-case tags, at most ${MAX_TAGS}, without duplicates.` })
   tags!: string[];
 
   @Field(() => Int, { description: 'Units in stock, never negative.' })
@@ -84,4 +91,13 @@ export class Item implements Node {
       updatedAt: new Date(event.updatedAt),
     });
   }
+}
+
+@ObjectType({ description: 'Result of creating or changing an item.' })
+export class ItemPayload {
+  @Field(() => Item, { nullable: true, description: 'The item as stored; null when the mutation failed.' })
+  item!: Item | null;
+
+  @Field(() => [UserError], { description: 'Why the mutation failed; empty on success.' })
+  userErrors!: UserError[];
 }

@@ -1,21 +1,11 @@
-import { Arg, Args, Authorized, Ctx, Field, ID, Mutation, ObjectType, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { Arg, Args, Authorized, Ctx, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { Context } from '../context.js';
 import type { JobEvent } from '../../pubsub/topics.js';
 import { ConnectionArgs, connectionTypes } from '../shared/connection.js';
-import { UserError } from '../shared/user-error.js';
 import { StartJobInput } from './job.input.js';
-import { Job, JobStatus } from './job.type.js';
+import { Job, JobPayload, JobStatus } from './job.type.js';
 
 export const { ConnectionType: JobConnection } = connectionTypes(Job, 'Job', 'background jobs');
-
-@ObjectType({ description: 'Result of starting or cancelling a job.' })
-export class JobPayload {
-  @Field(() => Job, { nullable: true, description: 'The job as stored; null when the mutation failed.' })
-  job!: Job | null;
-
-  @Field(() => [UserError], { description: 'Why the mutation failed; empty on success.' })
-  userErrors!: UserError[];
-}
 
 @Resolver(() => Job)
 export class JobResolver {

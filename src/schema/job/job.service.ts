@@ -8,14 +8,9 @@ import { Topic, type JobEvent, type Topics } from '../../pubsub/topics.js';
 import { pageRequest, toConnection, type Connection, type ConnectionArgs } from '../shared/connection.js';
 import { notFound, unauthenticated } from '../shared/errors.js';
 import { fromGlobalId, parseGlobalId } from '../shared/global-id.js';
-import { userError, UserErrorCode, UserErrors, type UserError } from '../shared/user-error.js';
+import { userError, UserErrorCode, UserErrors } from '../shared/user-error.js';
 import type { StartJobInput } from './job.input.js';
-import { Job, JobStatus, TERMINAL_STATUSES } from './job.type.js';
-
-export interface JobPayloadData {
-  job: Job | null;
-  userErrors: UserError[];
-}
+import { Job, JobStatus, TERMINAL_STATUSES, type JobPayload } from './job.type.js';
 
 /** Who is asking: the parts of the request context the job rules read. */
 export type JobViewer = Pick<Authentication, 'viewer' | 'scopes'>;
@@ -44,7 +39,7 @@ export class JobService {
     return row.ownerId === viewer.viewer.id || viewer.scopes.has('jobs:read');
   }
 
-  async start(viewer: JobViewer, input: StartJobInput): Promise<JobPayloadData> {
+  async start(viewer: JobViewer, input: StartJobInput): Promise<JobPayload> {
     if (!viewer.viewer) throw unauthenticated();
     const errors = new UserErrors();
     const definition = this.queue.definition(input.kind);
@@ -60,7 +55,7 @@ export class JobService {
     return { job: Job.fromRow(row), userErrors: [] };
   }
 
-  async cancel(viewer: JobViewer, globalId: string): Promise<JobPayloadData> {
+  async cancel(viewer: JobViewer, globalId: string): Promise<JobPayload> {
     const id = parseGlobalId(globalId, 'Job');
     const row = id ? await this.repo.findById(id) : null;
     if (!row || !this.visible(viewer, row)) {

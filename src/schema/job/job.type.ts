@@ -4,6 +4,7 @@ import type { JobEvent } from '../../pubsub/topics.js';
 import { toGlobalId } from '../shared/global-id.js';
 import { Node } from '../shared/node.js';
 import { DateTimeScalar, JSONScalar } from '../shared/scalars.js';
+import { UserError } from '../shared/user-error.js';
 
 /** What a Job is built from: a row, or an event carrying the same fields. */
 type JobFields = Pick<JobRow, 'id' | 'ownerId' | 'revision' | 'kind' | 'status' | 'progress' | 'result' | 'error' | 'attempts' | 'createdAt' | 'startedAt' | 'finishedAt'>;
@@ -129,4 +130,13 @@ export class Job implements Node {
       finishedAt: event.finishedAt ? new Date(event.finishedAt) : null,
     });
   }
+}
+
+@ObjectType({ description: 'Result of starting or cancelling a job.' })
+export class JobPayload {
+  @Field(() => Job, { nullable: true, description: 'The job as stored; null when the mutation failed.' })
+  job!: Job | null;
+
+  @Field(() => [UserError], { description: 'Why the mutation failed; empty on success.' })
+  userErrors!: UserError[];
 }

@@ -3,7 +3,7 @@ import type { Context } from '../context.js';
 import type { NotificationEvent } from '../../pubsub/topics.js';
 import type { RealtimeContext } from '../../realtime/connections.js';
 import { ConnectionArgs, connectionTypes } from '../shared/connection.js';
-import { SendNotificationInput } from './notification.input.js';
+import { MAX_MARK_READ_IDS, SendNotificationInput } from './notification.input.js';
 import { Notification, SendNotificationPayload } from './notification.type.js';
 
 export const { ConnectionType: NotificationConnection } = connectionTypes(Notification, 'Notification', 'notifications');
@@ -23,7 +23,7 @@ export class NotificationResolver {
   @Authorized('notifications:read')
   @Mutation(() => Int, { description: "Marks the viewer's notifications read; returns how many were unread before." })
   markNotificationsRead(
-    @Arg('ids', () => [ID], { nullable: true, description: 'The notifications to mark (at most 100); all when null.' })
+    @Arg('ids', () => [ID], { nullable: true, description: `The notifications to mark (at most ${MAX_MARK_READ_IDS}); all when null.` })
     ids: string[] | null,
     @Ctx() ctx: Context,
   ) {

@@ -9,9 +9,9 @@ import { badUserInput } from '../shared/errors.js';
 import { fromGlobalId, parseGlobalId } from '../shared/global-id.js';
 import { UserErrorCode, UserErrors } from '../shared/user-error.js';
 import { checkLength } from '../shared/validation.js';
-import type { SendNotificationInput } from './notification.input.js';
+import { MAX_MARK_READ_IDS, MAX_RECIPIENTS, type SendNotificationInput } from './notification.input.js';
 import { notificationSort, type NotificationRepo } from './notification.repo.js';
-import { Notification, NotificationKind } from './notification.type.js';
+import { BODY_MAX, Notification, NotificationKind, TITLE_MAX, type SendNotificationPayload } from './notification.type.js';
 
 export interface NotificationContent {
   kind?: NotificationKind | `${NotificationKind}`;
@@ -28,8 +28,6 @@ export interface Notified {
    */
   publish(): void;
 }
-
-const MAX_RECIPIENTS = 100;
 
 /** Notifications (seed 001 Q13 `send-notification`, 004 Q35): stored per user, pushed to their subscriptions. */
 export class NotificationService {
@@ -60,17 +58,17 @@ export class NotificationService {
 
   /** Marks the viewer's own notifications read: those listed, or all when `ids` is null. Returns how many changed. */
   async markRead(viewerId: string, ids: readonly string[] | null | undefined): Promise<number> {
-    if (ids && ids.length > MAX_RECIPIENTS) throw badUserInput(`At most ${MAX_RECIPIENTS} ids`, { argument: 'ids' });
+    if (ids && ids.length > MAX_MARK_READ_IDS) throw badUserInput(`At most ${MAX_MARK_READ_IDS} ids`, { argument: 'ids' });
     const rowIds = ids ? ids.map((id) => fromGlobalId(id, 'Notification')) : null;
     if (rowIds && rowIds.length === 0) return 0;
     return this.repo.markRead(viewerId, rowIds);
   }
 
   /** `sendNotification`: validates, stores one row per existing active recipient, publishes after commit. */
-  async send(input: SendNotificationInput): Promise<{ sentCount: number; userErrors: UserErrors['list'] }> {
+  async send(input: SendNotificationInput): Promise<SendNotificationPayload> {
     const errors = new UserErrors();
-    const title = checkLength(input.title, errors, ['input', 'title'], 'Title', 1, 200);
-    const body = checkLength(input.body, errors, ['input', 'body'], 'Body', 1, 2000);
+    const title = checkLength(input.title, errors, ['input', 'title'], 'Title', 1, TITLE_MAX);
+    const body = checkLength(input.body, errors, ['input', 'body'], 'Body', 1, BODY_MAX);
     if (input.userIds.length === 0) errors.add(['input', 'userIds'], 'At least one recipient is required');
     if (input.userIds.length > MAX_RECIPIENTS) errors.add(['input', 'userIds'], `At most ${MAX_RECIPIENTS} recipients`);
     const rowIds = input.userIds.map((id) => parseGlobalId(id, 'User'));
@@ -94,8 +92,8 @@ export class NotificationService {
       [...new Set(userIds)].map((userId) => ({
         userId,
         kind: (content.kind ?? NotificationKind.INFO) as NotificationRow['kind'],
-        title: content.title.trim().slice(0, 200),
-        body: content.body.trim().slice(0, 2000),
+        title: content.title.trim().slice(0, TITLE_MAX),
+        body: content.body.trim().slice(0, BODY_MAX),
       })),
       tx,
     );

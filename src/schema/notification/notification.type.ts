@@ -6,6 +6,10 @@ import { Node } from '../shared/node.js';
 import { DateTimeScalar } from '../shared/scalars.js';
 import { UserError } from '../shared/user-error.js';
 
+/** Field limits: the service checks (or truncates to) them and the descriptions state them, so both read these. */
+export const TITLE_MAX = 200;
+export const BODY_MAX = 2_000;
+
 export enum NotificationKind {
   INFO = 'INFO',
   SUCCESS = 'SUCCESS',
@@ -37,10 +41,10 @@ export class Notification implements Node {
   @Field(() => NotificationKind, { description: 'How it should be presented.' })
   kind!: NotificationKind;
 
-  @Field(() => String, { description: 'Short title, 1 to 200 characters.' })
+  @Field(() => String, { description: `Short title, 1 to ${TITLE_MAX} characters.` })
   title!: string;
 
-  @Field(() => String, { description: 'The text, 1 to 2000 characters.' })
+  @Field(() => String, { description: `The text, 1 to ${BODY_MAX} characters.` })
   body!: string;
 
   @Field(() => DateTimeScalar, { nullable: true, description: 'When the recipient marked it read; null while unread.' })

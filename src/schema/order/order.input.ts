@@ -1,12 +1,16 @@
 import { Field, ID, InputType, Int } from 'type-graphql';
-import { OrderStatus } from './order.type.js';
+import type { InputOf } from '../shared/validation.js';
+import { OrderStatus, type Order } from './order.type.js';
+
+/** Units one order may take; the service checks it and the description states it. */
+export const MAX_QUANTITY = 10_000;
 
 @InputType({ description: 'An order to place. The total is computed by the server; a client never sends one.' })
-export class PlaceOrderInput {
+export class PlaceOrderInput implements InputOf<Order> {
   @Field(() => ID, { description: 'The catalog item to order.' })
   itemId!: string;
 
-  @Field(() => Int, { description: 'Units to order: 1 to 10000, and no more than the item has in stock.' })
+  @Field(() => Int, { description: `Units to order: 1 to ${MAX_QUANTITY}, and no more than the item has in stock.` })
   quantity!: number;
 
   @Field(() => String, {
@@ -17,7 +21,7 @@ export class PlaceOrderInput {
 }
 
 @InputType({ description: 'A status change of an order.' })
-export class UpdateOrderStatusInput {
+export class UpdateOrderStatusInput implements InputOf<Order> {
   @Field(() => ID, { description: 'The order to change.' })
   id!: string;
 

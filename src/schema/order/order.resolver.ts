@@ -1,23 +1,13 @@
-import { Arg, Args, Authorized, Ctx, Field, FieldResolver, Mutation, ObjectType, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { Arg, Args, Authorized, Ctx, FieldResolver, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { Context } from '../context.js';
 import { Topic, type OrderEvent } from '../../pubsub/topics.js';
 import { Item } from '../item/item.type.js';
 import { ConnectionArgs, connectionTypes } from '../shared/connection.js';
-import { UserError } from '../shared/user-error.js';
 import { User } from '../user/user.type.js';
 import { PlaceOrderInput, UpdateOrderStatusInput } from './order.input.js';
-import { Order } from './order.type.js';
+import { Order, OrderPayload } from './order.type.js';
 
 export const { ConnectionType: OrderConnection } = connectionTypes(Order, 'Order', 'orders');
-
-@ObjectType({ description: 'Result of placing an order or changing its status.' })
-export class OrderPayload {
-  @Field(() => Order, { nullable: true, description: 'The order as stored; null when the mutation failed.' })
-  order!: Order | null;
-
-  @Field(() => [UserError], { description: 'Why the mutation failed; empty on success.' })
-  userErrors!: UserError[];
-}
 
 @Resolver(() => Order)
 export class OrderResolver {

@@ -5,14 +5,12 @@ import type { ItemRow, OrderRow } from '../../db/tables.js';
 import { Topic, type Topics } from '../../pubsub/topics.js';
 import { pageRequest, toConnection, type Connection, type ConnectionArgs } from '../shared/connection.js';
 import { parseGlobalId } from '../shared/global-id.js';
-import { UserErrorCode, UserErrors, type UserError } from '../shared/user-error.js';
+import { UserErrorCode, UserErrors } from '../shared/user-error.js';
 import { DISCOUNT_CODE_PATTERN, type DiscountCodes } from './discount.js';
-import type { PlaceOrderInput, UpdateOrderStatusInput } from './order.input.js';
+import { MAX_QUANTITY, type PlaceOrderInput, type UpdateOrderStatusInput } from './order.input.js';
 import { orderSort, type OrderRepo } from './order.repo.js';
 import { enqueueNotification, type JobQueue } from '../../jobs/side-effects.js';
-import { Order, OrderStatus } from './order.type.js';
-
-export const MAX_QUANTITY = 10_000;
+import { Order, OrderStatus, type OrderPayload } from './order.type.js';
 
 /** Staff scope: read everyone's orders; with orders:write, move any order through its statuses. */
 export const READ_ALL_ORDERS = 'orders:read';
@@ -24,11 +22,6 @@ const TRANSITIONS: Record<OrderStatus, readonly OrderStatus[]> = {
   [OrderStatus.SHIPPED]: [],
   [OrderStatus.CANCELLED]: [],
 };
-
-export interface OrderPayloadData {
-  order: Order | null;
-  userErrors: UserError[];
-}
 
 /** Total in cents: unit price × quantity less the discount, rounded half up to the cent. Integer arithmetic only. */
 export function orderTotalCents(unitPriceCents: number, quantity: number, discountPercent: number): number {
@@ -62,7 +55,7 @@ export class OrderService {
     return toConnection(rows, page, orderSort, Order.fromRow, () => this.repo.count(placedBy));
   }
 
-  async place(auth: Authentication, input: PlaceOrderInput): Promise<OrderPayloadData> {
+  async place(auth: Authentication, input: PlaceOrderInput): Promise<OrderPayload> {
     const errors = new UserErrors();
     const itemId = parseGlobalId(input.itemId, 'Item');
     if (!itemId) errors.add(['input', 'itemId'], 'Item not found', UserErrorCode.NOT_FOUND);
@@ -113,7 +106,7 @@ export class OrderService {
    * order are serialized, and a cancellation's stock return commits with it; side effects of a status change (a
    * notification to the customer) belong inside it too.
    */
-  async updateStatus(auth: Authentication, input: UpdateOrderStatusInput): Promise<OrderPayloadData> {
+  async updateStatus(auth: Authentication, input: UpdateOrderStatusInput): Promise<OrderPayload> {
     const errors = new UserErrors();
     const id = parseGlobalId(input.id, 'Order');
     if (!id) return { order: null, userErrors: errors.add(['input', 'id'], 'Order not found', UserErrorCode.NOT_FOUND).list };

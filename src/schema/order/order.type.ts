@@ -4,6 +4,7 @@ import type { OrderEvent } from '../../pubsub/topics.js';
 import { toGlobalId } from '../shared/global-id.js';
 import { Node } from '../shared/node.js';
 import { DateTimeScalar } from '../shared/scalars.js';
+import { UserError } from '../shared/user-error.js';
 
 export enum OrderStatus {
   PENDING = 'PENDING',
@@ -87,4 +88,13 @@ export class Order implements Node {
       updatedAt: new Date(event.updatedAt),
     });
   }
+}
+
+@ObjectType({ description: 'Result of placing an order or changing its status.' })
+export class OrderPayload {
+  @Field(() => Order, { nullable: true, description: 'The order as stored; null when the mutation failed.' })
+  order!: Order | null;
+
+  @Field(() => [UserError], { description: 'Why the mutation failed; empty on success.' })
+  userErrors!: UserError[];
 }

@@ -1,13 +1,13 @@
 import { Field, ID, InputType } from 'type-graphql';
 import type { InputOf } from '../shared/validation.js';
-import type { Comment, Post } from './post.type.js';
+import { BODY_MAX, COMMENT_MAX, TITLE_MAX, type Comment, type Post } from './post.type.js';
 
 @InputType({ description: 'A new post.' })
 export class CreatePostInput implements InputOf<Post> {
-  @Field(() => String, { description: 'Title, 1 to 200 characters (trimmed).' })
+  @Field(() => String, { description: `Title, 1 to ${TITLE_MAX} characters (trimmed).` })
   title!: string;
 
-  @Field(() => String, { description: 'Text, 1 to 10000 characters (trimmed).' })
+  @Field(() => String, { description: `Text, 1 to ${BODY_MAX} characters (trimmed).` })
   body!: string;
 }
 
@@ -16,10 +16,10 @@ export class UpdatePostInput implements InputOf<Post> {
   @Field(() => ID, { description: 'The post to change.' })
   id!: string;
 
-  @Field(() => String, { nullable: true, description: 'Title, 1 to 200 characters.' })
+  @Field(() => String, { nullable: true, description: `Title, 1 to ${TITLE_MAX} characters.` })
   title?: string | null;
 
-  @Field(() => String, { nullable: true, description: 'Text, 1 to 10000 characters.' })
+  @Field(() => String, { nullable: true, description: `Text, 1 to ${BODY_MAX} characters.` })
   body?: string | null;
 }
 
@@ -28,6 +28,6 @@ export class AddCommentInput implements InputOf<Comment> {
   @Field(() => ID, { description: 'The post to comment on.' })
   postId!: string;
 
-  @Field(() => String, { description: 'Text, 1 to 2000 characters (trimmed).' })
+  @Field(() => String, { description: `Text, 1 to ${COMMENT_MAX} characters (trimmed).` })
   body!: string;
 }

@@ -1,36 +1,16 @@
 import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
-import { Field, ObjectType } from 'type-graphql';
 import type { Context } from '../context.js';
 import { Topic, type PostEvent } from '../../pubsub/topics.js';
 import { ConnectionArgs, connectionTypes } from '../shared/connection.js';
 import { DeletePayload } from '../shared/payloads.js';
-import { UserError } from '../shared/user-error.js';
 import { User } from '../user/user.type.js';
 import { nestedConnection, nestedKey } from './nested.js';
 import { AddCommentInput, CreatePostInput, UpdatePostInput } from './post.input.js';
 import { commentSort, postSort } from './post.repo.js';
-import { Comment, Post } from './post.type.js';
+import { Comment, CommentPayload, Post, PostPayload } from './post.type.js';
 
 export const { ConnectionType: PostConnection } = connectionTypes(Post, 'Post', 'posts');
 export const { ConnectionType: CommentConnection } = connectionTypes(Comment, 'Comment', 'comments');
-
-@ObjectType({ description: 'Result of creating or changing a post.' })
-export class PostPayload {
-  @Field(() => Post, { nullable: true, description: 'The post as stored; null when the mutation failed.' })
-  post!: Post | null;
-
-  @Field(() => [UserError], { description: 'Why the mutation failed; empty on success.' })
-  userErrors!: UserError[];
-}
-
-@ObjectType({ description: 'Result of adding a comment.' })
-export class CommentPayload {
-  @Field(() => Comment, { nullable: true, description: 'The comment as stored; null when the mutation failed.' })
-  comment!: Comment | null;
-
-  @Field(() => [UserError], { description: 'Why the mutation failed; empty on success.' })
-  userErrors!: UserError[];
-}
 
 async function loadUser(ctx: Context, id: string): Promise<User> {
   const row = await ctx.loaders.user.load(id);

@@ -5,34 +5,16 @@ import type { PostRow } from '../../db/tables.js';
 import { Topic, type Topics } from '../../pubsub/topics.js';
 import { pageRequest, toConnection, type Connection, type ConnectionArgs } from '../shared/connection.js';
 import { fromGlobalId, parseGlobalId } from '../shared/global-id.js';
-import { userError, UserErrorCode, UserErrors, type UserError } from '../shared/user-error.js';
+import type { DeletePayload } from '../shared/payloads.js';
+import { userError, UserErrorCode, UserErrors } from '../shared/user-error.js';
 import { checkLength } from '../shared/validation.js';
 import type { AddCommentInput, CreatePostInput, UpdatePostInput } from './post.input.js';
 import { postSort, type PostRepo } from './post.repo.js';
 import { enqueueNotification, type JobQueue } from '../../jobs/side-effects.js';
-import { Comment, Post } from './post.type.js';
-
-export const TITLE_MAX = 200;
-export const BODY_MAX = 10_000;
-export const COMMENT_MAX = 2_000;
+import { BODY_MAX, Comment, COMMENT_MAX, Post, TITLE_MAX, type CommentPayload, type PostPayload } from './post.type.js';
 
 /** Moderators hold posts:delete: they change and delete anyone's posts and comments. */
 export const MODERATE_POSTS = 'posts:delete';
-
-export interface PostPayloadData {
-  post: Post | null;
-  userErrors: UserError[];
-}
-
-export interface CommentPayloadData {
-  comment: Comment | null;
-  userErrors: UserError[];
-}
-
-export interface DeletePayloadData {
-  deletedId: string | null;
-  userErrors: UserError[];
-}
 
 function viewerId(auth: Authentication): string {
   // @Authorized on every resolver guarantees a viewer; a missing one is a wiring bug, not a user error.
@@ -61,7 +43,7 @@ export class PostService {
     return toConnection(rows, page, postSort, Post.fromRow, () => this.repo.count(authorId));
   }
 
-  async create(auth: Authentication, input: CreatePostInput): Promise<PostPayloadData> {
+  async create(auth: Authentication, input: CreatePostInput): Promise<PostPayload> {
     const errors = new UserErrors();
     const title = checkLength(input.title, errors, ['input', 'title'], 'Title', 1, TITLE_MAX);
     const body = checkLength(input.body, errors, ['input', 'body'], 'Body', 1, BODY_MAX);
@@ -71,7 +53,7 @@ export class PostService {
     return { post: Post.fromRow(row), userErrors: [] };
   }
 
-  async update(auth: Authentication, input: UpdatePostInput): Promise<PostPayloadData> {
+  async update(auth: Authentication, input: UpdatePostInput): Promise<PostPayload> {
     const errors = new UserErrors();
     const id = parseGlobalId(input.id, 'Post');
     const [existing] = id ? await this.repo.findByIds([id]) : [];
@@ -92,7 +74,7 @@ export class PostService {
     return { post: Post.fromRow(row), userErrors: [] };
   }
 
-  async delete(auth: Authentication, globalId: string): Promise<DeletePayloadData> {
+  async delete(auth: Authentication, globalId: string): Promise<DeletePayload> {
     const id = parseGlobalId(globalId, 'Post');
     const [existing] = id ? await this.repo.findByIds([id]) : [];
     if (!existing) return { deletedId: null, userErrors: [userError(['id'], 'Post not found', UserErrorCode.NOT_FOUND)] };
@@ -108,7 +90,7 @@ export class PostService {
    * One transaction: the post is locked against deletion while the comment is inserted, and side effects of a new
    * comment (a notification to the post's author) are enqueued inside it, so they exist exactly when the comment does.
    */
-  async addComment(auth: Authentication, input: AddCommentInput): Promise<CommentPayloadData> {
+  async addComment(auth: Authentication, input: AddCommentInput): Promise<CommentPayload> {
     const errors = new UserErrors();
     const postId = parseGlobalId(input.postId, 'Post');
     const body = checkLength(input.body, errors, ['input', 'body'], 'Body', 1, COMMENT_MAX);
@@ -132,7 +114,7 @@ export class PostService {
     return { comment: Comment.fromRow(row), userErrors: [] };
   }
 
-  async deleteComment(auth: Authentication, globalId: string): Promise<DeletePayloadData> {
+  async deleteComment(auth: Authentication, globalId: string): Promise<DeletePayload> {
     const id = parseGlobalId(globalId, 'Comment');
     const [existing] = id ? await this.repo.findCommentsByIds([id]) : [];
     if (!existing) return { deletedId: null, userErrors: [userError(['id'], 'Comment not found', UserErrorCode.NOT_FOUND)] };

@@ -4,6 +4,12 @@ import type { PostEvent } from '../../pubsub/topics.js';
 import { toGlobalId } from '../shared/global-id.js';
 import { Node } from '../shared/node.js';
 import { DateTimeScalar } from '../shared/scalars.js';
+import { UserError } from '../shared/user-error.js';
+
+/** Field limits: the service checks them and the descriptions state them, so both read these. */
+export const TITLE_MAX = 200;
+export const BODY_MAX = 10_000;
+export const COMMENT_MAX = 2_000;
 
 @ObjectType({ implements: Node, description: 'An internal post (announcement) by a member of staff.' })
 export class Post implements Node {
@@ -18,10 +24,10 @@ export class Post implements Node {
   /** The author's uuid; `author` loads the user. */
   authorId!: string;
 
-  @Field(() => String, { description: 'Title, 1 to 200 characters.' })
+  @Field(() => String, { description: `Title, 1 to ${TITLE_MAX} characters.` })
   title!: string;
 
-  @Field(() => String, { description: 'Text of the post, 1 to 10000 characters.' })
+  @Field(() => String, { description: `Text of the post, 1 to ${BODY_MAX} characters.` })
   body!: string;
 
   @Field(() => DateTimeScalar, { description: 'When the post was published.' })
@@ -60,7 +66,7 @@ export class Comment implements Node {
   postId!: string;
   authorId!: string;
 
-  @Field(() => String, { description: 'Text of the comment, 1 to 2000 characters.' })
+  @Field(() => String, { description: `Text of the comment, 1 to ${COMMENT_MAX} characters.` })
   body!: string;
 
   @Field(() => DateTimeScalar, { description: 'When the comment was written.' })
@@ -76,4 +82,22 @@ export class Comment implements Node {
       createdAt: row.createdAt,
     });
   }
+}
+
+@ObjectType({ description: 'Result of creating or changing a post.' })
+export class PostPayload {
+  @Field(() => Post, { nullable: true, description: 'The post as stored; null when the mutation failed.' })
+  post!: Post | null;
+
+  @Field(() => [UserError], { description: 'Why the mutation failed; empty on success.' })
+  userErrors!: UserError[];
+}
+
+@ObjectType({ description: 'Result of adding a comment.' })
+export class CommentPayload {
+  @Field(() => Comment, { nullable: true, description: 'The comment as stored; null when the mutation failed.' })
+  comment!: Comment | null;
+
+  @Field(() => [UserError], { description: 'Why the mutation failed; empty on success.' })
+  userErrors!: UserError[];
 }

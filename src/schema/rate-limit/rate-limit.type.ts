@@ -1,9 +1,11 @@
 import { Field, Int, ObjectType } from 'type-graphql';
 import { DateTimeScalar } from '../shared/scalars.js';
 
+/** Static cost that one point buys; the service charges by it and the description states it. */
+export const COST_PER_POINT = 100;
+
 @ObjectType({
-  description:
-    'The caller’s rate-limit budget (per user, or per client IP when anonymous). Operations are charged max(1, ceil(cost / 100)) points before they run.',
+  description: `The caller’s rate-limit budget (per user, or per client IP when anonymous). Operations are charged max(1, ceil(cost / ${COST_PER_POINT})) points before they run.`,
 })
 export class RateLimit {
   @Field(() => Int, { description: 'Points per window for this caller.' })

@@ -1,8 +1,8 @@
 import { Field, ID, InputType, registerEnumType } from 'type-graphql';
 import { SortDirection } from '../shared/connection.js';
 import { DateTimeScalar } from '../shared/scalars.js';
-import type { InputOf } from '../shared/validation.js';
-import { Priority, type Task } from './task.type.js';
+import { MAX_TAGS, type InputOf } from '../shared/validation.js';
+import { DESCRIPTION_MAX, Priority, TITLE_MAX, type Task } from './task.type.js';
 
 export enum TaskOrderField {
   CREATED_AT = 'CREATED_AT',
@@ -48,10 +48,10 @@ export class TaskOrder {
 
 @InputType({ description: 'A new task, owned by the viewer.' })
 export class CreateTaskInput implements InputOf<Omit<Task, 'assigneeId'>> {
-  @Field(() => String, { description: 'Title, 1 to 100 characters (trimmed).' })
+  @Field(() => String, { description: `Title, 1 to ${TITLE_MAX} characters (trimmed).` })
   title!: string;
 
-  @Field(() => String, { nullable: true, description: 'At most 500 characters.' })
+  @Field(() => String, { nullable: true, description: `At most ${DESCRIPTION_MAX} characters.` })
   description?: string | null;
 
   @Field(() => Priority, { nullable: true, description: 'MEDIUM when absent.' })
@@ -63,7 +63,7 @@ export class CreateTaskInput implements InputOf<Omit<Task, 'assigneeId'>> {
   @Field(() => DateTimeScalar, { nullable: true, description: 'When the task is due; not in the past.' })
   dueDate?: Date | null;
 
-  @Field(() => [String], { nullable: true, description: 'At most 10; trimmed, lower-cased, de-duplicated, empties dropped.' })
+  @Field(() => [String], { nullable: true, description: `At most ${MAX_TAGS}; trimmed, lower-cased, de-duplicated, empties dropped.` })
   tags?: string[] | null;
 
   @Field(() => ID, { nullable: true, description: 'The user to assign the task to.' })
@@ -77,10 +77,10 @@ export class UpdateTaskInput implements InputOf<Omit<Task, 'assigneeId'>> {
   @Field(() => ID, { description: 'The task to change.' })
   id!: string;
 
-  @Field(() => String, { nullable: true, description: 'Title, 1 to 100 characters; cannot be cleared.' })
+  @Field(() => String, { nullable: true, description: `Title, 1 to ${TITLE_MAX} characters; cannot be cleared.` })
   title?: string | null;
 
-  @Field(() => String, { nullable: true, description: 'At most 500 characters; null clears it.' })
+  @Field(() => String, { nullable: true, description: `At most ${DESCRIPTION_MAX} characters; null clears it.` })
   description?: string | null;
 
   @Field(() => Priority, { nullable: true, description: 'The priority; cannot be cleared.' })

@@ -1,22 +1,12 @@
-import { Arg, Args, Authorized, Ctx, Field, FieldResolver, ID, Mutation, ObjectType, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { Context } from '../context.js';
 import { ConnectionArgs, connectionTypes } from '../shared/connection.js';
 import { DeletePayload } from '../shared/payloads.js';
-import { UserError } from '../shared/user-error.js';
 import { User } from '../user/user.type.js';
 import { CreateTaskInput, TaskFilter, TaskOrder, UpdateTaskInput } from './task.input.js';
-import { Task } from './task.type.js';
+import { Task, TaskPayload } from './task.type.js';
 
 export const { ConnectionType: TaskConnection } = connectionTypes(Task, 'Task', 'tasks');
-
-@ObjectType({ description: 'Result of creating or changing a task.' })
-export class TaskPayload {
-  @Field(() => Task, { nullable: true, description: 'The task as stored; null when the mutation failed.' })
-  task!: Task | null;
-
-  @Field(() => [UserError], { description: 'Why the mutation failed; empty on success.' })
-  userErrors!: UserError[];
-}
 
 @Resolver(() => Task)
 export class TaskResolver {

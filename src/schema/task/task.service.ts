@@ -2,19 +2,15 @@ import type { Authentication } from '../../auth/identity.js';
 import type { TaskRow } from '../../db/tables.js';
 import { pageRequest, SortDirection, toConnection, type Connection, type ConnectionArgs } from '../shared/connection.js';
 import { fromGlobalId, parseGlobalId } from '../shared/global-id.js';
-import { userError, UserErrorCode, UserErrors, type UserError } from '../shared/user-error.js';
+import type { DeletePayload } from '../shared/payloads.js';
+import { userError, UserErrorCode, UserErrors } from '../shared/user-error.js';
 import { checkLength, normalizeTags } from '../shared/validation.js';
 import { TaskOrderField, type CreateTaskInput, type TaskFilter, type TaskOrder, type UpdateTaskInput } from './task.input.js';
 import { taskSort, type TaskChanges, type TaskRepo, type TaskSortField } from './task.repo.js';
-import { Task } from './task.type.js';
+import { DESCRIPTION_MAX, Task, TITLE_MAX, type TaskPayload } from './task.type.js';
 
 /** Staff scope: read, change and delete anyone's tasks. */
 export const MANAGE_TASKS = 'tasks:delete';
-
-export interface TaskPayloadData {
-  task: Task | null;
-  userErrors: UserError[];
-}
 
 const SORT_FIELDS: Record<TaskOrderField, TaskSortField> = {
   [TaskOrderField.CREATED_AT]: 'createdAt',
@@ -57,9 +53,9 @@ export class TaskService {
     return toConnection(rows, page, sort, Task.fromRow, () => this.repo.count(query));
   }
 
-  async create(auth: Authentication, input: CreateTaskInput): Promise<TaskPayloadData> {
+  async create(auth: Authentication, input: CreateTaskInput): Promise<TaskPayload> {
     const errors = new UserErrors();
-    const title = checkLength(input.title, errors, ['input', 'title'], 'Title', 1, 100);
+    const title = checkLength(input.title, errors, ['input', 'title'], 'Title', 1, TITLE_MAX);
     const description = this.description(input.description, errors);
     const dueAt = this.dueDate(input.dueDate, errors);
     const tags = normalizeTags(input.tags ?? [], errors, ['input', 'tags']);
@@ -79,14 +75,14 @@ export class TaskService {
   }
 
   /** Absent field (undefined) = unchanged; explicit null = cleared, where a field can be cleared. */
-  async update(auth: Authentication, input: UpdateTaskInput): Promise<TaskPayloadData> {
+  async update(auth: Authentication, input: UpdateTaskInput): Promise<TaskPayload> {
     const errors = new UserErrors();
     const existing = await this.findVisible(auth, input.id);
     if (!existing) return { task: null, userErrors: errors.add(['input', 'id'], 'Task not found', UserErrorCode.NOT_FOUND).list };
     const changes: TaskChanges = {};
     if (input.title !== undefined) {
       if (input.title === null) errors.add(['input', 'title'], 'Title cannot be cleared');
-      else changes.title = checkLength(input.title, errors, ['input', 'title'], 'Title', 1, 100);
+      else changes.title = checkLength(input.title, errors, ['input', 'title'], 'Title', 1, TITLE_MAX);
     }
     if (input.description !== undefined) changes.description = this.description(input.description, errors);
     if (input.priority !== undefined) {
@@ -107,7 +103,7 @@ export class TaskService {
   }
 
   /** The owner deletes their task; staff delete anyone's. An assignee may change a task but not delete it. */
-  async delete(auth: Authentication, globalId: string): Promise<{ deletedId: string | null; userErrors: UserError[] }> {
+  async delete(auth: Authentication, globalId: string): Promise<DeletePayload> {
     const existing = await this.findVisible(auth, globalId);
     if (!existing) return { deletedId: null, userErrors: [userError(['id'], 'Task not found', UserErrorCode.NOT_FOUND)] };
     if (existing.ownerId !== auth.viewer!.id && !auth.scopes.has(MANAGE_TASKS)) {
@@ -128,7 +124,9 @@ export class TaskService {
   private description(value: string | null | undefined, errors: UserErrors): string | null {
     if (value == null) return null;
     const trimmed = value.trim();
-    if ([...trimmed].length > 500) errors.add(['input', 'description'], 'Description must be at most 500 characters');
+    if ([...trimmed].length > DESCRIPTION_MAX) {
+      errors.add(['input', 'description'], `Description must be at most ${DESCRIPTION_MAX} characters`);
+    }
     return trimmed === '' ? null : trimmed;
   }
 

@@ -3,6 +3,12 @@ import type { TaskRow } from '../../db/tables.js';
 import { toGlobalId } from '../shared/global-id.js';
 import { Node } from '../shared/node.js';
 import { DateTimeScalar } from '../shared/scalars.js';
+import { UserError } from '../shared/user-error.js';
+import { MAX_TAGS } from '../shared/validation.js';
+
+/** Field limits: the service checks them and the descriptions state them, so both read these. */
+export const TITLE_MAX = 100;
+export const DESCRIPTION_MAX = 500;
 
 export enum Priority {
   LOW = 'LOW',
@@ -33,10 +39,10 @@ export class Task implements Node {
   ownerId!: string;
   assigneeId!: string | null;
 
-  @Field(() => String, { description: 'Title, 1 to 100 characters.' })
+  @Field(() => String, { description: `Title, 1 to ${TITLE_MAX} characters.` })
   title!: string;
 
-  @Field(() => String, { nullable: true, description: 'At most 500 characters.' })
+  @Field(() => String, { nullable: true, description: `At most ${DESCRIPTION_MAX} characters.` })
   description!: string | null;
 
   @Field(() => Priority, { description: 'How urgent the task is.' })
@@ -48,7 +54,7 @@ export class Task implements Node {
   @Field(() => DateTimeScalar, { nullable: true, description: 'When the task is due; never in the past when set.' })
   dueDate!: Date | null;
 
-  @Field(() => [String], { description: 'Lower-case tags, at most 10, without duplicates.' })
+  @Field(() => [String], { description: `Lower-case tags, at most ${MAX_TAGS}, without duplicates.` })
   tags!: string[];
 
   @Field(() => DateTimeScalar, { description: 'When the task was created.' })
@@ -73,4 +79,13 @@ export class Task implements Node {
       updatedAt: row.updatedAt,
     });
   }
+}
+
+@ObjectType({ description: 'Result of creating or changing a task.' })
+export class TaskPayload {
+  @Field(() => Task, { nullable: true, description: 'The task as stored; null when the mutation failed.' })
+  task!: Task | null;
+
+  @Field(() => [UserError], { description: 'Why the mutation failed; empty on success.' })
+  userErrors!: UserError[];
 }

@@ -11,25 +11,9 @@ import { userError, UserErrorCode, UserErrors, type UserError } from '../shared/
 import type { SessionRepo } from './session.repo.js';
 import type { NewUser, UserService } from './user.service.js';
 import { enqueueWelcomeEmail, type JobQueue } from '../../jobs/side-effects.js';
-import { User } from './user.type.js';
+import { User, type AuthPayload, type Scope, type Session } from './user.type.js';
 
-export interface AuthPayloadData {
-  accessToken: string | null;
-  refreshToken: string | null;
-  expiresIn: number | null;
-  scopes: string[] | null;
-  user: User | null;
-  userErrors: UserError[];
-}
-
-export interface SessionData {
-  id: string;
-  createdAt: Date;
-  expiresAt: Date;
-  current: boolean;
-}
-
-const failed = (userErrors: UserError[]): AuthPayloadData => ({
+const failed = (userErrors: UserError[]): AuthPayload => ({
   accessToken: null,
   refreshToken: null,
   expiresIn: null,
@@ -58,7 +42,7 @@ export class AuthService {
   }
 
   /** Creates a USER account and signs it in; the welcome e-mail is queued in the account's transaction. */
-  async register(input: Omit<NewUser, 'role'>): Promise<AuthPayloadData> {
+  async register(input: Omit<NewUser, 'role'>): Promise<AuthPayload> {
     const { user, userErrors } = await this.users.create({ ...input, role: 'USER' }, ['input'], (tx, row) =>
       enqueueWelcomeEmail(this.jobs, tx, row),
     );
@@ -66,7 +50,7 @@ export class AuthService {
     return this.startSession(user, null);
   }
 
-  async login(input: { login: string; password: string; scopes?: readonly string[] | null }): Promise<AuthPayloadData> {
+  async login(input: { login: string; password: string; scopes?: readonly string[] | null }): Promise<AuthPayload> {
     const errors = new UserErrors();
     for (const scope of input.scopes ?? []) {
       if (!isScope(scope)) errors.add(['input', 'scopes'], `Unknown scope: ${scope.slice(0, 50)}`);
@@ -93,7 +77,7 @@ export class AuthService {
    * was already used means it was copied — by an attacker or from a stolen backup — so the whole family is revoked
    * and both holders have to sign in again (RFC 9700 §4.14.2).
    */
-  async refresh(refreshToken: string): Promise<AuthPayloadData> {
+  async refresh(refreshToken: string): Promise<AuthPayload> {
     const invalid = (message = INVALID_REFRESH) => failed([userError(['refreshToken'], message, UserErrorCode.INVALID)]);
     const row = await this.sessions.findByTokenHash(hashRefreshToken(refreshToken));
     const now = new Date();
@@ -154,7 +138,7 @@ export class AuthService {
     return this.sessions.revokeAllForUser(userId, new Date());
   }
 
-  async listSessions(userId: string, currentSessionId: string | null): Promise<SessionData[]> {
+  async listSessions(userId: string, currentSessionId: string | null): Promise<Session[]> {
     const rows = await this.sessions.listLive(userId, new Date());
     return rows.map((row: SessionRow) => ({
       id: toGlobalId('Session', row.familyId),
@@ -164,12 +148,12 @@ export class AuthService {
     }));
   }
 
-  scopeCatalogue(): Array<{ name: string; description: string }> {
+  scopeCatalogue(): Scope[] {
     return ALL_SCOPES.map((name) => ({ name, description: SCOPE_CATALOGUE[name] }));
   }
 
   /** Starts a session family for a user: a refresh token row and an access token. Also used by the token CLI. */
-  async startSession(user: UserRow, requestedScopes: readonly string[] | null): Promise<AuthPayloadData> {
+  async startSession(user: UserRow, requestedScopes: readonly string[] | null): Promise<AuthPayload> {
     const scopes = grantScopes(user.role as Role, requestedScopes);
     const refresh = this.tokens.newRefreshToken();
     const familyId = randomUUID();

@@ -6,13 +6,13 @@ import type { UserRow } from '../../db/tables.js';
 import { pageRequest, toConnection, type Connection, type ConnectionArgs } from '../shared/connection.js';
 import { UserErrorCode, UserErrors, type UserError } from '../shared/user-error.js';
 import { checkLength } from '../shared/validation.js';
+import { PASSWORD_MAX, PASSWORD_MIN } from './user.input.js';
 import { userSort, type UserRepo } from './user.repo.js';
-import { User } from './user.type.js';
+import { FULL_NAME_MAX, FULL_NAME_MIN, User, USERNAME_MAX, USERNAME_MIN } from './user.type.js';
 
 export const USERNAME_PATTERN = /^[A-Za-z0-9_]+$/;
 /** The seed's pattern (001 Q9) with `+` allowed in the local part and a letters-only top-level domain. */
 export const EMAIL_PATTERN = /^[\w.+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$/;
-export const PASSWORD_MAX = 128;
 
 export interface NewUser {
   username: string;
@@ -22,7 +22,11 @@ export interface NewUser {
   role?: Role;
 }
 
-export interface UserPayloadData {
+/**
+ * Not a GraphQL payload: no operation returns it. It carries the stored row (password hash included) to register,
+ * which turns it into an AuthPayload, and to the admin bootstrap and demo data, which never reach the wire.
+ */
+export interface CreatedUser {
   user: UserRow | null;
   userErrors: UserError[];
 }
@@ -37,31 +41,32 @@ export class UserService {
     input: NewUser,
     path: string[] = ['input'],
     afterInsert?: (tx: Executor, user: UserRow) => Promise<unknown>,
-  ): Promise<UserPayloadData> {
+  ): Promise<CreatedUser> {
     const errors = new UserErrors();
     const field = (name: string) => [...path, name];
     const username = input.username.trim();
     const usernameLength = [...username].length;
-    if (usernameLength < 3) errors.add(field('username'), 'Username must be at least 3 characters');
-    else if (usernameLength > 20) errors.add(field('username'), 'Username must be at most 20 characters');
+    if (usernameLength < USERNAME_MIN) errors.add(field('username'), `Username must be at least ${USERNAME_MIN} characters`);
+    else if (usernameLength > USERNAME_MAX) errors.add(field('username'), `Username must be at most ${USERNAME_MAX} characters`);
     else if (!USERNAME_PATTERN.test(username)) {
       errors.add(field('username'), 'Username can only contain letters, numbers, and underscores');
     }
 
     const email = input.email.trim().toLowerCase();
     if (email.length > 254 || !EMAIL_PATTERN.test(email)) errors.add(field('email'), 'Invalid email format');
-    else if (usernameLength >= 3 && email.includes(username.toLowerCase())) {
+    else if (usernameLength >= USERNAME_MIN && email.includes(username.toLowerCase())) {
       errors.add(field('email'), 'Username should not be part of email');
     }
 
     const password = input.password;
-    if ([...password].length < 8) errors.add(field('password'), 'Password must be at least 8 characters');
+    if ([...password].length < PASSWORD_MIN) errors.add(field('password'), `Password must be at least ${PASSWORD_MIN} characters`);
     else if ([...password].length > PASSWORD_MAX) errors.add(field('password'), `Password must be at most ${PASSWORD_MAX} characters`);
     if (!/[A-Z]/.test(password)) errors.add(field('password'), 'Password must contain at least one uppercase letter');
     if (!/[a-z]/.test(password)) errors.add(field('password'), 'Password must contain at least one lowercase letter');
     if (!/\d/.test(password)) errors.add(field('password'), 'Password must contain at least one digit');
 
-    const fullName = input.fullName == null ? null : checkLength(input.fullName, errors, field('fullName'), 'Full name', 2, 100);
+    const fullName =
+      input.fullName == null ? null : checkLength(input.fullName, errors, field('fullName'), 'Full name', FULL_NAME_MIN, FULL_NAME_MAX);
     if (errors.any) return { user: null, userErrors: errors.list };
 
     const [byName, byEmail] = await Promise.all([this.repo.findByLogin(username), this.repo.findByEmail(email)]);

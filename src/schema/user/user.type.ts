@@ -7,6 +7,12 @@ import { Node } from '../shared/node.js';
 import { DateTimeScalar } from '../shared/scalars.js';
 import { UserError } from '../shared/user-error.js';
 
+/** Field limits: the service checks them and the descriptions state them, so both read these. */
+export const USERNAME_MIN = 3;
+export const USERNAME_MAX = 20;
+export const FULL_NAME_MIN = 2;
+export const FULL_NAME_MAX = 100;
+
 export enum Role {
   USER = 'USER',
   MODERATOR = 'MODERATOR',
@@ -36,7 +42,9 @@ export class User implements Node {
   /** True for the user of an AuthPayload: the caller has just proven to be them (register, login, refresh). */
   signedIn = false;
 
-  @Field(() => String, { description: 'Unique login name (ignoring case): 3 to 20 letters, digits or underscores.' })
+  @Field(() => String, {
+    description: `Unique login name (ignoring case): ${USERNAME_MIN} to ${USERNAME_MAX} letters, digits or underscores.`,
+  })
   username!: string;
 
   @Field(() => String, {
@@ -46,7 +54,7 @@ export class User implements Node {
   @UseMiddleware(visibleToOwnerOr<User>((user, viewerId) => user.signedIn || user.rowId === viewerId, 'user:read'))
   email!: string | null;
 
-  @Field(() => String, { nullable: true, description: 'Full name, 2 to 100 characters.' })
+  @Field(() => String, { nullable: true, description: `Full name, ${FULL_NAME_MIN} to ${FULL_NAME_MAX} characters.` })
   fullName!: string | null;
 
   @Field(() => Role, { description: 'The role, which determines the scopes a login can obtain.' })
