@@ -55,7 +55,7 @@ export interface RateLimitConfig {
 /** Overridable by RATE_LIMIT_*. */
 export const rateLimitDefaults: RateLimitConfig = {
   windowMs: 60 * 60 * 1_000, // one hour, as GitHub's budgets
-  // An IP budget is shared by everyone behind one NAT or proxy, so it follows the seed's per-IP rule (1,000 requests
+  // An IP budget is shared by everyone behind one NAT or proxy, so it follows a per-IP rule (1,000 requests
   // per hour per IP) rather than its per-account free tier (100/h): with a plain query costing one point, an
   // anonymous client keeps that request rate.
   anonymous: 1_000, // points per window

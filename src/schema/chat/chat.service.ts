@@ -39,7 +39,7 @@ export interface ChatDeps {
 const NOT_A_MEMBER = 'You are not a member of this room';
 
 /**
- * Rooms, memberships, room and direct messages, typing (seed 001 Q12–Q14, Q55). Every event is published after the
+ * Rooms, memberships, room and direct messages, typing. Every event is published after the
  * change it reports has committed, and carries ids and small data; subscribers' own checks decide who sees it.
  */
 export class ChatService {

@@ -11,7 +11,7 @@ export interface DashboardSources {
 
 const HOUR = 60 * 60 * 1_000; // ms
 
-/** Dashboard figures (seed 001 Q13 live data, §60): computed on demand, or once per interval for all subscribers. */
+/** Dashboard figures: computed on demand, or once per interval for all subscribers. */
 export class DashboardService {
   readonly ticker: SharedTicker<DashboardStats>;
 

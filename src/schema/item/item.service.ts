@@ -24,7 +24,7 @@ function toCents(price: number): number {
   return Math.round(price * 100);
 }
 
-/** The catalog's rules (seed: 001 Q8, Q11, §24): validation, uniqueness, and change events after commit. */
+/** The catalog's rules: validation, uniqueness, and change events after commit. */
 export class ItemService {
   constructor(
     private readonly repo: ItemRepo,

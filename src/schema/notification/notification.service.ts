@@ -29,7 +29,7 @@ export interface Notified {
   publish(): void;
 }
 
-/** Notifications (seed 001 Q13 `send-notification`, 004 Q35): stored per user, pushed to their subscriptions. */
+/** Notifications: stored per user, pushed to their subscriptions. */
 export class NotificationService {
   constructor(
     private readonly repo: NotificationRepo,

@@ -32,7 +32,7 @@ function isStaff(auth: Authentication): boolean {
   return auth.scopes.has(READ_ALL_ORDERS) && auth.scopes.has('orders:write');
 }
 
-/** Orders (seed 001 §24): server-computed totals, discount codes, stock that never goes below zero, status moves. */
+/** Orders: server-computed totals, discount codes, stock that never goes below zero, status moves. */
 export class OrderService {
   constructor(
     private readonly db: Database,

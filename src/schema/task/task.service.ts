@@ -19,7 +19,7 @@ const SORT_FIELDS: Record<TaskOrderField, TaskSortField> = {
   [TaskOrderField.PRIORITY]: 'priority',
 };
 
-/** To-dos (seed 001 Q10): the seed's rules, ownership and assignment. */
+/** To-dos: validation, ownership and assignment. */
 export class TaskService {
   constructor(private readonly repo: TaskRepo) {}
 

@@ -11,7 +11,7 @@ import { userSort, type UserRepo } from './user.repo.js';
 import { FULL_NAME_MAX, FULL_NAME_MIN, User, USERNAME_MAX, USERNAME_MIN } from './user.type.js';
 
 export const USERNAME_PATTERN = /^[A-Za-z0-9_]+$/;
-/** The seed's pattern (001 Q9) with `+` allowed in the local part and a letters-only top-level domain. */
+/** A plain e-mail pattern, with `+` allowed in the local part and a letters-only top-level domain. */
 export const EMAIL_PATTERN = /^[\w.+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$/;
 
 export interface NewUser {
@@ -31,7 +31,7 @@ export interface CreatedUser {
   userErrors: UserError[];
 }
 
-/** Account rules (seed 001 Q9, Q11; DESIGN.md "Identity and access"). */
+/** Account rules: username, e-mail, password and full-name checks, uniqueness, roles and activation. */
 export class UserService {
   constructor(private readonly repo: UserRepo) {}
 
