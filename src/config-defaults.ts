@@ -56,7 +56,7 @@ export interface RateLimitConfig {
 export const rateLimitDefaults: RateLimitConfig = {
   windowMs: 60 * 60 * 1_000, // one hour, as GitHub's budgets
   // An IP budget is shared by everyone behind one NAT or proxy, so it follows a per-IP rule (1,000 requests
-  // per hour per IP) rather than its per-account free tier (100/h): with a plain query costing one point, an
+  // per hour per IP) rather than a per-account free tier (100/h): with a plain query costing one point, an
   // anonymous client keeps that request rate.
   anonymous: 1_000, // points per window
   user: 5_000, // points per window

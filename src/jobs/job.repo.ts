@@ -1,5 +1,5 @@
 import { and, count, eq, inArray, lt, sql, type SQL } from 'drizzle-orm';
-import type { Database, Executor } from '../db/client.js';
+import type { Executor } from '../db/client.js';
 import { jobFileChunks, jobs, type JobRow } from '../db/tables.js';
 import { createdAtSort, keysetCondition, keysetOrder, type PageRequest } from '../schema/shared/connection.js';
 
@@ -23,10 +23,15 @@ const ms = (value: number) => sql`(${value}::double precision * interval '1 mill
  * whose job was claimed again can no longer change the row.
  */
 export class JobRepo {
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: Executor) {}
 
-  async insert(executor: Executor, values: NewJobRow): Promise<JobRow | null> {
-    const [row] = await executor.insert(jobs).values(values).onConflictDoNothing().returning();
+  /** The same queries inside a transaction. */
+  in(tx: Executor): JobRepo {
+    return new JobRepo(tx);
+  }
+
+  async insert(values: NewJobRow): Promise<JobRow | null> {
+    const [row] = await this.db.insert(jobs).values(values).onConflictDoNothing().returning();
     return row ?? null;
   }
 

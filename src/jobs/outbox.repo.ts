@@ -1,10 +1,15 @@
 import { eq } from 'drizzle-orm';
-import type { Database } from '../db/client.js';
+import type { Executor } from '../db/client.js';
 import { emailOutbox } from '../db/tables.js';
 
 /** SQL of `email_outbox`: what the e-mail jobs delivered, at most one row per job and recipient. */
 export class OutboxRepo {
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: Executor) {}
+
+  /** The same queries inside a transaction. */
+  in(tx: Executor): OutboxRepo {
+    return new OutboxRepo(tx);
+  }
 
   /** Idempotent per (job, recipient): true when this call wrote the row. */
   async send(jobId: string, recipient: string, subject: string, body: string): Promise<boolean> {

@@ -113,7 +113,7 @@ export class JobQueue {
   }
 
   private insert(executor: Executor, definition: JobDefinition, params: unknown, input: Omit<EnqueueInput, 'kind' | 'params'>) {
-    return this.deps.repo.insert(executor, {
+    return this.deps.repo.in(executor).insert({
       kind: definition.kind,
       params,
       ownerId: input.ownerId ?? null,

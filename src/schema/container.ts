@@ -67,16 +67,16 @@ export function createContainer({ config, db, pubsub, jobHandlers = [] }: Contai
     outbox: new OutboxRepo(db),
   };
   const tokens = new TokenService(config);
-  const users = new UserService(repos.users);
+  const users = new UserService({ db, repo: repos.users });
   const realtime = createRealtime(config, pubsub, (roomId) => repos.chat.memberIds(roomId));
   const queueLimit = config.realtime.subscriptionQueueLimit;
-  const notifications = new NotificationService(
-    repos.notifications,
+  const notifications = new NotificationService({
+    repo: repos.notifications,
     pubsub,
-    (ids) => repos.chat.activeUserIds(ids),
+    activeUserIds: (ids) => repos.chat.activeUserIds(ids),
     queueLimit,
-    realtime.streams,
-  );
+    streams: realtime.streams,
+  });
   // The queue: other services enqueue their side effects with `queue.enqueue(tx, …)` inside their transactions.
   const queue = new JobQueue({
     db,
@@ -93,22 +93,22 @@ export function createContainer({ config, db, pubsub, jobHandlers = [] }: Contai
   });
   const jobs = queue;
   const services = {
-    items: new ItemService(repos.items, pubsub),
-    orders: new OrderService(db, repos.orders, pubsub, config.discountCodes, jobs),
-    tasks: new TaskService(repos.tasks),
-    posts: new PostService(db, repos.posts, pubsub, jobs),
-    rateLimit: new RateLimitService(createRateLimitStore(config.redisUrl), config.rateLimit),
+    items: new ItemService({ repo: repos.items, pubsub }),
+    orders: new OrderService({ db, repo: repos.orders, pubsub, discountCodes: config.discountCodes, jobs }),
+    tasks: new TaskService({ repo: repos.tasks }),
+    posts: new PostService({ db, repo: repos.posts, pubsub, jobs }),
+    rateLimit: new RateLimitService({ store: createRateLimitStore(config.redisUrl), config: config.rateLimit }),
     tokens,
     users,
-    auth: new AuthService(users, repos.sessions, tokens, config, jobs),
+    auth: new AuthService({ db, users, sessions: repos.sessions, tokens, config, jobs }),
     realtime,
     notifications,
     chat: new ChatService({ repo: repos.chat, pubsub, notifications, db, jobs, queueLimit, ...realtime }),
-    dashboard: new DashboardService(
-      realtime.connections,
-      { ordersSince: (since) => repos.orders.statsSince(since), runningJobs: () => repos.dashboard.runningJobs() },
+    dashboard: new DashboardService({
+      connections: realtime.connections,
+      sources: { ordersSince: (since) => repos.orders.statsSince(since), runningJobs: () => repos.dashboard.runningJobs() },
       queueLimit,
-    ),
+    }),
     jobs: new JobService({ queue, repo: repos.jobs, pubsub }),
   };
   return {

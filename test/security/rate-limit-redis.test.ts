@@ -68,7 +68,7 @@ describe('a server with REDIS_URL', () => {
     expect(await redis.get(`opshub:rate:user:${user.rowId}`)).toBe('2');
 
     // Another process: its own service on the same Redis sees, and spends from, the same budget.
-    const other = new RateLimitService(new RedisRateLimitStore(REDIS_URL), { ...rateLimitDefaults, user: 10 });
+    const other = new RateLimitService({ store: new RedisRateLimitStore(REDIS_URL), config: { ...rateLimitDefaults, user: 10 } });
     try {
       const subject = other.subject({ id: user.rowId, role: 'USER' }, '10.0.0.1');
       expect((await other.charge(subject, 800)).remaining).toBe(0);

@@ -1,5 +1,5 @@
 import { and, count, eq, inArray } from 'drizzle-orm';
-import type { Database, Executor } from '../../db/client.js';
+import type { Executor } from '../../db/client.js';
 import { messages, roomMembers, rooms, users, type MessageRow, type RoomRow, type UserRow } from '../../db/tables.js';
 import { createdAtSort, keysetCondition, keysetOrder, SortDirection, type PageRequest, type SortSpec } from '../shared/connection.js';
 
@@ -22,7 +22,12 @@ export const memberSort: SortSpec<MemberRow> = {
 
 /** SQL for rooms, memberships and messages. */
 export class ChatRepo {
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: Executor) {}
+
+  /** The same queries inside a transaction. */
+  in(tx: Executor): ChatRepo {
+    return new ChatRepo(tx);
+  }
 
   /** Creates the room with its creator as first member, atomically. */
   async createRoom(name: string, createdBy: string): Promise<RoomRow> {
@@ -103,8 +108,8 @@ export class ChatRepo {
     return row?.value ?? 0;
   }
 
-  async insertMessage(values: typeof messages.$inferInsert, executor: Executor = this.db): Promise<MessageRow> {
-    const [row] = await executor.insert(messages).values(values).returning();
+  async insertMessage(values: typeof messages.$inferInsert): Promise<MessageRow> {
+    const [row] = await this.db.insert(messages).values(values).returning();
     return row!;
   }
 

@@ -58,13 +58,13 @@ export class RoomResolver {
   @Authorized('chat:write')
   @Mutation(() => RoomPayload, { description: 'Creates a room; the viewer becomes its first member.' })
   createRoom(@Arg('input', () => CreateRoomInput, { description: 'The room to create.' }) input: CreateRoomInput, @Ctx() ctx: Context) {
-    return ctx.services.chat.createRoom(ctx.viewer!, input);
+    return ctx.services.chat.createRoom(ctx, input);
   }
 
   @Authorized('chat:write')
   @Mutation(() => RoomPayload, { description: 'Makes the viewer a member of the room (no change when already one).' })
   joinRoom(@Arg('roomId', () => ID, { description: 'The room to join.' }) roomId: string, @Ctx() ctx: Context) {
-    return ctx.services.chat.joinRoom(ctx.viewer!, roomId);
+    return ctx.services.chat.joinRoom(ctx, roomId);
   }
 
   @Authorized('chat:write')
@@ -72,7 +72,7 @@ export class RoomResolver {
     description: "Ends the viewer's membership; their subscriptions to the room complete at once, on every connection.",
   })
   leaveRoom(@Arg('roomId', () => ID, { description: 'The room to leave.' }) roomId: string, @Ctx() ctx: Context) {
-    return ctx.services.chat.leaveRoom(ctx.viewer!, roomId);
+    return ctx.services.chat.leaveRoom(ctx, roomId);
   }
 
   @Authorized('chat:write')
@@ -80,7 +80,7 @@ export class RoomResolver {
     description: 'Posts a message in a room the viewer is a member of. At most 10 messages per user per 60 s (RATE_LIMITED).',
   })
   sendMessage(@Arg('input', () => SendMessageInput, { description: 'The room and the text.' }) input: SendMessageInput, @Ctx() ctx: Context) {
-    return ctx.services.chat.sendMessage(ctx.viewer!, input);
+    return ctx.services.chat.sendMessage(ctx, input);
   }
 
   @Authorized('chat:write')
@@ -91,7 +91,7 @@ export class RoomResolver {
     @Arg('input', () => SendDirectMessageInput, { description: 'The recipient and the text.' }) input: SendDirectMessageInput,
     @Ctx() ctx: Context,
   ) {
-    return ctx.services.chat.sendDirectMessage(ctx.viewer!, input);
+    return ctx.services.chat.sendDirectMessage(ctx, input);
   }
 
   @Authorized('chat:write')
@@ -105,7 +105,7 @@ export class RoomResolver {
     @Arg('typing', () => Boolean, { description: 'True while typing.' }) typing: boolean,
     @Ctx() ctx: Context,
   ) {
-    return ctx.services.chat.setTyping(ctx.viewer!, roomId, typing);
+    return ctx.services.chat.setTyping(ctx, roomId, typing);
   }
 
   @Authorized('chat:read')
@@ -115,7 +115,7 @@ export class RoomResolver {
       'leaves stops receiving at once, and their subscription completes.',
     subscribe: ({ args, context }) => {
       const ctx = context as ChatContext;
-      return ctx.services.chat.roomEvents(ctx.viewer!, args.roomId as string, ctx.connection);
+      return ctx.services.chat.roomEvents(ctx, args.roomId as string, ctx.connection);
     },
   })
   async roomEvents(
@@ -140,7 +140,7 @@ export class RoomResolver {
     description: 'Direct messages sent to the viewer, on every connection they have open.',
     subscribe: ({ context }) => {
       const ctx = context as ChatContext;
-      return ctx.services.chat.directMessages(ctx.viewer!, ctx.connection);
+      return ctx.services.chat.directMessages(ctx, ctx.connection);
     },
   })
   directMessages(@Root() message: MessageEventData): Message {

@@ -1,5 +1,6 @@
 import type { PubSub } from '@graphql-yoga/subscription';
-import type { Viewer } from '../../auth/identity.js';
+import type { Authentication } from '../../auth/identity.js';
+import { signedIn } from '../shared/authorize.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import type { MessageRow, RoomRow } from '../../db/tables.js';
 import { Topic, type MessageEventData, type RoomEvent, type Topics } from '../../pubsub/topics.js';
@@ -65,7 +66,8 @@ export class ChatService {
     return toConnection(rows, page, messageSort, Message.fromRow, () => this.deps.repo.messageCount(roomId));
   }
 
-  async createRoom(viewer: Viewer, input: CreateRoomInput): Promise<RoomPayload> {
+  async createRoom(auth: Authentication, input: CreateRoomInput): Promise<RoomPayload> {
+    const viewer = signedIn(auth);
     const errors = new UserErrors();
     const name = checkLength(input.name, errors, ['input', 'name'], 'Name', 1, ROOM_NAME_MAX);
     if (errors.any) return { room: null, userErrors: errors.list };
@@ -79,7 +81,8 @@ export class ChatService {
     }
   }
 
-  async joinRoom(viewer: Viewer, roomGlobalId: string): Promise<RoomPayload> {
+  async joinRoom(auth: Authentication, roomGlobalId: string): Promise<RoomPayload> {
+    const viewer = signedIn(auth);
     const room = await this.findRoom(roomGlobalId);
     if (!room) return { room: null, userErrors: [roomNotFound()] };
     if (await this.deps.repo.addMember(room.id, viewer.id)) {
@@ -89,7 +92,8 @@ export class ChatService {
     return { room: Room.fromRow(room), userErrors: [] };
   }
 
-  async leaveRoom(viewer: Viewer, roomGlobalId: string): Promise<RoomPayload> {
+  async leaveRoom(auth: Authentication, roomGlobalId: string): Promise<RoomPayload> {
+    const viewer = signedIn(auth);
     const room = await this.findRoom(roomGlobalId);
     if (!room) return { room: null, userErrors: [roomNotFound()] };
     if (!(await this.deps.repo.removeMember(room.id, viewer.id))) {
@@ -102,7 +106,8 @@ export class ChatService {
     return { room: Room.fromRow(room), userErrors: [] };
   }
 
-  async sendMessage(viewer: Viewer, input: SendMessageInput): Promise<MessagePayload> {
+  async sendMessage(auth: Authentication, input: SendMessageInput): Promise<MessagePayload> {
+    const viewer = signedIn(auth);
     const errors = new UserErrors();
     const body = checkLength(input.body, errors, ['input', 'body'], 'Message', 1, MESSAGE_MAX);
     const roomId = parseGlobalId(input.roomId, 'Room');
@@ -119,7 +124,8 @@ export class ChatService {
     return { message, userErrors: [] };
   }
 
-  async sendDirectMessage(viewer: Viewer, input: SendDirectMessageInput): Promise<MessagePayload> {
+  async sendDirectMessage(auth: Authentication, input: SendDirectMessageInput): Promise<MessagePayload> {
+    const viewer = signedIn(auth);
     const errors = new UserErrors();
     const body = checkLength(input.body, errors, ['input', 'body'], 'Message', 1, MESSAGE_MAX);
     const recipientId = parseGlobalId(input.toUserId, 'User');
@@ -132,7 +138,7 @@ export class ChatService {
     await this.takeMessageBudget(viewer.id);
     // The recipient's notification is queued in the message's transaction and sent by the job runner.
     const row: MessageRow = await this.deps.db.transaction(async (tx) => {
-      const inserted = await this.deps.repo.insertMessage({ recipientId, authorId: viewer.id, body }, tx);
+      const inserted = await this.deps.repo.in(tx).insertMessage({ recipientId, authorId: viewer.id, body });
       await enqueueNotification(this.deps.jobs, tx, [recipientId], {
         title: `New message from ${viewer.username}`,
         body: body.length > 200 ? `${body.slice(0, 199)}…` : body,
@@ -145,7 +151,8 @@ export class ChatService {
   }
 
   /** `setTyping`: members only; throttled and expired by the typing tracker. */
-  async setTyping(viewer: Viewer, roomGlobalId: string, typing: boolean): Promise<boolean> {
+  async setTyping(auth: Authentication, roomGlobalId: string, typing: boolean): Promise<boolean> {
+    const viewer = signedIn(auth);
     const roomId = fromGlobalId(roomGlobalId, 'Room');
     if (!(await this.isMember(roomId, viewer.id))) throw forbidden([], NOT_A_MEMBER);
     this.deps.typing.set(roomId, viewer.id, typing);
@@ -153,14 +160,16 @@ export class ChatService {
   }
 
   /** `roomEvents`: members only (checked here against the database, then for every event by the room channel). */
-  async roomEvents(viewer: Viewer, roomGlobalId: string, connection?: ConnectionHandle): Promise<AsyncIterable<RoomEvent>> {
+  async roomEvents(auth: Authentication, roomGlobalId: string, connection?: ConnectionHandle): Promise<AsyncIterable<RoomEvent>> {
+    const viewer = signedIn(auth);
     const roomId = fromGlobalId(roomGlobalId, 'Room');
     if (!(await this.isMember(roomId, viewer.id))) throw forbidden([], NOT_A_MEMBER);
     return this.deps.channels.subscribe(roomId, viewer.id, connection);
   }
 
   /** `directMessages`: messages sent to the viewer, on every connection they have open. */
-  directMessages(viewer: Viewer, connection?: ConnectionHandle): AsyncIterableIterator<MessageEventData> {
+  directMessages(auth: Authentication, connection?: ConnectionHandle): AsyncIterableIterator<MessageEventData> {
+    const viewer = signedIn(auth);
     return bounded(this.deps.pubsub.subscribe(Topic.DirectMessage, viewer.id), this.deps.queueLimit, connection, this.deps.streams);
   }
 

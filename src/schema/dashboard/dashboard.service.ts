@@ -11,25 +11,27 @@ export interface DashboardSources {
 
 const HOUR = 60 * 60 * 1_000; // ms
 
+export interface DashboardServiceDeps {
+  connections: ConnectionRegistry;
+  sources: DashboardSources;
+  queueLimit: number;
+  onError?: (error: unknown) => void;
+}
+
 /** Dashboard figures: computed on demand, or once per interval for all subscribers. */
 export class DashboardService {
   readonly ticker: SharedTicker<DashboardStats>;
 
-  constructor(
-    private readonly connections: ConnectionRegistry,
-    private readonly sources: DashboardSources,
-    queueLimit: number,
-    onError?: (error: unknown) => void,
-  ) {
-    this.ticker = new SharedTicker(() => this.compute(), queueLimit, onError);
+  constructor(private readonly deps: DashboardServiceDeps) {
+    this.ticker = new SharedTicker(() => this.compute(), deps.queueLimit, deps.onError);
   }
 
   async compute(): Promise<DashboardStats> {
     const now = new Date();
-    const [orders, runningJobs] = await Promise.all([this.sources.ordersSince(new Date(now.getTime() - HOUR)), this.sources.runningJobs()]);
+    const [orders, runningJobs] = await Promise.all([this.deps.sources.ordersSince(new Date(now.getTime() - HOUR)), this.deps.sources.runningJobs()]);
     return Object.assign(new DashboardStats(), {
-      onlineUsers: this.connections.onlineUsers,
-      openConnections: this.connections.openConnections,
+      onlineUsers: this.deps.connections.onlineUsers,
+      openConnections: this.deps.connections.openConnections,
       ordersLastHour: orders.count,
       revenueLastHour: orders.revenueCents / 100,
       runningJobs,

@@ -1,5 +1,5 @@
 import { and, count, eq, gt, gte, ilike, inArray, lte, type SQL } from 'drizzle-orm';
-import type { Database } from '../../db/client.js';
+import type { Executor } from '../../db/client.js';
 import { items, type ItemRow } from '../../db/tables.js';
 import {
   keysetCondition,
@@ -37,7 +37,12 @@ export function itemSort(field: ItemSortField, direction: SortDirection): SortSp
 
 /** SQL for the catalog: filters compile to Drizzle expressions, never to strings. */
 export class ItemRepo {
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: Executor) {}
+
+  /** The same queries inside a transaction. */
+  in(tx: Executor): ItemRepo {
+    return new ItemRepo(tx);
+  }
 
   async insert(values: NewItemRow): Promise<ItemRow> {
     const [row] = await this.db.insert(items).values(values).returning();

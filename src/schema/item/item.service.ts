@@ -24,12 +24,14 @@ function toCents(price: number): number {
   return Math.round(price * 100);
 }
 
+export interface ItemServiceDeps {
+  repo: ItemRepo;
+  pubsub: PubSub<Topics>;
+}
+
 /** The catalog's rules: validation, uniqueness, and change events after commit. */
 export class ItemService {
-  constructor(
-    private readonly repo: ItemRepo,
-    private readonly pubsub: PubSub<Topics>,
-  ) {}
+  constructor(private readonly deps: ItemServiceDeps) {}
 
   async list(args: ConnectionArgs, filter: ItemFilter | null | undefined, orderBy: ItemOrder | null | undefined) {
     const sort = itemSort(
@@ -44,8 +46,8 @@ export class ItemService {
       maxPriceCents: filter?.maxPrice != null ? Math.floor(filter.maxPrice * 100 + 1e-9) : null,
       inStock: filter?.inStock ?? null,
     };
-    const rows = await this.repo.page(query, sort, page);
-    return toConnection(rows, page, sort, Item.fromRow, () => this.repo.count(query)) satisfies Connection<Item>;
+    const rows = await this.deps.repo.page(query, sort, page);
+    return toConnection(rows, page, sort, Item.fromRow, () => this.deps.repo.count(query)) satisfies Connection<Item>;
   }
 
   async create(input: CreateItemInput): Promise<ItemPayload> {
@@ -60,7 +62,7 @@ export class ItemService {
     if (errors.any) return { item: null, userErrors: errors.list };
 
     try {
-      const row = await this.repo.insert({ sku, name, description, priceCents, category: input.category, tags, stock });
+      const row = await this.deps.repo.insert({ sku, name, description, priceCents, category: input.category, tags, stock });
       return this.changed('CREATED', row);
     } catch (error) {
       if (isUniqueViolation(error, 'items_sku_unique')) {
@@ -84,7 +86,7 @@ export class ItemService {
     if (input.stock != null) changes.stock = this.stock(input.stock, errors);
     if (errors.any) return { item: null, userErrors: errors.list };
 
-    const row = await this.repo.update(id, changes);
+    const row = await this.deps.repo.update(id, changes);
     if (!row) return { item: null, userErrors: errors.add(['input', 'id'], 'Item not found', UserErrorCode.NOT_FOUND).list };
     return this.changed('UPDATED', row);
   }
@@ -93,7 +95,7 @@ export class ItemService {
     const id = parseGlobalId(globalId, 'Item');
     let row: ItemRow | null;
     try {
-      row = id ? await this.repo.delete(id) : null;
+      row = id ? await this.deps.repo.delete(id) : null;
     } catch (error) {
       // Orders keep their item (Order.item is non-null): an ordered item stays in the catalog.
       if (isForeignKeyViolation(error)) {
@@ -110,7 +112,7 @@ export class ItemService {
 
   /** Called after the change committed: subscribers never see a change that could still roll back. */
   private changed(change: ChangeKind, row: ItemRow): ItemPayload {
-    this.pubsub.publish(Topic.ItemChanged, {
+    this.deps.pubsub.publish(Topic.ItemChanged, {
       change,
       item: { ...row, createdAt: row.createdAt.toISOString(), updatedAt: row.updatedAt.toISOString() },
     });

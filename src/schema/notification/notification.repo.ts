@@ -1,5 +1,5 @@
 import { and, count, eq, inArray, isNotNull, isNull, lt, type SQL } from 'drizzle-orm';
-import type { Database, Executor } from '../../db/client.js';
+import type { Executor } from '../../db/client.js';
 import { notifications, type NotificationRow } from '../../db/tables.js';
 import { createdAtSort, keysetCondition, keysetOrder, type PageRequest } from '../shared/connection.js';
 
@@ -8,11 +8,16 @@ export type NewNotificationRow = typeof notifications.$inferInsert;
 export const notificationSort = createdAtSort<NotificationRow>(notifications);
 
 export class NotificationRepo {
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: Executor) {}
 
-  async insertMany(rows: NewNotificationRow[], executor: Executor = this.db): Promise<NotificationRow[]> {
+  /** The same queries inside a transaction. */
+  in(tx: Executor): NotificationRepo {
+    return new NotificationRepo(tx);
+  }
+
+  async insertMany(rows: NewNotificationRow[]): Promise<NotificationRow[]> {
     if (rows.length === 0) return [];
-    return executor.insert(notifications).values(rows).returning();
+    return this.db.insert(notifications).values(rows).returning();
   }
 
   async findByIds(ids: readonly string[]): Promise<NotificationRow[]> {

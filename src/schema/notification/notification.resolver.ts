@@ -17,7 +17,7 @@ export class NotificationResolver {
     @Arg('unreadOnly', () => Boolean, { nullable: true, description: 'Only those not yet marked read.' }) unreadOnly: boolean | null,
     @Ctx() ctx: Context,
   ) {
-    return ctx.services.notifications.list(ctx.viewer!.id, args, unreadOnly ?? false);
+    return ctx.services.notifications.list(ctx, args, unreadOnly ?? false);
   }
 
   @Authorized('notifications:read')
@@ -27,7 +27,7 @@ export class NotificationResolver {
     ids: string[] | null,
     @Ctx() ctx: Context,
   ) {
-    return ctx.services.notifications.markRead(ctx.viewer!.id, ids);
+    return ctx.services.notifications.markRead(ctx, ids);
   }
 
   @Authorized('notifications:write')
@@ -46,7 +46,7 @@ export class NotificationResolver {
     description: "The viewer's new notifications, as they are stored, on every connection they have open.",
     subscribe: ({ context }) => {
       const ctx = context as Context & RealtimeContext;
-      return ctx.services.notifications.received(ctx.viewer!.id, ctx.connection);
+      return ctx.services.notifications.received(ctx, ctx.connection);
     },
   })
   notificationReceived(@Root() event: NotificationEvent): Notification {

@@ -1,6 +1,8 @@
 import type { PubSub } from '@graphql-yoga/subscription';
 import type { Executor } from '../../db/client.js';
+import type { Authentication } from '../../auth/identity.js';
 import type { NotificationRow } from '../../db/tables.js';
+import { signedIn } from '../shared/authorize.js';
 import { Topic, type NotificationEvent, type Topics } from '../../pubsub/topics.js';
 import type { ConnectionHandle } from '../../realtime/connections.js';
 import { bounded, type StreamCount } from '../../realtime/queue.js';
@@ -29,39 +31,44 @@ export interface Notified {
   publish(): void;
 }
 
+export interface NotificationServiceDeps {
+  repo: NotificationRepo;
+  pubsub: PubSub<Topics>;
+  activeUserIds: (ids: readonly string[]) => Promise<Set<string>>;
+  queueLimit: number;
+  streams?: StreamCount;
+}
+
 /** Notifications: stored per user, pushed to their subscriptions. */
 export class NotificationService {
-  constructor(
-    private readonly repo: NotificationRepo,
-    private readonly pubsub: PubSub<Topics>,
-    private readonly activeUserIds: (ids: readonly string[]) => Promise<Set<string>>,
-    private readonly queueLimit: number,
-    private readonly streams?: StreamCount,
-  ) {}
+  constructor(private readonly deps: NotificationServiceDeps) {}
 
   /** A notification is its recipient's only. */
   visible(viewerId: string | null, row: Pick<NotificationRow, 'userId'>): boolean {
     return row.userId === viewerId;
   }
 
-  list(viewerId: string, args: ConnectionArgs, unreadOnly: boolean) {
+  list(auth: Authentication, args: ConnectionArgs, unreadOnly: boolean) {
+    const viewerId = signedIn(auth).id;
     const page = pageRequest(args, notificationSort.kind);
-    return this.repo
+    return this.deps.repo
       .page(viewerId, unreadOnly, page)
-      .then((rows) => toConnection(rows, page, notificationSort, Notification.fromRow, () => this.repo.count(viewerId, unreadOnly)));
+      .then((rows) => toConnection(rows, page, notificationSort, Notification.fromRow, () => this.deps.repo.count(viewerId, unreadOnly)));
   }
 
   /** `notificationReceived`: the viewer's new notifications, on every connection they have open. */
-  received(viewerId: string, connection?: ConnectionHandle): AsyncIterableIterator<NotificationEvent> {
-    return bounded(this.pubsub.subscribe(Topic.NotificationReceived, viewerId), this.queueLimit, connection, this.streams);
+  received(auth: Authentication, connection?: ConnectionHandle): AsyncIterableIterator<NotificationEvent> {
+    const viewerId = signedIn(auth).id;
+    return bounded(this.deps.pubsub.subscribe(Topic.NotificationReceived, viewerId), this.deps.queueLimit, connection, this.deps.streams);
   }
 
   /** Marks the viewer's own notifications read: those listed, or all when `ids` is null. Returns how many changed. */
-  async markRead(viewerId: string, ids: readonly string[] | null | undefined): Promise<number> {
+  async markRead(auth: Authentication, ids: readonly string[] | null | undefined): Promise<number> {
+    const viewerId = signedIn(auth).id;
     if (ids && ids.length > MAX_MARK_READ_IDS) throw badUserInput(`At most ${MAX_MARK_READ_IDS} ids`, { argument: 'ids' });
     const rowIds = ids ? ids.map((id) => fromGlobalId(id, 'Notification')) : null;
     if (rowIds && rowIds.length === 0) return 0;
-    return this.repo.markRead(viewerId, rowIds);
+    return this.deps.repo.markRead(viewerId, rowIds);
   }
 
   /** `sendNotification`: validates, stores one row per existing active recipient, publishes after commit. */
@@ -73,7 +80,7 @@ export class NotificationService {
     if (input.userIds.length > MAX_RECIPIENTS) errors.add(['input', 'userIds'], `At most ${MAX_RECIPIENTS} recipients`);
     const rowIds = input.userIds.map((id) => parseGlobalId(id, 'User'));
     if (errors.any) return { sentCount: 0, userErrors: errors.list };
-    const active = await this.activeUserIds(rowIds.filter((id): id is string => id !== null));
+    const active = await this.deps.activeUserIds(rowIds.filter((id): id is string => id !== null));
     rowIds.forEach((id, index) => {
       if (!id || !active.has(id)) errors.add(['input', 'userIds', String(index)], 'User not found', UserErrorCode.NOT_FOUND);
     });
@@ -88,21 +95,20 @@ export class NotificationService {
    * after the transaction commits. Other domains (job handlers) call this for their side effects.
    */
   async notify(userIds: readonly string[], content: NotificationContent, tx?: Executor): Promise<Notified> {
-    const rows = await this.repo.insertMany(
+    const rows = await (tx ? this.deps.repo.in(tx) : this.deps.repo).insertMany(
       [...new Set(userIds)].map((userId) => ({
         userId,
         kind: (content.kind ?? NotificationKind.INFO) as NotificationRow['kind'],
         title: content.title.trim().slice(0, TITLE_MAX),
         body: content.body.trim().slice(0, BODY_MAX),
       })),
-      tx,
     );
     let published = false;
     const publish = () => {
       if (published) return;
       published = true;
       for (const row of rows) {
-        this.pubsub.publish(Topic.NotificationReceived, row.userId, {
+        this.deps.pubsub.publish(Topic.NotificationReceived, row.userId, {
           id: row.id,
           userId: row.userId,
           kind: row.kind,

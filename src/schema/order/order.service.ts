@@ -32,15 +32,17 @@ function isStaff(auth: Authentication): boolean {
   return auth.scopes.has(READ_ALL_ORDERS) && auth.scopes.has('orders:write');
 }
 
+export interface OrderServiceDeps {
+  db: Database;
+  repo: OrderRepo;
+  pubsub: PubSub<Topics>;
+  discountCodes: DiscountCodes;
+  jobs: JobQueue;
+}
+
 /** Orders: server-computed totals, discount codes, stock that never goes below zero, status moves. */
 export class OrderService {
-  constructor(
-    private readonly db: Database,
-    private readonly repo: OrderRepo,
-    private readonly pubsub: PubSub<Topics>,
-    private readonly discountCodes: DiscountCodes,
-    private readonly jobs: JobQueue,
-  ) {}
+  constructor(private readonly deps: OrderServiceDeps) {}
 
   /** The viewer's own orders, or everyone's for holders of orders:read; newest first. */
   /** Everyone sees their own orders; holders of orders:read see all. Anything else is "not found" to the viewer. */
@@ -51,8 +53,8 @@ export class OrderService {
   async list(auth: Authentication, args: ConnectionArgs): Promise<Connection<Order>> {
     const placedBy = auth.scopes.has(READ_ALL_ORDERS) ? null : auth.viewer!.id;
     const page = pageRequest(args, orderSort.kind);
-    const rows = await this.repo.page(placedBy, page);
-    return toConnection(rows, page, orderSort, Order.fromRow, () => this.repo.count(placedBy));
+    const rows = await this.deps.repo.page(placedBy, page);
+    return toConnection(rows, page, orderSort, Order.fromRow, () => this.deps.repo.count(placedBy));
   }
 
   async place(auth: Authentication, input: PlaceOrderInput): Promise<OrderPayload> {
@@ -64,7 +66,7 @@ export class OrderService {
     let discountPercent = 0;
     const discountCode = input.discountCode ?? null;
     if (discountCode !== null) {
-      const percent = this.discountCodes.get(discountCode);
+      const percent = this.deps.discountCodes.get(discountCode);
       if (!DISCOUNT_CODE_PATTERN.test(discountCode)) errors.add(['input', 'discountCode'], 'Invalid discount code format');
       else if (percent === undefined) errors.add(['input', 'discountCode'], 'Invalid discount code');
       else discountPercent = percent;
@@ -74,8 +76,8 @@ export class OrderService {
     const placedBy = auth.viewer!.id;
     // The stock decrement and the insert commit together or not at all; the decrement is conditional (see
     // OrderRepo.takeStock), so concurrent orders can never take more units than there are.
-    const result = await this.db.transaction(async (tx) => {
-      const repo = this.repo.in(tx);
+    const result = await this.deps.db.transaction(async (tx) => {
+      const repo = this.deps.repo.in(tx);
       const item = await repo.takeStock(itemId!, input.quantity);
       if (!item) return { error: (await repo.itemExists(itemId!)) ? ('stock' as const) : ('item' as const) };
       const order = await repo.insert({
@@ -111,8 +113,8 @@ export class OrderService {
     const id = parseGlobalId(input.id, 'Order');
     if (!id) return { order: null, userErrors: errors.add(['input', 'id'], 'Order not found', UserErrorCode.NOT_FOUND).list };
     const target = input.status;
-    const result = await this.db.transaction(async (tx) => {
-      const repo = this.repo.in(tx);
+    const result = await this.deps.db.transaction(async (tx) => {
+      const repo = this.deps.repo.in(tx);
       const order = await repo.findForUpdate(id);
       if (!order || !this.visible(auth, order)) {
         errors.add(['input', 'id'], 'Order not found', UserErrorCode.NOT_FOUND);
@@ -131,7 +133,7 @@ export class OrderService {
       const updated = await repo.setStatus(order.id, target);
       // The customer hears of a change someone else made, through the queue, in this transaction.
       if (order.placedBy !== auth.viewer!.id) {
-        await enqueueNotification(this.jobs, tx, [order.placedBy], {
+        await enqueueNotification(this.deps.jobs, tx, [order.placedBy], {
           kind: target === OrderStatus.CANCELLED ? 'WARNING' : 'INFO',
           title: `Your order is ${target.toLowerCase()}`,
           body: `Your order of ${order.quantity} unit(s) moved from ${from} to ${target}.`,
@@ -146,14 +148,14 @@ export class OrderService {
   }
 
   private publishPlaced(row: OrderRow): void {
-    this.pubsub.publish(Topic.OrderPlaced, {
+    this.deps.pubsub.publish(Topic.OrderPlaced, {
       order: { ...row, createdAt: row.createdAt.toISOString(), updatedAt: row.updatedAt.toISOString() },
     });
   }
 
   /** The item's stock changed: catalog subscribers hear of it like of any other item change. */
   private publishStock(row: ItemRow): void {
-    this.pubsub.publish(Topic.ItemChanged, {
+    this.deps.pubsub.publish(Topic.ItemChanged, {
       change: 'UPDATED',
       item: { ...row, createdAt: row.createdAt.toISOString(), updatedAt: row.updatedAt.toISOString() },
     });

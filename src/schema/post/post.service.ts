@@ -27,20 +27,22 @@ function mayEdit(auth: Authentication, authorId: string): boolean {
   return auth.viewer?.id === authorId || auth.scopes.has(MODERATE_POSTS);
 }
 
+export interface PostServiceDeps {
+  db: Database;
+  repo: PostRepo;
+  pubsub: PubSub<Topics>;
+  jobs: JobQueue;
+}
+
 /** Posts and comments: every holder of posts:read reads them all; authors edit their own, moderators anyone's. */
 export class PostService {
-  constructor(
-    private readonly db: Database,
-    private readonly repo: PostRepo,
-    private readonly pubsub: PubSub<Topics>,
-    private readonly jobs: JobQueue,
-  ) {}
+  constructor(private readonly deps: PostServiceDeps) {}
 
   async list(args: ConnectionArgs, authorGlobalId: string | null | undefined): Promise<Connection<Post>> {
     const authorId = authorGlobalId ? fromGlobalId(authorGlobalId, 'User') : null;
     const page = pageRequest(args, postSort.kind);
-    const rows = await this.repo.page(authorId, page);
-    return toConnection(rows, page, postSort, Post.fromRow, () => this.repo.count(authorId));
+    const rows = await this.deps.repo.page(authorId, page);
+    return toConnection(rows, page, postSort, Post.fromRow, () => this.deps.repo.count(authorId));
   }
 
   async create(auth: Authentication, input: CreatePostInput): Promise<PostPayload> {
@@ -48,7 +50,7 @@ export class PostService {
     const title = checkLength(input.title, errors, ['input', 'title'], 'Title', 1, TITLE_MAX);
     const body = checkLength(input.body, errors, ['input', 'body'], 'Body', 1, BODY_MAX);
     if (errors.any) return { post: null, userErrors: errors.list };
-    const row = await this.repo.insert({ authorId: viewerId(auth), title, body });
+    const row = await this.deps.repo.insert({ authorId: viewerId(auth), title, body });
     this.published(row);
     return { post: Post.fromRow(row), userErrors: [] };
   }
@@ -56,7 +58,7 @@ export class PostService {
   async update(auth: Authentication, input: UpdatePostInput): Promise<PostPayload> {
     const errors = new UserErrors();
     const id = parseGlobalId(input.id, 'Post');
-    const [existing] = id ? await this.repo.findByIds([id]) : [];
+    const [existing] = id ? await this.deps.repo.findByIds([id]) : [];
     if (!existing) return { post: null, userErrors: errors.add(['input', 'id'], 'Post not found', UserErrorCode.NOT_FOUND).list };
     if (!mayEdit(auth, existing.authorId)) {
       return {
@@ -69,19 +71,19 @@ export class PostService {
     if (input.title != null) changes.title = checkLength(input.title, errors, ['input', 'title'], 'Title', 1, TITLE_MAX);
     if (input.body != null) changes.body = checkLength(input.body, errors, ['input', 'body'], 'Body', 1, BODY_MAX);
     if (errors.any) return { post: null, userErrors: errors.list };
-    const row = await this.repo.update(existing.id, changes);
+    const row = await this.deps.repo.update(existing.id, changes);
     if (!row) return { post: null, userErrors: errors.add(['input', 'id'], 'Post not found', UserErrorCode.NOT_FOUND).list };
     return { post: Post.fromRow(row), userErrors: [] };
   }
 
   async delete(auth: Authentication, globalId: string): Promise<DeletePayload> {
     const id = parseGlobalId(globalId, 'Post');
-    const [existing] = id ? await this.repo.findByIds([id]) : [];
+    const [existing] = id ? await this.deps.repo.findByIds([id]) : [];
     if (!existing) return { deletedId: null, userErrors: [userError(['id'], 'Post not found', UserErrorCode.NOT_FOUND)] };
     if (!mayEdit(auth, existing.authorId)) {
       return { deletedId: null, userErrors: [userError(['id'], 'You can only delete your own posts', UserErrorCode.FORBIDDEN)] };
     }
-    const row = await this.repo.delete(existing.id);
+    const row = await this.deps.repo.delete(existing.id);
     if (!row) return { deletedId: null, userErrors: [userError(['id'], 'Post not found', UserErrorCode.NOT_FOUND)] };
     return { deletedId: globalId, userErrors: [] };
   }
@@ -97,13 +99,13 @@ export class PostService {
     if (!postId) errors.add(['input', 'postId'], 'Post not found', UserErrorCode.NOT_FOUND);
     if (errors.any) return { comment: null, userErrors: errors.list };
     const authorId = viewerId(auth);
-    const row = await this.db.transaction(async (tx) => {
-      const repo = this.repo.in(tx);
+    const row = await this.deps.db.transaction(async (tx) => {
+      const repo = this.deps.repo.in(tx);
       const post = await repo.findForShare(postId!);
       if (!post) return null;
       const comment = await repo.insertComment({ postId: post.id, authorId, body });
       if (post.authorId !== authorId) {
-        await enqueueNotification(this.jobs, tx, [post.authorId], {
+        await enqueueNotification(this.deps.jobs, tx, [post.authorId], {
           title: 'New comment on your post',
           body: `${auth.viewer!.username} commented on "${post.title}": ${body}`,
         });
@@ -116,7 +118,7 @@ export class PostService {
 
   async deleteComment(auth: Authentication, globalId: string): Promise<DeletePayload> {
     const id = parseGlobalId(globalId, 'Comment');
-    const [existing] = id ? await this.repo.findCommentsByIds([id]) : [];
+    const [existing] = id ? await this.deps.repo.findCommentsByIds([id]) : [];
     if (!existing) return { deletedId: null, userErrors: [userError(['id'], 'Comment not found', UserErrorCode.NOT_FOUND)] };
     if (!mayEdit(auth, existing.authorId)) {
       return {
@@ -124,14 +126,14 @@ export class PostService {
         userErrors: [userError(['id'], 'You can only delete your own comments', UserErrorCode.FORBIDDEN)],
       };
     }
-    const row = await this.repo.deleteComment(existing.id);
+    const row = await this.deps.repo.deleteComment(existing.id);
     if (!row) return { deletedId: null, userErrors: [userError(['id'], 'Comment not found', UserErrorCode.NOT_FOUND)] };
     return { deletedId: globalId, userErrors: [] };
   }
 
   /** Called after the insert committed: subscribers never see a post that could still roll back. */
   private published(row: PostRow): void {
-    this.pubsub.publish(Topic.PostPublished, {
+    this.deps.pubsub.publish(Topic.PostPublished, {
       post: { ...row, createdAt: row.createdAt.toISOString(), updatedAt: row.updatedAt.toISOString() },
     });
   }

@@ -48,11 +48,17 @@ export interface RateLimitStatus {
   resetAt: Date;
 }
 
+export interface RateLimitServiceDeps {
+  store: RateLimitStore;
+  config: RateLimitConfig;
+}
+
 export class RateLimitService {
-  constructor(
-    private readonly store: RateLimitStore,
-    readonly config: RateLimitConfig,
-  ) {}
+  constructor(private readonly deps: RateLimitServiceDeps) {}
+
+  get config(): RateLimitConfig {
+    return this.deps.config;
+  }
 
   /** The budget a caller draws from: a user's by role, or the client IP's when anonymous. */
   subject(viewer: { id: string; role: string } | null, clientIp: string): RateLimitSubject {
@@ -64,7 +70,7 @@ export class RateLimitService {
   /** Spends the operation's points, or refuses (spending nothing) when they exceed what remains. */
   async charge(subject: RateLimitSubject, cost: number): Promise<RateLimitTicket> {
     const points = pointsFor(cost);
-    const result = await this.store.consume(subject.key, points, subject.limit, this.config.windowMs);
+    const result = await this.deps.store.consume(subject.key, points, subject.limit, this.config.windowMs);
     return {
       subject,
       allowed: result.allowed,
@@ -78,7 +84,7 @@ export class RateLimitService {
 
   /** The budget as it stands, for an operation that is not charged (only `rateLimit` and `__typename`). */
   async peek(subject: RateLimitSubject, cost: number): Promise<RateLimitTicket> {
-    const window = await this.store.peek(subject.key, this.config.windowMs);
+    const window = await this.deps.store.peek(subject.key, this.config.windowMs);
     return {
       subject,
       allowed: true,
@@ -97,6 +103,6 @@ export class RateLimitService {
   }
 
   close(): Promise<void> {
-    return this.store.close();
+    return this.deps.store.close();
   }
 }

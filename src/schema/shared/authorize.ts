@@ -5,11 +5,17 @@
  * services, next to the rows it protects.
  */
 import type { AuthCheckerFn, MiddlewareFn } from 'type-graphql';
-import type { Authentication } from '../../auth/identity.js';
+import type { Authentication, Viewer } from '../../auth/identity.js';
 import { forbidden, unauthenticated } from './errors.js';
 
 export function missingScopes(ctx: Pick<Authentication, 'scopes'>, required: readonly string[]): string[] {
   return required.filter((scope) => !ctx.scopes.has(scope));
+}
+
+/** The signed-in caller of an operation that requires one (UNAUTHENTICATED otherwise, as `@Authorized()`). */
+export function signedIn(auth: Pick<Authentication, 'viewer'>): Viewer {
+  if (!auth.viewer) throw unauthenticated();
+  return auth.viewer;
 }
 
 /** Throws the same errors as `@Authorized` would; for rules that depend on an argument (node(id) per type). */

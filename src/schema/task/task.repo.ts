@@ -32,6 +32,11 @@ export function taskSort(field: TaskSortField, direction: SortDirection): SortSp
 export class TaskRepo {
   constructor(private readonly db: Executor) {}
 
+  /** The same queries inside a transaction. */
+  in(tx: Executor): TaskRepo {
+    return new TaskRepo(tx);
+  }
+
   async insert(values: NewTaskRow): Promise<TaskRow> {
     const [row] = await this.db.insert(tasks).values(values).returning();
     return row!;

@@ -19,9 +19,13 @@ const SORT_FIELDS: Record<TaskOrderField, TaskSortField> = {
   [TaskOrderField.PRIORITY]: 'priority',
 };
 
+export interface TaskServiceDeps {
+  repo: TaskRepo;
+}
+
 /** To-dos: validation, ownership and assignment. */
 export class TaskService {
-  constructor(private readonly repo: TaskRepo) {}
+  constructor(private readonly deps: TaskServiceDeps) {}
 
   /** Owner, assignee, or staff: who may read and change a task. Anyone else does not see it at all. */
   visible(auth: Authentication, row: Pick<TaskRow, 'ownerId' | 'assigneeId'>): boolean {
@@ -49,8 +53,8 @@ export class TaskService {
       assigneeId: filter?.assigneeId ? fromGlobalId(filter.assigneeId, 'User') : null,
       dueBefore: filter?.dueBefore ?? null,
     };
-    const rows = await this.repo.page(query, sort, page);
-    return toConnection(rows, page, sort, Task.fromRow, () => this.repo.count(query));
+    const rows = await this.deps.repo.page(query, sort, page);
+    return toConnection(rows, page, sort, Task.fromRow, () => this.deps.repo.count(query));
   }
 
   async create(auth: Authentication, input: CreateTaskInput): Promise<TaskPayload> {
@@ -61,7 +65,7 @@ export class TaskService {
     const tags = normalizeTags(input.tags ?? [], errors, ['input', 'tags']);
     const assigneeId = await this.assignee(input.assigneeId, errors);
     if (errors.any) return { task: null, userErrors: errors.list };
-    const row = await this.repo.insert({
+    const row = await this.deps.repo.insert({
       ownerId: auth.viewer!.id,
       assigneeId,
       title,
@@ -97,7 +101,7 @@ export class TaskService {
     if (input.tags !== undefined) changes.tags = normalizeTags(input.tags ?? [], errors, ['input', 'tags']);
     if (input.assigneeId !== undefined) changes.assigneeId = await this.assignee(input.assigneeId, errors);
     if (errors.any) return { task: null, userErrors: errors.list };
-    const row = await this.repo.update(existing.id, changes);
+    const row = await this.deps.repo.update(existing.id, changes);
     if (!row) return { task: null, userErrors: errors.add(['input', 'id'], 'Task not found', UserErrorCode.NOT_FOUND).list };
     return { task: Task.fromRow(row), userErrors: [] };
   }
@@ -109,7 +113,7 @@ export class TaskService {
     if (existing.ownerId !== auth.viewer!.id && !auth.scopes.has(MANAGE_TASKS)) {
       return { deletedId: null, userErrors: [userError(['id'], 'Only the owner can delete a task', UserErrorCode.FORBIDDEN)] };
     }
-    const row = await this.repo.delete(existing.id);
+    const row = await this.deps.repo.delete(existing.id);
     if (!row) return { deletedId: null, userErrors: [userError(['id'], 'Task not found', UserErrorCode.NOT_FOUND)] };
     return { deletedId: globalId, userErrors: [] };
   }
@@ -117,7 +121,7 @@ export class TaskService {
   /** The task when it exists and the viewer may see it; otherwise null ("Task not found" either way). */
   private async findVisible(auth: Authentication, globalId: string): Promise<TaskRow | null> {
     const id = parseGlobalId(globalId, 'Task');
-    const [row] = id ? await this.repo.findByIds([id]) : [];
+    const [row] = id ? await this.deps.repo.findByIds([id]) : [];
     return row && this.visible(auth, row) ? row : null;
   }
 
@@ -139,7 +143,7 @@ export class TaskService {
   private async assignee(globalId: string | null | undefined, errors: UserErrors): Promise<string | null> {
     if (globalId == null) return null;
     const id = parseGlobalId(globalId, 'User');
-    if (!id || !(await this.repo.userExists(id))) {
+    if (!id || !(await this.deps.repo.userExists(id))) {
       errors.add(['input', 'assigneeId'], 'User not found', UserErrorCode.NOT_FOUND);
       return null;
     }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../../config.js';
+import type { Database } from '../../db/client.js';
 import { LoginLimiter } from '../../auth/login-limiter.js';
 import { prepareDummyHash, verifyAgainstDummy, verifyPassword } from '../../auth/passwords.js';
 import { ALL_SCOPES, grantScopes, isScope, SCOPE_CATALOGUE, type Role } from '../../auth/scopes.js';
@@ -26,25 +27,28 @@ const failed = (userErrors: UserError[]): AuthPayload => ({
 const INVALID_CREDENTIALS = 'Incorrect username or password';
 const INVALID_REFRESH = 'Invalid refresh token';
 
+export interface AuthServiceDeps {
+  db: Database;
+  users: UserService;
+  sessions: SessionRepo;
+  tokens: TokenService;
+  config: Pick<Config, 'jwt' | 'loginRateLimit'>;
+  jobs: JobQueue;
+}
+
 /** Sessions: login, registration, refresh-token rotation with reuse detection, logout. */
 export class AuthService {
   readonly limiter: LoginLimiter;
 
-  constructor(
-    private readonly users: UserService,
-    private readonly sessions: SessionRepo,
-    private readonly tokens: TokenService,
-    private readonly config: Pick<Config, 'jwt' | 'loginRateLimit'>,
-    private readonly jobs: JobQueue,
-  ) {
-    this.limiter = new LoginLimiter(sessions, config.loginRateLimit);
+  constructor(private readonly deps: AuthServiceDeps) {
+    this.limiter = new LoginLimiter(deps.sessions, deps.config.loginRateLimit);
     void prepareDummyHash();
   }
 
   /** Creates a USER account and signs it in; the welcome e-mail is queued in the account's transaction. */
   async register(input: Omit<NewUser, 'role'>): Promise<AuthPayload> {
-    const { user, userErrors } = await this.users.create({ ...input, role: 'USER' }, ['input'], (tx, row) =>
-      enqueueWelcomeEmail(this.jobs, tx, row),
+    const { user, userErrors } = await this.deps.users.create({ ...input, role: 'USER' }, ['input'], (tx, row) =>
+      enqueueWelcomeEmail(this.deps.jobs, tx, row),
     );
     if (!user) return failed(userErrors);
     return this.startSession(user, null);
@@ -57,7 +61,7 @@ export class AuthService {
     }
     if (errors.any) return failed(errors.list);
 
-    const user = await this.users.findByLogin(input.login.slice(0, 254));
+    const user = await this.deps.users.findByLogin(input.login.slice(0, 254));
     const key = LoginLimiter.key(user?.id ?? null, input.login);
     const attempt = await this.limiter.attempt(key);
     if (!attempt.allowed) {
@@ -68,7 +72,7 @@ export class AuthService {
     if (!user || !valid) return failed([userError(null, INVALID_CREDENTIALS, UserErrorCode.INVALID_CREDENTIALS)]);
     await this.limiter.succeeded(key);
     if (!user.isActive) return failed([userError(null, 'Inactive user', UserErrorCode.FORBIDDEN)]);
-    await this.sessions.deleteExpired(new Date(), user.id);
+    await this.deps.sessions.deleteExpired(new Date(), user.id);
     return this.startSession(user, input.scopes ?? null);
   }
 
@@ -79,43 +83,41 @@ export class AuthService {
    */
   async refresh(refreshToken: string): Promise<AuthPayload> {
     const invalid = (message = INVALID_REFRESH) => failed([userError(['refreshToken'], message, UserErrorCode.INVALID)]);
-    const row = await this.sessions.findByTokenHash(hashRefreshToken(refreshToken));
+    const row = await this.deps.sessions.findByTokenHash(hashRefreshToken(refreshToken));
     const now = new Date();
     if (!row) return invalid();
     if (row.revokedAt) return invalid('Token revoked');
     if (row.rotatedAt) {
-      await this.sessions.revokeFamily(row.familyId, now);
+      await this.deps.sessions.revokeFamily(row.familyId, now);
       return invalid('Refresh token already used; the session has been revoked');
     }
     if (row.expiresAt <= now) return invalid('Refresh token expired');
     const [user] = await this.userRows([row.userId]);
     if (!user || !user.isActive) {
-      await this.sessions.revokeFamily(row.familyId, now);
+      await this.deps.sessions.revokeFamily(row.familyId, now);
       return failed([userError(null, 'Inactive user', UserErrorCode.FORBIDDEN)]);
     }
     const scopes = grantScopes(user.role as Role, row.scopes);
-    const next = this.tokens.newRefreshToken();
-    const rotated = await this.sessions.transaction(async (tx) => {
-      if (!(await this.sessions.markRotated(row.id, now, tx))) return false;
-      await this.sessions.insert(
-        {
-          familyId: row.familyId,
-          userId: user.id,
-          tokenHash: next.hash,
-          scopes,
-          familyCreatedAt: row.familyCreatedAt,
-          expiresAt: new Date(now.getTime() + this.config.jwt.refreshTtlSeconds * 1_000),
-        },
-        tx,
-      );
+    const next = this.deps.tokens.newRefreshToken();
+    const rotated = await this.deps.db.transaction(async (tx) => {
+      const sessions = this.deps.sessions.in(tx);
+      if (!(await sessions.markRotated(row.id, now))) return false;
+      await sessions.insert({
+        familyId: row.familyId,
+        userId: user.id,
+        tokenHash: next.hash,
+        scopes,
+        familyCreatedAt: row.familyCreatedAt,
+        expiresAt: new Date(now.getTime() + this.deps.config.jwt.refreshTtlSeconds * 1_000),
+      });
       return true;
     });
     if (!rotated) {
       // Another request used this token first: the same reuse, seen concurrently.
-      await this.sessions.revokeFamily(row.familyId, now);
+      await this.deps.sessions.revokeFamily(row.familyId, now);
       return invalid('Refresh token already used; the session has been revoked');
     }
-    const access = await this.tokens.signAccessToken({ userId: user.id, sessionId: row.familyId, scopes });
+    const access = await this.deps.tokens.signAccessToken({ userId: user.id, sessionId: row.familyId, scopes });
     return {
       accessToken: access.token,
       refreshToken: next.token,
@@ -128,18 +130,18 @@ export class AuthService {
 
   /** Ends the session the refresh token belongs to; false when it was not a live session. */
   async logout(refreshToken: string): Promise<boolean> {
-    const row = await this.sessions.findByTokenHash(hashRefreshToken(refreshToken));
+    const row = await this.deps.sessions.findByTokenHash(hashRefreshToken(refreshToken));
     if (!row) return false;
-    return this.sessions.revokeFamily(row.familyId, new Date());
+    return this.deps.sessions.revokeFamily(row.familyId, new Date());
   }
 
   /** Ends every session of the user; returns how many were live. */
   logoutAll(userId: string): Promise<number> {
-    return this.sessions.revokeAllForUser(userId, new Date());
+    return this.deps.sessions.revokeAllForUser(userId, new Date());
   }
 
   async listSessions(userId: string, currentSessionId: string | null): Promise<Session[]> {
-    const rows = await this.sessions.listLive(userId, new Date());
+    const rows = await this.deps.sessions.listLive(userId, new Date());
     return rows.map((row: SessionRow) => ({
       id: toGlobalId('Session', row.familyId),
       createdAt: row.familyCreatedAt,
@@ -155,19 +157,19 @@ export class AuthService {
   /** Starts a session family for a user: a refresh token row and an access token. Also used by the token CLI. */
   async startSession(user: UserRow, requestedScopes: readonly string[] | null): Promise<AuthPayload> {
     const scopes = grantScopes(user.role as Role, requestedScopes);
-    const refresh = this.tokens.newRefreshToken();
+    const refresh = this.deps.tokens.newRefreshToken();
     const familyId = randomUUID();
     const now = new Date();
-    await this.sessions.insert({
+    await this.deps.sessions.insert({
       familyId,
       userId: user.id,
       tokenHash: refresh.hash,
       scopes,
       familyCreatedAt: now,
       createdAt: now,
-      expiresAt: new Date(now.getTime() + this.config.jwt.refreshTtlSeconds * 1_000),
+      expiresAt: new Date(now.getTime() + this.deps.config.jwt.refreshTtlSeconds * 1_000),
     });
-    const access = await this.tokens.signAccessToken({ userId: user.id, sessionId: familyId, scopes });
+    const access = await this.deps.tokens.signAccessToken({ userId: user.id, sessionId: familyId, scopes });
     return {
       accessToken: access.token,
       refreshToken: refresh.token,
@@ -181,11 +183,11 @@ export class AuthService {
   /** Removes expired session rows and ended login-limit windows; for the periodic clean-up job. Returns the sessions removed. */
   async cleanupExpiredSessions(): Promise<number> {
     const now = new Date();
-    await this.sessions.deleteStaleAttempts(new Date(now.getTime() - this.config.loginRateLimit.windowMs));
-    return this.sessions.deleteExpired(now);
+    await this.deps.sessions.deleteStaleAttempts(new Date(now.getTime() - this.deps.config.loginRateLimit.windowMs));
+    return this.deps.sessions.deleteExpired(now);
   }
 
   private userRows(ids: string[]): Promise<UserRow[]> {
-    return this.users.findByIds(ids);
+    return this.deps.users.findByIds(ids);
   }
 }

@@ -1,5 +1,5 @@
 import { and, desc, eq, gt, isNull, lt } from 'drizzle-orm';
-import type { Database, Executor } from '../../db/client.js';
+import type { Executor } from '../../db/client.js';
 import { loginAttempts, sessions, type SessionRow } from '../../db/tables.js';
 import { sql } from 'drizzle-orm';
 
@@ -7,14 +7,16 @@ export type NewSessionRow = typeof sessions.$inferInsert;
 
 /** SQL for refresh-token sessions and failed-login counters. */
 export class SessionRepo {
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: Executor) {}
 
-  transaction<T>(work: (tx: Executor) => Promise<T>): Promise<T> {
-    return this.db.transaction((tx) => work(tx as unknown as Executor));
+  /** The same queries inside a transaction. */
+  in(tx: Executor): SessionRepo {
+    return new SessionRepo(tx);
   }
 
-  async insert(values: NewSessionRow, executor: Executor = this.db): Promise<SessionRow> {
-    const [row] = await executor.insert(sessions).values(values).returning();
+
+  async insert(values: NewSessionRow): Promise<SessionRow> {
+    const [row] = await this.db.insert(sessions).values(values).returning();
     return row!;
   }
 
@@ -27,8 +29,8 @@ export class SessionRepo {
    * Marks a refresh token used. Conditional on it being unused and unrevoked, so of two concurrent refreshes with
    * one token exactly one wins; the loser is treated as a reuse.
    */
-  async markRotated(id: string, at: Date, executor: Executor = this.db): Promise<boolean> {
-    const rows = await executor
+  async markRotated(id: string, at: Date): Promise<boolean> {
+    const rows = await this.db
       .update(sessions)
       .set({ rotatedAt: at })
       .where(and(eq(sessions.id, id), isNull(sessions.rotatedAt), isNull(sessions.revokedAt)))

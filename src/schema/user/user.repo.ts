@@ -1,5 +1,5 @@
 import { and, asc, count, eq, gt, inArray, isNull, sql } from 'drizzle-orm';
-import type { Database, Executor } from '../../db/client.js';
+import type { Executor } from '../../db/client.js';
 import { sessions, users, type UserRow } from '../../db/tables.js';
 import { createdAtSort, keysetCondition, keysetOrder, type PageRequest } from '../shared/connection.js';
 
@@ -18,16 +18,18 @@ export interface AuthState {
 }
 
 export class UserRepo {
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: Executor) {}
 
-  async insert(values: NewUserRow, executor: Executor = this.db): Promise<UserRow> {
-    const [row] = await executor.insert(users).values(values).returning();
+  /** The same queries inside a transaction. */
+  in(tx: Executor): UserRepo {
+    return new UserRepo(tx);
+  }
+
+  async insert(values: NewUserRow): Promise<UserRow> {
+    const [row] = await this.db.insert(users).values(values).returning();
     return row!;
   }
 
-  transaction<T>(work: (tx: Executor) => Promise<T>): Promise<T> {
-    return this.db.transaction(work);
-  }
 
   async findByIds(ids: readonly string[]): Promise<UserRow[]> {
     if (ids.length === 0) return [];

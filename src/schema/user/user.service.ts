@@ -1,7 +1,7 @@
 import { hashPassword } from '../../auth/passwords.js';
 import type { Role } from '../../auth/scopes.js';
 import { isUniqueViolation } from '../../db/errors.js';
-import type { Executor } from '../../db/client.js';
+import type { Database, Executor } from '../../db/client.js';
 import type { UserRow } from '../../db/tables.js';
 import { pageRequest, toConnection, type Connection, type ConnectionArgs } from '../shared/connection.js';
 import { UserErrorCode, UserErrors, type UserError } from '../shared/user-error.js';
@@ -31,9 +31,14 @@ export interface CreatedUser {
   userErrors: UserError[];
 }
 
+export interface UserServiceDeps {
+  db: Database;
+  repo: UserRepo;
+}
+
 /** Account rules: username, e-mail, password and full-name checks, uniqueness, roles and activation. */
 export class UserService {
-  constructor(private readonly repo: UserRepo) {}
+  constructor(private readonly deps: UserServiceDeps) {}
 
   /** Validates, hashes the password (off the event loop) and inserts; uniqueness races end as TAKEN, not as errors. */
   /** `afterInsert` runs in the insert's transaction (side effects queued with the account, e.g. the welcome e-mail). */
@@ -69,7 +74,7 @@ export class UserService {
       input.fullName == null ? null : checkLength(input.fullName, errors, field('fullName'), 'Full name', FULL_NAME_MIN, FULL_NAME_MAX);
     if (errors.any) return { user: null, userErrors: errors.list };
 
-    const [byName, byEmail] = await Promise.all([this.repo.findByLogin(username), this.repo.findByEmail(email)]);
+    const [byName, byEmail] = await Promise.all([this.deps.repo.findByLogin(username), this.deps.repo.findByEmail(email)]);
     if (byName) errors.add(field('username'), 'Username already exists', UserErrorCode.TAKEN);
     if (byEmail) errors.add(field('email'), 'Email already registered', UserErrorCode.TAKEN);
     if (errors.any) return { user: null, userErrors: errors.list };
@@ -78,12 +83,12 @@ export class UserService {
     try {
       const values = { username, email, passwordHash, fullName, role: input.role ?? 'USER' };
       const user = afterInsert
-        ? await this.repo.transaction(async (tx) => {
-            const row = await this.repo.insert(values, tx);
+        ? await this.deps.db.transaction(async (tx) => {
+            const row = await this.deps.repo.in(tx).insert(values);
             await afterInsert(tx, row);
             return row;
           })
-        : await this.repo.insert(values);
+        : await this.deps.repo.insert(values);
       return { user, userErrors: [] };
     } catch (error) {
       // The unique indexes on lower(username) and lower(email) decide concurrent registrations.
@@ -99,30 +104,30 @@ export class UserService {
 
   async list(args: ConnectionArgs): Promise<Connection<User>> {
     const page = pageRequest(args, userSort.kind);
-    const rows = await this.repo.page(page);
-    return toConnection(rows, page, userSort, User.fromRow, () => this.repo.count());
+    const rows = await this.deps.repo.page(page);
+    return toConnection(rows, page, userSort, User.fromRow, () => this.deps.repo.count());
   }
 
   /** Deactivating takes effect at once: the context builder checks the row on every request and operation. */
   setActive(userId: string, isActive: boolean): Promise<UserRow | null> {
-    return this.repo.setActive(userId, isActive);
+    return this.deps.repo.setActive(userId, isActive);
   }
 
   setRole(userId: string, role: Role): Promise<UserRow | null> {
-    return this.repo.setRole(userId, role);
+    return this.deps.repo.setRole(userId, role);
   }
 
   findByIds(ids: readonly string[]): Promise<UserRow[]> {
-    return this.repo.findByIds(ids);
+    return this.deps.repo.findByIds(ids);
   }
 
   findByLogin(login: string): Promise<UserRow | null> {
-    return this.repo.findByLogin(login);
+    return this.deps.repo.findByLogin(login);
   }
 
   /** `ADMIN_EMAIL`/`ADMIN_PASSWORD`: the first admin, created at start-up when no account has that e-mail. */
   async ensureAdmin(email: string, password: string): Promise<{ created: boolean; userErrors: UserError[] }> {
-    if (await this.repo.findByEmail(email)) return { created: false, userErrors: [] };
+    if (await this.deps.repo.findByEmail(email)) return { created: false, userErrors: [] };
     const username = 'opshub_admin';
     const result = await this.create({ username, email, password, fullName: 'Administrator', role: 'ADMIN' }, []);
     return { created: result.user !== null, userErrors: result.userErrors };
