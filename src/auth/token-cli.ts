@@ -25,7 +25,13 @@ async function main(): Promise<number> {
     process.stderr.write(USAGE);
     return values.help ? 0 : 2;
   }
-  const scopes = values.scopes === undefined ? null : values.scopes.split(',').map((scope) => scope.trim()).filter(Boolean);
+  const scopes =
+    values.scopes === undefined
+      ? null
+      : values.scopes
+          .split(',')
+          .map((scope) => scope.trim())
+          .filter(Boolean);
   const unknown = scopes?.filter((scope) => !isScope(scope)) ?? [];
   if (unknown.length > 0) {
     process.stderr.write(`unknown scope(s): ${unknown.join(', ')}\n`);

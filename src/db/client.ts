@@ -38,9 +38,7 @@ export interface DatabaseOptions {
 
 async function appliedMigrations(db: Database): Promise<number> {
   try {
-    const result = await db.execute<{ count: string | number }>(
-      sql`select count(*) as count from drizzle.__drizzle_migrations`,
-    );
+    const result = await db.execute<{ count: string | number }>(sql`select count(*) as count from drizzle.__drizzle_migrations`);
     return Number(rowsOf<{ count: string | number }>(result)[0]?.count ?? 0);
   } catch {
     // No migrations table yet: nothing applied.

@@ -25,12 +25,15 @@ export class Coalescer<T> {
       return;
     }
     this.pending = value;
-    this.timer ??= setTimeout(() => {
-      this.timer = null;
-      const latest = this.pending;
-      this.pending = null;
-      if (latest !== null) this.emit(latest, performance.now());
-    }, Math.max(0, this.lastAt + this.intervalMs - now));
+    this.timer ??= setTimeout(
+      () => {
+        this.timer = null;
+        const latest = this.pending;
+        this.pending = null;
+        if (latest !== null) this.emit(latest, performance.now());
+      },
+      Math.max(0, this.lastAt + this.intervalMs - now),
+    );
   }
 
   /** Drops a pending publication. */

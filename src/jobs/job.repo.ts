@@ -42,7 +42,10 @@ export class JobRepo {
 
   async findByIds(ids: readonly string[]): Promise<JobRow[]> {
     if (ids.length === 0) return [];
-    return this.db.select().from(jobs).where(inArray(jobs.id, [...ids]));
+    return this.db
+      .select()
+      .from(jobs)
+      .where(inArray(jobs.id, [...ids]));
   }
 
   async page(query: JobQuery, page: PageRequest): Promise<JobRow[]> {
@@ -74,9 +77,7 @@ export class JobRepo {
     const due = this.db
       .select({ id: jobs.id })
       .from(jobs)
-      .where(
-        sql`(${jobs.status} = 'PENDING' and ${jobs.runAt} <= now()) or (${jobs.status} = 'RUNNING' and ${jobs.leaseUntil} < now())`,
-      )
+      .where(sql`(${jobs.status} = 'PENDING' and ${jobs.runAt} <= now()) or (${jobs.status} = 'RUNNING' and ${jobs.leaseUntil} < now())`)
       .orderBy(jobs.runAt)
       .limit(limit)
       .for('update', { skipLocked: true });
@@ -96,12 +97,7 @@ export class JobRepo {
   }
 
   /** Progress and/or checkpoint, renewing the lease. Null when the claim is no longer ours. */
-  async touch(
-    id: string,
-    lockedBy: string,
-    leaseMs: number,
-    changes: { progress?: number; checkpoint?: unknown },
-  ): Promise<JobRow | null> {
+  async touch(id: string, lockedBy: string, leaseMs: number, changes: { progress?: number; checkpoint?: unknown }): Promise<JobRow | null> {
     const [row] = await this.db
       .update(jobs)
       .set({

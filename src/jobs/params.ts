@@ -35,7 +35,10 @@ export function text(
   const trimmed = value.trim();
   const length = [...trimmed].length;
   if (length < options.min) {
-    errors.add([...path, key], options.min === 1 ? `${options.label} must not be empty` : `${options.label} must be at least ${options.min} characters`);
+    errors.add(
+      [...path, key],
+      options.min === 1 ? `${options.label} must not be empty` : `${options.label} must be at least ${options.min} characters`,
+    );
   } else if (length > options.max) {
     errors.add([...path, key], `${options.label} must be at most ${options.max} characters`);
   }

@@ -68,7 +68,9 @@ export class JobQueue {
     const errors = new UserErrors();
     const params = definition.parse(input.params, errors, ['params']);
     if (errors.any) {
-      throw new Error(`Invalid ${input.kind} parameters: ${errors.list.map((error) => `${error.field?.join('.')}: ${error.message}`).join('; ')}`);
+      throw new Error(
+        `Invalid ${input.kind} parameters: ${errors.list.map((error) => `${error.field?.join('.')}: ${error.message}`).join('; ')}`,
+      );
     }
     const row = await this.insert(executor, definition, params, input);
     // After the caller's commit (a claim before it would not see the row; the poll catches anything missed).

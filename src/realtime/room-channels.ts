@@ -141,10 +141,12 @@ export class RoomChannels {
       }
     };
     // A failed member load is reported to the subscriber that waited for it (see `ready`); nothing to pump then.
-    channel.ready.then(pump, () => undefined).catch((error: unknown) => {
-      this.options.log?.error({ err: error, roomId }, 'room event delivery stopped');
-      for (const subscriber of [...channel.subscribers]) subscriber.queue.end();
-    });
+    channel.ready
+      .then(pump, () => undefined)
+      .catch((error: unknown) => {
+        this.options.log?.error({ err: error, roomId }, 'room event delivery stopped');
+        for (const subscriber of [...channel.subscribers]) subscriber.queue.end();
+      });
     return channel;
   }
 

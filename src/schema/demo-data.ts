@@ -4,10 +4,48 @@ import type { Container } from './container.js';
 import { Category } from './item/item.type.js';
 
 const NAMES: Record<Category, string[]> = {
-  [Category.ELECTRONICS]: ['USB-C cable', 'Wireless mouse', 'Mechanical keyboard', 'Laptop stand', 'Noise-cancelling headphones', 'Webcam 1080p', 'Portable SSD 1 TB', 'Smart plug', 'Bluetooth speaker'],
-  [Category.BOOKS]: ['The Pragmatic Programmer', 'Designing Data-Intensive Applications', 'Refactoring', 'Clean Architecture', 'The Mythical Man-Month', 'Domain-Driven Design', 'Working Effectively with Legacy Code', 'Release It!'],
-  [Category.CLOTHING]: ['Cotton T-shirt', 'Hooded sweatshirt', 'Rain jacket', 'Wool socks', 'Denim jeans', 'Running shoes', 'Baseball cap', 'Leather belt'],
-  [Category.HOME]: ['Ceramic mug', 'French press', 'Desk lamp', 'Cast-iron pan', 'Linen tablecloth', 'Scented candle', 'Plant pot', 'Wall clock', 'Throw blanket'],
+  [Category.ELECTRONICS]: [
+    'USB-C cable',
+    'Wireless mouse',
+    'Mechanical keyboard',
+    'Laptop stand',
+    'Noise-cancelling headphones',
+    'Webcam 1080p',
+    'Portable SSD 1 TB',
+    'Smart plug',
+    'Bluetooth speaker',
+  ],
+  [Category.BOOKS]: [
+    'The Pragmatic Programmer',
+    'Designing Data-Intensive Applications',
+    'Refactoring',
+    'Clean Architecture',
+    'The Mythical Man-Month',
+    'Domain-Driven Design',
+    'Working Effectively with Legacy Code',
+    'Release It!',
+  ],
+  [Category.CLOTHING]: [
+    'Cotton T-shirt',
+    'Hooded sweatshirt',
+    'Rain jacket',
+    'Wool socks',
+    'Denim jeans',
+    'Running shoes',
+    'Baseball cap',
+    'Leather belt',
+  ],
+  [Category.HOME]: [
+    'Ceramic mug',
+    'French press',
+    'Desk lamp',
+    'Cast-iron pan',
+    'Linen tablecloth',
+    'Scented candle',
+    'Plant pot',
+    'Wall clock',
+    'Throw blanket',
+  ],
 };
 
 const PREFIX: Record<Category, string> = {

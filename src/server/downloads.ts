@@ -18,11 +18,7 @@ import type { JobService } from '../schema/job/job.service.js';
 
 export function registerDownloads(fastify: FastifyInstance, deps: { contextBuilder: ContextBuilder; jobs: JobService }): void {
   fastify.get<{ Params: { id: string } }>('/exports/:id', async (request, reply) => {
-    const unauthorized = () =>
-      reply
-        .code(401)
-        .header('www-authenticate', 'Bearer')
-        .send({ error: 'Could not validate credentials' });
+    const unauthorized = () => reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'Could not validate credentials' });
     let viewer;
     try {
       ({ viewer } = await deps.contextBuilder.authenticate(request.headers.authorization));

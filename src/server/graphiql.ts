@@ -59,9 +59,6 @@ export async function registerGraphiql(fastify: FastifyInstance, graphqlPath: st
   fastify.get(`${GRAPHIQL_ASSETS_PREFIX}:name`, async (request, reply) => {
     const asset = assets[(request.params as { name: string }).name];
     if (!asset) return reply.code(404).send({ error: 'Not found' });
-    return reply
-      .type(asset.type)
-      .header('cache-control', 'public, max-age=86400')
-      .send(createReadStream(asset.path));
+    return reply.type(asset.type).header('cache-control', 'public, max-age=86400').send(createReadStream(asset.path));
   });
 }

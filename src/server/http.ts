@@ -77,7 +77,13 @@ function rawParams(request: FastifyRequest): Omit<OperationRequest, 'authorizati
   const body = request.body;
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return null;
   const fields = body as Record<string, unknown>;
-  return { query: fields.query, documentId: fields.documentId, operationName: fields.operationName, variables: fields.variables, extensions: fields.extensions };
+  return {
+    query: fields.query,
+    documentId: fields.documentId,
+    operationName: fields.operationName,
+    variables: fields.variables,
+    extensions: fields.extensions,
+  };
 }
 
 /** GET runs queries only (GraphQL over HTTP §GET); subscriptions need graphql-ws or SSE. */
@@ -143,7 +149,11 @@ export async function registerGraphqlHttp(fastify: FastifyInstance, options: Htt
           const admission = contextValue.admission;
           // Every operation the preHandler did not admit was refused by Apollo before this point; nothing else runs.
           if (!admission) {
-            const error = errorEnvelope('The request is not a GraphQL operation this server accepts', ErrorCode.BAD_REQUEST, contextValue.requestId);
+            const error = errorEnvelope(
+              'The request is not a GraphQL operation this server accepts',
+              ErrorCode.BAD_REQUEST,
+              contextValue.requestId,
+            );
             return { http: { status: 400, headers: new HeaderMap() }, body: { kind: 'single', singleResult: error } };
           }
           const result = core.complete(await core.execute(admission), admission, { final: true });

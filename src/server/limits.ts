@@ -103,7 +103,9 @@ export function limitRules(limits: OperationLimits): ValidationRule[] {
     armorRule('depth', limits.depth, (reporting) =>
       maxDepthRule({ n: limits.depth, exposeLimits: true, ignoreIntrospection: true, flattenFragments: true, ...reporting }),
     ),
-    armorRule('aliases', limits.aliases, (reporting) => maxAliasesRule({ n: limits.aliases, exposeLimits: true, allowList: [], ...reporting })),
+    armorRule('aliases', limits.aliases, (reporting) =>
+      maxAliasesRule({ n: limits.aliases, exposeLimits: true, allowList: [], ...reporting }),
+    ),
     armorRule('directives', limits.directives, (reporting) => maxDirectivesRule({ n: limits.directives, exposeLimits: true, ...reporting })),
     maxRootFieldsRule(limits.rootFields),
   ];
@@ -115,7 +117,12 @@ export function checkDocumentSize(query: string, limits: OperationLimits): Graph
   if (query.length * 3 <= limits.documentBytes) return null;
   const bytes = Buffer.byteLength(query, 'utf8');
   return bytes > limits.documentBytes
-    ? limitError('documentBytes', bytes, limits.documentBytes, `Document size limit of ${limits.documentBytes} bytes exceeded, found ${bytes}.`)
+    ? limitError(
+        'documentBytes',
+        bytes,
+        limits.documentBytes,
+        `Document size limit of ${limits.documentBytes} bytes exceeded, found ${bytes}.`,
+      )
     : null;
 }
 

@@ -158,8 +158,7 @@ function unresolvedOperation(document: DocumentNode, operationName: string | nul
 }
 
 const badRequest = (message: string) => new GraphQLError(message, { extensions: { code: ErrorCode.BAD_REQUEST } });
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> =>
   typeof (value as AsyncIterable<unknown>)?.[Symbol.asyncIterator] === 'function';
@@ -239,7 +238,8 @@ export function createOperationCore(options: OperationCoreOptions) {
     const persistedQuery = isObject(request.extensions) ? request.extensions.persistedQuery : undefined;
     if (persistedQuery !== undefined && persisted) {
       // Apollo's APQ protocol and messages, so APQ-aware clients (Apollo Client, urql) work unchanged.
-      if (!isObject(persistedQuery) || persistedQuery.version !== 1) return { error: badRequest('Unsupported persisted query version'), status: 400 };
+      if (!isObject(persistedQuery) || persistedQuery.version !== 1)
+        return { error: badRequest('Unsupported persisted query version'), status: 400 };
       const hash = typeof persistedQuery.sha256Hash === 'string' ? persistedQuery.sha256Hash.toLowerCase() : '';
       // graphql-ws and graphql-sse require a `query` string: a hash-only client sends an empty one.
       if (request.query === undefined || request.query === null || request.query === '') {
@@ -251,7 +251,8 @@ export function createOperationCore(options: OperationCoreOptions) {
           headers: { 'cache-control': 'private, no-cache, must-revalidate' },
         };
       }
-      if (typeof request.query !== 'string' || sha256(request.query) !== hash) return { error: badRequest('provided sha does not match query'), status: 400 };
+      if (typeof request.query !== 'string' || sha256(request.query) !== hash)
+        return { error: badRequest('provided sha does not match query'), status: 400 };
       return { query: request.query, hash, register: true };
     }
     if (typeof request.query !== 'string' || request.query.trim() === '') {
@@ -305,13 +306,20 @@ export function createOperationCore(options: OperationCoreOptions) {
     if (coerced.errors) {
       return refuse(
         pending,
-        coerced.errors.map((error) => new GraphQLError(error.message, { nodes: error.nodes, extensions: { code: ErrorCode.BAD_USER_INPUT } })),
+        coerced.errors.map(
+          (error) => new GraphQLError(error.message, { nodes: error.nodes, extensions: { code: ErrorCode.BAD_USER_INPUT } }),
+        ),
         400,
       );
     }
 
     step('cost', client.transport);
-    const { cost, error: costError } = policy.cost(document, operation, coerced.coerced, request.variables as Record<string, unknown> | undefined);
+    const { cost, error: costError } = policy.cost(
+      document,
+      operation,
+      coerced.coerced,
+      request.variables as Record<string, unknown> | undefined,
+    );
     if (costError) return refuse(pending, [costError], 400);
 
     // A token that is present but invalid (forged, expired, wrong audience, revoked session, inactive user) is

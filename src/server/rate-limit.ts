@@ -56,16 +56,18 @@ export function rateLimitHeaders(ticket: RateLimitTicket): Record<string, string
 function rateLimitedError(ticket: RateLimitTicket): { error: GraphQLError; retryAfter: number } {
   const retryAfter = Math.max(1, Math.ceil((ticket.resetAt.getTime() - Date.now()) / 1_000));
   const { limit } = ticket.subject;
-  const error = toGraphQLError(rateLimited(
-    `Rate limit exceeded: this operation costs ${ticket.points} point${ticket.points === 1 ? '' : 's'} and ${ticket.remaining} of ${limit} remain until ${ticket.resetAt.toISOString()}.`,
-    retryAfter,
-    {
-      resetAt: ticket.resetAt.toISOString(),
-      limit,
-      remaining: ticket.remaining,
-      cost: ticket.points,
-    },
-  ));
+  const error = toGraphQLError(
+    rateLimited(
+      `Rate limit exceeded: this operation costs ${ticket.points} point${ticket.points === 1 ? '' : 's'} and ${ticket.remaining} of ${limit} remain until ${ticket.resetAt.toISOString()}.`,
+      retryAfter,
+      {
+        resetAt: ticket.resetAt.toISOString(),
+        limit,
+        remaining: ticket.remaining,
+        cost: ticket.points,
+      },
+    ),
+  );
   return { error, retryAfter };
 }
 
@@ -80,11 +82,15 @@ export interface ChargeRequest {
 export function createRateLimitGuard(service: RateLimitService) {
   return {
     /** Charges the operation and records the ticket on the context; returns the RATE_LIMITED error when refused. */
-    async charge({ context, clientIp, document, operation, cost }: ChargeRequest): Promise<{ error: GraphQLError; retryAfter: number } | null> {
+    async charge({
+      context,
+      clientIp,
+      document,
+      operation,
+      cost,
+    }: ChargeRequest): Promise<{ error: GraphQLError; retryAfter: number } | null> {
       const subject = service.subject(context.viewer, clientIp);
-      const ticket = isFreeOperation(document, operation)
-        ? await service.peek(subject, cost)
-        : await service.charge(subject, cost);
+      const ticket = isFreeOperation(document, operation) ? await service.peek(subject, cost) : await service.charge(subject, cost);
       context.rateLimit = ticket;
       return ticket.allowed ? null : rateLimitedError(ticket);
     },

@@ -178,7 +178,11 @@ export function registerGraphqlSse(fastify: FastifyInstance, options: SseOptions
     } catch (error) {
       request.log.error({ err: error }, 'event stream failed');
       if (!reply.raw.headersSent) reply.raw.writeHead(500, { 'content-type': 'application/json; charset=utf-8' });
-      reply.raw.end(JSON.stringify({ errors: [{ message: 'Internal server error', extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, requestId: request.id } }] }));
+      reply.raw.end(
+        JSON.stringify({
+          errors: [{ message: 'Internal server error', extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, requestId: request.id } }],
+        }),
+      );
     }
   });
 }

@@ -309,7 +309,12 @@ export const operations: Record<string, OperationRule> = {
     // The admin (the room's creator) leaves and rejoins: membership events, which no rate limit holds back.
     trigger: async (env, variables) => {
       const chat = env.server.app.container.services.chat;
-      const admin = { viewer: { id: env.admin.rowId, username: env.admin.username, role: env.admin.role }, scopes: new Set<string>(), sessionId: null, claims: null };
+      const admin = {
+        viewer: { id: env.admin.rowId, username: env.admin.username, role: env.admin.role },
+        scopes: new Set<string>(),
+        sessionId: null,
+        claims: null,
+      };
       const left = await chat.leaveRoom(admin, variables.roomId as string);
       if (left.userErrors.length > 0) await chat.joinRoom(admin, variables.roomId as string);
     },

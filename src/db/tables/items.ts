@@ -16,7 +16,10 @@ export const items = pgTable(
     /** Price in cents: exact to the cent, no floating point in storage. */
     priceCents: integer('price_cents').notNull(),
     category: categoryEnum('category').notNull(),
-    tags: text('tags').array().notNull().default(sql`'{}'::text[]`),
+    tags: text('tags')
+      .array()
+      .notNull()
+      .default(sql`'{}'::text[]`),
     stock: integer('stock').notNull().default(0),
     createdAt: timestamptz('created_at').notNull().defaultNow(),
     updatedAt: timestamptz('updated_at').notNull().defaultNow(),

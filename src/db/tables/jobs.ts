@@ -17,13 +17,18 @@ export const jobs = pgTable(
     kind: varchar('kind', { length: 40 }).notNull(),
     status: jobStatusEnum('status').notNull().default('PENDING'),
     progress: integer('progress').notNull().default(0),
-    params: jsonb('params').notNull().default(sql`'{}'::jsonb`),
+    params: jsonb('params')
+      .notNull()
+      .default(sql`'{}'::jsonb`),
     result: jsonb('result'),
     error: text('error'),
     /** Null for system jobs (scheduled clean-ups, side effects of other users' actions). */
     ownerId: uuid('owner_id').references(() => users.id, { onDelete: 'cascade' }),
     /** Scopes of the token that started the job; intersected with the owner's role again when it runs. */
-    scopes: text('scopes').array().notNull().default(sql`'{}'::text[]`),
+    scopes: text('scopes')
+      .array()
+      .notNull()
+      .default(sql`'{}'::text[]`),
     attempts: integer('attempts').notNull().default(0),
     maxAttempts: integer('max_attempts').notNull().default(3),
     /** Not before this time (the retry backoff). */

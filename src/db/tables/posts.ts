@@ -15,10 +15,7 @@ export const posts = pgTable(
     createdAt: timestamptz('created_at').notNull().defaultNow(),
     updatedAt: timestamptz('updated_at').notNull().defaultNow(),
   },
-  (t) => [
-    index('posts_created_at_id_idx').on(t.createdAt, t.id),
-    index('posts_author_created_at_id_idx').on(t.authorId, t.createdAt, t.id),
-  ],
+  (t) => [index('posts_created_at_id_idx').on(t.createdAt, t.id), index('posts_author_created_at_id_idx').on(t.authorId, t.createdAt, t.id)],
 );
 
 export type PostRow = typeof posts.$inferSelect;

@@ -20,7 +20,10 @@ export const tasks = pgTable(
     priority: taskPriorityEnum('priority').notNull().default('MEDIUM'),
     completed: boolean('completed').notNull().default(false),
     dueAt: timestamptz('due_at'),
-    tags: text('tags').array().notNull().default(sql`'{}'::text[]`),
+    tags: text('tags')
+      .array()
+      .notNull()
+      .default(sql`'{}'::text[]`),
     createdAt: timestamptz('created_at').notNull().defaultNow(),
     updatedAt: timestamptz('updated_at').notNull().defaultNow(),
   },

@@ -11,7 +11,11 @@ export const cleanupRetention = {
   finishedJobsDays: 30, // completed, failed and cancelled jobs (with their files and outbox rows) older than this go
 } as const;
 
-export function cleanup(deps: { jobs: JobRepo; sessions: SessionRepo; notifications: NotificationRepo }): JobDefinition<Record<string, never>> {
+export function cleanup(deps: {
+  jobs: JobRepo;
+  sessions: SessionRepo;
+  notifications: NotificationRepo;
+}): JobDefinition<Record<string, never>> {
   return {
     kind: 'CLEANUP',
     scopes: ['system:write'],

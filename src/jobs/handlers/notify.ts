@@ -15,7 +15,10 @@ export interface NotifyParams {
   body: string;
 }
 
-export type Notify = (userIds: readonly string[], content: { kind: NotificationKindName; title: string; body: string }) => Promise<{ count: number }>;
+export type Notify = (
+  userIds: readonly string[],
+  content: { kind: NotificationKindName; title: string; body: string },
+) => Promise<{ count: number }>;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 

@@ -40,7 +40,10 @@ export class ChatRepo {
 
   async findRoomsByIds(ids: readonly string[]): Promise<RoomRow[]> {
     if (ids.length === 0) return [];
-    return this.db.select().from(rooms).where(inArray(rooms.id, [...ids]));
+    return this.db
+      .select()
+      .from(rooms)
+      .where(inArray(rooms.id, [...ids]));
   }
 
   async roomPage(page: PageRequest): Promise<RoomRow[]> {
@@ -115,7 +118,10 @@ export class ChatRepo {
 
   async findMessagesByIds(ids: readonly string[]): Promise<MessageRow[]> {
     if (ids.length === 0) return [];
-    return this.db.select().from(messages).where(inArray(messages.id, [...ids]));
+    return this.db
+      .select()
+      .from(messages)
+      .where(inArray(messages.id, [...ids]));
   }
 
   async messagePage(roomId: string, page: PageRequest): Promise<MessageRow[]> {

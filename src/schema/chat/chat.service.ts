@@ -203,4 +203,3 @@ export class ChatService {
 function roomNotFound(): UserError {
   return new UserErrors().add(['roomId'], 'Room not found', UserErrorCode.NOT_FOUND).list[0]!;
 }
-

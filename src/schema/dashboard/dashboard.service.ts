@@ -28,7 +28,10 @@ export class DashboardService {
 
   async compute(): Promise<DashboardStats> {
     const now = new Date();
-    const [orders, runningJobs] = await Promise.all([this.deps.sources.ordersSince(new Date(now.getTime() - HOUR)), this.deps.sources.runningJobs()]);
+    const [orders, runningJobs] = await Promise.all([
+      this.deps.sources.ordersSince(new Date(now.getTime() - HOUR)),
+      this.deps.sources.runningJobs(),
+    ]);
     return Object.assign(new DashboardStats(), {
       onlineUsers: this.deps.connections.onlineUsers,
       openConnections: this.deps.connections.openConnections,

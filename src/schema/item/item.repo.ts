@@ -1,13 +1,7 @@
 import { and, count, eq, gt, gte, ilike, inArray, lte, type SQL } from 'drizzle-orm';
 import type { Executor } from '../../db/client.js';
 import { items, type ItemRow } from '../../db/tables.js';
-import {
-  keysetCondition,
-  keysetOrder,
-  type PageRequest,
-  type SortSpec,
-  SortDirection,
-} from '../shared/connection.js';
+import { keysetCondition, keysetOrder, type PageRequest, type SortSpec, SortDirection } from '../shared/connection.js';
 import { likePattern } from '../shared/validation.js';
 
 export type NewItemRow = typeof items.$inferInsert;
@@ -65,7 +59,10 @@ export class ItemRepo {
 
   async findByIds(ids: readonly string[]): Promise<ItemRow[]> {
     if (ids.length === 0) return [];
-    return this.db.select().from(items).where(inArray(items.id, [...ids]));
+    return this.db
+      .select()
+      .from(items)
+      .where(inArray(items.id, [...ids]));
   }
 
   async page(query: ItemQuery, sort: SortSpec<ItemRow>, page: PageRequest): Promise<ItemRow[]> {

@@ -26,10 +26,7 @@ export class ItemResolver {
 
   @Authorized('items:write')
   @Mutation(() => ItemPayload, { description: 'Adds an item to the catalog.' })
-  createItem(
-    @Arg('input', () => CreateItemInput, { description: 'The item to add.' }) input: CreateItemInput,
-    @Ctx() ctx: Context,
-  ) {
+  createItem(@Arg('input', () => CreateItemInput, { description: 'The item to add.' }) input: CreateItemInput, @Ctx() ctx: Context) {
     return ctx.services.items.create(input);
   }
 

@@ -29,7 +29,7 @@ export class JobResolver {
 
   @Authorized('jobs:write')
   @Mutation(() => JobPayload, {
-    description: 'Cancels a job: a PENDING one at once, a RUNNING one at its next step. Own jobs; anyone\'s with jobs:read.',
+    description: "Cancels a job: a PENDING one at once, a RUNNING one at its next step. Own jobs; anyone's with jobs:read.",
   })
   cancelJob(@Arg('id', () => ID, { description: 'The job to cancel.' }) id: string, @Ctx() ctx: Context) {
     return ctx.services.jobs.cancel(ctx, id);
@@ -39,7 +39,7 @@ export class JobResolver {
   @Subscription(() => Job, {
     subscribe: ({ args, context }) => (context as Context).services.jobs.subscribe(context as Context, (args as { id: string }).id),
     description:
-      'A job\'s current state, then every change (progress at most 4 times a second; status changes always) until it completes, fails or is cancelled. Own jobs; anyone\'s with jobs:read.',
+      "A job's current state, then every change (progress at most 4 times a second; status changes always) until it completes, fails or is cancelled. Own jobs; anyone's with jobs:read.",
   })
   jobUpdated(@Arg('id', () => ID, { description: 'The job to watch.' }) _id: string, @Root() event: JobEvent, @Ctx() ctx: Context): Job {
     return ctx.services.jobs.eventFor(ctx, event);

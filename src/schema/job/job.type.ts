@@ -7,7 +7,10 @@ import { DateTimeScalar, JSONScalar } from '../shared/scalars.js';
 import { UserError } from '../shared/user-error.js';
 
 /** What a Job is built from: a row, or an event carrying the same fields. */
-type JobFields = Pick<JobRow, 'id' | 'ownerId' | 'revision' | 'kind' | 'status' | 'progress' | 'result' | 'error' | 'attempts' | 'createdAt' | 'startedAt' | 'finishedAt'>;
+type JobFields = Pick<
+  JobRow,
+  'id' | 'ownerId' | 'revision' | 'kind' | 'status' | 'progress' | 'result' | 'error' | 'attempts' | 'createdAt' | 'startedAt' | 'finishedAt'
+>;
 
 export enum JobKind {
   EXPORT_ITEMS = 'EXPORT_ITEMS',

@@ -22,7 +22,10 @@ export class NotificationRepo {
 
   async findByIds(ids: readonly string[]): Promise<NotificationRow[]> {
     if (ids.length === 0) return [];
-    return this.db.select().from(notifications).where(inArray(notifications.id, [...ids]));
+    return this.db
+      .select()
+      .from(notifications)
+      .where(inArray(notifications.id, [...ids]));
   }
 
   async page(userId: string, unreadOnly: boolean, page: PageRequest): Promise<NotificationRow[]> {

@@ -53,7 +53,10 @@ export class OrderRepo {
 
   async findByIds(ids: readonly string[]): Promise<OrderRow[]> {
     if (ids.length === 0) return [];
-    return this.db.select().from(orders).where(inArray(orders.id, [...ids]));
+    return this.db
+      .select()
+      .from(orders)
+      .where(inArray(orders.id, [...ids]));
   }
 
   /** The order, locked until the transaction ends: status changes of one order run one after the other. */
@@ -63,11 +66,7 @@ export class OrderRepo {
   }
 
   async setStatus(id: string, status: OrderRow['status']): Promise<OrderRow> {
-    const [row] = await this.db
-      .update(orders)
-      .set({ status, updatedAt: new Date() })
-      .where(eq(orders.id, id))
-      .returning();
+    const [row] = await this.db.update(orders).set({ status, updatedAt: new Date() }).where(eq(orders.id, id)).returning();
     return row!;
   }
 

@@ -127,7 +127,11 @@ export class OrderService {
       }
       const ownCancel = order.placedBy === auth.viewer!.id && from === OrderStatus.PENDING && target === OrderStatus.CANCELLED;
       if (!ownCancel && !isStaff(auth)) {
-        errors.add(['input', 'status'], 'Only staff can make this status change; you can cancel your own pending orders', UserErrorCode.FORBIDDEN);
+        errors.add(
+          ['input', 'status'],
+          'Only staff can make this status change; you can cancel your own pending orders',
+          UserErrorCode.FORBIDDEN,
+        );
         return null;
       }
       const updated = await repo.setStatus(order.id, target);

@@ -43,7 +43,10 @@ export class PostRepo {
 
   async findByIds(ids: readonly string[]): Promise<PostRow[]> {
     if (ids.length === 0) return [];
-    return this.db.select().from(posts).where(inArray(posts.id, [...ids]));
+    return this.db
+      .select()
+      .from(posts)
+      .where(inArray(posts.id, [...ids]));
   }
 
   /** Locks the post against deletion until the transaction ends (a comment never lands on a deleted post). */
@@ -97,7 +100,10 @@ export class PostRepo {
 
   async findCommentsByIds(ids: readonly string[]): Promise<CommentRow[]> {
     if (ids.length === 0) return [];
-    return this.db.select().from(comments).where(inArray(comments.id, [...ids]));
+    return this.db
+      .select()
+      .from(comments)
+      .where(inArray(comments.id, [...ids]));
   }
 
   /** One page of comments for each of several posts: one statement (see nested.ts). */

@@ -34,7 +34,10 @@ export const authChecker: AuthCheckerFn<Authentication> = ({ context }, scopes) 
  * A field visible only to the object's owner or to holders of every listed scope; everyone else reads null
  * (e.g. `@UseMiddleware(visibleToOwnerOr((user, viewerId) => user.rowId === viewerId, 'user:read'))` on `User.email`).
  */
-export function visibleToOwnerOr<T>(isOwner: (root: T, viewerId: string | null) => boolean, ...scopes: string[]): MiddlewareFn<Authentication> {
+export function visibleToOwnerOr<T>(
+  isOwner: (root: T, viewerId: string | null) => boolean,
+  ...scopes: string[]
+): MiddlewareFn<Authentication> {
   return async ({ root, context }, next) => {
     const viewerId = context.viewer?.id ?? null;
     if (isOwner(root as T, viewerId) || (viewerId && missingScopes(context, scopes).length === 0)) return next();

@@ -48,9 +48,13 @@ export function unauthenticated(message = 'Authentication required'): DomainErro
 }
 
 export function forbidden(missingScopes: string[], message?: string): DomainError {
-  return new DomainError(ErrorCode.FORBIDDEN, message ?? `Missing scope${missingScopes.length === 1 ? '' : 's'}: ${missingScopes.join(', ')}`, {
-    missingScopes,
-  });
+  return new DomainError(
+    ErrorCode.FORBIDDEN,
+    message ?? `Missing scope${missingScopes.length === 1 ? '' : 's'}: ${missingScopes.join(', ')}`,
+    {
+      missingScopes,
+    },
+  );
 }
 
 export function notFound(message: string): DomainError {

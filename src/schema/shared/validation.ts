@@ -20,14 +20,7 @@ export function normalizeTags(tags: readonly string[], errors: UserErrors, field
 }
 
 /** Checks a string's length in characters (code points); returns the trimmed value. */
-export function checkLength(
-  value: string,
-  errors: UserErrors,
-  field: string[],
-  label: string,
-  min: number,
-  max: number,
-): string {
+export function checkLength(value: string, errors: UserErrors, field: string[], label: string, min: number, max: number): string {
   const trimmed = value.trim();
   const length = [...trimmed].length;
   if (length < min) errors.add(field, min === 1 ? `${label} must not be empty` : `${label} must be at least ${min} characters`);

@@ -58,7 +58,10 @@ export class TaskRepo {
 
   async findByIds(ids: readonly string[]): Promise<TaskRow[]> {
     if (ids.length === 0) return [];
-    return this.db.select().from(tasks).where(inArray(tasks.id, [...ids]));
+    return this.db
+      .select()
+      .from(tasks)
+      .where(inArray(tasks.id, [...ids]));
   }
 
   async userExists(id: string): Promise<boolean> {

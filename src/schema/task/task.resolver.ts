@@ -43,7 +43,7 @@ export class TaskResolver {
   }
 
   @Authorized('tasks:write')
-  @Mutation(() => DeletePayload, { description: "Deletes a task: its owner, or a holder of `tasks:delete`." })
+  @Mutation(() => DeletePayload, { description: 'Deletes a task: its owner, or a holder of `tasks:delete`.' })
   deleteTask(@Arg('id', () => ID, { description: 'The task to delete.' }) id: string, @Ctx() ctx: Context) {
     return ctx.services.tasks.delete(ctx, id);
   }

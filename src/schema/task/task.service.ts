@@ -41,10 +41,7 @@ export class TaskService {
     filter: TaskFilter | null | undefined,
     orderBy: TaskOrder | null | undefined,
   ): Promise<Connection<Task>> {
-    const sort = taskSort(
-      SORT_FIELDS[orderBy?.field ?? TaskOrderField.CREATED_AT],
-      orderBy?.direction ?? SortDirection.DESC,
-    );
+    const sort = taskSort(SORT_FIELDS[orderBy?.field ?? TaskOrderField.CREATED_AT], orderBy?.direction ?? SortDirection.DESC);
     const page = pageRequest(args, sort.kind);
     const query = {
       visibleTo: auth.scopes.has(MANAGE_TASKS) ? null : auth.viewer!.id,

@@ -16,14 +16,16 @@ export class AuthResolver {
       'Signs in by username or e-mail. Wrong credentials are INVALID_CREDENTIALS; too many wrong passwords for one ' +
       'account within the window are refused with RATE_LIMITED.',
   })
-  login(@Arg('input', () => LoginInput, { description: 'The credentials, and optionally fewer scopes.' }) input: LoginInput, @Ctx() ctx: Context) {
+  login(
+    @Arg('input', () => LoginInput, { description: 'The credentials, and optionally fewer scopes.' }) input: LoginInput,
+    @Ctx() ctx: Context,
+  ) {
     return ctx.services.auth.login(input);
   }
 
   @Mutation(() => AuthPayload, {
     description:
-      'Exchanges a refresh token for a new token pair. Each refresh token works once: presenting a used one revokes ' +
-      'its whole session.',
+      'Exchanges a refresh token for a new token pair. Each refresh token works once: presenting a used one revokes ' + 'its whole session.',
   })
   refreshSession(
     @Arg('refreshToken', () => String, { description: 'The refresh token from login or the last refresh.' }) refreshToken: string,
@@ -36,14 +38,14 @@ export class AuthResolver {
     description: 'Ends the session of a refresh token (possessing it is the authorization); false when it was not live.',
   })
   logout(
-    @Arg('refreshToken', () => String, { description: "A refresh token of the session to end." }) refreshToken: string,
+    @Arg('refreshToken', () => String, { description: 'A refresh token of the session to end.' }) refreshToken: string,
     @Ctx() ctx: Context,
   ) {
     return ctx.services.auth.logout(refreshToken);
   }
 
   @Authorized()
-  @Mutation(() => Int, { description: "Ends every session of the viewer; returns how many were live." })
+  @Mutation(() => Int, { description: 'Ends every session of the viewer; returns how many were live.' })
   logoutAll(@Ctx() ctx: Context) {
     return ctx.services.auth.logoutAll(ctx.viewer!.id);
   }

@@ -14,7 +14,6 @@ export class SessionRepo {
     return new SessionRepo(tx);
   }
 
-
   async insert(values: NewSessionRow): Promise<SessionRow> {
     const [row] = await this.db.insert(sessions).values(values).returning();
     return row!;
@@ -63,9 +62,7 @@ export class SessionRepo {
     return this.db
       .select()
       .from(sessions)
-      .where(
-        and(eq(sessions.userId, userId), isNull(sessions.revokedAt), isNull(sessions.rotatedAt), gt(sessions.expiresAt, now)),
-      )
+      .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), isNull(sessions.rotatedAt), gt(sessions.expiresAt, now)))
       .orderBy(desc(sessions.familyCreatedAt), desc(sessions.id));
   }
 

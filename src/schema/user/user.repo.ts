@@ -30,24 +30,28 @@ export class UserRepo {
     return row!;
   }
 
-
   async findByIds(ids: readonly string[]): Promise<UserRow[]> {
     if (ids.length === 0) return [];
-    return this.db.select().from(users).where(inArray(users.id, [...ids]));
+    return this.db
+      .select()
+      .from(users)
+      .where(inArray(users.id, [...ids]));
   }
 
   /** By username (ignoring case) or, when the login contains `@`, by e-mail; both use the lower() unique indexes. */
   async findByLogin(login: string): Promise<UserRow | null> {
     const normalized = login.trim().toLowerCase();
-    const where = normalized.includes('@')
-      ? eq(sql`lower(${users.email})`, normalized)
-      : eq(sql`lower(${users.username})`, normalized);
+    const where = normalized.includes('@') ? eq(sql`lower(${users.email})`, normalized) : eq(sql`lower(${users.username})`, normalized);
     const [row] = await this.db.select().from(users).where(where).limit(1);
     return row ?? null;
   }
 
   async findByEmail(email: string): Promise<UserRow | null> {
-    const [row] = await this.db.select().from(users).where(eq(sql`lower(${users.email})`, email.toLowerCase())).limit(1);
+    const [row] = await this.db
+      .select()
+      .from(users)
+      .where(eq(sql`lower(${users.email})`, email.toLowerCase()))
+      .limit(1);
     return row ?? null;
   }
 
@@ -62,12 +66,7 @@ export class UserRepo {
       .from(users)
       .leftJoin(
         sessions,
-        and(
-          eq(sessions.userId, users.id),
-          inArray(sessions.familyId, sessionIds),
-          isNull(sessions.revokedAt),
-          gt(sessions.expiresAt, now),
-        ),
+        and(eq(sessions.userId, users.id), inArray(sessions.familyId, sessionIds), isNull(sessions.revokedAt), gt(sessions.expiresAt, now)),
       )
       .where(inArray(users.id, userIds));
     // A broadcast event batches hundreds of keys: group once instead of scanning every row for every key.
