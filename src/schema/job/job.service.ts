@@ -5,6 +5,7 @@ import { jobSort, type JobRepo, type JobStatusValue } from '../../jobs/job.repo.
 import { toJobEvent, type JobQueue } from '../../jobs/queue.js';
 import { isPublicKind, PUBLIC_JOB_KINDS } from '../../jobs/types.js';
 import { Topic, type JobEvent, type Topics } from '../../pubsub/topics.js';
+import { pipeStream, SKIP } from '../../realtime/streams.js';
 import { pageRequest, toConnection, type Connection, type ConnectionArgs } from '../shared/connection.js';
 import { notFound, unauthenticated } from '../shared/errors.js';
 import { fromGlobalId, parseGlobalId } from '../shared/global-id.js';
@@ -102,48 +103,31 @@ export class JobService {
     const id = fromGlobalId(globalId, 'Job');
     const source = this.pubsub.subscribe(Topic.JobUpdated, id)[Symbol.asyncIterator]();
     // The first next() starts the listener; its result is the first live event.
-    let pending: Promise<IteratorResult<JobEvent>> | null = source.next();
+    const firstLive = source.next();
     const row = await this.repo.findById(id);
     if (!row || !this.visible(viewer, row)) {
       await source.return?.();
       throw notFound(JOB_NOT_FOUND);
     }
-    const first = toJobEvent(row);
-    let last = -1;
-    let finished = false;
     const done: IteratorReturnResult<undefined> = { value: undefined, done: true };
-    const finish = async () => {
-      finished = true;
-      pending = null;
-      await source.return?.();
-      return done;
+    const ahead: Array<Promise<IteratorResult<JobEvent>>> = [Promise.resolve({ value: toJobEvent(row), done: false }), firstLive];
+    let finished = false;
+    // The current state, then the live events; nothing more once a terminal state went out.
+    const feed: AsyncIterableIterator<JobEvent> = {
+      next: () => (finished ? Promise.resolve(done) : (ahead.shift() ?? source.next())),
+      return: async () => {
+        await source.return?.();
+        return done;
+      },
+      [Symbol.asyncIterator]: () => feed,
     };
-    const emit = (event: JobEvent): IteratorResult<JobEvent> => {
+    let last = -1;
+    return pipeStream(feed, (event) => {
+      if (event.revision <= last) return SKIP;
       last = event.revision;
-      if (TERMINAL_STATUSES.has(event.status)) void finish();
-      return { value: event, done: false };
-    };
-    const iterator: AsyncIterableIterator<JobEvent> = {
-      async next() {
-        if (finished) return done;
-        if (last < 0) return emit(first);
-        for (;;) {
-          const result = await (pending ?? source.next());
-          pending = null;
-          if (finished || result.done) return done;
-          if (result.value.revision > last) return emit(result.value);
-        }
-      },
-      return: finish,
-      async throw(error: unknown) {
-        await finish();
-        throw error;
-      },
-      [Symbol.asyncIterator]() {
-        return iterator;
-      },
-    };
-    return iterator;
+      if (TERMINAL_STATUSES.has(event.status)) finished = true;
+      return event;
+    });
   }
 
   /** Each event is checked for the subscriber as they are now (the event's context is rebuilt per event). */
