@@ -2,7 +2,6 @@
 const UNIQUE_VIOLATION = '23505';
 const FOREIGN_KEY_VIOLATION = '23503';
 const RESTRICT_VIOLATION = '23001'; // ON DELETE RESTRICT
-const SERIALIZATION_FAILURE = '40001';
 
 interface PgErrorLike {
   code?: unknown;
@@ -26,10 +25,6 @@ export function isUniqueViolation(error: unknown, constraint?: string): boolean 
   const pg = pgError(error);
   if (!pg || pg.code !== UNIQUE_VIOLATION) return false;
   return constraint === undefined || (pg.constraint ?? pg.constraint_name) === constraint;
-}
-
-export function isSerializationFailure(error: unknown): boolean {
-  return pgError(error)?.code === SERIALIZATION_FAILURE;
 }
 
 /** A row still referenced elsewhere (e.g. an item with orders) cannot be deleted. */

@@ -27,8 +27,6 @@ import type { OperationLimits } from '../config.js';
 import { DEFAULT_PAGE_SIZE } from '../schema/shared/connection.js';
 import { ErrorCode } from '../schema/shared/errors.js';
 
-export { defaultLimits, productionLimits, type OperationLimits } from '../config.js';
-
 export function limitError(limit: keyof OperationLimits | string, value: number, maximum: number, message: string): GraphQLError {
   return new GraphQLError(message, {
     extensions: { code: ErrorCode.GRAPHQL_VALIDATION_FAILED, limit, value, maximum },

@@ -19,7 +19,8 @@ import {
 } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import { ErrorCode } from '../schema/shared/errors.js';
-import { costError, costOf, limitRules, tokenLimitError, type OperationLimits } from './limits.js';
+import type { OperationLimits } from '../config.js';
+import { costError, costOf, limitRules, tokenLimitError } from './limits.js';
 
 export interface OperationPolicyOptions {
   introspection: boolean;

@@ -7,7 +7,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { PersistedQueryOptions } from '@apollo/server';
-import type { FastifyRequest } from 'fastify';
 import { GraphQLError } from 'graphql';
 import { ErrorCode } from '../schema/shared/errors.js';
 
@@ -98,41 +97,4 @@ export function resolveTrustedDocument(
   if (hash === null) return { error: trustedDocumentRequired() };
   const query = trusted.get(hash);
   return query === undefined ? { error: trustedDocumentNotFound() } : { hash: hash.toLowerCase(), query };
-}
-
-/**
- * Trusted mode over HTTP, before Apollo runs: a request that names no known document is refused (the error is
- * returned); one that does is rewritten to the APQ form (hash only), so Apollo loads the manifest's text through
- * the read-only cache and the client's own query text is never parsed.
- */
-export function applyTrustedDocument(trusted: TrustedDocuments, request: FastifyRequest): GraphQLError | null {
-  if (request.method === 'GET') {
-    const params = (request.query ?? {}) as Record<string, unknown>;
-    let extensions: unknown;
-    try {
-      extensions = typeof params.extensions === 'string' ? JSON.parse(params.extensions) : undefined;
-    } catch {
-      extensions = undefined;
-    }
-    const resolved = resolveTrustedDocument(trusted, { documentId: params.documentId, extensions });
-    if (resolved.error) return resolved.error;
-    // Apollo reads a GET request from its URL.
-    const url = new URL(request.raw.url ?? '/', 'http://localhost');
-    url.searchParams.delete('query');
-    url.searchParams.delete('documentId');
-    url.searchParams.set('extensions', JSON.stringify({ persistedQuery: { version: 1, sha256Hash: resolved.hash } }));
-    request.raw.url = `${url.pathname}${url.search}`;
-    return null;
-  }
-  const body = request.body;
-  // Anything but one JSON object (a batch, a string) is Apollo's to refuse.
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return null;
-  const fields = body as Record<string, unknown>;
-  const resolved = resolveTrustedDocument(trusted, fields);
-  if (resolved.error) return resolved.error;
-  delete fields.query;
-  delete fields.documentId;
-  const extensions = typeof fields.extensions === 'object' && fields.extensions !== null ? fields.extensions : {};
-  fields.extensions = { ...extensions, persistedQuery: { version: 1, sha256Hash: resolved.hash } };
-  return null;
 }

@@ -254,5 +254,3 @@ export function attachGraphqlWs(options: WsOptions) {
     },
   };
 }
-
-export { CloseCode };

@@ -4,7 +4,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { productionLimits } from '../../src/server/limits.js';
+import { productionLimits } from '../../src/config.js';
 import { createUser, type TestUser } from '../helpers/auth.js';
 import { startServer, TEST_JWT_SECRET, type TestServer } from '../helpers/server.js';
 import { wsFor, wsRun, type OperationResult } from './helpers.js';

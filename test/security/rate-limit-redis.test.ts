@@ -5,7 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { RateLimitService, rateLimitDefaults } from '../../src/schema/rate-limit/rate-limit.service.js';
+import { rateLimitDefaults } from '../../src/config.js';
+import { RateLimitService } from '../../src/schema/rate-limit/rate-limit.service.js';
 import { RedisRateLimitStore } from '../../src/schema/rate-limit/rate-limit.store.js';
 import { createUser } from '../helpers/auth.js';
 import { startServer, type TestServer } from '../helpers/server.js';

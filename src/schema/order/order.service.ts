@@ -6,7 +6,7 @@ import { Topic, type Topics } from '../../pubsub/topics.js';
 import { pageRequest, toConnection, type Connection, type ConnectionArgs } from '../shared/connection.js';
 import { parseGlobalId } from '../shared/global-id.js';
 import { UserErrorCode, UserErrors } from '../shared/user-error.js';
-import { DISCOUNT_CODE_PATTERN, type DiscountCodes } from './discount.js';
+import { DISCOUNT_CODE_PATTERN, type DiscountCodes } from '../../config.js';
 import { MAX_QUANTITY, type PlaceOrderInput, type UpdateOrderStatusInput } from './order.input.js';
 import { orderSort, type OrderRepo } from './order.repo.js';
 import { enqueueNotification, type JobQueue } from '../../jobs/side-effects.js';

@@ -9,8 +9,6 @@ import type { RateLimitConfig } from '../../config.js';
 import type { RateLimitStore } from './rate-limit.store.js';
 import { COST_PER_POINT } from './rate-limit.type.js';
 
-export { rateLimitDefaults, type RateLimitConfig } from '../../config.js';
-
 /** Points an operation of this static cost is charged. */
 export function pointsFor(cost: number): number {
   return Math.max(1, Math.ceil(cost / COST_PER_POINT));
