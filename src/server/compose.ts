@@ -146,7 +146,12 @@ export async function createApp(options: AppOptions): Promise<App> {
     );
   }
   if (config.graphiql) await registerGraphiql(fastify, GRAPHQL_PATH);
-  registerGraphqlSse(fastify, { path: GRAPHQL_PATH, core, realtime: container.services.realtime, contentSecurityPolicy: API_CSP });
+  const sse = registerGraphqlSse(fastify, {
+    path: GRAPHQL_PATH,
+    core,
+    realtime: container.services.realtime,
+    contentSecurityPolicy: API_CSP,
+  });
   const apollo = await registerGraphqlHttp(fastify, {
     path: GRAPHQL_PATH,
     schema,
@@ -162,6 +167,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   const close = shutdownSequence([
     () => runner.stop(config.shutdownGraceMs * 0.8),
     () => ws?.close(),
+    () => sse.close(),
     () => fastify.close(),
     () => apollo.stop(),
     () => container.close(),

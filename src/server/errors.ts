@@ -4,7 +4,7 @@
  * "Internal server error" with the request id; the full error, with its stack, goes to the log.
  */
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
-import type { FastifyBaseLogger } from 'fastify';
+import type { Logger } from '../log.js';
 import { DomainError, ErrorCode, PUBLIC_ERROR_CODES } from '../schema/shared/errors.js';
 
 const hasPublicCode = (error: GraphQLError) => PUBLIC_ERROR_CODES.has(error.extensions?.code as string);
@@ -22,7 +22,7 @@ export function isPublicError(error: GraphQLError): boolean {
 export interface FormatOptions {
   requestId?: string;
   /** Where masked errors are logged; omit when the caller logs them itself. */
-  log?: FastifyBaseLogger;
+  log?: Logger;
   /** Code for a public error that carries none (graphql-ws validation and coercion errors). */
   defaultCode?: string;
   /** Development only: keep the stack of masked errors in `extensions.stacktrace`. */

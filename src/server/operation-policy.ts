@@ -4,7 +4,6 @@
  * also the key of APQ, trusted documents and Apollo's document store), and the static cost (per document, operation
  * and variables).
  */
-import { createHash } from 'node:crypto';
 import {
   GraphQLError,
   NoSchemaIntrospectionCustomRule,
@@ -50,10 +49,6 @@ export interface OperationPolicy {
   ): { cost: number; error: GraphQLError | null };
 }
 
-export function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
-}
-
 function withCode(errors: readonly GraphQLError[], code: string): GraphQLError[] {
   return errors.map((error) =>
     error.extensions.code
@@ -76,8 +71,13 @@ export function createOperationPolicy(schema: GraphQLSchema, options: OperationP
   const extraRules: ValidationRule[] = [...limitRules(limits), ...(options.introspection ? [] : [NoSchemaIntrospectionCustomRule])];
   const rules = [...specifiedRules, ...extraRules];
   const parseOptions: ParseOptions = { maxTokens: limits.tokens };
-  // Only valid documents are cached: invalid ones are cheap to reject again and must not evict useful entries.
-  const documents = new LRUCache<string, DocumentNode>({ max: options.cacheSize ?? 1_000 });
+  // Only valid documents are cached: invalid ones are cheap to reject again and must not evict useful entries. Bounded
+  // by count and by an estimate of the parsed size (about ten bytes of AST per byte of source).
+  const documents = new LRUCache<string, DocumentNode>({
+    max: options.cacheSize ?? 1_000,
+    maxSize: 64 * 1_024 * 1_024,
+    sizeCalculation: (document) => Math.max(1, (document.loc?.end ?? 1_000) * 10),
+  });
   const costCache = new WeakMap<DocumentNode, Map<string, number>>();
 
   return {

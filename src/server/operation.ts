@@ -29,9 +29,9 @@ import {
   type GraphQLSchema,
   type OperationDefinitionNode,
 } from 'graphql';
-import type { FastifyBaseLogger } from 'fastify';
+import type { Logger } from '../log.js';
 import { LRUCache } from 'lru-cache';
-import { type Context, type ContextBuilder, type Transport } from '../schema/context.js';
+import type { Context, ContextBuilder, Transport } from '../schema/context.js';
 import { AuthenticationError, type Authentication } from '../auth/identity.js';
 import { scopeKey } from '../auth/scopes.js';
 import { newSqlStats, withSqlStats, type SqlStats } from '../db/sql-stats.js';
@@ -42,9 +42,9 @@ import { ErrorCode } from '../schema/shared/errors.js';
 import { SHARED_EVENTS_EXTENSION } from '../schema/shared/shared-events.js';
 import { firstErrorCode, formatError } from './errors.js';
 import { checkDocument } from './limits.js';
-import { sha256, type OperationPolicy } from './operation-policy.js';
+import type { OperationPolicy } from './operation-policy.js';
 import { costExtension, type RateLimitGuard } from './rate-limit.js';
-import { resolveTrustedDocument, type TrustedDocuments } from './trusted-documents.js';
+import { resolveTrustedDocument, sha256, type TrustedDocuments } from './trusted-documents.js';
 
 /** What a transport hands the core: the request's GraphQL parameters as received, and who sent them. */
 export interface OperationRequest {
@@ -63,7 +63,7 @@ export interface OperationClient {
   transport: Transport;
   /** The client's address: the budget of anonymous callers. */
   ip: string;
-  log: FastifyBaseLogger;
+  log: Logger;
   /** A request id the transport already chose (HTTP's `x-request-id`); a new one otherwise. */
   requestId?: string;
   /**
@@ -166,20 +166,27 @@ const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> =>
 export function createOperationCore(options: OperationCoreOptions) {
   const { schema, policy, contextBuilder, rateLimits, trusted } = options;
   const step = options.onStep ?? (() => {});
-  // Without a trusted manifest: Apollo's automatic persisted queries, on every transport.
-  const persisted = trusted ? null : new LRUCache<string, string>({ max: options.persistedQueries ?? 1_000 });
+  // Without a trusted manifest: Apollo's automatic persisted queries, on every transport. Bounded by count and by
+  // size, so registering many large queries cannot grow the server's memory.
+  const persisted = trusted
+    ? null
+    : new LRUCache<string, string>({
+        max: options.persistedQueries ?? 1_000,
+        maxSize: 16 * 1_024 * 1_024,
+        sizeCalculation: (query) => query.length || 1,
+      });
   /** Results of one event, per document + variables + scopes; dropped with the event object. */
   const sharedExecutions = new WeakMap<object, Map<string, Promise<ExecutionResult> | ExecutionResult>>();
   const sharedKeys = new WeakMap<Admission, string | null>();
   const admissions = new WeakMap<object, Admission>();
 
-  const format = (errors: readonly GraphQLError[], requestId: string, log: FastifyBaseLogger, defaultCode: string) =>
+  const format = (errors: readonly GraphQLError[], requestId: string, log: Logger, defaultCode: string) =>
     errors.map((error) =>
       formatError(error, { requestId, log, defaultCode, exposeStack: options.exposeStack, hideSuggestions: options.hideSuggestions }),
     );
 
   const logLine = (
-    log: FastifyBaseLogger,
+    log: Logger,
     fields: { requestId: string; transport: Transport; operationName: string | null; startedAt: number; errorCode?: string },
   ) =>
     log.info(

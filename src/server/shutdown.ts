@@ -1,7 +1,7 @@
 /**
  * Graceful shutdown: the order matters. Jobs first (no new claims; running jobs finish or go back to PENDING while
- * the database is still open), then sockets (closed with 1001 Going Away), then HTTP (drained), then what the
- * services hold outside the database, the pub/sub and finally the database.
+ * the database is still open), then sockets (closed with 1001 Going Away) and event streams (ended), then HTTP
+ * (drained), then what the services hold outside the database, the pub/sub and finally the database.
  */
 import type { FastifyBaseLogger } from 'fastify';
 

@@ -14,6 +14,7 @@ import { createHandler } from 'graphql-sse/lib/use/fastify';
 import type { ConnectionHandle } from '../realtime/connections.js';
 import type { Realtime } from '../realtime/realtime.js';
 import { ErrorCode } from '../schema/shared/errors.js';
+import { errorEnvelope } from './errors.js';
 import type { Admission, OperationCore, TransportRefusal } from './operation.js';
 
 export interface SseOptions {
@@ -40,9 +41,12 @@ export function wantsEventStream(request: FastifyRequest): boolean {
   return (request.headers.accept ?? '').includes('text/event-stream');
 }
 
-export function registerGraphqlSse(fastify: FastifyInstance, options: SseOptions): void {
+export function registerGraphqlSse(fastify: FastifyInstance, options: SseOptions): { close(): void } {
   const { core, realtime } = options;
   const streams = new WeakMap<FastifyRequest, StreamState>();
+  /** Open event streams, ended at shutdown (an HTTP drain would otherwise wait for them until the grace period). */
+  const open = new Set<StreamState>();
+  let closing = false;
 
   /** GET runs queries and subscriptions (EventSource); mutations need POST (GraphQL over HTTP §GET). */
   const methodRule =
@@ -157,6 +161,11 @@ export function registerGraphqlSse(fastify: FastifyInstance, options: SseOptions
   // Before the HTTP adapter's own preHandler: an event-stream request on the GraphQL path is SSE's.
   fastify.addHook('preHandler', async (request, reply) => {
     if (request.routeOptions.url !== options.path || !wantsEventStream(request)) return;
+    if (closing)
+      return reply
+        .code(503)
+        .header('retry-after', '1')
+        .send(errorEnvelope('The server is shutting down', ErrorCode.BAD_REQUEST, request.id));
     const params = (request.method === 'GET' ? request.query : request.body) as Record<string, unknown> | undefined;
     const stream: StreamState = { reply, produced: 0, written: 0, query: params?.query };
     streams.set(request, stream);
@@ -165,7 +174,11 @@ export function registerGraphqlSse(fastify: FastifyInstance, options: SseOptions
       if (typeof chunk === 'string' && chunk.startsWith('event: next')) stream.written += 1;
       return write(chunk, ...rest);
     }) as typeof reply.raw.write;
-    reply.raw.once('close', () => close(stream));
+    open.add(stream);
+    reply.raw.once('close', () => {
+      open.delete(stream);
+      close(stream);
+    });
     // graphql-sse insists on a `query` string; a trusted or persisted document is named by hash instead.
     if (params && typeof params === 'object' && params.query === undefined) {
       if (request.method === 'GET') request.raw.url = `${request.raw.url}${request.raw.url?.includes('?') ? '&' : '?'}query=`;
@@ -185,4 +198,12 @@ export function registerGraphqlSse(fastify: FastifyInstance, options: SseOptions
       );
     }
   });
+
+  return {
+    /** Ends every open stream: the client's EventSource or graphql-sse client reconnects, to another process. */
+    close() {
+      closing = true;
+      for (const stream of open) stream.reply.raw.end();
+    },
+  };
 }

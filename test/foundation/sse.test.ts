@@ -129,3 +129,26 @@ describe('GraphQL over SSE', () => {
     expect(overWs.events.map((event) => event.data)).toEqual(overSse.events.map((event) => event.data));
   });
 });
+
+describe('shutdown with an open event stream', () => {
+  it('ends the stream and closes without waiting for the grace period', async () => {
+    const own = await startServer();
+    try {
+      const user = await createUser(own);
+      const response = await fetch(own.httpUrl, {
+        method: 'POST',
+        headers: { accept: 'text/event-stream', 'content-type': 'application/json', authorization: `Bearer ${user.token}` },
+        body: JSON.stringify({ query: 'subscription { itemChanged { id } }' }),
+      });
+      expect(response.status).toBe(200);
+      const reader = response.body!.getReader();
+      await reader.read();
+      const closed = own.app.close();
+      // The stream ends (no more chunks) as part of the shutdown, before the HTTP drain.
+      for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read());
+      await closed;
+    } finally {
+      await own.close();
+    }
+  });
+});
