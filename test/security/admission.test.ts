@@ -12,7 +12,7 @@ import { sha256 } from '../../src/server/trusted-documents.js';
 import { createUser, type TestUser } from '../helpers/auth.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { sseRun } from '../helpers/sse.js';
-import { rawSocket, wsFor, wsRun, type OperationResult } from './helpers.js';
+import { costly, deepQuery, rawSocket, repeat, wsFor, wsRun, type OperationResult } from './helpers.js';
 
 const TRANSPORTS = ['http', 'ws', 'sse'] as const;
 type Transport = (typeof TRANSPORTS)[number];
@@ -69,19 +69,6 @@ async function run(on: TestServer, transport: Transport, request: Request, token
   return wsRun(wsFor(on, token), { ...request, query: request.query ?? '' });
 }
 
-/** `posts → nodes → author → posts …` until the selection is `depth` fields deep. */
-function deepQuery(depth: number): string {
-  const steps = ['posts(first: 1)', 'nodes', 'author'];
-  let open = '';
-  let close = '';
-  for (let level = 0; level < depth - 1; level++) {
-    open += `${steps[level % 3]} { `;
-    close += ' }';
-  }
-  return `query Deep { ${open}id${close} }`;
-}
-const repeat = (count: number, make: (i: number) => string) => Array.from({ length: count }, (_, i) => make(i)).join(' ');
-
 interface Case {
   name: string;
   query: string;
@@ -111,7 +98,7 @@ const limitCases: Case[] = [
   },
   {
     name: 'a query costing more than 50,000',
-    query: 'query Costly { posts(first: 100) { nodes { comments(first: 100) { nodes { author { posts(first: 3) { nodes { id } } } } } } } }',
+    query: costly(3),
     code: 'GRAPHQL_VALIDATION_FAILED',
     limit: 'cost',
     message: /^Query cost limit of 50000 exceeded, found 50100/,

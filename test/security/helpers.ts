@@ -40,6 +40,24 @@ export function wsRun(client: Client, request: WsRequest, timeoutMs = 10_000): P
   });
 }
 
+/** `posts → nodes → author → posts …` until the selection is `depth` fields deep. */
+export function deepQuery(depth: number): string {
+  const steps = ['posts(first: 1)', 'nodes', 'author'];
+  let open = '';
+  let close = '';
+  for (let level = 0; level < depth - 1; level++) {
+    open += `${steps[level % 3]} { `;
+    close += ' }';
+  }
+  return `query Deep { ${open}id${close} }`;
+}
+
+export const repeat = (count: number, make: (i: number) => string) => Array.from({ length: count }, (_, i) => make(i)).join(' ');
+
+/** A post page with comments whose authors list their posts: 100 × (1 + 100 × (1 + 1 + n)) by the cost rules. */
+export const costly = (authorPosts: number) =>
+  `query Costly { posts(first: 100) { nodes { comments(first: 100) { nodes { author { posts(first: ${authorPosts}) { nodes { id } } } } } } } }`;
+
 const clients = new WeakMap<TestServer, Map<string, Client>>();
 
 /**

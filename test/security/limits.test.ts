@@ -6,7 +6,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createUser, type TestUser } from '../helpers/auth.js';
 import { startServer, type TestServer } from '../helpers/server.js';
-import { wsFor, wsRun, type OperationResult } from './helpers.js';
+import { costly, deepQuery, repeat, wsFor, wsRun, type OperationResult } from './helpers.js';
 
 let server: TestServer;
 let admin: TestUser;
@@ -16,24 +16,6 @@ beforeAll(async () => {
 });
 afterAll(() => server?.close());
 afterEach(() => vi.restoreAllMocks());
-
-/** `posts → nodes → author → posts …` until the selection is `depth` fields deep. */
-function deepQuery(depth: number): string {
-  const steps = ['posts(first: 1)', 'nodes', 'author'];
-  let open = '';
-  let close = '';
-  for (let level = 0; level < depth - 1; level++) {
-    open += `${steps[level % 3]} { `;
-    close += ' }';
-  }
-  return `query Deep { ${open}id${close} }`;
-}
-
-const repeat = (count: number, make: (i: number) => string) => Array.from({ length: count }, (_, i) => make(i)).join(' ');
-
-/** A post page with comments whose authors list their posts: 100 × (1 + 100 × (1 + 1 + n)) by the cost rules. */
-const costly = (authorPosts: number) =>
-  `query Costly { posts(first: 100) { nodes { comments(first: 100) { nodes { author { posts(first: ${authorPosts}) { nodes { id } } } } } } } }`;
 
 interface Case {
   name: string;
