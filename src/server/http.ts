@@ -12,8 +12,9 @@ import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { ErrorCode } from '../schema/shared/errors.js';
 import type { RateLimitTicket } from '../schema/rate-limit/rate-limit.service.js';
 import { errorEnvelope, formatError } from './errors.js';
-import type { Admission, OperationCore, OperationRequest, Refusal, TransportRefusal } from './operation.js';
+import type { Admission, OperationCore, Refusal, TransportRefusal } from './operation.js';
 import type { OperationPolicy } from './operation-policy.js';
+import { readParams, type OperationParams } from './params.js';
 import { rateLimitHeaders } from './rate-limit.js';
 
 export interface HttpOptions {
@@ -40,50 +41,15 @@ const PREFLIGHT_HEADERS = ['x-apollo-operation-name', 'apollo-require-preflight'
 
 /**
  * The request's GraphQL parameters, or null when Apollo refuses the request at the HTTP level (CSRF, a batch, a body
- * that is not one JSON object, JSON-encoded GET parameters that do not parse): Apollo answers those with its own
- * messages, before anything is charged. The CSRF rule is checked here, before admission, for that reason.
+ * that is not one JSON object, parameters of the wrong type): Apollo answers those with its own messages, before
+ * anything is charged. The CSRF rule is checked here, before admission, for that reason.
  */
-function graphqlParams(request: FastifyRequest): Omit<OperationRequest, 'authorization' | 'client'> | null {
-  const params = rawParams(request);
-  if (!params) return null;
-  // Parameters of the wrong type are Apollo's to refuse (400, with its messages).
-  const { query, operationName, variables, extensions } = params;
-  if (query != null && typeof query !== 'string') return null;
-  if (operationName != null && typeof operationName !== 'string') return null;
-  if ((variables != null && !isObject(variables)) || (extensions != null && !isObject(extensions))) return null;
-  return params;
-}
-
-const isObject = (value: unknown) => typeof value === 'object' && value !== null && !Array.isArray(value);
-
-function rawParams(request: FastifyRequest): Omit<OperationRequest, 'authorization' | 'client'> | null {
+function graphqlParams(request: FastifyRequest): OperationParams | null {
   const contentType = request.headers['content-type']?.split(';')[0]?.trim().toLowerCase();
   const preflighted = contentType !== undefined && !SIMPLE_CONTENT_TYPES.has(contentType);
   if (!preflighted && !PREFLIGHT_HEADERS.some((header) => request.headers[header])) return null;
-  if (request.method === 'GET') {
-    const params = (request.query ?? {}) as Record<string, unknown>;
-    try {
-      return {
-        query: params.query,
-        documentId: params.documentId,
-        operationName: params.operationName,
-        variables: typeof params.variables === 'string' ? JSON.parse(params.variables) : params.variables,
-        extensions: typeof params.extensions === 'string' ? JSON.parse(params.extensions) : params.extensions,
-      };
-    } catch {
-      return null;
-    }
-  }
-  const body = request.body;
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return null;
-  const fields = body as Record<string, unknown>;
-  return {
-    query: fields.query,
-    documentId: fields.documentId,
-    operationName: fields.operationName,
-    variables: fields.variables,
-    extensions: fields.extensions,
-  };
+  const read = readParams(request);
+  return 'params' in read ? read.params : null;
 }
 
 /** GET runs queries only (GraphQL over HTTP §GET); subscriptions need graphql-ws or SSE. */

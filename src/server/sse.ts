@@ -16,6 +16,7 @@ import type { Realtime } from '../realtime/realtime.js';
 import { ErrorCode } from '../schema/shared/errors.js';
 import { errorEnvelope } from './errors.js';
 import type { Admission, OperationCore, TransportRefusal } from './operation.js';
+import { readParams, type OperationParams } from './params.js';
 
 export interface SseOptions {
   path: string;
@@ -33,12 +34,17 @@ interface StreamState {
   /** Results handed to graphql-sse and results written to the socket: their difference is the undelivered queue. */
   produced: number;
   written: number;
-  /** The request's own `query` (graphql-sse is given an empty one when the document is named by hash). */
-  query: unknown;
+  /** The request's parameters, read and checked before graphql-sse sees the request. */
+  params: OperationParams;
 }
 
+/**
+ * An event stream is what the client prefers: `text/event-stream` is its first (or only) accepted type. A client that
+ * lists JSON first gets GraphQL over HTTP.
+ */
 export function wantsEventStream(request: FastifyRequest): boolean {
-  return (request.headers.accept ?? '').includes('text/event-stream');
+  const first = (request.headers.accept ?? '').split(',')[0]?.split(';')[0]?.trim().toLowerCase();
+  return first === 'text/event-stream';
 }
 
 export function registerGraphqlSse(fastify: FastifyInstance, options: SseOptions): { close(): void } {
@@ -89,9 +95,6 @@ export function registerGraphqlSse(fastify: FastifyInstance, options: SseOptions
     async onSubscribe(req) {
       const request = req.raw;
       const stream = streams.get(request)!;
-      const fields = stream.reply.request.body as Record<string, unknown> | undefined;
-      const params = request.method === 'GET' ? (request.query as Record<string, unknown>) : (fields ?? {});
-      const parse = (value: unknown) => (typeof value === 'string' && request.method === 'GET' ? JSON.parse(value) : value);
       const socket = stream.reply.raw;
       const handle: ConnectionHandle = {
         id: randomUUID(),
@@ -102,11 +105,7 @@ export function registerGraphqlSse(fastify: FastifyInstance, options: SseOptions
         },
       };
       const outcome = await core.admit({
-        query: stream.query,
-        documentId: params.documentId,
-        operationName: params.operationName,
-        variables: parse(params.variables),
-        extensions: parse(params.extensions),
+        ...stream.params,
         authorization: request.headers.authorization,
         client: {
           transport: 'sse',
@@ -166,8 +165,11 @@ export function registerGraphqlSse(fastify: FastifyInstance, options: SseOptions
         .code(503)
         .header('retry-after', '1')
         .send(errorEnvelope('The server is shutting down', ErrorCode.BAD_REQUEST, request.id));
-    const params = (request.method === 'GET' ? request.query : request.body) as Record<string, unknown> | undefined;
-    const stream: StreamState = { reply, produced: 0, written: 0, query: params?.query };
+    // Anything but one well-formed request is refused here: graphql-sse would read a body Fastify already consumed
+    // (and wait for it forever) or answer without a code.
+    const read = readParams(request);
+    if ('error' in read) return reply.code(400).send(errorEnvelope(read.error, ErrorCode.BAD_REQUEST, request.id));
+    const stream: StreamState = { reply, produced: 0, written: 0, params: read.params };
     streams.set(request, stream);
     const write = reply.raw.write.bind(reply.raw) as (...args: unknown[]) => boolean;
     reply.raw.write = ((chunk: unknown, ...rest: unknown[]) => {
@@ -180,11 +182,13 @@ export function registerGraphqlSse(fastify: FastifyInstance, options: SseOptions
       close(stream);
     });
     // graphql-sse insists on a `query` string; a trusted or persisted document is named by hash instead.
-    if (params && typeof params === 'object' && params.query === undefined) {
+    if (typeof read.params.query !== 'string') {
       if (request.method === 'GET') request.raw.url = `${request.raw.url}${request.raw.url?.includes('?') ? '&' : '?'}query=`;
-      else params.query = '';
+      else (request.body as Record<string, unknown>).query = '';
     }
     void reply.header('content-security-policy', options.contentSecurityPolicy);
+    // graphql-sse compares the header as a whole; parameters and further types were read above.
+    request.headers.accept = 'text/event-stream';
     reply.hijack();
     try {
       await handler(request, reply);

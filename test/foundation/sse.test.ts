@@ -130,6 +130,42 @@ describe('GraphQL over SSE', () => {
   });
 });
 
+describe('malformed event-stream requests', () => {
+  const post = (body: string, contentType = 'application/json') => ({
+    method: 'POST',
+    headers: { accept: 'text/event-stream', 'content-type': contentType },
+    body,
+  });
+  const get = (search: string) => ({ method: 'GET', headers: { accept: 'text/event-stream' }, search });
+  it.each([
+    ['a null body', post('null')],
+    ['a string body', post('"query"')],
+    ['a batch', post('[{"query":"{ __typename }"}]')],
+    ['a body a form could send', post('{"query":"{ __typename }"}', 'text/plain')],
+    ['a query that is not a string', post('{"query":5}')],
+    ['variables that are not an object', post('{"query":"{ __typename }","variables":"x"}')],
+    ['an operation name that is not a string', post('{"query":"{ __typename }","operationName":{}}')],
+    ['GET variables that are not JSON', get('?query=%7B__typename%7D&variables=%7Bbad')],
+    ['GET with the query twice', get('?query=a&query=b')],
+  ] as const)('answers %s with 400 BAD_REQUEST and the request id, at once', async (_name, request) => {
+    const { search, ...init } = { search: '', ...request };
+    const response = await fetch(`${server.httpUrl}${search}`, { ...init, signal: AbortSignal.timeout(5_000) });
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { errors: Array<{ extensions: Record<string, unknown> }> };
+    expect(body.errors[0]!.extensions).toEqual({ code: 'BAD_REQUEST', requestId: response.headers.get('x-request-id') });
+  });
+
+  it('takes text/event-stream with parameters and further types as an event stream', async () => {
+    const response = await fetch(server.httpUrl, {
+      method: 'POST',
+      headers: { accept: 'text/event-stream; charset=utf-8, application/json', 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ __typename }' }),
+    });
+    expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    expect(await response.text()).toContain('event: complete');
+  });
+});
+
 describe('shutdown with an open event stream', () => {
   it('ends the stream and closes without waiting for the grace period', async () => {
     const own = await startServer();

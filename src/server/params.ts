@@ -1,0 +1,47 @@
+/**
+ * The GraphQL parameters of an HTTP request (GraphQL over HTTP §Request Parameters): from the query string of a GET
+ * (`variables` and `extensions` JSON-encoded), from the JSON object body of a POST. Shared by the HTTP and SSE
+ * adapters; what is not one well-formed request is said in one message.
+ */
+import type { FastifyRequest } from 'fastify';
+import type { OperationRequest } from './operation.js';
+
+export type OperationParams = Omit<OperationRequest, 'authorization' | 'client'>;
+
+const isObject = (value: unknown) => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+export function readParams(request: FastifyRequest): { params: OperationParams } | { error: string } {
+  let params: OperationParams;
+  if (request.method === 'GET') {
+    const query = (request.query ?? {}) as Record<string, unknown>;
+    try {
+      params = {
+        query: query.query,
+        documentId: query.documentId,
+        operationName: query.operationName,
+        variables: typeof query.variables === 'string' ? JSON.parse(query.variables) : query.variables,
+        extensions: typeof query.extensions === 'string' ? JSON.parse(query.extensions) : query.extensions,
+      };
+    } catch {
+      return { error: '`variables` and `extensions` in a GET request must be JSON-encoded objects' };
+    }
+  } else {
+    const body = request.body;
+    if (!isObject(body)) return { error: 'The body must be one JSON object (batches are not supported)' };
+    const fields = body as Record<string, unknown>;
+    params = {
+      query: fields.query,
+      documentId: fields.documentId,
+      operationName: fields.operationName,
+      variables: fields.variables,
+      extensions: fields.extensions,
+    };
+  }
+  const { query, documentId, operationName, variables, extensions } = params;
+  if (query != null && typeof query !== 'string') return { error: '`query` must be a string' };
+  if (documentId != null && typeof documentId !== 'string') return { error: '`documentId` must be a string' };
+  if (operationName != null && typeof operationName !== 'string') return { error: '`operationName` must be a string' };
+  if (variables != null && !isObject(variables)) return { error: '`variables` must be an object' };
+  if (extensions != null && !isObject(extensions)) return { error: '`extensions` must be an object' };
+  return { params };
+}
