@@ -1,4 +1,4 @@
-import { FixedBuffer, type Push, type Repeater } from '@repeaterjs/repeater';
+import { FixedBuffer, type Push, type Repeater, type Stop } from '@repeaterjs/repeater';
 import { startRepeater } from './streams.js';
 
 /**
@@ -10,6 +10,7 @@ export class EventQueue<T> implements AsyncIterableIterator<T> {
   private readonly buffer: FixedBuffer;
   private readonly stream: Repeater<T>;
   private send!: Push<T>;
+  private stop!: Stop;
   private ended = false;
 
   constructor(
@@ -18,8 +19,9 @@ export class EventQueue<T> implements AsyncIterableIterator<T> {
   ) {
     this.buffer = new FixedBuffer(limit);
     // Started now: events published before the reader's first next() are held for it.
-    this.stream = startRepeater<T>((push) => {
+    this.stream = startRepeater<T>((push, stop) => {
       this.send = push;
+      this.stop = stop;
     }, this.buffer);
   }
 
@@ -38,6 +40,14 @@ export class EventQueue<T> implements AsyncIterableIterator<T> {
       return;
     }
     void this.send(value);
+  }
+
+  /** The source has no more: the reader gets what is queued, then `done`. Idempotent. */
+  finish(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.stop();
+    this.hooks.onEnd?.();
   }
 
   /** Ends the stream: queued events are dropped, a pending reader gets `done`. Idempotent. */
@@ -94,7 +104,8 @@ export function bounded<T>(
       if (result.done || queue.closed) break;
       queue.push(result.value);
     }
-    queue.end();
+    // A source that completed (a job that ended) still delivers what its subscriber has not read yet.
+    queue.finish();
   })();
   return queue;
 }

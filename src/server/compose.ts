@@ -91,6 +91,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     trusted: config.trustedDocuments ? TrustedDocuments.load(config.trustedDocuments) : null,
     exposeStack,
     hideSuggestions,
+    subscriptionQueueLimit: config.realtime.subscriptionQueueLimit,
     onStep: options.onOperationStep,
   });
 

@@ -36,6 +36,7 @@ import { AuthenticationError, type Authentication } from '../auth/identity.js';
 import { scopeKey } from '../auth/scopes.js';
 import { newSqlStats, withSqlStats, type SqlStats } from '../db/sql-stats.js';
 import type { ConnectionHandle, RealtimeContext } from '../realtime/connections.js';
+import { bounded } from '../realtime/queue.js';
 import { mapStream } from '../realtime/streams.js';
 import type { RateLimitContext, RateLimitTicket } from '../schema/rate-limit/rate-limit.service.js';
 import { ErrorCode } from '../schema/shared/errors.js';
@@ -137,6 +138,8 @@ export interface OperationCoreOptions {
   exposeStack: boolean;
   /** Production: no "Did you mean …?" hints, which map a schema whose introspection is off. */
   hideSuggestions: boolean;
+  /** Undelivered events one subscription may hold before its connection is dropped (WS_SUBSCRIPTION_QUEUE_LIMIT). */
+  subscriptionQueueLimit: number;
   /** Automatic persisted queries kept (hash → text) when there is no trusted manifest. */
   persistedQueries?: number;
   /** Observes each step as it runs (tests count them). */
@@ -439,8 +442,13 @@ export function createOperationCore(options: OperationCoreOptions) {
      */
     async subscribe(admission: Admission): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
       const args = executionArgs(admission);
-      const stream = await createSourceEventStream(args);
-      if (!isAsyncIterable(stream)) return stream as ExecutionResult;
+      const source = await createSourceEventStream(args);
+      if (!isAsyncIterable(source)) return source as ExecutionResult;
+      // Every source, whatever its resolver, is drained at once into this subscriber's bounded queue: a client that
+      // stops reading blocks its transport's send loop, and a pub/sub iterator nobody pulls piles up pushes until it
+      // throws into the publisher (and, from an EventTarget listener, out of the process). Past the limit the
+      // connection is dropped instead.
+      const stream = bounded(source, options.subscriptionQueueLimit, admission.context.connection);
       const shareKey = sharedEventsKey(admission);
       return mapStream(stream, async (payload) => {
         const contextValue = await contextBuilder.forEvent(admission.context);

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestUser } from '../helpers/auth.js';
+import { Topic } from '../../src/pubsub/topics.js';
+import { createUser } from '../helpers/auth.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { collect, type Collected } from '../helpers/subscriptions.js';
 import { createRoom, rawClient, ROOM_EVENTS, run, SEND_MESSAGE, sendMessage, until, users, type RawClient } from './helpers.js';
@@ -94,4 +96,58 @@ describe('volume', () => {
     expect(realtime().channels.subscriberCount).toBe(1);
     reading.dispose();
   }, 300_000);
+
+  it('drops a socket whose pub/sub subscriptions stop reading, and the process stays up for everyone else', async () => {
+    const admin = await createUser(server, { role: 'ADMIN' });
+    const watcher = await createUser(server, { role: 'ADMIN' });
+    const query = 'subscription { itemChanged { sku description } }';
+    const reading = collect(rawClient(server, watcher.token, clients).client, { query });
+    const stuck = rawClient(server, admin.token, clients);
+    const stalled = Array.from({ length: 100 }, () => collect(stuck.client, { query }));
+    const event = (n: number) => ({
+      change: 'UPDATED' as const,
+      item: {
+        id: '00000000-0000-4000-8000-000000000001',
+        sku: `ST${String(n).padStart(4, '0')}`,
+        name: 'Stall',
+        description: 'x'.repeat(400),
+        priceCents: 100,
+        category: 'HOME',
+        tags: [],
+        stock: 1,
+        createdAt: new Date(0).toISOString(),
+        updatedAt: new Date(0).toISOString(),
+      },
+    });
+    // Every subscription is registered once an event reaches all of them.
+    let n = 0;
+    await until(
+      () => {
+        server.app.container.pubsub.publish(Topic.ItemChanged, event(n++));
+        return reading.events.length > 0 && stalled.every((stream) => stream.events.length > 0);
+      },
+      'the subscriptions',
+      60_000,
+    );
+    (stuck.socket() as unknown as { _socket: { pause(): void } })._socket.pause();
+
+    // More events than a pub/sub iterator nobody pulls may hold (1,024): they used to be thrown into the publisher.
+    const dropped = () => realtime().connections.countFor(admin.rowId) === 0;
+    const from = n;
+    // In bursts the reading subscriber keeps up with (its queue holds 50 here), so only the stalled socket falls behind.
+    for (let burst = 0; burst < 30; burst++) {
+      for (let i = 0; i < 40; i++) server.app.container.pubsub.publish(Topic.ItemChanged, event(n++));
+      const sku = `ST${String(n - 1).padStart(4, '0')}`;
+      await until(() => reading.events.some((e) => e.data?.itemChanged.sku === sku), `event ${sku}`, 30_000);
+    }
+    await until(dropped, 'the stalled socket to be dropped', 30_000);
+    const last = `ST${String(n - 1).padStart(4, '0')}`;
+    await until(() => reading.events.some((e) => e.data?.itemChanged.sku === last), 'the last event', 30_000);
+    expect(reading.events.filter((e) => e.errors)).toEqual([]);
+    // The other subscriber got every one of them, in order, while the stalled socket backed up and after its drop.
+    const seen = reading.events.map((e) => Number(e.data?.itemChanged.sku.slice(2))).filter((sku) => sku >= from);
+    expect(seen).toEqual(Array.from({ length: 1_200 }, (_, i) => from + i));
+    expect((await server.gql('{ __typename }')).body.data).toEqual({ __typename: 'Query' });
+    reading.dispose();
+  }, 120_000);
 });
