@@ -95,6 +95,8 @@ describe('a server process killed while a job runs', () => {
     const after = watch(url2, token, id);
     await after.done(60_000);
     expect(after.events.at(-1)!.data!.jobUpdated).toEqual({ status: 'COMPLETED', progress: 100, error: null });
+    // The log lines come through the child's stdout, which may be read after the event arrived over the socket.
+    await until(async () => logsOf(second, 'job completed', rowId).length > 0, 10_000, 'the completion log line');
     expect(logsOf(second, 'job started', rowId)).toHaveLength(1);
     expect(logsOf(second, 'job completed', rowId)).toHaveLength(1);
     expect(await second.stop()).toEqual({ code: 0, signal: null });
@@ -149,9 +151,11 @@ describe('two server processes on one PostgreSQL database', () => {
       const [outbox] = await database.db.select({ value: count() }).from(emailOutbox).where(inArray(emailOutbox.jobId, ids));
       expect(outbox!.value).toBe(200);
 
-      const started = servers
-        .flatMap((server) => logsOf(server, 'job started').map((line) => line.jobId as string))
-        .filter((id) => ids.includes(id));
+      const startedLines = () =>
+        servers.flatMap((server) => logsOf(server, 'job started').map((line) => line.jobId as string)).filter((id) => ids.includes(id));
+      // The lines come through the children's stdout, which may lag the database by a moment.
+      await until(async () => startedLines().length >= 200, 10_000, 'the start log lines');
+      const started = startedLines();
       expect(started).toHaveLength(200);
       expect(new Set(started).size).toBe(200);
       // Both processes took a share.
