@@ -44,6 +44,22 @@ abstract class FlexibleRateLimitStore implements RateLimitStore {
   protected abstract seconds(windowMs: number): number;
   protected abstract storeKey(key: string): string;
 
+  /**
+   * The end last reported per key. The store's answer is the time left as of its own clock reading, so
+   * `now + msBeforeNext` can move by a millisecond between two questions about one window; answers within that
+   * jitter of the last one repeat it, so every answer about a window names the same end. Bounded: a cleared key
+   * anchors again at its next answer.
+   */
+  private readonly ends = new Map<string, number>();
+
+  private stableEnd(key: string, end: Date): Date {
+    const previous = this.ends.get(key);
+    if (previous !== undefined && Math.abs(previous - end.getTime()) <= 2) return new Date(previous);
+    if (this.ends.size >= 10_000) this.ends.clear();
+    this.ends.set(key, end.getTime());
+    return end;
+  }
+
   private windowLength(windowMs: number): number {
     return this.seconds(windowMs) * 1_000;
   }
@@ -58,28 +74,33 @@ abstract class FlexibleRateLimitStore implements RateLimitStore {
   async consume(key: string, points: number, limit: number, windowMs: number): Promise<ConsumeResult> {
     const limiter = this.limiter(windowMs);
     const storeKey = this.storeKey(key);
+    const chargedAt = Date.now();
     const charged = await limiter.consume(storeKey, points);
-    const chargedWindowEnd = endOf(charged);
-    if (charged.consumedPoints <= limit) return { allowed: true, used: charged.consumedPoints, resetAt: chargedWindowEnd };
+    const chargedWindowEnd = endOf(charged, chargedAt);
+    if (charged.consumedPoints <= limit)
+      return { allowed: true, used: charged.consumedPoints, resetAt: this.stableEnd(key, chargedWindowEnd) };
     // The store adds first and answers with the new count, so a refused charge was spent for a moment: give it back.
     // Add-then-refund can never let a window spend past its limit, since every charge is judged on a count that
     // already holds every earlier one. Its cost is at the edge of a budget: a charge racing this one sees the points
     // we are about to give back and may be refused although, once refunded, they would have fitted.
+    let refundedAt = Date.now();
     let refunded = await limiter.reward(storeKey, points);
     // If the window ended between the charge and the refund, the refund landed in the next window as a credit (a
     // refund on an expired key opens it in the negative): take it back there. Until then, one round trip at the very
     // start of that window, it counts `points` too few.
-    if (endOf(refunded).getTime() - chargedWindowEnd.getTime() > this.windowLength(windowMs) / 2) {
+    if (endOf(refunded, refundedAt).getTime() - chargedWindowEnd.getTime() > this.windowLength(windowMs) / 2) {
+      refundedAt = Date.now();
       refunded = await limiter.penalty(storeKey, points);
     }
-    return { allowed: false, used: Math.max(0, refunded.consumedPoints), resetAt: endOf(refunded) };
+    return { allowed: false, used: Math.max(0, refunded.consumedPoints), resetAt: this.stableEnd(key, endOf(refunded, refundedAt)) };
   }
 
   async peek(key: string, windowMs: number): Promise<WindowState> {
+    const now = Date.now();
     const window = await this.limiter(windowMs).get(this.storeKey(key));
     // The in-memory store drops an ended window on a timer, so `get` may still see one.
-    if (window === null || window.msBeforeNext <= 0) return { used: 0, resetAt: new Date(Date.now() + this.windowLength(windowMs)) };
-    return { used: Math.max(0, window.consumedPoints), resetAt: endOf(window) };
+    if (window === null || window.msBeforeNext <= 0) return { used: 0, resetAt: endOf({ msBeforeNext: this.windowLength(windowMs) }, now) };
+    return { used: Math.max(0, window.consumedPoints), resetAt: this.stableEnd(key, endOf(window, now)) };
   }
 
   async close(): Promise<void> {
@@ -87,8 +108,9 @@ abstract class FlexibleRateLimitStore implements RateLimitStore {
   }
 }
 
-function endOf(window: RateLimiterRes): Date {
-  return new Date(Date.now() + window.msBeforeNext);
+/** When a window ends: the store answers with the time left (`msBeforeNext`), `now` is read just before asking it. */
+function endOf(window: Pick<RateLimiterRes, 'msBeforeNext'>, now: number): Date {
+  return new Date(now + window.msBeforeNext);
 }
 
 export class MemoryRateLimitStore extends FlexibleRateLimitStore {
