@@ -130,11 +130,15 @@ export class JobRunner {
     const publisher = new Coalescer<JobRow>((value) => this.deps.queue.publish(value), 1_000 / PROGRESS_UPDATES_PER_SECOND);
     publisher.push(row, true);
     const heartbeat = setInterval(() => void this.heartbeat(row, controller), Math.max(100, this.deps.config.leaseMs / 3));
-    const done = this.execute(row, controller, publisher).finally(() => {
-      clearInterval(heartbeat);
-      this.running.delete(row.id);
-      this.wake();
-    });
+    const done = this.execute(row, controller, publisher)
+      // Recording the outcome can fail too (the database went away, at shutdown or in an outage): the row keeps its
+      // lease, which expires, and the job is claimed again. Nothing may escape as an unhandled rejection.
+      .catch((error: unknown) => this.deps.log.error({ err: error, jobId: row.id }, 'recording the job outcome failed'))
+      .finally(() => {
+        clearInterval(heartbeat);
+        this.running.delete(row.id);
+        this.wake();
+      });
     this.running.set(row.id, { row, controller, done });
   }
 
