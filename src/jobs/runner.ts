@@ -46,7 +46,8 @@ export class JobRunner {
   readonly workerId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   private readonly running = new Map<string, Running>();
   private stopped = true;
-  private claiming = false;
+  /** The claim in flight, if any: a stop waits for it, so no job starts on a database about to close. */
+  private claiming: Promise<void> | null = null;
   private again = false;
   private pollTimer: NodeJS.Timeout | null = null;
   private cleanupTimer: NodeJS.Timeout | null = null;
@@ -80,6 +81,7 @@ export class JobRunner {
     if (this.pollTimer) clearInterval(this.pollTimer);
     if (this.cleanupTimer) clearInterval(this.cleanupTimer);
     for (const off of this.unsubscribe) off();
+    await this.claiming;
     const all = () => Promise.all([...this.running.values()].map((job) => job.done));
     if (await settlesWithin(all(), graceMs / 2)) return;
     for (const job of this.running.values()) job.controller.abort('shutdown' satisfies StopReason);
@@ -95,9 +97,8 @@ export class JobRunner {
       this.again = true;
       return;
     }
-    this.claiming = true;
-    void this.claim().finally(() => {
-      this.claiming = false;
+    this.claiming = this.claim().finally(() => {
+      this.claiming = null;
       if (this.again) {
         this.again = false;
         this.wake();
@@ -114,6 +115,17 @@ export class JobRunner {
       rows = await jobs.claim(this.workerId, free, config.leaseMs);
     } catch (error) {
       log.error({ err: error }, 'claiming jobs failed');
+      return;
+    }
+    // A stop came while the claim ran: the rows go back to the queue (the attempt not counted) instead of starting.
+    if (this.stopped) {
+      await Promise.all(
+        rows.map((row) =>
+          jobs
+            .giveBack(row.id, row.lockedBy!)
+            .catch((error: unknown) => log.warn({ err: error, jobId: row.id }, 'giving a claimed job back failed; its lease will expire')),
+        ),
+      );
       return;
     }
     for (const row of rows) this.launch(row);
