@@ -42,11 +42,11 @@ export class EventQueue<T> implements AsyncIterableIterator<T> {
     void this.send(value);
   }
 
-  /** The source has no more: the reader gets what is queued, then `done`. Idempotent. */
-  finish(): void {
+  /** The source has no more (or failed): the reader gets what is queued, then `done` (or the error). Idempotent. */
+  finish(error?: unknown): void {
     if (this.ended) return;
     this.ended = true;
-    this.stop();
+    this.stop(error);
     this.hooks.onEnd?.();
   }
 
@@ -104,8 +104,11 @@ export function bounded<T>(
       if (result.done || queue.closed) break;
       queue.push(result.value);
     }
+  })().then(
     // A source that completed (a job that ended) still delivers what its subscriber has not read yet.
-    queue.finish();
-  })();
+    () => queue.finish(),
+    // A source that failed fails its reader, after what was queued: never an unhandled rejection.
+    (error: unknown) => queue.finish(error),
+  );
   return queue;
 }

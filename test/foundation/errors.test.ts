@@ -118,6 +118,24 @@ describe('an unexpected resolver error', () => {
   });
 });
 
+describe('a subscription source that fails', () => {
+  it('ends the subscription with a masked error, and nothing escapes as an unhandled rejection', async () => {
+    const failing: AsyncIterableIterator<never> = {
+      next: () => Promise.reject(new Error(SECRET)),
+      return: async () => ({ value: undefined, done: true }),
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    };
+    vi.spyOn(server.app.container.services.notifications, 'received').mockReturnValueOnce(failing);
+    const client = server.wsClient({ authorization: `Bearer ${token}` });
+    const stream = collect(client, { query: 'subscription Mine { notificationReceived { id } }' });
+    await stream.done();
+    expect(JSON.stringify([stream.events, stream.errors])).not.toContain(SECRET);
+    expect(stream.errors).toHaveLength(1);
+  });
+});
+
 describe('public errors', () => {
   it('keep their message and code, with the request id, on both transports', async () => {
     const query = 'query Big { items(first: 101) { totalCount } }';
