@@ -2,11 +2,27 @@ import { FixedBuffer, type Push, type Repeater, type Stop } from '@repeaterjs/re
 import { startRepeater } from './streams.js';
 
 /**
+ * The mark of a stream whose events already wait in a bounded per-subscriber queue (an EventQueue, or a stream read
+ * from one): the operation core does not queue them a second time.
+ */
+export const BOUNDED: unique symbol = Symbol('bounded');
+
+export function markBounded<T extends object>(stream: T): T {
+  Object.defineProperty(stream, BOUNDED, { value: true });
+  return stream;
+}
+
+export function isBounded(stream: unknown): boolean {
+  return typeof stream === 'object' && stream !== null && (stream as { [BOUNDED]?: boolean })[BOUNDED] === true;
+}
+
+/**
  * A bounded queue of events for one subscriber, read as an async iterator. Publishing never waits for a reader:
  * a subscriber that stops reading (its socket no longer drains) fills only its own queue, and when that passes the
  * limit the subscriber is dropped (`onOverflow`) instead of holding memory or the publisher up.
  */
 export class EventQueue<T> implements AsyncIterableIterator<T> {
+  readonly [BOUNDED] = true;
   private readonly buffer: FixedBuffer;
   private readonly stream: Repeater<T>;
   private send!: Push<T>;

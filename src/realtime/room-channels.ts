@@ -15,7 +15,7 @@
 import type { PubSub } from '@graphql-yoga/subscription';
 import { Topic, type RoomEvent, type Topics } from '../pubsub/topics.js';
 import type { ConnectionHandle } from './connections.js';
-import { EventQueue } from './queue.js';
+import { EventQueue, markBounded } from './queue.js';
 import { END, pipeStream, SKIP } from './streams.js';
 
 interface Subscriber {
@@ -82,11 +82,13 @@ export class RoomChannels {
     channel.presence.set(viewerId, open);
     if (open === 1) this.options.pubsub.publish(Topic.RoomEvent, roomId, { type: 'JOINED', roomId, userId: viewerId, membership: false });
 
-    return pipeStream(subscriber.queue, (event) => {
-      // The per-event check: membership as it is now, whenever this event is delivered.
-      if (!channel.members.has(viewerId)) return END;
-      return event.type !== 'MESSAGE' && event.userId === viewerId ? SKIP : event;
-    });
+    return markBounded(
+      pipeStream(subscriber.queue, (event) => {
+        // The per-event check: membership as it is now, whenever this event is delivered.
+        if (!channel.members.has(viewerId)) return END;
+        return event.type !== 'MESSAGE' && event.userId === viewerId ? SKIP : event;
+      }),
+    );
   }
 
   /** Called right after a join committed (the published JOINED event does the same in every process). */

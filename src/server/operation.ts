@@ -36,7 +36,7 @@ import { AuthenticationError, type Authentication } from '../auth/identity.js';
 import { scopeKey } from '../auth/scopes.js';
 import { newSqlStats, withSqlStats, type SqlStats } from '../db/sql-stats.js';
 import type { ConnectionHandle, RealtimeContext } from '../realtime/connections.js';
-import { bounded } from '../realtime/queue.js';
+import { bounded, isBounded } from '../realtime/queue.js';
 import { mapStream } from '../realtime/streams.js';
 import type { RateLimitContext, RateLimitTicket } from '../schema/rate-limit/rate-limit.service.js';
 import { ErrorCode } from '../schema/shared/errors.js';
@@ -444,11 +444,11 @@ export function createOperationCore(options: OperationCoreOptions) {
       const args = executionArgs(admission);
       const source = await createSourceEventStream(args);
       if (!isAsyncIterable(source)) return source as ExecutionResult;
-      // Every source, whatever its resolver, is drained at once into this subscriber's bounded queue: a client that
-      // stops reading blocks its transport's send loop, and a pub/sub iterator nobody pulls piles up pushes until it
-      // throws into the publisher (and, from an EventTarget listener, out of the process). Past the limit the
-      // connection is dropped instead.
-      const stream = bounded(source, options.subscriptionQueueLimit, admission.context.connection);
+      // Every source, whatever its resolver, reads through a bounded per-subscriber queue: a client that stops reading
+      // blocks its transport's send loop, and a pub/sub iterator nobody pulls piles up pushes until it throws into the
+      // publisher (and, from an EventTarget listener, out of the process). Past the limit the connection is dropped.
+      // Sources that are already such a queue (chat, notifications, dashboards) are not queued twice.
+      const stream = isBounded(source) ? source : bounded(source, options.subscriptionQueueLimit, admission.context.connection);
       const shareKey = sharedEventsKey(admission);
       return mapStream(stream, async (payload) => {
         const contextValue = await contextBuilder.forEvent(admission.context);
