@@ -140,8 +140,6 @@ export interface OperationCoreOptions {
   hideSuggestions: boolean;
   /** Undelivered events one subscription may hold before its connection is dropped (WS_SUBSCRIPTION_QUEUE_LIMIT). */
   subscriptionQueueLimit: number;
-  /** Automatic persisted queries kept (hash → text) when there is no trusted manifest. */
-  persistedQueries?: number;
   /** Observes each step as it runs (tests count them). */
   onStep?(step: OperationStep, transport: Transport): void;
 }
@@ -161,7 +159,8 @@ function unresolvedOperation(document: DocumentNode, operationName: string | nul
 }
 
 const badRequest = (message: string) => new GraphQLError(message, { extensions: { code: ErrorCode.BAD_REQUEST } });
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+export const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> =>
   typeof (value as AsyncIterable<unknown>)?.[Symbol.asyncIterator] === 'function';
@@ -174,7 +173,7 @@ export function createOperationCore(options: OperationCoreOptions) {
   const persisted = trusted
     ? null
     : new LRUCache<string, string>({
-        max: options.persistedQueries ?? 1_000,
+        max: 1_000,
         maxSize: 16 * 1_024 * 1_024,
         sizeCalculation: (query) => query.length || 1,
       });
@@ -215,9 +214,9 @@ export function createOperationCore(options: OperationCoreOptions) {
     pending: Pending,
     errors: GraphQLError[],
     status: number,
-    extra: { headers?: Record<string, string>; unauthenticated?: boolean; defaultCode?: string } = {},
+    extra: { headers?: Record<string, string>; unauthenticated?: boolean } = {},
   ): Refusal {
-    const formatted = format(errors, pending.requestId, pending.client.log, extra.defaultCode ?? ErrorCode.GRAPHQL_VALIDATION_FAILED);
+    const formatted = format(errors, pending.requestId, pending.client.log, ErrorCode.GRAPHQL_VALIDATION_FAILED);
     const extensions = {
       ...(pending.rateLimit ? { cost: costExtension(pending.rateLimit) } : {}),
       // Nothing ran, so nothing was counted.

@@ -4,11 +4,9 @@
  * adapters; what is not one well-formed request is said in one message.
  */
 import type { FastifyRequest } from 'fastify';
-import type { OperationRequest } from './operation.js';
+import { isObject, type OperationRequest } from './operation.js';
 
 export type OperationParams = Omit<OperationRequest, 'authorization' | 'client'>;
-
-const isObject = (value: unknown) => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 export function readParams(request: FastifyRequest): { params: OperationParams } | { error: string } {
   let params: OperationParams;

@@ -69,45 +69,22 @@ describe('a subscription', () => {
     expect(body.data?.createItem.userErrors).toEqual([]);
   };
 
-  it('passes admission once over graphql-ws; its events run without it', async () => {
-    const watching = collect(wsFor(server, admin.token), { query: ITEM_CHANGED });
+  it.each([
+    ['graphql-ws', 'ws', () => wsFor(server, admin.token)],
+    ['SSE', 'sse', () => sseClient(server, admin.token)],
+  ] as const)('passes admission once over %s; its events run without it', async (_name, transport, client) => {
+    const subscriber = client();
+    const watching = collect(subscriber, { query: ITEM_CHANGED });
     await triggerUntilEvent(watching, trigger);
-    const subscribeSteps = steps.filter((entry) => entry.transport === 'ws');
-    expect(subscribeSteps.filter((entry) => entry.step === 'operation')).toHaveLength(1);
-    expect(subscribeSteps.filter((entry) => entry.step === 'variables')).toHaveLength(1);
+    const subscribeSteps = steps.filter((entry) => entry.transport === transport);
+    for (const step of ['operation', 'variables', 'cost', 'authenticate', 'charge'] as const) {
+      expect(subscribeSteps.filter((entry) => entry.step === step)).toHaveLength(1);
+    }
     await trigger();
     await watching.waitFor(2);
-    expect(steps.filter((entry) => entry.transport === 'ws')).toEqual(subscribeSteps);
+    expect(steps.filter((entry) => entry.transport === transport)).toEqual(subscribeSteps);
     watching.dispose();
-  });
-
-  it('passes admission once over SSE; its events run without it', async () => {
-    const client = sseClient(server, admin.token);
-    const events: unknown[] = [];
-    const dispose = client.subscribe(
-      { query: ITEM_CHANGED },
-      { next: (event) => void events.push(event), error: () => {}, complete: () => {} },
-    );
-    const watching = {
-      events,
-      errors: [] as unknown[],
-      waitFor: async (count: number, timeoutMs = 5_000) => until(() => events.length >= count, timeoutMs),
-    };
-    await triggerUntilEvent(watching, trigger);
-    const subscribeSteps = steps.filter((entry) => entry.transport === 'sse');
-    expect(subscribeSteps.filter((entry) => entry.step === 'operation')).toHaveLength(1);
-    await trigger();
-    await watching.waitFor(2);
-    expect(steps.filter((entry) => entry.transport === 'sse')).toEqual(subscribeSteps);
-    dispose();
-    client.dispose();
+    // graphql-ws clients belong to the server fixture, which closes them; the SSE client is this test's.
+    if (transport === 'sse') void subscriber.dispose();
   });
 });
-
-async function until(check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
