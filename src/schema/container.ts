@@ -31,7 +31,6 @@ import { createRealtime } from '../realtime/realtime.js';
 import { chatLoaders } from './chat/chat.loaders.js';
 import { ChatRepo } from './chat/chat.repo.js';
 import { ChatService } from './chat/chat.service.js';
-import { DashboardRepo } from './dashboard/dashboard.repo.js';
 import { DashboardService } from './dashboard/dashboard.service.js';
 import { notificationLoaders } from './notification/notification.loaders.js';
 import { NotificationRepo } from './notification/notification.repo.js';
@@ -62,7 +61,6 @@ export function createContainer({ config, db, pubsub, jobHandlers = [] }: Contai
     posts: new PostRepo(db),
     chat: new ChatRepo(db),
     notifications: new NotificationRepo(db),
-    dashboard: new DashboardRepo(db),
     jobs: new JobRepo(db),
     outbox: new OutboxRepo(db),
   };
@@ -91,22 +89,21 @@ export function createContainer({ config, db, pubsub, jobHandlers = [] }: Contai
       ...jobHandlers,
     ]),
   });
-  const jobs = queue;
   const services = {
     items: new ItemService({ repo: repos.items, pubsub }),
-    orders: new OrderService({ db, repo: repos.orders, pubsub, discountCodes: config.discountCodes, jobs }),
+    orders: new OrderService({ db, repo: repos.orders, pubsub, discountCodes: config.discountCodes, jobs: queue }),
     tasks: new TaskService({ repo: repos.tasks }),
-    posts: new PostService({ db, repo: repos.posts, pubsub, jobs }),
+    posts: new PostService({ db, repo: repos.posts, pubsub, jobs: queue }),
     rateLimit: new RateLimitService({ store: createRateLimitStore(config.redisUrl), config: config.rateLimit }),
     tokens,
     users,
-    auth: new AuthService({ db, users, sessions: repos.sessions, tokens, config, jobs }),
+    auth: new AuthService({ db, users, sessions: repos.sessions, tokens, config, jobs: queue }),
     realtime,
     notifications,
-    chat: new ChatService({ repo: repos.chat, pubsub, notifications, db, jobs, queueLimit, ...realtime }),
+    chat: new ChatService({ repo: repos.chat, pubsub, notifications, db, jobs: queue, queueLimit, ...realtime }),
     dashboard: new DashboardService({
       connections: realtime.connections,
-      sources: { ordersSince: (since) => repos.orders.statsSince(since), runningJobs: () => repos.dashboard.runningJobs() },
+      sources: { ordersSince: (since) => repos.orders.statsSince(since), runningJobs: () => repos.jobs.countRunning() },
       queueLimit,
     }),
     jobs: new JobService({ queue, repo: repos.jobs, pubsub }),
