@@ -14,7 +14,7 @@ import type { RateLimitTicket } from '../schema/rate-limit/rate-limit.service.js
 import { errorEnvelope, formatError } from './errors.js';
 import type { Admission, OperationCore, Refusal, TransportRefusal } from './operation.js';
 import type { OperationPolicy } from './operation-policy.js';
-import { readParams, type OperationParams } from './params.js';
+import { getOnly, readParams, type OperationParams } from './params.js';
 import { rateLimitHeaders } from './rate-limit.js';
 
 export interface HttpOptions {
@@ -55,15 +55,8 @@ function graphqlParams(request: FastifyRequest): OperationParams | null {
 /** GET runs queries only (GraphQL over HTTP §GET); subscriptions need graphql-ws or SSE. */
 function httpRule(method: string) {
   return ({ operation }: { operation: string }): TransportRefusal | null => {
-    if (method === 'GET' && operation !== 'query') {
-      return {
-        error: new GraphQLError(`GET requests only support query operations, not ${operation} operations`, {
-          extensions: { code: ErrorCode.BAD_REQUEST },
-        }),
-        status: 405,
-        headers: { allow: 'POST' },
-      };
-    }
+    const get = getOnly(method, operation, ['query']);
+    if (get) return get;
     if (operation === 'subscription') {
       return {
         error: new GraphQLError('Subscriptions run over graphql-ws or Server-Sent Events (Accept: text/event-stream), not plain HTTP', {

@@ -4,7 +4,9 @@
  * adapters; what is not one well-formed request is said in one message.
  */
 import type { FastifyRequest } from 'fastify';
-import { isObject, type OperationRequest } from './operation.js';
+import { GraphQLError } from 'graphql';
+import { ErrorCode } from '../schema/shared/errors.js';
+import { isObject, type OperationRequest, type TransportRefusal } from './operation.js';
 
 export type OperationParams = Omit<OperationRequest, 'authorization' | 'client'>;
 
@@ -42,4 +44,16 @@ export function readParams(request: FastifyRequest): { params: OperationParams }
   if (variables != null && !isObject(variables)) return { error: '`variables` must be an object' };
   if (extensions != null && !isObject(extensions)) return { error: '`extensions` must be an object' };
   return { params };
+}
+
+/** GET changes nothing (GraphQL over HTTP §GET): an operation type a GET may not run is 405 with `allow: POST`. */
+export function getOnly(method: string, operation: string, allowed: readonly string[]): TransportRefusal | null {
+  if (method !== 'GET' || allowed.includes(operation)) return null;
+  return {
+    error: new GraphQLError(`GET requests only support ${allowed.join(' and ')} operations, not ${operation} operations`, {
+      extensions: { code: ErrorCode.BAD_REQUEST },
+    }),
+    status: 405,
+    headers: { allow: 'POST' },
+  };
 }

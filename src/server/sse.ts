@@ -16,7 +16,7 @@ import type { Realtime } from '../realtime/realtime.js';
 import { ErrorCode } from '../schema/shared/errors.js';
 import { errorEnvelope } from './errors.js';
 import type { Admission, OperationCore, TransportRefusal } from './operation.js';
-import { readParams, type OperationParams } from './params.js';
+import { getOnly, readParams, type OperationParams } from './params.js';
 
 export interface SseOptions {
   path: string;
@@ -54,19 +54,11 @@ export function registerGraphqlSse(fastify: FastifyInstance, options: SseOptions
   const open = new Set<StreamState>();
   let closing = false;
 
-  /** GET runs queries and subscriptions (EventSource); mutations need POST (GraphQL over HTTP §GET). */
+  /** GET runs queries and subscriptions (EventSource); mutations need POST. */
   const methodRule =
     (method: string) =>
     ({ operation }: { operation: string }): TransportRefusal | null =>
-      method === 'GET' && operation === 'mutation'
-        ? {
-            error: new GraphQLError('GET requests only support query and subscription operations, not mutation operations', {
-              extensions: { code: ErrorCode.BAD_REQUEST },
-            }),
-            status: 405,
-            headers: { allow: 'POST' },
-          }
-        : null;
+      getOnly(method, operation, ['query', 'subscription']);
 
   /**
    * A subscription holds its stream open like a socket: it counts against the same per-user cap, and is registered
