@@ -17,6 +17,11 @@ export interface OperationLimits {
   documentBytes: number;
   /** Static cost in points (src/server/limits.ts `costOf`). */
   cost: number;
+  /**
+   * Fields one response name may gather in a selection set once fragments and same-named fields are merged: the
+   * input of graphql-js's overlapping-fields check, which is quadratic in it.
+   */
+  repeatedFields: number;
 }
 
 /** GitHub-like limits, overridable by LIMIT_*. */
@@ -28,6 +33,7 @@ export const defaultLimits: OperationLimits = {
   rootFields: 20,
   documentBytes: 100 * 1_024, // bytes of the query text
   cost: 50_000, // points
+  repeatedFields: 50,
 };
 
 /** Stricter limits for NODE_ENV=production, overridable by LIMIT_* as well. */
@@ -39,6 +45,7 @@ export const productionLimits: OperationLimits = {
   rootFields: 10,
   documentBytes: 50 * 1_024, // bytes of the query text
   cost: 50_000, // points
+  repeatedFields: 50,
 };
 
 /** Cost-based budgets (src/schema/rate-limit/): points per window, per user by role or per client IP. */

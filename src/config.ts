@@ -48,7 +48,7 @@ export interface Config {
   loginRateLimit: { maxAttempts: number; windowMs: number };
   introspection: boolean;
   graphiql: boolean;
-  /** Operation limits (depth, aliases, tokens, directives, root fields, document size, cost). */
+  /** Operation limits (depth, aliases, tokens, directives, root fields, document size, cost, repeated fields). */
   limits: OperationLimits;
   /** Cost-based budgets per window: per user by role, per client IP when anonymous. */
   rateLimit: RateLimitConfig;
@@ -205,6 +205,7 @@ function operationLimits(env: Env, base: OperationLimits): OperationLimits {
     rootFields: int(env, 'LIMIT_ROOT_FIELDS', base.rootFields, 1, 1_000),
     documentBytes: int(env, 'LIMIT_DOCUMENT_BYTES', base.documentBytes, 100, 1_048_576),
     cost: int(env, 'LIMIT_COST', base.cost, 1, 100_000_000),
+    repeatedFields: int(env, 'LIMIT_REPEATED_FIELDS', base.repeatedFields, 1, 10_000),
   };
 }
 

@@ -12,6 +12,7 @@ import {
   isCompositeType,
   Kind,
   type DocumentNode,
+  type FieldNode,
   type GraphQLSchema,
   type OperationDefinitionNode,
   type SelectionSetNode,
@@ -157,6 +158,95 @@ export function checkNesting(query: string): GraphQLError | null {
       depth--;
     }
     i++;
+  }
+  return null;
+}
+
+/** Field nodes the merged-field walk visits at most; a document whose fragments expand past it is refused. */
+export const MERGED_FIELD_BUDGET = 50_000;
+
+/**
+ * Refuses, before validation, a document in which one response name gathers more than `repeatedFields` fields in a
+ * selection set, or more than as many distinct fragments are spread into one — counted as graphql-js's OverlappingFieldsCanBeMerged sees them: through inline and named fragments,
+ * and with the sub-selections of same-named fields merged. That rule compares every pair of such fields, so its time
+ * is quadratic in this count: `{ viewer { id id … ×4,900 } }` (under the token limit) took seconds of event loop. The
+ * walk is iterative and bounded: it stops descending past the depth limit (validation refuses deeper documents, and
+ * a fragment cycle would otherwise never end) and refuses a document whose fragments expand past MERGED_FIELD_BUDGET.
+ */
+export function checkRepeatedFields(document: DocumentNode, limits: OperationLimits): GraphQLError | null {
+  const fragments = new Map<string, SelectionSetNode>();
+  const pending: Array<{ sets: SelectionSetNode[]; depth: number }> = [];
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition.selectionSet);
+    if (definition.kind === Kind.FRAGMENT_DEFINITION || definition.kind === Kind.OPERATION_DEFINITION) {
+      pending.push({ sets: [definition.selectionSet], depth: 0 });
+    }
+  }
+  let budget = MERGED_FIELD_BUDGET;
+  while (pending.length > 0) {
+    const { sets, depth } = pending.pop()!;
+    const groups = new Map<string, FieldNode[]>();
+    // graphql-js compares a fragment with itself once, however often it is spread into one merged selection.
+    const spread = new Set<string>();
+    const stack = [...sets];
+    while (stack.length > 0) {
+      for (const selection of stack.pop()!.selections) {
+        if (--budget < 0) {
+          return limitError(
+            'mergedFields',
+            MERGED_FIELD_BUDGET + 1,
+            MERGED_FIELD_BUDGET,
+            `Document expands to more than ${MERGED_FIELD_BUDGET} fields once its fragments are merged.`,
+          );
+        }
+        if (selection.kind === Kind.FIELD) {
+          const name = selection.alias?.value ?? selection.name.value;
+          let group = groups.get(name);
+          if (!group) groups.set(name, (group = []));
+          group.push(selection);
+          if (group.length > limits.repeatedFields) {
+            return new GraphQLError(
+              `Repeated field limit of ${limits.repeatedFields} exceeded: "${name.slice(0, 50)}" is selected more than ${limits.repeatedFields} times in one selection set.`,
+              {
+                nodes: group.slice(0, 3),
+                extensions: {
+                  code: ErrorCode.GRAPHQL_VALIDATION_FAILED,
+                  limit: 'repeatedFields',
+                  value: group.length,
+                  maximum: limits.repeatedFields,
+                },
+              },
+            );
+          }
+        } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+          stack.push(selection.selectionSet);
+        } else if (!spread.has(selection.name.value)) {
+          spread.add(selection.name.value);
+          // The rule also compares every pair of distinct fragments spread into one selection set.
+          if (spread.size > limits.repeatedFields) {
+            return new GraphQLError(
+              `Fragment spread limit of ${limits.repeatedFields} exceeded: more than ${limits.repeatedFields} distinct fragments are spread into one selection set.`,
+              {
+                nodes: [selection],
+                extensions: {
+                  code: ErrorCode.GRAPHQL_VALIDATION_FAILED,
+                  limit: 'fragmentSpreads',
+                  value: spread.size,
+                  maximum: limits.repeatedFields,
+                },
+              },
+            );
+          }
+          const fragment = fragments.get(selection.name.value);
+          if (fragment) stack.push(fragment);
+        }
+      }
+    }
+    if (depth >= limits.depth) continue;
+    for (const group of groups.values()) {
+      const children = group.flatMap((field) => (field.selectionSet ? [field.selectionSet] : []));
+      if (children.length > 0) pending.push({ sets: children, depth: depth + 1 });
+    }
   }
   return null;
 }

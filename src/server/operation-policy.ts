@@ -19,7 +19,7 @@ import {
 import { LRUCache } from 'lru-cache';
 import { ErrorCode } from '../schema/shared/errors.js';
 import type { OperationLimits } from '../config.js';
-import { costError, costOf, limitRules, tokenLimitError } from './limits.js';
+import { checkRepeatedFields, costError, costOf, limitRules, tokenLimitError } from './limits.js';
 
 export interface OperationPolicyOptions {
   introspection: boolean;
@@ -99,6 +99,9 @@ export function createOperationPolicy(schema: GraphQLSchema, options: OperationP
         throw error;
       }
       observe?.('validate');
+      // The one check validation cannot run in linear time, so it runs before validation.
+      const repeated = checkRepeatedFields(document, limits);
+      if (repeated) return { errors: [repeated], parsed: document };
       const errors = validate(schema, document, rules);
       if (errors.length > 0) return { errors: withCode(errors, ErrorCode.GRAPHQL_VALIDATION_FAILED), parsed: document };
       documents.set(hash, document);

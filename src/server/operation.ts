@@ -9,7 +9,8 @@
  *   subscribe the source stream; every event runs with a fresh context (new DataLoaders, the viewer checked again)
  *   complete  masking, `requestId`, the `cost` and `sql` extensions, and the one log line per operation
  *
- * A refusal is what the client sees — GraphQL errors and the HTTP status that goes with them — and runs nothing:
+ * A refusal is what the client sees — GraphQL errors and the HTTP status that goes with them — and runs nothing
+ * (one found before authentication is charged the minimum price to the client's address):
  * HTTP answers with the status, graphql-ws sends an `error` message (a 401 also closes the socket with 4403), SSE
  * answers with the status before any stream opens.
  */
@@ -235,6 +236,24 @@ export function createOperationCore(options: OperationCoreOptions) {
     };
   }
 
+  /**
+   * A refusal found before the caller is known, charged the minimum price to the client's address first; once that
+   * budget is spent, the refusal is RATE_LIMITED instead. A persisted-query miss is APQ's normal first round trip and
+   * is not charged.
+   */
+  async function refuseCharged(
+    pending: Pending,
+    errors: GraphQLError[],
+    status: number,
+    extra: { headers?: Record<string, string>; unauthenticated?: boolean } = {},
+  ): Promise<Refusal> {
+    if (errors[0]?.extensions.code === ErrorCode.PERSISTED_QUERY_NOT_FOUND) return refuse(pending, errors, status, extra);
+    const { ticket, refused } = await rateLimits.chargeRefusal(pending.client.ip);
+    pending.rateLimit = ticket;
+    if (refused) return refuse(pending, [refused.error], 429, { headers: { 'retry-after': String(refused.retryAfter) } });
+    return refuse(pending, errors, status, extra);
+  }
+
   /** The text to run: the manifest's in trusted mode, a persisted query's, or the request's own. */
   function resolveSource(
     request: OperationRequest,
@@ -279,41 +298,41 @@ export function createOperationCore(options: OperationCoreOptions) {
       operationName: typeof request.operationName === 'string' ? request.operationName : null,
     };
     if (request.operationName != null && typeof request.operationName !== 'string') {
-      return refuse(pending, [badRequest('"operationName" must be a string')], 400);
+      return refuseCharged(pending, [badRequest('"operationName" must be a string')], 400);
     }
     if (request.variables != null && !isObject(request.variables)) {
-      return refuse(pending, [badRequest('"variables" must be an object')], 400);
+      return refuseCharged(pending, [badRequest('"variables" must be an object')], 400);
     }
     const rawVariables = (request.variables ?? {}) as Record<string, unknown>;
 
     const source = resolveSource(request);
-    if ('error' in source) return refuse(pending, [source.error], source.status, { headers: source.headers });
+    if ('error' in source) return refuseCharged(pending, [source.error], source.status, { headers: source.headers });
     // Size and bracket nesting on the raw text, before anything parses it.
     const tooLarge = checkDocument(source.query, policy.limits);
-    if (tooLarge) return refuse(pending, [tooLarge], tooLarge.extensions.limit === 'documentBytes' ? 413 : 400);
+    if (tooLarge) return refuseCharged(pending, [tooLarge], tooLarge.extensions.limit === 'documentBytes' ? 413 : 400);
 
     const prepared = policy.prepare(source.query, source.hash, (name) => step(name, client.transport));
     if (prepared.errors) {
       // The log line names the operation a document that failed validation declares.
       if (prepared.parsed) pending.operationName ??= getOperationAST(prepared.parsed, null)?.name?.value ?? null;
-      return refuse(pending, prepared.errors, 400);
+      return refuseCharged(pending, prepared.errors, 400);
     }
     const document = prepared.document;
 
     step('operation', client.transport);
     const operation = getOperationAST(document, pending.operationName);
-    if (!operation) return refuse(pending, [unresolvedOperation(document, pending.operationName)], 400);
+    if (!operation) return refuseCharged(pending, [unresolvedOperation(document, pending.operationName)], 400);
     pending.operationName ??= operation.name?.value ?? null;
     const transportRefusal = client.accepts?.(operation);
     if (transportRefusal) {
-      return refuse(pending, [transportRefusal.error], transportRefusal.status, { headers: transportRefusal.headers });
+      return refuseCharged(pending, [transportRefusal.error], transportRefusal.status, { headers: transportRefusal.headers });
     }
 
     // A value that does not coerce is the client's error (BAD_USER_INPUT), found before anything runs.
     step('variables', client.transport);
     const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], rawVariables, { maxErrors: 25 });
     if (coerced.errors) {
-      return refuse(
+      return refuseCharged(
         pending,
         coerced.errors.map(
           (error) => new GraphQLError(error.message, { nodes: error.nodes, extensions: { code: ErrorCode.BAD_USER_INPUT } }),
@@ -329,7 +348,7 @@ export function createOperationCore(options: OperationCoreOptions) {
       coerced.coerced,
       request.variables as Record<string, unknown> | undefined,
     );
-    if (costError) return refuse(pending, [costError], 400);
+    if (costError) return refuseCharged(pending, [costError], 400);
 
     // A token that is present but invalid (forged, expired, wrong audience, revoked session, inactive user) is
     // refused, never treated as anonymous (RFC 6750 §3.1).
@@ -340,7 +359,7 @@ export function createOperationCore(options: OperationCoreOptions) {
     } catch (error) {
       if (!(error instanceof AuthenticationError)) throw error;
       client.log.info({ requestId: pending.requestId, reason: error.reason }, 'access token refused');
-      return refuse(pending, [new GraphQLError(error.message, { extensions: { code: ErrorCode.UNAUTHENTICATED } })], 401, {
+      return refuseCharged(pending, [new GraphQLError(error.message, { extensions: { code: ErrorCode.UNAUTHENTICATED } })], 401, {
         unauthenticated: true,
       });
     }

@@ -2,7 +2,8 @@
  * The operation core's rate-limit step (src/server/operation.ts), the same on every transport: charge an operation
  * once it is parsed, validated and costed, before anything executes; refuse it with RATE_LIMITED when the budget is
  * spent; report the charge in `extensions.cost`. An operation that asks only for `rateLimit`
- * (and `__typename`) is not charged, so a client can always see where it stands.
+ * (and `__typename`) is not charged, so a client can always see where it stands. An operation refused before that is
+ * charged the minimum price to its address.
  */
 import { GraphQLError, Kind, type DocumentNode, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
 import type { Context } from '../schema/context.js';
@@ -93,6 +94,17 @@ export function createRateLimitGuard(service: RateLimitService) {
       const ticket = isFreeOperation(document, operation) ? await service.peek(subject, cost) : await service.charge(subject, cost);
       context.rateLimit = ticket;
       return ticket.allowed ? null : rateLimitedError(ticket);
+    },
+
+    /**
+     * Charges an operation refused before authentication (it does not parse, validate, resolve or fit the limits, or
+     * its token is not valid) the minimum price, to the client address's budget: nobody was authenticated, and
+     * authenticating would cost the database lookup the early checks exist to spare. A flood of refusals thus spends
+     * a budget like any other traffic, and is refused with RATE_LIMITED once it is spent.
+     */
+    async chargeRefusal(clientIp: string): Promise<{ ticket: RateLimitTicket; refused: { error: GraphQLError; retryAfter: number } | null }> {
+      const ticket = await service.charge(service.subject(null, clientIp), 0);
+      return { ticket, refused: ticket.allowed ? null : rateLimitedError(ticket) };
     },
   };
 }

@@ -1,8 +1,9 @@
 /**
  * Operation limits, checked before anything executes and the same on both transports: depth, aliases, tokens,
- * directives, root fields, document size, bracket nesting and static cost. A refused operation says which limit, its value and the
+ * directives, root fields, repeated fields, document size, bracket nesting and static cost. A refused operation says which limit, its value and the
  * maximum, and runs no resolver and no SQL (acceptance 1 and 2).
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createUser, type TestUser } from '../helpers/auth.js';
 import { startServer, type TestServer } from '../helpers/server.js';
@@ -49,11 +50,39 @@ const cases: Case[] = [
   },
   {
     name: 'a query with 51 directives',
-    query: `{ ${repeat(51, () => '__typename @include(if: true)')} }`,
+    // Over two selection sets: one response name repeated 51 times is refused by its own limit first.
+    query: `{ ${repeat(26, () => '__typename @include(if: true)')} viewer { ${repeat(25, () => 'id @include(if: true)')} } }`,
     limit: 'directives',
     maximum: 50,
     value: 51,
     message: /directives/i,
+    status: 400,
+  },
+  {
+    name: 'a selection set that repeats a response name 51 times',
+    query: `{ viewer { ${repeat(51, () => 'id')} } }`,
+    limit: 'repeatedFields',
+    maximum: 50,
+    value: 51,
+    message: /^Repeated field limit of 50 exceeded: "id" is selected more than 50 times/,
+    status: 400,
+  },
+  {
+    name: 'same-named fields whose merged sub-selections repeat a name 100 times',
+    query: `{ ${repeat(10, () => `viewer { ${repeat(10, () => 'id')} }`)} }`,
+    limit: 'repeatedFields',
+    maximum: 50,
+    value: 51,
+    message: /^Repeated field limit of 50 exceeded: "id"/,
+    status: 400,
+  },
+  {
+    name: '51 distinct fragments spread into one selection set',
+    query: `{ ${repeat(51, (i) => `...F${i}`)} } ${repeat(51, (i) => `fragment F${i} on Query { __typename }`)}`,
+    limit: 'fragmentSpreads',
+    maximum: 50,
+    value: 51,
+    message: /^Fragment spread limit of 50 exceeded/,
     status: 400,
   },
   {
@@ -156,5 +185,55 @@ describe.each(['http', 'ws'] as const)('hostile operations over %s (acceptance 2
     if (limits.includes('cost')) expect(result.errors![0]!.extensions!.value).toBe(1_020_100);
     for (const spy of spies) expect(spy).not.toHaveBeenCalled();
     if (transport === 'http' && result.extensions) expect(result.extensions.sql.statements).toBe(0);
+  });
+});
+
+describe.each(['http', 'ws'] as const)('documents whose validation would be quadratic, over %s (acceptance 2)', (transport) => {
+  const quadratic = [
+    { name: '{ viewer { id ×4,900 } }', query: `{ viewer { ${repeat(4_900, () => 'id')} } }` },
+    { name: '{ __typename ×4,990 }', query: `{ ${repeat(4_990, () => '__typename')} }` },
+  ];
+
+  it.each(quadratic)('refuses $name in under 50 ms of server time, charges it, and a control query answers meanwhile', async ({ query }) => {
+    const remaining = async () => (await server.gql('{ rateLimit { remaining } }')).body.data!.rateLimit.remaining as number;
+    await run(transport, query); // the first large document of a process also pays for compiling the code on its path
+    const budget = await remaining();
+    const before = server.logs.length;
+    // The server runs in this process: the longest the event loop was held while both are answered is the longest a
+    // control query can have waited (a round-trip timer would also count other test files running on the same cores).
+    const loop = monitorEventLoopDelay({ resolution: 5 });
+    loop.enable();
+    const refused = run(transport, query);
+    const control = await run(transport, '{ __typename }');
+    const result = await refused;
+    loop.disable();
+
+    expect(control.data).toEqual({ __typename: 'Query' });
+    expect(loop.max / 1e6).toBeLessThan(100);
+    expect(result.errors![0]!.extensions).toMatchObject({ code: 'GRAPHQL_VALIDATION_FAILED', limit: 'repeatedFields', maximum: 50 });
+    // Charged the minimum price to the client's address (nobody is authenticated before the document is valid).
+    if (transport === 'http') expect(result.extensions?.cost).toMatchObject({ requested: 0, charged: 1 });
+    expect(await remaining()).toBe(budget - 1);
+    const requestId = result.errors![0]!.extensions!.requestId;
+    const line = server.logs.slice(before).find((entry) => entry.msg === 'graphql operation' && entry.requestId === requestId);
+    expect(line?.errorCode).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(line!.durationMs).toBeLessThan(50);
+  });
+});
+
+describe('refused documents spend the address budget', () => {
+  it('answers RATE_LIMITED once a flood of invalid documents has spent it', async () => {
+    const limited = await startServer({ RATE_LIMIT_ANONYMOUS: '5' });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 7; i++) statuses.push((await limited.gql('{ nope }')).status);
+      expect(statuses).toEqual([400, 400, 400, 400, 400, 429, 429]);
+      const refused = await limited.gql('{ viewer { id } }');
+      expect(refused.status).toBe(429);
+      expect(refused.body.errors![0]!.extensions).toMatchObject({ code: 'RATE_LIMITED' });
+      expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
+    } finally {
+      await limited.close();
+    }
   });
 });
