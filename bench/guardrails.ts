@@ -12,7 +12,7 @@ import 'reflect-metadata';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { loadConfig } from '../src/config.js';
-import { openDatabase } from '../src/db/client.js';
+import { databaseOptions, openDatabase } from '../src/db/client.js';
 import { createApp } from '../src/server/compose.js';
 
 const rounds = Number(process.argv[2] ?? 50);
@@ -49,7 +49,7 @@ const config = loadConfig({
   RATE_LIMIT_ANONYMOUS: '100000000',
   ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
 });
-const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, debugSql: false });
+const database = await openDatabase({ ...databaseOptions(config), debugSql: false });
 await database.migrate();
 const app = await createApp({ config, database, logStream: { write: (line) => void logs.push(JSON.parse(line)) } });
 const url = await app.listen();

@@ -4,6 +4,13 @@
  * configuration table shows the same values.
  */
 
+/** The database connection pool (src/db/client.ts), overridable by DB_*. */
+export const databaseDefaults = {
+  // PostgreSQL's `statement_timeout` on every pooled connection: past it PostgreSQL cancels the statement (SQLSTATE
+  // 57014), so one hostile filter cannot hold a connection, and the pool, for as long as it likes. 0 turns it off.
+  statementTimeoutMs: 10_000, // ms
+};
+
 /** Operation limits, checked before anything executes (src/server/limits.ts). */
 export interface OperationLimits {
   /** Selection depth, fragments flattened. */

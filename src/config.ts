@@ -4,8 +4,10 @@
  */
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import {
+  databaseDefaults,
   defaultLimits,
   discountCodeDefaults,
   productionLimits,
@@ -26,10 +28,28 @@ export interface Config {
   host: string;
   /** postgres:// URL; when unset, embedded PGlite in `dataDir` (or in memory when `dataDir` is null). */
   databaseUrl: string | null;
+  /** PostgreSQL `statement_timeout` of every pooled connection, in ms; 0 turns it off. PGlite has none. */
+  statementTimeoutMs: number;
   dataDir: string | null;
   redisUrl: string | null;
   logLevel: string;
   corsOrigins: string[];
+  /**
+   * Proxies whose `X-Forwarded-For` names the client (Fastify's `trustProxy` semantics): false trusts none, true
+   * every one, a number that many hops, a list these addresses, CIDRs or `loopback`/`linklocal`/`uniquelocal`.
+   */
+  trustProxy: boolean | number | string[];
+  /** Node's HTTP server timeouts, so a slow or silent client cannot hold a connection. */
+  http: {
+    /** The whole request, headers and body, must arrive within this (then 408). */
+    requestTimeoutMs: number;
+    /** The headers must arrive within this. */
+    headersTimeoutMs: number;
+    /** A connection with no traffic at all for this long is closed (SSE streams send a comment every 12 s). */
+    connectionTimeoutMs: number;
+    /** An idle keep-alive connection is closed after this. */
+    keepAliveTimeoutMs: number;
+  };
   /** Create demo data on an empty database at start-up. */
   seedDemoData: boolean;
   /** Adds `extensions.sql = { statements, ms }` to every response; refused in production. */
@@ -44,8 +64,8 @@ export interface Config {
     refreshTtlSeconds: number;
   };
   admin: { email: string | null; password: string | null };
-  /** Password checks allowed per account per window (see src/auth/login-limiter.ts). */
-  loginRateLimit: { maxAttempts: number; windowMs: number };
+  /** Password checks allowed per account, and per client address, per window (see src/auth/login-limiter.ts). */
+  loginRateLimit: { maxAttempts: number; maxAttemptsPerAddress: number; windowMs: number };
   introspection: boolean;
   graphiql: boolean;
   /** Operation limits (depth, aliases, tokens, directives, root fields, document size, cost, repeated fields). */
@@ -79,6 +99,10 @@ export interface Config {
     subscriptionQueueLimit: number;
     maxSubscriptionsPerConnection: number;
     maxConnectionsPerUser: number;
+    /** WebSockets not signed in (before or without a user's token) one client address may hold at once. */
+    maxAnonymousPerAddress: number;
+    /** WebSockets not signed in the process holds at once, all addresses together. */
+    maxAnonymous: number;
     /** sendMessage and sendDirectMessage: at most `messageLimit` per user in any `messageWindowMs`. */
     messageLimit: number;
     messageWindowMs: number;
@@ -178,6 +202,27 @@ function url(env: Env, name: string, protocols: readonly string[]): string | nul
     throw new ConfigError(name, `must use ${protocols.join(' or ')}, got ${parsed.protocol}`);
   }
   return raw;
+}
+
+function trustProxy(env: Env, name: string): boolean | number | string[] {
+  const raw = str(env, name);
+  if (raw === undefined || ['false', '0', 'no', 'off'].includes(raw.toLowerCase())) return false;
+  if (['true', 'yes', 'on'].includes(raw.toLowerCase())) return true;
+  if (/^\d+$/.test(raw)) return int(env, name, 0, 1, 100);
+  const list = raw.split(',').map((entry) => entry.trim());
+  for (const entry of list) {
+    const [address = '', prefix, ...rest] = entry.split('/');
+    const bits = isIP(address) === 6 ? 128 : 32;
+    const valid =
+      ['loopback', 'linklocal', 'uniquelocal'].includes(entry) ||
+      (isIP(address) !== 0 && rest.length === 0 && (prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) <= bits)));
+    if (!valid)
+      throw new ConfigError(
+        name,
+        `must be true, false, a hop count or a list of addresses, CIDRs or loopback/linklocal/uniquelocal, got "${entry}"`,
+      );
+  }
+  return list;
 }
 
 function origins(env: Env, name: string): string[] {
@@ -304,10 +349,18 @@ export function loadConfig(env: Env = process.env): Config {
     port: int(env, 'PORT', 4000, 0, 65_535),
     host: str(env, 'HOST') ?? '0.0.0.0',
     databaseUrl,
+    statementTimeoutMs: int(env, 'DB_STATEMENT_TIMEOUT_MS', databaseDefaults.statementTimeoutMs, 0, 24 * 60 * 60 * 1_000),
     dataDir,
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
     logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
     corsOrigins: origins(env, 'CORS_ORIGINS'),
+    trustProxy: trustProxy(env, 'TRUST_PROXY'),
+    http: {
+      requestTimeoutMs: int(env, 'HTTP_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
+      headersTimeoutMs: int(env, 'HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
+      connectionTimeoutMs: int(env, 'HTTP_CONNECTION_TIMEOUT_MS', 60_000, 0, 3_600_000),
+      keepAliveTimeoutMs: int(env, 'HTTP_KEEPALIVE_TIMEOUT_MS', 72_000, 100, 3_600_000),
+    },
     seedDemoData: bool(env, 'SEED_DEMO_DATA', !production),
     debugSql,
     jwt: {
@@ -321,6 +374,7 @@ export function loadConfig(env: Env = process.env): Config {
     admin: { email: adminEmail, password: adminPassword },
     loginRateLimit: {
       maxAttempts: int(env, 'LOGIN_MAX_ATTEMPTS', 20, 1, 10_000),
+      maxAttemptsPerAddress: int(env, 'LOGIN_MAX_ATTEMPTS_PER_ADDRESS', 100, 1, 1_000_000),
       windowMs: int(env, 'LOGIN_WINDOW_SECONDS', 60, 1, 24 * 60 * 60) * 1_000,
     },
     introspection: bool(env, 'INTROSPECTION', !production),
@@ -351,6 +405,8 @@ export function loadConfig(env: Env = process.env): Config {
       subscriptionQueueLimit: int(env, 'WS_SUBSCRIPTION_QUEUE_LIMIT', 1_000, 1, 1_000_000),
       maxSubscriptionsPerConnection: int(env, 'WS_MAX_SUBSCRIPTIONS', 100, 1, 100_000),
       maxConnectionsPerUser: int(env, 'WS_MAX_CONNECTIONS_PER_USER', 10, 1, 100_000),
+      maxAnonymousPerAddress: int(env, 'WS_MAX_ANONYMOUS_PER_ADDRESS', 20, 1, 100_000),
+      maxAnonymous: int(env, 'WS_MAX_ANONYMOUS_CONNECTIONS', 1_000, 1, 1_000_000),
       messageLimit: int(env, 'CHAT_MESSAGE_LIMIT', 10, 1, 1_000_000),
       messageWindowMs: int(env, 'CHAT_MESSAGE_WINDOW_MS', 60_000, 100, 24 * 60 * 60 * 1_000),
       typingThrottleMs: int(env, 'TYPING_THROTTLE_MS', 2_000, 0, 60_000),

@@ -1,13 +1,13 @@
 /** Entry point: configuration → database (migrated) → server; SIGTERM/SIGINT stop it gracefully. */
 import 'reflect-metadata';
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { openDatabase } from './db/client.js';
+import { databaseOptions, openDatabase } from './db/client.js';
 import { seedDemoAccounts, seedDemoData } from './schema/demo-data.js';
 import { createApp } from './server/compose.js';
 import { stopOnSignals } from './server/shutdown.js';
 
 async function main(config: Config): Promise<void> {
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, debugSql: config.debugSql });
+  const database = await openDatabase(databaseOptions(config));
   await database.migrate();
   const app = await createApp({ config, database });
   const log = app.fastify.log;

@@ -1,5 +1,6 @@
 /**
- * The OpsHub stack without its transport: configuration, database, pub/sub, container, TypeGraphQL schema and the
+ * The OpsHub stack without its clientAddress: '127.0.0.1',
+      transport: configuration, database, pub/sub, container, TypeGraphQL schema and the
  * one context builder — wired as src/server/compose.ts wires them, so every peer runs the same resolvers and SQL.
  * Keep this in step with createApp when its wiring changes.
  */
@@ -40,7 +41,13 @@ export async function createStack(): Promise<Stack> {
     log,
     contextBuilder,
     context: async (transport, authorization) =>
-      contextBuilder.build({ requestId: randomUUID(), transport, authentication: await contextBuilder.authenticate(authorization), log }),
+      contextBuilder.build({
+        requestId: randomUUID(),
+        transport,
+        clientAddress: '127.0.0.1',
+        authentication: await contextBuilder.authenticate(authorization),
+        log,
+      }),
     async close() {
       await pubsub.close();
       await database.close();

@@ -8,11 +8,16 @@
  * wrong, is refused with RATE_LIMITED until the window ends — then the next attempt starts a fresh window, so the
  * owner is never locked out for longer than one window. The key is the account (user id) when the login names one,
  * else the normalised login, so unknown logins are limited the same way and the answer reveals nothing.
+ *
+ * A second budget per client address (`maxAttemptsPerAddress`) caps guesses spread over many accounts. It is not
+ * cleared by a success (one known account would reset it) and it does not depend on the request's bearer token, which
+ * is charged to its own account's cost budget and so could otherwise be used to guess from a fresh budget.
  */
 import type { SessionRepo } from '../schema/user/session.repo.js';
 
 export interface LoginLimiterOptions {
   maxAttempts: number;
+  maxAttemptsPerAddress: number;
   windowMs: number;
 }
 
@@ -35,11 +40,21 @@ export class LoginLimiter {
     return userId ? `user:${userId}` : `login:${login.trim().toLowerCase().slice(0, 254)}`;
   }
 
-  async attempt(key: string): Promise<LoginAttempt> {
+  static addressKey(clientAddress: string): string {
+    return `ip:${clientAddress.slice(0, 100)}`;
+  }
+
+  /** Counts one password check against `key`'s budget (`maxAttempts` unless given). */
+  async attempt(key: string, maxAttempts = this.options.maxAttempts): Promise<LoginAttempt> {
     const now = this.now();
     const { attempts, windowStartedAt } = await this.repo.countAttempt(key, new Date(now), this.options.windowMs);
     const retryAfterSeconds = Math.max(1, Math.ceil((windowStartedAt.getTime() + this.options.windowMs - now) / 1_000));
-    return { allowed: attempts <= this.options.maxAttempts, retryAfterSeconds };
+    return { allowed: attempts <= maxAttempts, retryAfterSeconds };
+  }
+
+  /** Counts one password check from this address. */
+  attemptFrom(clientAddress: string): Promise<LoginAttempt> {
+    return this.attempt(LoginLimiter.addressKey(clientAddress), this.options.maxAttemptsPerAddress);
   }
 
   succeeded(key: string): Promise<void> {

@@ -9,7 +9,7 @@ import 'reflect-metadata';
 import { parseArgs } from 'node:util';
 import { createPubSub } from '@graphql-yoga/subscription';
 import { ConfigError, loadConfig } from '../config.js';
-import { openDatabase } from '../db/client.js';
+import { databaseOptions, openDatabase } from '../db/client.js';
 import type { Topics } from '../pubsub/topics.js';
 import { createContainer } from '../schema/container.js';
 import { isScope } from './scopes.js';
@@ -39,7 +39,7 @@ async function main(): Promise<number> {
   }
 
   const config = loadConfig();
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, debugSql: false });
+  const database = await openDatabase({ ...databaseOptions(config), debugSql: false });
   try {
     await database.migrate();
     const container = createContainer({ config, db: database.db, pubsub: createPubSub<Topics>() });

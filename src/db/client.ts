@@ -9,7 +9,9 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
+import { databaseDefaults, type Config } from '../config.js';
 import * as tables from './tables.js';
+import { trackStatements } from './cancellation.js';
 import { sqlStatsLogger } from './sql-stats.js';
 
 export type Database = PgDatabase<PgQueryResultHKT, typeof tables>;
@@ -34,6 +36,17 @@ export interface DatabaseOptions {
   debugSql: boolean;
   /** Connection pool size for PostgreSQL. */
   poolSize?: number;
+  /**
+   * PostgreSQL `statement_timeout` of every pooled connection, in ms (DB_STATEMENT_TIMEOUT_MS); 0 turns it off.
+   * PGlite has no such limit: it runs statements in this process, where nothing can interrupt them.
+   */
+  statementTimeoutMs?: number;
+}
+
+/** The database options of a configuration: what the process and the tests open. */
+export function databaseOptions(config: Pick<Config, 'databaseUrl' | 'dataDir' | 'debugSql' | 'statementTimeoutMs'>): DatabaseOptions {
+  const { databaseUrl, dataDir, debugSql, statementTimeoutMs } = config;
+  return { databaseUrl, dataDir, debugSql, statementTimeoutMs };
 }
 
 async function appliedMigrations(db: Database): Promise<number> {
@@ -59,16 +72,27 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
   const logger = options.debugSql ? sqlStatsLogger : false;
   let handle: Omit<DatabaseHandle, 'ready'>;
   if (options.databaseUrl) {
-    const client = postgres(options.databaseUrl, {
+    const databaseUrl = options.databaseUrl;
+    const client = postgres(databaseUrl, {
       max: options.poolSize ?? 10,
       onnotice: () => {},
-      connection: { application_name: 'opshub' },
+      // A startup parameter, so it holds for every statement on the connection, transactions included; sent even
+      // when 0, which then also lifts a timeout set on the role or the database.
+      connection: { application_name: 'opshub', statement_timeout: options.statementTimeoutMs ?? databaseDefaults.statementTimeoutMs },
     });
-    const db = drizzlePostgres(client, { schema: tables, logger }) as unknown as Database;
+    const db = drizzlePostgres(trackStatements(client), { schema: tables, logger }) as unknown as Database;
     handle = {
       db,
       kind: 'postgres',
-      migrate: () => migratePostgres(db as never, { migrationsFolder }),
+      // Migrations run on a connection of their own: a migration may rightly take longer than any request may.
+      async migrate() {
+        const migrator = postgres(databaseUrl, { max: 1, onnotice: () => {}, connection: { application_name: 'opshub-migrate' } });
+        try {
+          await migratePostgres(drizzlePostgres(migrator), { migrationsFolder });
+        } finally {
+          await migrator.end({ timeout: 5 });
+        }
+      },
       close: () => client.end({ timeout: 5 }),
     };
   } else {

@@ -20,6 +20,7 @@ export function newSqlStats(): SqlStats {
   return { statements: 0, startedAt: performance.now() };
 }
 
+/** Counts only: the statement and its parameters (a password hash on `register`) are never written anywhere. */
 export const sqlStatsLogger: Logger = {
   logQuery() {
     const stats = storage.getStore();

@@ -12,6 +12,8 @@ export type Transport = 'http' | 'ws' | 'sse';
 export interface Context extends Authentication {
   requestId: string;
   transport: Transport;
+  /** The client's address (TRUST_PROXY applied): the key of per-address limits. */
+  clientAddress: string;
   services: Services;
   loaders: Loaders;
   log: Logger;
@@ -20,6 +22,7 @@ export interface Context extends Authentication {
 export interface ContextRequest {
   requestId: string;
   transport: Transport;
+  clientAddress: string;
   /** Already established for this operation by the operation core. */
   authentication: Authentication;
   log: Logger;
@@ -43,6 +46,7 @@ export function createContextBuilder(container: Container) {
         ...authentication,
         requestId: request.requestId,
         transport: request.transport,
+        clientAddress: request.clientAddress,
         services: container.services,
         loaders: container.newLoaders(),
         log: authentication.viewer ? request.log.child({ userId: authentication.viewer.id }) : request.log,

@@ -13,8 +13,8 @@ export interface SchemaOptions {
 }
 
 /** Builds the executable schema. Without a pub/sub (printing the SDL) a private in-process one stands in. */
-export function createSchema(options: SchemaOptions = {}): Promise<GraphQLSchema> {
-  return buildSchema({
+export async function createSchema(options: SchemaOptions = {}): Promise<GraphQLSchema> {
+  const schema = await buildSchema({
     // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- TypeGraphQL takes resolver classes as Function
     resolvers: resolvers as unknown as NonEmptyArray<Function>,
     pubSub: options.pubsub ?? createPubSub(),
@@ -22,6 +22,17 @@ export function createSchema(options: SchemaOptions = {}): Promise<GraphQLSchema
     // `@Authorized('a:read', …)`: signed in and holding every listed scope (src/auth/authorize.ts).
     authChecker,
   });
+  // TypeGraphQL builds the root types itself and takes no description for them.
+  const roots = [
+    [schema.getQueryType(), "Reads: the catalog, orders, tasks, posts, chat, notifications, jobs and the caller's own account and budget."],
+    [schema.getMutationType(), "Writes. A payload's `userErrors` list what the caller can fix, each with the path of the input field."],
+    [
+      schema.getSubscriptionType(),
+      'Live events, over graphql-ws or GraphQL over SSE; each event is authorized for the subscriber as they are then.',
+    ],
+  ] as const;
+  for (const [type, description] of roots) if (type) type.description = description;
+  return schema;
 }
 
 /** The committed SDL: sorted, so a diff shows what changed rather than where a resolver was registered. */

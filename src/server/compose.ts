@@ -10,11 +10,13 @@ import type { Config } from '../config.js';
 import { createContextBuilder } from '../schema/context.js';
 import { bootstrapAdmin } from '../schema/user/bootstrap.js';
 import type { DatabaseHandle } from '../db/client.js';
+import { loggerOptions } from '../log.js';
 import { createAppPubSub, type AppPubSub } from '../pubsub/pubsub.js';
 import { createContainer, type Container } from '../schema/container.js';
 import { createSchema } from '../schema/index.js';
 import { ErrorCode } from '../schema/shared/errors.js';
 import { errorEnvelope } from './errors.js';
+import { clientAddressOf, trustFunction } from './client-address.js';
 import { registerGraphiql } from './graphiql.js';
 import { registerHealth } from './health.js';
 import { registerDownloads } from './downloads.js';
@@ -60,19 +62,6 @@ export interface App {
   close(): Promise<void>;
 }
 
-const REDACT = [
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'req.headers["x-api-key"]',
-  '*.password',
-  '*.accessToken',
-  '*.refreshToken',
-  '*.token',
-  'variables.input.password',
-  'variables.password',
-  'variables.refreshToken',
-];
-
 export async function createApp(options: AppOptions): Promise<App> {
   const { config, database } = options;
   const pubsub = options.pubsub ?? createAppPubSub(config.redisUrl);
@@ -96,12 +85,17 @@ export async function createApp(options: AppOptions): Promise<App> {
   });
 
   const fastify = Fastify({
-    logger: {
-      level: config.logLevel,
-      redact: { paths: REDACT, censor: '[redacted]' },
-      ...(options.logStream ? { stream: options.logStream } : {}),
-    },
+    logger: loggerOptions(config.logLevel, options.logStream),
     bodyLimit: MAX_PAYLOAD_BYTES,
+    trustProxy: trustFunction(config.trustProxy) ?? false,
+    requestTimeout: config.http.requestTimeoutMs,
+    connectionTimeout: config.http.connectionTimeoutMs,
+    keepAliveTimeout: config.http.keepAliveTimeoutMs,
+    // Node checks the request and header timeouts every 30 s by default; a second keeps a slow client's overrun short.
+    http: {
+      headersTimeout: Math.min(config.http.headersTimeoutMs, config.http.requestTimeoutMs),
+      connectionsCheckingInterval: 1_000,
+    },
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
@@ -193,6 +187,7 @@ export async function createApp(options: AppOptions): Promise<App> {
         connectionInitWaitTimeoutMs: config.wsConnectionInitTimeoutMs,
         corsOrigins: config.corsOrigins,
         maxPayloadBytes: MAX_PAYLOAD_BYTES,
+        clientAddress: clientAddressOf(config.trustProxy),
       });
       runner.start();
       return address.replace('[::1]', '127.0.0.1').replace('0.0.0.0', '127.0.0.1');

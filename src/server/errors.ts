@@ -4,8 +4,9 @@
  * "Internal server error" with the request id; the full error, with its stack, goes to the log.
  */
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { isQueryCanceled } from '../db/errors.js';
 import type { Logger } from '../log.js';
-import { DomainError, ErrorCode, PUBLIC_ERROR_CODES } from '../schema/shared/errors.js';
+import { DomainError, ErrorCode, PUBLIC_ERROR_CODES, timedOut } from '../schema/shared/errors.js';
 
 const hasPublicCode = (error: GraphQLError) => PUBLIC_ERROR_CODES.has(error.extensions?.code as string);
 
@@ -35,6 +36,16 @@ const SUGGESTION = / ?Did you mean [^?]*\?/g;
 
 /** The client's view of one error; masked errors are logged here, once. */
 export function formatError(error: GraphQLError, options: FormatOptions): GraphQLFormattedError {
+  // PostgreSQL cancelled a statement (DB_STATEMENT_TIMEOUT_MS): the client learns why, not "Internal server error".
+  if (isQueryCanceled(error.originalError)) {
+    const timeout = timedOut();
+    error = new GraphQLError(timeout.message, {
+      nodes: error.nodes,
+      path: error.path,
+      originalError: timeout,
+      extensions: timeout.extensions,
+    });
+  }
   if (isPublicError(error)) {
     const formatted = error.toJSON();
     const message = options.hideSuggestions ? formatted.message.replace(SUGGESTION, '') : formatted.message;

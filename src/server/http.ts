@@ -3,10 +3,15 @@
  * CSRF prevention, content negotiation, batching refused). One preHandler hands the request to the operation core,
  * which admits or refuses it; one plugin answers Apollo's `responseForOperation` with the core's execution, so
  * Apollo neither parses, validates nor executes anything itself (its document store is the core's cache).
+ *
+ * Every refusal, whoever makes it (the core, Apollo, Fastify's body parser), is a GraphQL response in the media type
+ * the request accepts, `application/graphql-response+json` included, with the request id in `extensions.requestId`:
+ * a client tells an expired token (401 UNAUTHENTICATED) from any other failure by the body, as the spec lets it.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { ApolloServer, HeaderMap, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
+import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { ErrorCode } from '../schema/shared/errors.js';
@@ -14,8 +19,9 @@ import type { RateLimitTicket } from '../schema/rate-limit/rate-limit.service.js
 import { errorEnvelope, formatError } from './errors.js';
 import type { Admission, OperationCore, Refusal, TransportRefusal } from './operation.js';
 import type { OperationPolicy } from './operation-policy.js';
-import { getOnly, readParams, type OperationParams } from './params.js';
+import { acceptedMediaType, getOnly, JSON_MEDIA_TYPE, readParams, type OperationParams } from './params.js';
 import { rateLimitHeaders } from './rate-limit.js';
+import { CSRF_PREFLIGHT_HEADERS, forcesPreflight } from './security.js';
 
 export interface HttpOptions {
   path: string;
@@ -35,19 +41,13 @@ interface HttpContext extends BaseContext {
 
 type AdmittedRequest = FastifyRequest & { admission?: Admission };
 
-/** Content types a browser form can send without a preflight (Apollo's CSRF prevention refuses them). */
-const SIMPLE_CONTENT_TYPES = new Set(['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain']);
-const PREFLIGHT_HEADERS = ['x-apollo-operation-name', 'apollo-require-preflight'];
-
 /**
  * The request's GraphQL parameters, or null when Apollo refuses the request at the HTTP level (CSRF, a batch, a body
  * that is not one JSON object, parameters of the wrong type): Apollo answers those with its own messages, before
  * anything is charged. The CSRF rule is checked here, before admission, for that reason.
  */
 function graphqlParams(request: FastifyRequest): OperationParams | null {
-  const contentType = request.headers['content-type']?.split(';')[0]?.trim().toLowerCase();
-  const preflighted = contentType !== undefined && !SIMPLE_CONTENT_TYPES.has(contentType);
-  if (!preflighted && !PREFLIGHT_HEADERS.some((header) => request.headers[header])) return null;
+  if (!forcesPreflight(request.headers)) return null;
   const read = readParams(request);
   return 'params' in read ? read.params : null;
 }
@@ -85,13 +85,23 @@ function admittedSource(request: FastifyRequest, query: string): void {
   fields.query = query;
 }
 
-function sendRefusal(reply: FastifyReply, refusal: Refusal) {
+/**
+ * The media type of a refusal: the one the request accepts. A request that accepts neither GraphQL type is refused
+ * with 406 before it runs; that 406, and what fails earlier (parsing the body), get JSON: the spec lets a server
+ * disregard an Accept header it cannot meet.
+ */
+const refusalType = (request: FastifyRequest) => acceptedMediaType(request.headers.accept) ?? JSON_MEDIA_TYPE;
+
+function sendRefusal(request: FastifyRequest, reply: FastifyReply, refusal: Pick<Refusal, 'status' | 'headers' | 'result'>) {
   if (refusal.status === 401) void reply.header('www-authenticate', 'Bearer error="invalid_token"');
-  return reply.code(refusal.status).headers(refusal.headers).send(refusal.result);
+  return reply.code(refusal.status).headers(refusal.headers).type(refusalType(request)).send(refusal.result);
 }
 
 export async function registerGraphqlHttp(fastify: FastifyInstance, options: HttpOptions): Promise<ApolloServer<HttpContext>> {
   const { core, policy } = options;
+  // The id of the request Apollo is answering: Apollo formats the errors of the refusals it makes itself (CSRF, a
+  // batch, a malformed body) without the request at hand.
+  const requestIds = new AsyncLocalStorage<string>();
 
   const bridge: ApolloServerPlugin<HttpContext> = {
     async requestDidStart({ contextValue }) {
@@ -130,7 +140,7 @@ export async function registerGraphqlHttp(fastify: FastifyInstance, options: Htt
   const apollo = new ApolloServer<HttpContext>({
     schema: options.schema,
     introspection: options.introspection,
-    csrfPrevention: true,
+    csrfPrevention: { requestHeaders: CSRF_PREFLIGHT_HEADERS },
     allowBatchedHttpRequests: false,
     includeStacktraceInErrorResponses: false,
     // The core's cache: Apollo finds the document the core admitted under the same SHA-256 and parses nothing.
@@ -145,15 +155,35 @@ export async function registerGraphqlHttp(fastify: FastifyInstance, options: Htt
     // own APQ cache is never written; it stays enabled only so that requests Apollo refuses itself (a malformed body)
     // get the messages they always got.
     formatError: (_formatted, error) =>
-      formatError(error as GraphQLError, { exposeStack: options.exposeStack, hideSuggestions: options.hideSuggestions }),
+      formatError(error as GraphQLError, {
+        requestId: requestIds.getStore(),
+        exposeStack: options.exposeStack,
+        hideSuggestions: options.hideSuggestions,
+      }),
     plugins: [fastifyApolloDrainPlugin(fastify), ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), bridge],
   });
   await apollo.start();
 
   await fastify.register(async (scope) => {
+    // Fastify's own refusals on this path (a malformed JSON body, a body over the limit, an unsupported content type)
+    // keep the server's error envelope and status, in the accepted media type.
+    const envelope = scope.errorHandler;
+    scope.setErrorHandler((error, request, reply) => {
+      void reply.type(refusalType(request));
+      return envelope(error, request, reply);
+    });
     scope.addHook('preHandler', async (request: AdmittedRequest, reply) => {
+      // GraphQL over HTTP §Accept: a request that accepts no GraphQL response type is refused before it runs (Apollo
+      // would check only after executing it, so a mutation would have happened).
+      if (acceptedMediaType(request.headers.accept) === null) {
+        const message = 'The Accept header allows neither application/graphql-response+json nor application/json';
+        return sendRefusal(request, reply, { status: 406, headers: {}, result: errorEnvelope(message, ErrorCode.BAD_REQUEST, request.id) });
+      }
       const params = graphqlParams(request);
       if (!params) return;
+      // A client that hangs up before its answer: its SQL statements are cancelled (src/db/cancellation.ts).
+      const gone = new AbortController();
+      reply.raw.once('close', () => reply.raw.writableFinished || gone.abort());
       const outcome = await core.admit({
         ...params,
         authorization: request.headers.authorization,
@@ -164,18 +194,24 @@ export async function registerGraphqlHttp(fastify: FastifyInstance, options: Htt
           requestId: request.id,
           countSql: options.debugSql,
           accepts: httpRule(request.method),
+          signal: gone.signal,
         },
       });
       const ticket: RateLimitTicket | undefined = outcome.kind === 'admitted' ? outcome.context.rateLimit : outcome.rateLimit;
       if (ticket) void reply.headers(rateLimitHeaders(ticket));
-      if (outcome.kind === 'refused') return sendRefusal(reply, outcome);
+      if (outcome.kind === 'refused') return sendRefusal(request, reply, outcome);
       request.admission = outcome;
       admittedSource(request, outcome.source.query);
     });
-    await scope.register(fastifyApollo(apollo), {
-      path: options.path,
-      method: ['GET', 'POST'],
+    const handler = fastifyApolloHandler<HttpContext>(apollo, {
       context: async (request: AdmittedRequest): Promise<HttpContext> => ({ requestId: request.id, admission: request.admission }),
+    });
+    scope.route<{ Reply: string }>({
+      method: ['GET', 'POST'],
+      url: options.path,
+      handler(request, reply) {
+        return requestIds.run(request.id, () => handler.call(this, request, reply));
+      },
     });
   });
   return apollo;

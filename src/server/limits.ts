@@ -25,7 +25,7 @@ import {
 // another module or realm" — and the cost check would silently never run.
 import { createComplexityRule, type ComplexityEstimator } from 'graphql-query-complexity/cjs';
 import type { OperationLimits } from '../config.js';
-import { DEFAULT_PAGE_SIZE } from '../schema/shared/connection.js';
+import { DEFAULT_PAGE_EXTENSION, DEFAULT_PAGE_SIZE } from '../schema/shared/connection.js';
 import { ErrorCode } from '../schema/shared/errors.js';
 
 export function limitError(limit: keyof OperationLimits | string, value: number, maximum: number, message: string): GraphQLError {
@@ -264,7 +264,7 @@ export function tokenLimitError(error: GraphQLError, limits: OperationLimits): G
 
 // ---------------------------------------------------------------------------------------------------------------
 // Static cost, GitHub-like: a scalar costs 0, an object 1; a connection multiplies its children by `first`/`last`
-// (the default page when neither is given) and costs nothing itself, so `items(first: 100) { nodes { id } }` costs
+// (the field's default page when neither is given) and costs nothing itself, so `items(first: 100) { nodes { id } }` costs
 // 100 and is charged one rate-limit point; `nodes(ids)` multiplies by the number of ids.
 
 const estimator: ComplexityEstimator = ({ type, field, args, childComplexity }) => {
@@ -272,7 +272,7 @@ const estimator: ComplexityEstimator = ({ type, field, args, childComplexity }) 
   if (!isCompositeType(named)) return 0;
   const isConnection = named.name.endsWith('Connection');
   if (isConnection) {
-    const size = Number(args.first ?? args.last ?? DEFAULT_PAGE_SIZE) || 0;
+    const size = Number(args.first ?? args.last ?? field.extensions?.[DEFAULT_PAGE_EXTENSION] ?? DEFAULT_PAGE_SIZE) || 0;
     return Math.max(0, size) * childComplexity;
   }
   if (type.name === 'Query' && field.name === 'nodes' && Array.isArray(args.ids)) {

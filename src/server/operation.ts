@@ -35,6 +35,7 @@ import { LRUCache } from 'lru-cache';
 import type { Context, ContextBuilder, Transport } from '../schema/context.js';
 import { AuthenticationError, type Authentication } from '../auth/identity.js';
 import { scopeKey } from '../auth/scopes.js';
+import { withCancellation } from '../db/cancellation.js';
 import { newSqlStats, withSqlStats, type SqlStats } from '../db/sql-stats.js';
 import type { ConnectionHandle, RealtimeContext } from '../realtime/connections.js';
 import { bounded, isBounded } from '../realtime/queue.js';
@@ -43,6 +44,7 @@ import type { RateLimitContext, RateLimitTicket } from '../schema/rate-limit/rat
 import { ErrorCode } from '../schema/shared/errors.js';
 import { SHARED_EVENTS_EXTENSION } from '../schema/shared/shared-events.js';
 import { firstErrorCode, formatError } from './errors.js';
+import { checkInputText, checkVariableDepth, MAX_VARIABLE_DEPTH } from './input-bounds.js';
 import { checkDocument } from './limits.js';
 import type { OperationPolicy } from './operation-policy.js';
 import { costExtension, type RateLimitGuard } from './rate-limit.js';
@@ -82,6 +84,8 @@ export interface OperationClient {
   connection?: ConnectionHandle;
   /** Called when a later check (a subscription event) finds the token no longer valid. */
   onRevoked?(): void;
+  /** Aborts when the client goes away before its answer: the operation's SQL statements are cancelled (src/db/cancellation.ts). */
+  signal?: AbortSignal;
 }
 
 export interface TransportRefusal {
@@ -106,6 +110,8 @@ export interface Admission {
   transport: Transport;
   startedAt: number;
   sqlStats?: SqlStats;
+  /** The client's OperationClient.signal. */
+  signal?: AbortSignal;
   /** `extensions.cost` goes with the first result only. */
   costPending: boolean;
   finished: boolean;
@@ -330,6 +336,8 @@ export function createOperationCore(options: OperationCoreOptions) {
 
     // A value that does not coerce is the client's error (BAD_USER_INPUT), found before anything runs.
     step('variables', client.transport);
+    const tooDeep = checkVariableDepth(rawVariables, MAX_VARIABLE_DEPTH);
+    if (tooDeep) return refuseCharged(pending, [tooDeep], 400);
     const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], rawVariables, { maxErrors: 25 });
     if (coerced.errors) {
       return refuseCharged(
@@ -340,6 +348,8 @@ export function createOperationCore(options: OperationCoreOptions) {
         400,
       );
     }
+    const badInput = checkInputText(schema, document, operation, coerced.coerced);
+    if (badInput) return refuseCharged(pending, [badInput], 400);
 
     step('cost', client.transport);
     const { cost, error: costError } = policy.cost(
@@ -370,6 +380,7 @@ export function createOperationCore(options: OperationCoreOptions) {
     const context = contextBuilder.build({
       requestId: pending.requestId,
       transport: client.transport,
+      clientAddress: client.ip,
       authentication,
       log: client.log,
       onRevoked: client.onRevoked,
@@ -396,6 +407,7 @@ export function createOperationCore(options: OperationCoreOptions) {
       transport: client.transport,
       startedAt: pending.startedAt,
       ...(client.countSql ? { sqlStats: newSqlStats() } : {}),
+      signal: client.signal,
       costPending: true,
       finished: false,
     };
@@ -447,10 +459,13 @@ export function createOperationCore(options: OperationCoreOptions) {
 
     executionArgs,
 
-    /** Runs a query or mutation; with DEBUG_SQL its statements are counted for `extensions.sql`. */
+    /**
+     * Runs a query or mutation; with DEBUG_SQL its statements are counted for `extensions.sql`; when the client goes
+     * away (`signal`), its statements are cancelled.
+     */
     async execute(admission: Admission): Promise<ExecutionResult> {
       const run = () => execute(executionArgs(admission)) as Promise<ExecutionResult> | ExecutionResult;
-      return admission.sqlStats ? withSqlStats(admission.sqlStats, run) : run();
+      return withCancellation(admission.signal, () => (admission.sqlStats ? withSqlStats(admission.sqlStats, run) : run()));
     },
 
     /**

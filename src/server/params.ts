@@ -1,7 +1,7 @@
 /**
  * The GraphQL parameters of an HTTP request (GraphQL over HTTP §Request Parameters): from the query string of a GET
- * (`variables` and `extensions` JSON-encoded), from the JSON object body of a POST. Shared by the HTTP and SSE
- * adapters; what is not one well-formed request is said in one message.
+ * (`variables` and `extensions` JSON-encoded), from the JSON object body of a POST; and the response media type it
+ * accepts. Shared by the HTTP and SSE adapters; what is not one well-formed request is said in one message.
  */
 import type { FastifyRequest } from 'fastify';
 import { GraphQLError } from 'graphql';
@@ -56,4 +56,40 @@ export function getOnly(method: string, operation: string, allowed: readonly str
     status: 405,
     headers: { allow: 'POST' },
   };
+}
+
+export const JSON_MEDIA_TYPE = 'application/json; charset=utf-8';
+export const GRAPHQL_RESPONSE_MEDIA_TYPE = 'application/graphql-response+json; charset=utf-8';
+// In this order: a range both match (a wildcard) gives plain JSON, as Apollo Server answers a success.
+const RESPONSE_MEDIA_TYPES = [JSON_MEDIA_TYPE, GRAPHQL_RESPONSE_MEDIA_TYPE];
+
+/**
+ * The GraphQL response media type a request accepts (GraphQL over HTTP §Accept, RFC 9110 §12.5.1): a type's quality is
+ * that of the most specific range matching it; the higher quality wins, then the more specific match, then the range
+ * listed first. `application/json` when there is no Accept header; null when it accepts neither type.
+ */
+export function acceptedMediaType(accept: string | undefined): string | null {
+  if (accept === undefined || accept.trim() === '') return JSON_MEDIA_TYPE;
+  const ranges = accept.split(',').map((part, order) => {
+    const [range = '', ...parameters] = part.split(';').map((piece) => piece.trim().toLowerCase());
+    const quality = parameters.find((parameter) => parameter.startsWith('q='));
+    return { range, quality: quality === undefined ? 1 : Number(quality.slice(2)), order };
+  });
+  let best: { type: string; quality: number; specificity: number; order: number } | null = null;
+  for (const type of RESPONSE_MEDIA_TYPES) {
+    const essence = type.split(';')[0]!;
+    const specificityOf = (range: string) => (range === essence ? 2 : range === `${essence.split('/')[0]}/*` ? 1 : range === '*/*' ? 0 : -1);
+    const match = ranges
+      .map((range) => ({ ...range, specificity: specificityOf(range.range) }))
+      .filter((range) => range.specificity >= 0)
+      .sort((a, b) => b.specificity - a.specificity || a.order - b.order)[0];
+    if (!match || !(match.quality > 0)) continue;
+    const better =
+      !best ||
+      match.quality > best.quality ||
+      (match.quality === best.quality &&
+        (match.specificity > best.specificity || (match.specificity === best.specificity && match.order < best.order)));
+    if (better) best = { type, quality: match.quality, specificity: match.specificity, order: match.order };
+  }
+  return best?.type ?? null;
 }

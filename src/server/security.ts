@@ -1,5 +1,6 @@
 /**
- * Browser-facing protections: the CORS allow-list (CORS_ORIGINS) for HTTP, the same list for WebSocket upgrades
+ * Browser-facing protections: CSRF prevention's rule for GraphQL over HTTP, the CORS allow-list (CORS_ORIGINS) for
+ * HTTP, the same list for WebSocket upgrades
  * (CORS does not apply to WebSockets, so a page on any site could otherwise open a socket with the user's cookies —
  * cross-site WebSocket hijacking), and security headers on every response. API responses get a Content-Security-
  * Policy that allows nothing; the GraphiQL page gets one that allows only its own same-origin scripts, styles and
@@ -7,6 +8,7 @@
  */
 import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 
 /** Headers a browser client may send and read across origins. */
@@ -39,6 +41,34 @@ export const GRAPHIQL_CSP = [
   "form-action 'none'",
   "frame-ancestors 'none'",
 ].join('; ');
+
+/**
+ * CSRF prevention on GraphQL over HTTP (Apollo Server's rule, `preventCsrf.ts`, with one more header). A forged
+ * request is one a page on another site makes the browser send; without a preflight a browser sends only "simple"
+ * requests: GET or POST with CORS-safelisted headers and a content type an HTML form can send (Fetch §CORS protocol).
+ * Anything else is preflighted, and the preflight fails for an origin outside CORS_ORIGINS, so the request is never
+ * sent. A request is therefore served only if it cannot be simple: its content type is none of the form ones, or it
+ * carries a non-empty header from CSRF_PREFLIGHT_HEADERS.
+ *
+ * `authorization` is on that list because no page can set it without a preflight (it is not CORS-safelisted), and it
+ * is the only credential OpsHub reads: there is no cookie session for a forged request to ride on, so a request that
+ * carries a token was sent by code that holds the token. The one way a browser attaches `Authorization` on its own
+ * is HTTP authentication it has cached for the origin (Basic, Digest, Negotiate); OpsHub never asks for that (its
+ * challenge is `Bearer`) and refuses any other scheme with 401 before anything runs (src/auth/identity.ts), so such a
+ * request gains nothing. This is what lets clients that send queries as GET with a bearer token (urql's default)
+ * through, without the Apollo-specific `apollo-require-preflight` header.
+ */
+export const CSRF_PREFLIGHT_HEADERS = ['x-apollo-operation-name', 'apollo-require-preflight', 'authorization'];
+
+/** Content types a browser form can send without a preflight. */
+const SIMPLE_CONTENT_TYPES = new Set(['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain']);
+
+/** Whether a browser would have preflighted this request cross-origin (see CSRF_PREFLIGHT_HEADERS). */
+export function forcesPreflight(headers: IncomingHttpHeaders): boolean {
+  const contentType = headers['content-type']?.split(';')[0]?.trim().toLowerCase();
+  if (contentType !== undefined && !SIMPLE_CONTENT_TYPES.has(contentType)) return true;
+  return CSRF_PREFLIGHT_HEADERS.some((header) => Boolean(headers[header]));
+}
 
 /** '*' in CORS_ORIGINS allows every origin (without credentials); an empty list allows only same-origin pages. */
 export function isAllowedOrigin(origin: string, corsOrigins: readonly string[]): boolean {

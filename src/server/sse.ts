@@ -96,6 +96,9 @@ export function registerGraphqlSse(fastify: FastifyInstance, options: SseOptions
           socket.destroy();
         },
       };
+      // The stream closed before its answer: the operation's SQL statements are cancelled (src/db/cancellation.ts).
+      const gone = new AbortController();
+      socket.once('close', () => socket.writableFinished || gone.abort());
       const outcome = await core.admit({
         ...stream.params,
         authorization: request.headers.authorization,
@@ -107,6 +110,7 @@ export function registerGraphqlSse(fastify: FastifyInstance, options: SseOptions
           accepts: methodRule(request.method),
           admitsCaller: capRule(stream, handle),
           onRevoked: () => socket.destroy(),
+          signal: gone.signal,
         },
       });
       if (outcome.kind === 'refused') {

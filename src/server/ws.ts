@@ -31,10 +31,19 @@ export interface WsOptions {
   corsOrigins: readonly string[];
   /** Connection registry and limits: connections per user, subscriptions per connection, outgoing buffer. */
   realtime: Realtime;
+  /** The client's address (TRUST_PROXY applied): the key of the anonymous caps and of the anonymous budget. */
+  clientAddress(request: IncomingMessage): string;
 }
 
 /** Close code for a user's connection beyond WS_MAX_CONNECTIONS_PER_USER (RFC 6455 1008 Policy Violation). */
 export const TOO_MANY_CONNECTIONS = { code: 1008, reason: 'Too many connections' } as const;
+/** An address's socket beyond WS_MAX_ANONYMOUS_PER_ADDRESS that is not signed in. */
+export const TOO_MANY_ANONYMOUS = { code: 1008, reason: 'Too many anonymous connections' } as const;
+/** A socket beyond WS_MAX_ANONYMOUS_CONNECTIONS, all addresses together (RFC 6455 1013 Try Again Later). */
+export const SERVER_BUSY = { code: 1013, reason: 'Try again later' } as const;
+
+/** How often every socket's outgoing buffer is checked, besides at each event it is sent. */
+const BUFFER_CHECK_MS = 1_000;
 
 interface ConnectionState {
   connectionId: string;
@@ -45,6 +54,8 @@ interface ConnectionState {
   operations: Map<string, Admission | Refusal>;
   /** Operation ids holding one of the connection's subscription slots (taken when accepted, before admission ends). */
   slots: Set<string>;
+  /** Aborted when the socket closes: its operations' running SQL statements are cancelled (src/db/cancellation.ts). */
+  closed: AbortController;
 }
 
 type Extra = {
@@ -52,6 +63,37 @@ type Extra = {
   request: IncomingMessage;
   state?: ConnectionState;
 };
+
+/**
+ * Sockets that are not signed in, per client address and in all: a socket counts from the moment it opens until its
+ * `connection_init` carries a user's token (a signed-in user has a cap of their own), or it closes.
+ */
+class AnonymousSockets {
+  private readonly perAddress = new Map<string, number>();
+  private total = 0;
+  private readonly counted = new WeakMap<WebSocket, string>();
+
+  /** Counts the socket, or names the cap it would exceed. */
+  admit(socket: WebSocket, address: string, limits: { maxAnonymousPerAddress: number; maxAnonymous: number }) {
+    if (this.total >= limits.maxAnonymous) return SERVER_BUSY;
+    const count = this.perAddress.get(address) ?? 0;
+    if (count >= limits.maxAnonymousPerAddress) return TOO_MANY_ANONYMOUS;
+    this.perAddress.set(address, count + 1);
+    this.total++;
+    this.counted.set(socket, address);
+    return null;
+  }
+
+  release(socket: WebSocket): void {
+    const address = this.counted.get(socket);
+    if (address === undefined) return;
+    this.counted.delete(socket);
+    this.total--;
+    const left = (this.perAddress.get(address) ?? 1) - 1;
+    if (left > 0) this.perAddress.set(address, left);
+    else this.perAddress.delete(address);
+  }
+}
 
 const SERVER_ONLY_TYPE = /"type"\s*:\s*"(connection_ack|next|error)"/;
 
@@ -76,7 +118,17 @@ export function attachGraphqlWs(options: WsOptions) {
   //   closed the socket with the right code when it emits the error, so it is only logged;
   // - a message of a type only the server sends (connection_ack, next, error): the protocol says a message of the
   //   wrong type or format closes the socket with 4400 (graphql-ws PROTOCOL.md), graphql-ws throws instead.
-  wss.on('connection', (socket: WebSocket) => {
+  const anonymous = new AnonymousSockets();
+  wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
+    const refused = anonymous.admit(socket, options.clientAddress(request), options.realtime.config);
+    if (refused) {
+      log.info({ reason: refused.reason, address: options.clientAddress(request) }, 'websocket refused');
+      socket.close(refused.code, refused.reason);
+      // Not kept for `ws`'s 30 s closing handshake: a flood of refused sockets would hold that long.
+      setTimeout(() => socket.terminate(), 1_000).unref();
+      return;
+    }
+    socket.once('close', () => anonymous.release(socket));
     const emit = socket.emit.bind(socket);
     socket.emit = ((event: string | symbol, ...args: unknown[]) => {
       const error = args[0] as { code?: unknown; message?: string } | undefined;
@@ -111,7 +163,14 @@ export function attachGraphqlWs(options: WsOptions) {
   options.server.on('upgrade', onUpgrade);
 
   const state = (ctx: WsContext<Record<string, unknown> | undefined, Extra>): ConnectionState => {
-    ctx.extra.state ??= { connectionId: randomUUID(), authorization: null, handle: null, operations: new Map(), slots: new Set() };
+    ctx.extra.state ??= {
+      connectionId: randomUUID(),
+      authorization: null,
+      handle: null,
+      operations: new Map(),
+      slots: new Set(),
+      closed: new AbortController(),
+    };
     return ctx.extra.state;
   };
 
@@ -120,6 +179,19 @@ export function attachGraphqlWs(options: WsOptions) {
     if (!admission) throw new Error('graphql-ws ran an operation that the operation core did not admit');
     return go(admission);
   };
+
+  const overBuffered = (socket: WebSocket) => socket.bufferedAmount > options.realtime.config.maxBufferedBytes;
+  const dropStalled = (socket: WebSocket, handle: ConnectionHandle | null | undefined) => {
+    if (handle) handle.drop('outgoing buffer over limit');
+    else socket.terminate();
+  };
+  const handles = new WeakMap<WebSocket, ConnectionHandle>();
+  // The check at each event misses a socket that stalled with its buffer full and then got no further event (its
+  // subscriptions' queues hold what follows): this timer finds it.
+  const bufferCheck = setInterval(() => {
+    for (const socket of wss.clients) if (overBuffered(socket)) dropStalled(socket, handles.get(socket));
+  }, BUFFER_CHECK_MS);
+  bufferCheck.unref();
 
   const dispose = useServer<Record<string, unknown> | undefined, Extra>(
     {
@@ -150,7 +222,9 @@ export function attachGraphqlWs(options: WsOptions) {
             },
           };
           state(ctx).handle = handle;
+          handles.set(socket, handle);
           connections.add(handle);
+          if (viewer) anonymous.release(socket);
           return true;
         } catch (error) {
           if (!(error instanceof AuthenticationError)) throw error;
@@ -171,9 +245,10 @@ export function attachGraphqlWs(options: WsOptions) {
           authorization: connection.authorization,
           client: {
             transport: 'ws',
-            ip: ctx.extra.request.socket.remoteAddress ?? 'unknown',
+            ip: options.clientAddress(ctx.extra.request),
             log,
             connection: connection.handle ?? undefined,
+            signal: connection.closed.signal,
             onRevoked: () => socket.close(CloseCode.Forbidden, 'Forbidden'),
             // Checked and taken in one synchronous step: concurrent subscribes on one socket cannot overshoot.
             accepts: (operation) => {
@@ -204,8 +279,8 @@ export function attachGraphqlWs(options: WsOptions) {
       subscribe: (args) => run(args, (admission) => core.subscribe(admission)),
       onNext(ctx, id, _payload, _args, result) {
         // Bounded outgoing buffer: a client that stops reading is dropped, so the server's memory stays flat.
-        if (ctx.extra.socket.bufferedAmount > options.realtime.config.maxBufferedBytes) {
-          state(ctx).handle?.drop('outgoing buffer over limit') ?? ctx.extra.socket.terminate();
+        if (overBuffered(ctx.extra.socket)) {
+          dropStalled(ctx.extra.socket, state(ctx).handle);
           return undefined;
         }
         const admission = state(ctx).operations.get(id);
@@ -234,6 +309,7 @@ export function attachGraphqlWs(options: WsOptions) {
       },
       onClose(ctx) {
         const connection = ctx.extra.state;
+        connection?.closed.abort();
         for (const outcome of connection?.operations.values() ?? []) if (outcome.kind === 'admitted') core.finish(outcome);
         if (connection?.handle) options.realtime.connections.remove(connection.handle.id);
       },
@@ -246,6 +322,7 @@ export function attachGraphqlWs(options: WsOptions) {
     wss,
     /** Closes every socket with 1001 Going Away and stops accepting new ones. */
     async close() {
+      clearInterval(bufferCheck);
       options.server.off('upgrade', onUpgrade);
       await dispose.dispose();
     },

@@ -61,4 +61,29 @@ describe('login rate limit', () => {
       expect((await attempt(user.username, TEST_PASSWORD)).data!.login.accessToken).toEqual(expect.any(String));
     }
   });
+
+  it('limits password checks per client address across accounts, whatever bearer token the request carries', async () => {
+    const limited = await startServer({ LOGIN_MAX_ATTEMPTS: '20', LOGIN_MAX_ATTEMPTS_PER_ADDRESS: '5' });
+    try {
+      // A signed-in caller's token does not move the guesses to its own budget.
+      const attacker = await createUser(limited);
+      const victims = await Promise.all(Array.from({ length: 3 }, () => createUser(limited)));
+      const guess = async (login: string, password: string) =>
+        (await limited.gql(LOGIN, { input: { login, password } }, { token: attacker.token })).body;
+      // createUser signed in 4 times from this address; one guess is left, spread over other accounts nothing more.
+      const first = await guess(victims[0]!.username, 'Wrong-pass1');
+      expect(first.data!.login.userErrors).toEqual([{ code: 'INVALID_CREDENTIALS' }]);
+      for (const victim of victims) {
+        const refused = await guess(victim.username, TEST_PASSWORD);
+        expect(refused.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfter: expect.any(Number) });
+      }
+      // Once the window has passed, the address may try again.
+      const limiter = limited.app.container.services.auth.limiter;
+      const realNow = limiter.now;
+      limiter.now = () => realNow() + WINDOW_SECONDS * 1_000;
+      expect((await guess(victims[1]!.username, TEST_PASSWORD)).data!.login.accessToken).toEqual(expect.any(String));
+    } finally {
+      await limited.close();
+    }
+  });
 });

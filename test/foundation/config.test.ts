@@ -72,10 +72,22 @@ describe('loadConfig', () => {
     [{ CORS_ORIGINS: 'app.example.com' }, 'CORS_ORIGINS', /CORS_ORIGINS must be a comma-separated list of origins/],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL', /LOG_LEVEL must be one of/],
     [{ REDIS_URL: 'http://localhost:6379' }, 'REDIS_URL', /REDIS_URL must use redis: or rediss:/],
+    [{ TRUST_PROXY: 'proxy.example.com' }, 'TRUST_PROXY', /TRUST_PROXY must be true, false, a hop count or a list/],
+    [{ TRUST_PROXY: '10.0.0.0/33' }, 'TRUST_PROXY', /got "10.0.0.0\/33"/],
   ])('refuses %j, naming %s', (env, variable, message) => {
     const error = configError(env);
     expect(error.variable).toBe(variable);
     expect(error.message).toMatch(message);
+  });
+
+  it.each([
+    [undefined, false],
+    ['false', false],
+    ['true', true],
+    ['2', 2],
+    ['loopback, 10.0.0.0/8,2001:db8::/32', ['loopback', '10.0.0.0/8', '2001:db8::/32']],
+  ])('reads TRUST_PROXY=%s as %j', (value, expected) => {
+    expect(loadConfig(value === undefined ? {} : { TRUST_PROXY: value }).trustProxy).toEqual(expected);
   });
 
   it.each([

@@ -2,7 +2,7 @@
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { loadConfig, type Config } from '../../src/config.js';
-import { openDatabase } from '../../src/db/client.js';
+import { databaseOptions, openDatabase } from '../../src/db/client.js';
 import { createApp, type App, type AppOptions } from '../../src/server/compose.js';
 import { createTestDatabase } from './database.js';
 
@@ -50,10 +50,12 @@ export async function startServer(
     SEED_DEMO_DATA: 'false',
     DEBUG_SQL: 'true',
     JWT_SECRET: TEST_JWT_SECRET,
+    // Every test signs its users in from 127.0.0.1; the per-address limit has its own test (test/auth/login-limit.test.ts).
+    LOGIN_MAX_ATTEMPTS_PER_ADDRESS: '1000000',
     ...(database.url ? { DATABASE_URL: database.url } : {}),
     ...env,
   });
-  const handle = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, debugSql: config.debugSql });
+  const handle = await openDatabase(databaseOptions(config));
   await handle.migrate();
   const logs: Array<Record<string, any>> = [];
   const app = await createApp({

@@ -1,21 +1,31 @@
 /**
  * HTTP protections: the CORS allow-list, CSRF prevention, the 1 MB body limit, no mutations over GET, no batching,
- * and security headers on every response, with a Content-Security-Policy under which GraphiQL still works. The
- * graphql-ws side of the same rules (the upgrade's Origin check, the 1 MB frame limit) is in ws-protocol.test.ts.
+ * every refusal in the accepted media type with its request id, and security headers on every response, with a
+ * Content-Security-Policy under which GraphiQL still works. The graphql-ws side of the same rules (the upgrade's
+ * Origin check, the 1 MB frame limit) is in ws-protocol.test.ts.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GRAPHIQL_CSP } from '../../src/server/security.js';
 import { sha256 } from '../../src/server/trusted-documents.js';
+import { createUser, type TestUser } from '../helpers/auth.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
 const ALLOWED_ORIGIN = 'https://app.example.com';
 const CHROMIUM = '/usr/bin/chromium';
 
+/** A USER's budget: the 429 row asks for more than this in one operation. */
+const USER_BUDGET = 5;
+
 let server: TestServer;
 beforeAll(async () => {
-  server = await startServer({ CORS_ORIGINS: `${ALLOWED_ORIGIN},https://admin.example.com`, GRAPHIQL: 'true' });
+  server = await startServer({
+    CORS_ORIGINS: `${ALLOWED_ORIGIN},https://admin.example.com`,
+    GRAPHIQL: 'true',
+    RATE_LIMIT_USER: String(USER_BUDGET),
+  });
 });
 afterAll(() => server?.close());
 
@@ -77,6 +87,25 @@ describe('CSRF prevention', () => {
     });
     expect(response.status).toBe(200);
     expect(((await response.json()) as { data: unknown }).data).toEqual({ __typename: 'Query' });
+  });
+
+  it('runs a GET query that carries only a bearer Authorization header (a browser preflights that cross-origin)', async () => {
+    const user = await createUser(server);
+    const response = await fetch(`${server.httpUrl}?query=${encodeURIComponent('{ viewer { username } }')}`, {
+      headers: { authorization: `Bearer ${user.token}` },
+    });
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as { data: unknown }).data).toEqual({ viewer: { username: user.username } });
+  });
+
+  it('refuses a GET with the Authorization a browser attaches by itself (cached Basic credentials) with 401', async () => {
+    const response = await fetch(`${server.httpUrl}?query=${encodeURIComponent('{ __typename }')}`, {
+      headers: { authorization: `Basic ${Buffer.from('someone:secret').toString('base64')}` },
+    });
+    expect(response.status).toBe(401);
+    const body = (await response.json()) as { data?: unknown; errors: Array<{ extensions: Record<string, unknown> }> };
+    expect(body.data).toBeUndefined();
+    expect(body.errors[0]!.extensions.code).toBe('UNAUTHENTICATED');
   });
 
   it('refuses a POST a browser form could send (text/plain)', async () => {
@@ -187,5 +216,140 @@ describe('security headers', () => {
     } finally {
       await browser.close();
     }
+  });
+});
+
+describe('refusals', () => {
+  const GRAPHQL_RESPONSE = 'application/graphql-response+json';
+  const JSON_TYPE = 'application/json';
+  const json = { 'content-type': 'application/json' };
+  const get = (query: string) => `${server.httpUrl}?query=${encodeURIComponent(query)}`;
+  /** Six pages of 100 items: 600, six points, more than a USER's whole budget. */
+  const COSTLY = `{ ${Array.from({ length: 6 }, (_, i) => `p${i}: items(first: 100) { nodes { id } }`).join(' ')} }`;
+  let spender: TestUser;
+  beforeAll(async () => {
+    spender = await createUser(server);
+  });
+
+  interface Row {
+    kind: string;
+    status: number;
+    /** The request (GET when there is no body); `accept` and `x-request-id` are added. */
+    request: () => { url?: string; method?: string; headers?: Record<string, string>; body?: string };
+  }
+  const rows: Row[] = [
+    { kind: 'malformed JSON', status: 400, request: () => ({ method: 'POST', headers: json, body: '{ "not json' }) },
+    { kind: 'an empty JSON body', status: 400, request: () => ({ method: 'POST', headers: json }) },
+    {
+      kind: 'an unsupported content type',
+      status: 415,
+      request: () => ({ method: 'POST', headers: { 'content-type': 'application/xml' }, body: '<query/>' }),
+    },
+    {
+      kind: 'a form content type',
+      status: 415,
+      request: () => ({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'query=x' }),
+    },
+    {
+      kind: 'a GET with a content type other than JSON',
+      status: 415,
+      request: () => ({ url: get('{ __typename }'), headers: { 'content-type': 'application/xml', 'apollo-require-preflight': '1' } }),
+    },
+    {
+      kind: 'CSRF prevention (a text/plain POST)',
+      status: 400,
+      request: () => ({ method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{"query":"{ __typename }"}' }),
+    },
+    { kind: 'CSRF prevention (a plain GET)', status: 400, request: () => ({ url: get('{ __typename }') }) },
+    { kind: 'a batch', status: 400, request: () => ({ method: 'POST', headers: json, body: '[{"query":"{ __typename }"}]' }) },
+    { kind: 'a query that is not a string', status: 400, request: () => ({ method: 'POST', headers: json, body: '{"query":1}' }) },
+    {
+      kind: 'a mutation over GET',
+      status: 405,
+      request: () => ({ url: get('mutation { logoutAll }'), headers: { 'apollo-require-preflight': '1' } }),
+    },
+    {
+      kind: 'a body over 1 MiB',
+      status: 413,
+      request: () => ({ method: 'POST', headers: json, body: JSON.stringify({ query: '{ __typename }', pad: 'x'.repeat(1_048_576) }) }),
+    },
+    {
+      kind: 'a document over LIMIT_DOCUMENT_BYTES',
+      status: 413,
+      request: () => ({ method: 'POST', headers: json, body: JSON.stringify({ query: `{ __typename ${' '.repeat(110_000)}}` }) }),
+    },
+    {
+      kind: 'an invalid token',
+      status: 401,
+      request: () => ({ method: 'POST', headers: { ...json, authorization: 'Bearer not-a-token' }, body: '{"query":"{ __typename }"}' }),
+    },
+    {
+      kind: 'an operation over the rate-limit budget',
+      status: 429,
+      request: () => ({
+        method: 'POST',
+        headers: { ...json, authorization: `Bearer ${spender.token}` },
+        body: JSON.stringify({ query: COSTLY }),
+      }),
+    },
+    { kind: 'a validation error', status: 400, request: () => ({ method: 'POST', headers: json, body: '{"query":"{ nope }"}' }) },
+    {
+      kind: 'a subscription over plain HTTP',
+      status: 400,
+      request: () => ({ method: 'POST', headers: json, body: '{"query":"subscription { notificationReceived { id } }"}' }),
+    },
+  ];
+
+  let sequence = 0;
+  async function send(request: ReturnType<Row['request']>, accept: string) {
+    const requestId = `refusal-${++sequence}`;
+    const response = await fetch(request.url ?? server.httpUrl, {
+      method: request.method ?? 'GET',
+      headers: { ...request.headers, accept, 'x-request-id': requestId },
+      body: request.body,
+    });
+    const body = (await response.json()) as { data?: unknown; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> };
+    return { response, body, requestId };
+  }
+
+  describe.each([GRAPHQL_RESPONSE, JSON_TYPE])('accepting %s', (accept) => {
+    it.each(rows)('answers $kind with $status in that type, each error carrying the x-request-id', async ({ request, status }) => {
+      const { response, body, requestId } = await send(request(), accept);
+      expect(response.status).toBe(status);
+      expect(response.headers.get('content-type')).toBe(`${accept}; charset=utf-8`);
+      expect(response.headers.get('x-request-id')).toBe(requestId);
+      expect(body.data).toBeUndefined();
+      expect(body.errors?.length).toBeGreaterThan(0);
+      for (const error of body.errors!) expect(error.extensions?.requestId).toBe(requestId);
+    });
+  });
+
+  it('answers the type listed first among equals, and the one of higher quality', async () => {
+    const row = rows.find((r) => r.kind === 'an invalid token')!;
+    const both = await send(row.request(), `${GRAPHQL_RESPONSE}, ${JSON_TYPE}`);
+    expect(both.response.headers.get('content-type')).toBe(`${GRAPHQL_RESPONSE}; charset=utf-8`);
+    const weighted = await send(row.request(), `${GRAPHQL_RESPONSE};q=0.5, ${JSON_TYPE}`);
+    expect(weighted.response.headers.get('content-type')).toBe(`${JSON_TYPE}; charset=utf-8`);
+    const none = await send(row.request(), '');
+    expect(none.response.headers.get('content-type')).toBe(`${JSON_TYPE}; charset=utf-8`);
+  });
+
+  it('refuses a request that accepts no GraphQL response type with 406 before running it', async () => {
+    const username = `u_${randomBytes(6).toString('hex')}`;
+    const register = {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({
+        query: 'mutation R($input: RegisterInput!) { register(input: $input) { user { username } userErrors { message } } }',
+        variables: { input: { username, email: `m${randomBytes(6).toString('hex')}@example.com`, password: 'Corr3ct-Horse' } },
+      }),
+    };
+    const refused = await send(register, 'text/xml');
+    expect(refused.response.status).toBe(406);
+    expect(refused.response.headers.get('content-type')).toBe(`${JSON_TYPE}; charset=utf-8`);
+    expect(refused.body.errors?.[0]?.extensions?.requestId).toBe(refused.requestId);
+    // Nothing ran: the same registration still succeeds.
+    const accepted = await send(register, JSON_TYPE);
+    expect(accepted.body).toMatchObject({ data: { register: { user: { username }, userErrors: [] } } });
   });
 });

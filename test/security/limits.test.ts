@@ -237,3 +237,14 @@ describe('refused documents spend the address budget', () => {
     }
   });
 });
+
+describe('static cost of connections', () => {
+  it("prices a connection by the page it returns without paging arguments: Room.messages' newest 50", async () => {
+    const query = (args: string) => `query($id: ID!) { node(id: $id) { ... on Room { messages${args} { nodes { id } } } } }`;
+    const cost = async (args: string) =>
+      (await server.gql(query(args), { id: 'Um9vbTowMDAwMDAwMC0wMDAwLTQwMDAtODAwMC0wMDAwMDAwMDAwMDA=' }, { token: admin.token })).body
+        .extensions?.cost.requested;
+    expect(await cost('')).toBe(1 + 50);
+    expect(await cost('(last: 10)')).toBe(1 + 10);
+  });
+});

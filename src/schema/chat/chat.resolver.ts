@@ -1,12 +1,13 @@
-import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { Arg, Args, Authorized, Ctx, Extensions, FieldResolver, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { Context } from '../context.js';
 import type { MessageEventData, RoomEvent as RoomEventData } from '../../pubsub/topics.js';
 import type { RealtimeContext } from '../../realtime/connections.js';
-import { ConnectionArgs, connectionTypes } from '../shared/connection.js';
+import { ConnectionArgs, connectionTypes, DEFAULT_PAGE_EXTENSION } from '../shared/connection.js';
 import { forbidden, notFound } from '../shared/errors.js';
 import { User } from '../user/user.type.js';
 import { UserConnection } from '../user/user.resolver.js';
 import { CreateRoomInput, SendDirectMessageInput, SendMessageInput } from './chat.input.js';
+import { ROOM_HISTORY_PAGE } from './chat.service.js';
 import {
   MemberJoined,
   MemberLeft,
@@ -48,6 +49,7 @@ export class RoomResolver {
       'Messages in reading order (oldest first); members only. Without paging arguments the newest 50 (`last: 50`); ' +
       'older ones with `last` and `before`.',
   })
+  @Extensions({ [DEFAULT_PAGE_EXTENSION]: ROOM_HISTORY_PAGE })
   async messages(@Root() room: Room, @Args(() => ConnectionArgs) args: ConnectionArgs, @Ctx() ctx: Context) {
     if (!(await ctx.loaders.membership.load({ roomId: room.rowId, userId: ctx.viewer!.id }))) {
       throw forbidden([], 'You are not a member of this room');

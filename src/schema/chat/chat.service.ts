@@ -22,6 +22,9 @@ import type { CreateRoomInput, SendDirectMessageInput, SendMessageInput } from '
 import { memberSort, messageSort, roomSort, type ChatRepo } from './chat.repo.js';
 import { Message, MESSAGE_MAX, Room, ROOM_NAME_MAX, type MessagePayload, type RoomPayload } from './chat.type.js';
 
+/** Messages of a room's history page without paging arguments: the newest ones, as `last: 50`. */
+export const ROOM_HISTORY_PAGE = 50;
+
 export interface ChatDeps {
   repo: ChatRepo;
   pubsub: PubSub<Topics>;
@@ -58,9 +61,9 @@ export class ChatService {
     return toConnection(rows, page, memberSort, User.fromRow, () => this.deps.repo.memberCount(roomId));
   }
 
-  /** A room's messages in reading order; without paging arguments the newest 50 (as `last: 50`). */
+  /** A room's messages in reading order; without paging arguments the newest ROOM_HISTORY_PAGE (as `last: 50`). */
   async messages(roomId: string, args: ConnectionArgs) {
-    const paged = args.first != null || args.last != null ? args : { ...args, last: 50 };
+    const paged = args.first != null || args.last != null ? args : { ...args, last: ROOM_HISTORY_PAGE };
     const page = pageRequest(paged, messageSort.kind);
     const rows = await this.deps.repo.messagePage(roomId, page);
     return toConnection(rows, page, messageSort, Message.fromRow, () => this.deps.repo.messageCount(roomId));

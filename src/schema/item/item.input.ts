@@ -1,7 +1,10 @@
 import { Field, Float, ID, InputType, Int, registerEnumType } from 'type-graphql';
 import { SortDirection } from '../shared/connection.js';
-import { MAX_TAGS, type InputOf } from '../shared/validation.js';
+import { Bounded, FILTER_LIST_MAX, FILTER_TEXT_MAX, MAX_TAGS, type InputOf } from '../shared/validation.js';
 import { Category, DESCRIPTION_MAX, MAX_PRICE, NAME_MAX, type Item } from './item.type.js';
+
+/** The highest price a filter may name: in cents it still fits the 32-bit `price_cents` column (21,474,836.47). */
+export const FILTER_PRICE_MAX = (2 ** 31 - 1) / 100;
 
 export enum ItemOrderField {
   CREATED_AT = 'CREATED_AT',
@@ -21,16 +24,23 @@ registerEnumType(ItemOrderField, {
 
 @InputType({ description: 'Filters for the catalog; all given filters must match.' })
 export class ItemFilter {
-  @Field(() => String, { nullable: true, description: 'Part of the name, matched case-insensitively.' })
+  @Bounded({ maxLength: FILTER_TEXT_MAX })
+  @Field(() => String, {
+    nullable: true,
+    description: `Part of the name, matched case-insensitively; at most ${FILTER_TEXT_MAX} characters.`,
+  })
   search?: string | null;
 
-  @Field(() => [Category], { nullable: true, description: 'Any of these categories.' })
+  @Bounded({ maxItems: FILTER_LIST_MAX })
+  @Field(() => [Category], { nullable: true, description: `Any of these categories (at most ${FILTER_LIST_MAX}).` })
   categories?: Category[] | null;
 
-  @Field(() => Float, { nullable: true, description: 'Lowest price, inclusive.' })
+  @Bounded({ min: 0, max: FILTER_PRICE_MAX })
+  @Field(() => Float, { nullable: true, description: `Lowest price, inclusive; 0 to ${FILTER_PRICE_MAX}.` })
   minPrice?: number | null;
 
-  @Field(() => Float, { nullable: true, description: 'Highest price, inclusive.' })
+  @Bounded({ min: 0, max: FILTER_PRICE_MAX })
+  @Field(() => Float, { nullable: true, description: `Highest price, inclusive; 0 to ${FILTER_PRICE_MAX}.` })
   maxPrice?: number | null;
 
   @Field(() => Boolean, { nullable: true, description: 'True: only items in stock; false: only items out of stock.' })

@@ -13,6 +13,12 @@ import { badUserInput } from './errors.js';
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
 
+/**
+ * A connection field whose page without `first`/`last` is not DEFAULT_PAGE_SIZE declares it in this field extension
+ * (`@Extensions({ [DEFAULT_PAGE_EXTENSION]: n })`), so the static cost prices what the field returns.
+ */
+export const DEFAULT_PAGE_EXTENSION = 'defaultPageSize';
+
 export enum SortDirection {
   ASC = 'ASC',
   DESC = 'DESC',

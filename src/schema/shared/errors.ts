@@ -15,6 +15,8 @@ export const ErrorCode = {
   PERSISTED_QUERY_NOT_FOUND: 'PERSISTED_QUERY_NOT_FOUND',
   PERSISTED_QUERY_NOT_SUPPORTED: 'PERSISTED_QUERY_NOT_SUPPORTED',
   OPERATION_RESOLUTION_FAILURE: 'OPERATION_RESOLUTION_FAILURE',
+  /** PostgreSQL cancelled a statement that ran past DB_STATEMENT_TIMEOUT_MS; a mutation's transaction rolled back. */
+  TIMEOUT: 'TIMEOUT',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -59,6 +61,12 @@ export function forbidden(missingScopes: string[], message?: string): DomainErro
 
 export function notFound(message: string): DomainError {
   return new DomainError(ErrorCode.NOT_FOUND, message);
+}
+
+export const TIMEOUT_MESSAGE = 'The operation took too long and was cancelled';
+
+export function timedOut(): DomainError {
+  return new DomainError(ErrorCode.TIMEOUT, TIMEOUT_MESSAGE);
 }
 
 export function rateLimited(message: string, retryAfterSeconds: number, extensions: Record<string, unknown> = {}): DomainError {

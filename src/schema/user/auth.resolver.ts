@@ -20,7 +20,7 @@ export class AuthResolver {
     @Arg('input', () => LoginInput, { description: 'The credentials, and optionally fewer scopes.' }) input: LoginInput,
     @Ctx() ctx: Context,
   ) {
-    return ctx.services.auth.login(input);
+    return ctx.services.auth.login(input, ctx.clientAddress);
   }
 
   @Mutation(() => AuthPayload, {

@@ -54,13 +54,15 @@ export class AuthService {
     return this.startSession(user, null);
   }
 
-  async login(input: { login: string; password: string; scopes?: readonly string[] | null }): Promise<AuthPayload> {
+  async login(input: { login: string; password: string; scopes?: readonly string[] | null }, clientAddress: string): Promise<AuthPayload> {
     const errors = new UserErrors();
     for (const scope of input.scopes ?? []) {
       if (!isScope(scope)) errors.add(['input', 'scopes'], `Unknown scope: ${scope.slice(0, 50)}`);
     }
     if (errors.any) return failed(errors.list);
 
+    const fromAddress = await this.limiter.attemptFrom(clientAddress);
+    if (!fromAddress.allowed) throw rateLimited('Too many login attempts; try again later', fromAddress.retryAfterSeconds);
     const user = await this.deps.users.findByLogin(input.login.slice(0, 254));
     const key = LoginLimiter.key(user?.id ?? null, input.login);
     const attempt = await this.limiter.attempt(key);

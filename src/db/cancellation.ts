@@ -1,0 +1,121 @@
+/**
+ * Statements of an operation whose client went away are cancelled, on PostgreSQL.
+ *
+ * Threat: a client sends an expensive query (a long `search`, a wide filter) and hangs up at once, again and again.
+ * Without cancellation each abandoned statement keeps a pooled connection until it finishes or hits
+ * DB_STATEMENT_TIMEOUT_MS, so a dozen of them starve the pool and every other request (`/readyz` included) waits.
+ *
+ * The transports hand the operation core an AbortSignal that fires when the client disconnects before its answer;
+ * `withCancellation` runs the operation with that signal in AsyncLocalStorage (as sql-stats.ts counts statements),
+ * and the postgres.js client that Drizzle is given is wrapped by `trackStatements`, so every statement the operation
+ * starts — DataLoader batches and statements inside transactions included — is recorded with it. On abort:
+ *
+ * - a statement that is running gets a PostgreSQL cancel request (postgres.js sends it on a separate connection, as
+ *   `pg_cancel_backend` would); one still waiting for a pooled connection is taken out of the queue;
+ * - a statement the operation starts afterwards is refused before it reaches the database;
+ * - a transaction whose statement was cancelled is rolled back by postgres.js (`begin` answers an error with
+ *   ROLLBACK), so a mutation cancelled half-way leaves nothing half-written.
+ *
+ * A cancel request names a backend, not a statement: one that arrives just after the statement finished could hit the
+ * next statement that backend runs. Only statements that have not settled are cancelled, which keeps that window to
+ * the time the request takes to reach PostgreSQL. PGlite runs statements synchronously in this process; nothing can
+ * interrupt them, and its client is not wrapped.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { QUERY_CANCELED } from './errors.js';
+
+/** The part of a postgres.js PendingQuery this module uses. */
+interface PendingStatement extends Promise<unknown> {
+  cancel(): void;
+}
+
+interface OperationStatements {
+  signal: AbortSignal;
+  /** Statements started and not yet settled. */
+  pending: Set<PendingStatement>;
+}
+
+const storage = new AsyncLocalStorage<OperationStatements>();
+
+/** What a statement refused after the client went away rejects with: a query_canceled, as if PostgreSQL had. */
+export class StatementCancelledError extends Error {
+  readonly code = QUERY_CANCELED;
+
+  constructor() {
+    super('Statement not run: the operation was cancelled because its client went away');
+    this.name = 'StatementCancelledError';
+  }
+}
+
+/**
+ * postgres.js's `cancel()` discards the promise of its cancel request, which rejects when PostgreSQL cannot be
+ * reached; unhandled, that rejection would end the process. Its canceller (postgres 3.4, src/query.js) returns it.
+ */
+function cancel(statement: PendingStatement): void {
+  const query = statement as PendingStatement & { canceller?: ((query: unknown) => Promise<void> | undefined) | null };
+  if (typeof query.canceller !== 'function') return statement.cancel();
+  const request = query.canceller(query);
+  query.canceller = null;
+  request?.catch(() => {});
+}
+
+/** Runs `run` (one operation); when `signal` aborts, the statements it started are cancelled and no new one runs. */
+export async function withCancellation<T>(signal: AbortSignal | undefined, run: () => T | Promise<T>): Promise<T> {
+  if (!signal) return run();
+  const operation: OperationStatements = { signal, pending: new Set() };
+  const abort = () => {
+    for (const statement of operation.pending) cancel(statement);
+    operation.pending.clear();
+  };
+  signal.addEventListener('abort', abort, { once: true });
+  try {
+    return await storage.run(operation, run);
+  } finally {
+    signal.removeEventListener('abort', abort);
+  }
+}
+
+function refused(): Promise<never> & { values(): Promise<never> } {
+  const rejection = Promise.reject(new StatementCancelledError());
+  // Drizzle awaits it at once; this only keeps the rejection from counting as unhandled in between.
+  rejection.catch(() => {});
+  return Object.assign(rejection, { values: () => rejection });
+}
+
+function track(statement: PendingStatement): PendingStatement {
+  const operation = storage.getStore();
+  if (!operation) return statement;
+  operation.pending.add(statement);
+  const settled = () => void operation.pending.delete(statement);
+  // The base `then`: postgres.js's own `then` sends the query, and Drizzle may still add `.values()` before it does.
+  Promise.prototype.then.call(statement, settled, settled);
+  return statement;
+}
+
+/**
+ * The postgres.js client as Drizzle should see it: `unsafe` (every statement Drizzle runs), `begin` and `savepoint`
+ * (whose callbacks get a client wrapped the same way) record their statements with the current operation.
+ */
+export function trackStatements<T extends object>(sql: T): T {
+  return new Proxy(sql, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      const method = value as (...args: unknown[]) => unknown;
+      if (property === 'unsafe') {
+        return (...args: unknown[]) => {
+          if (storage.getStore()?.signal.aborted) return refused();
+          return track(method.apply(target, args) as PendingStatement);
+        };
+      }
+      if (property === 'begin' || property === 'savepoint') {
+        return (...args: unknown[]) => {
+          if (storage.getStore()?.signal.aborted) return refused();
+          const callback = args.pop() as (inner: object) => unknown;
+          return method.apply(target, [...args, (inner: object) => callback(trackStatements(inner))]);
+        };
+      }
+      return value;
+    },
+  });
+}
