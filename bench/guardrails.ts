@@ -1,6 +1,8 @@
 /**
- * Server time to refuse the hostile operations of the guardrails issue (acceptance 2): a depth-100 query, a
- * 10,000-alias query, a 1 MB document and a cost-1,000,000 query, over HTTP and graphql-ws.
+ * Server time to refuse hostile operations, over HTTP and graphql-ws: a depth-100 query, a 10,000-alias query, a 1 MB
+ * document, a cost-1,000,000 query, documents whose validation would be quadratic (a response name repeated
+ * thousands of times), and hostile inputs (a 100,000-character search, a NUL byte, 70,000 list entries, a price out
+ * of range, variables nested 1,000 deep).
  *
  *   npx tsx bench/guardrails.ts [rounds]
  *
@@ -28,13 +30,31 @@ function deep(depth: number) {
   }
   return `query Deep { ${open}id${close} }`;
 }
-const cases: Record<string, string> = {
-  'depth 100': deep(100),
-  '10,000 aliases': `{ ${repeat(10_000, (i) => `a${i}: items(first: 1) { totalCount }`)} }`,
-  '10,000 short aliases': `{ ${repeat(10_000, () => 'a:__typename')} }`,
-  '1 MB document': `{ __typename } #${'x'.repeat(1_000_000)}`,
-  'cost 1,000,000':
-    'query Costly { posts(first: 100) { nodes { comments(first: 100) { nodes { author { posts(first: 100) { nodes { id } } } } } } } }',
+const nested = (depth: number): unknown => {
+  let value: unknown = 'x';
+  for (let level = 0; level < depth; level++) value = { a: value };
+  return value;
+};
+const filtered = 'query Filtered($filter: ItemFilter) { items(first: 1, filter: $filter) { totalCount } }';
+const cases: Record<string, { query: string; variables?: Record<string, unknown> }> = {
+  'depth 100': { query: deep(100) },
+  '10,000 aliases': { query: `{ ${repeat(10_000, (i) => `a${i}: items(first: 1) { totalCount }`)} }` },
+  '10,000 short aliases': { query: `{ ${repeat(10_000, () => 'a:__typename')} }` },
+  '1 MB document': { query: `{ __typename } #${'x'.repeat(1_000_000)}` },
+  'cost 1,000,000': {
+    query:
+      'query Costly { posts(first: 100) { nodes { comments(first: 100) { nodes { author { posts(first: 100) { nodes { id } } } } } } } }',
+  },
+  'viewer { id ×4,900 }': { query: `{ viewer { ${repeat(4_900, () => 'id')} } }` },
+  '__typename ×4,990': { query: `{ ${repeat(4_990, () => '__typename')} }` },
+  '100,000-char search': { query: filtered, variables: { filter: { search: 'a'.repeat(100_000) } } },
+  'NUL in a filter': { query: filtered, variables: { filter: { search: 'a\u0000b' } } },
+  '70,000 categories': { query: filtered, variables: { filter: { categories: Array.from({ length: 70_000 }, () => 'HOME') } } },
+  'price 1e300': { query: filtered, variables: { filter: { minPrice: 1e300 } } },
+  'variables 1,000 deep': {
+    query: 'mutation Deep($params: JSON) { startJob(input: { kind: EXPORT_ITEMS, params: $params }) { job { id } } }',
+    variables: { params: nested(1_000) },
+  },
 };
 
 const logs: Array<Record<string, any>> = [];
@@ -62,20 +82,21 @@ const stats = (values: number[]) => {
 };
 
 process.stdout.write(`${rounds} rounds each, after 5 warm-up rounds\n`);
-for (const [name, query] of Object.entries(cases)) {
-  const body = JSON.stringify({ query });
+for (const [name, { query, variables }] of Object.entries(cases)) {
+  const body = JSON.stringify({ query, variables });
   const http: number[] = [];
   const ws: number[] = [];
   let outcome = '';
   for (let round = 0; round < rounds + 5; round++) {
     const response = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-    const json = (await response.json()) as { errors?: Array<{ extensions?: { limit?: string } }> };
-    outcome = `${response.status} ${json.errors?.[0]?.extensions?.limit ?? 'NOT REFUSED'}`;
+    const json = (await response.json()) as { errors?: Array<{ extensions?: { limit?: string; code?: string } }> };
+    const error = json.errors?.[0]?.extensions;
+    outcome = `${response.status} ${error?.limit ?? error?.code ?? 'NOT REFUSED'}`;
     const completed = logs.filter((line) => line.msg === 'request completed').at(-1);
     if (round >= 5) http.push(Number(completed?.responseTime));
     const started = performance.now();
     await new Promise<void>((resolve) => {
-      client.subscribe({ query }, { next: () => {}, error: () => resolve(), complete: () => resolve() });
+      client.subscribe({ query, variables }, { next: () => {}, error: () => resolve(), complete: () => resolve() });
     });
     if (round >= 5) ws.push(performance.now() - started);
   }

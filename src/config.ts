@@ -88,6 +88,10 @@ export interface Config {
     retryBaseMs: number;
     /** Simulated delivery time per e-mail recipient (0: none). */
     emailDelayMs: number;
+    /** Running jobs one owner may hold across all processes; in one process also at most `concurrency − 1` (min. 1). */
+    concurrencyPerOwner: number;
+    /** PENDING jobs one user may have queued; starting one more is a user error. */
+    maxQueuedPerUser: number;
   };
   /** Chat, presence and graphql-ws connection limits (see the README's realtime table). */
   realtime: {
@@ -398,6 +402,8 @@ export function loadConfig(env: Env = process.env): Config {
       leaseMs: int(env, 'JOB_LEASE_MS', 30_000, 1_000, 3_600_000),
       retryBaseMs: int(env, 'JOB_RETRY_BASE_MS', 5_000, 0, 3_600_000),
       emailDelayMs: int(env, 'JOB_EMAIL_DELAY_MS', 0, 0, 60_000),
+      concurrencyPerOwner: int(env, 'JOB_CONCURRENCY_PER_OWNER', 1, 1, 64),
+      maxQueuedPerUser: int(env, 'JOB_MAX_QUEUED_PER_USER', 20, 1, 100_000),
     },
     realtime: {
       keepAliveMs: int(env, 'WS_KEEPALIVE_MS', 12_000, 50, 300_000),

@@ -1,4 +1,4 @@
-import { and, count, eq, inArray, lt, sql, type SQL } from 'drizzle-orm';
+import { and, count, desc, eq, inArray, lt, sql, type SQL } from 'drizzle-orm';
 import type { Executor } from '../db/client.js';
 import { jobFileChunks, jobs, type JobRow } from '../db/tables.js';
 import { createdAtSort, keysetCondition, keysetOrder, type PageRequest } from '../schema/shared/connection.js';
@@ -14,6 +14,10 @@ export interface JobQuery {
   status: JobStatusValue | null;
   kinds: readonly string[];
 }
+
+/** Advisory lock keys (two-int form) of the queue: claims, and the starts of one owner's jobs. */
+const CLAIM_LOCK = 0x4a4f_4201;
+const OWNER_LOCK = 0x4a4f_4202;
 
 const ms = (value: number) => sql`(${value}::double precision * interval '1 millisecond')`;
 
@@ -68,32 +72,72 @@ export class JobRepo {
     return row?.value ?? 0;
   }
 
-  /**
-   * Claims up to `limit` runnable jobs: PENDING ones that are due, and RUNNING ones whose lease expired (their process
-   * died). SKIP LOCKED lets concurrent runners pass over rows another transaction is claiming, so each row goes to
-   * exactly one of them; the UPDATE runs in the same statement, so the lock is held until it commits.
-   */
-  async claim(workerId: string, limit: number, leaseMs: number): Promise<JobRow[]> {
-    const due = this.db
-      .select({ id: jobs.id })
+  /** PENDING jobs of one owner (the queued cap of `startJob`). */
+  async countPending(ownerId: string): Promise<number> {
+    const [row] = await this.db
+      .select({ value: count() })
       .from(jobs)
-      .where(sql`(${jobs.status} = 'PENDING' and ${jobs.runAt} <= now()) or (${jobs.status} = 'RUNNING' and ${jobs.leaseUntil} < now())`)
-      .orderBy(jobs.runAt)
-      .limit(limit)
-      .for('update', { skipLocked: true });
-    return this.db
-      .update(jobs)
-      .set({
-        status: 'RUNNING',
-        attempts: sql`${jobs.attempts} + 1`,
-        lockedBy: sql`${workerId}::text || ':' || (${jobs.attempts} + 1)::text`,
-        leaseUntil: sql`now() + ${ms(leaseMs)}`,
-        startedAt: sql`coalesce(${jobs.startedAt}, now())`,
-        revision: sql`${jobs.revision} + 1`,
-        updatedAt: sql`now()`,
-      })
-      .where(inArray(jobs.id, due))
-      .returning();
+      .where(and(eq(jobs.ownerId, ownerId), eq(jobs.status, 'PENDING')));
+    return row?.value ?? 0;
+  }
+
+  /**
+   * Holds the owner's start lock until the surrounding transaction ends. Two starts of one user that count PENDING
+   * jobs and then insert would otherwise both see room for one more and both insert, past the cap.
+   */
+  async lockOwner(ownerId: string): Promise<void> {
+    await this.db.execute(sql`select pg_advisory_xact_lock(${OWNER_LOCK}::int, hashtext(${ownerId}::text))`);
+  }
+
+  /**
+   * Claims up to `limit` runnable jobs, highest priority first, then oldest: PENDING ones that are due, and RUNNING
+   * ones whose lease expired (their process died). SKIP LOCKED lets a claim pass over rows another transaction holds;
+   * the UPDATE runs in the same statement, so the lock is held until it commits.
+   *
+   * Fairness: no owner gets more than `perOwner` running jobs across all processes, nor more than `perOwnerHere` in
+   * this worker, counting both what is already running (with a live lease) and what this claim takes (the owner's
+   * `rank` among its due jobs). System jobs (no owner) are not limited. The counts are only right if no other claim
+   * commits between reading them and updating, so claims take one cluster-wide advisory lock for their few
+   * milliseconds; the statement after it sees every claim committed before.
+   */
+  async claim(workerId: string, limit: number, leaseMs: number, fairness: { perOwner: number; perOwnerHere: number }): Promise<JobRow[]> {
+    const rows = await this.db.transaction(async (tx) => {
+      await tx.execute(sql`select pg_advisory_xact_lock(${CLAIM_LOCK}::int, 0)`);
+      const due = sql`(${jobs.status} = 'PENDING' and ${jobs.runAt} <= now()) or (${jobs.status} = 'RUNNING' and ${jobs.leaseUntil} < now())`;
+      const ranked = sql`select ${jobs.id} as id, ${jobs.ownerId} as owner_id,
+          row_number() over (partition by ${jobs.ownerId} order by ${jobs.priority} desc, ${jobs.runAt}, ${jobs.id}) as rank
+        from ${jobs} where ${due}`;
+      const running = sql`select ${jobs.ownerId} as owner_id, count(*) as total,
+          count(*) filter (where starts_with(${jobs.lockedBy}, ${`${workerId}:`}::text)) as here
+        from ${jobs}
+        where ${jobs.status} = 'RUNNING' and ${jobs.leaseUntil} >= now() and ${jobs.ownerId} is not null
+        group by ${jobs.ownerId}`;
+      const eligible = sql`select c.id from (${ranked}) c left join (${running}) r on r.owner_id = c.owner_id
+        where c.owner_id is null
+          or (coalesce(r.total, 0) + c.rank <= ${fairness.perOwner}::int and coalesce(r.here, 0) + c.rank <= ${fairness.perOwnerHere}::int)`;
+      const picked = tx
+        .select({ id: jobs.id })
+        .from(jobs)
+        .where(and(sql`${jobs.id} in (${eligible})`, sql`${due}`))
+        .orderBy(desc(jobs.priority), jobs.runAt, jobs.id)
+        .limit(limit)
+        .for('update', { skipLocked: true });
+      return tx
+        .update(jobs)
+        .set({
+          status: 'RUNNING',
+          attempts: sql`${jobs.attempts} + 1`,
+          lockedBy: sql`${workerId}::text || ':' || (${jobs.attempts} + 1)::text`,
+          leaseUntil: sql`now() + ${ms(leaseMs)}`,
+          startedAt: sql`coalesce(${jobs.startedAt}, now())`,
+          revision: sql`${jobs.revision} + 1`,
+          updatedAt: sql`now()`,
+        })
+        .where(inArray(jobs.id, picked))
+        .returning();
+    });
+    // RETURNING has no order: the runner starts them in claim order.
+    return rows.sort((a, b) => b.priority - a.priority || a.runAt.getTime() - b.runAt.getTime() || a.id.localeCompare(b.id));
   }
 
   /** Progress and/or checkpoint, renewing the lease. Null when the claim is no longer ours. */

@@ -9,7 +9,7 @@ import type { JobRow } from '../db/tables.js';
 import { Topic, type JobEvent, type Topics } from '../pubsub/topics.js';
 import { UserErrors } from '../schema/shared/user-error.js';
 import type { JobRepo } from './job.repo.js';
-import type { JobDefinition } from './types.js';
+import { JobPriority, type JobDefinition } from './types.js';
 
 export interface EnqueueInput {
   kind: string;
@@ -83,11 +83,25 @@ export class JobQueue {
     return this.enqueue(this.deps.db, input);
   }
 
-  /** A job whose parameters the caller validated (startJob), queued at once. */
-  async add(definition: JobDefinition, params: unknown, owner: { ownerId: string; scopes: readonly string[] }): Promise<JobRow> {
-    const row = await this.insert(this.deps.db, definition, params, owner);
-    this.wake();
-    return row!;
+  /**
+   * A job whose parameters the caller validated (startJob), queued at once unless its owner already has `maxQueued`
+   * PENDING jobs: then nothing is inserted and the result is null. The count and the insert run under the owner's
+   * lock, so concurrent starts cannot pass the cap together.
+   */
+  async add(
+    definition: JobDefinition,
+    params: unknown,
+    owner: { ownerId: string; scopes: readonly string[] },
+    limits: { maxQueued: number },
+  ): Promise<JobRow | null> {
+    const row = await this.deps.db.transaction(async (tx) => {
+      const repo = this.deps.repo.in(tx);
+      await repo.lockOwner(owner.ownerId);
+      if ((await repo.countPending(owner.ownerId)) >= limits.maxQueued) return null;
+      return this.insert(tx, definition, params, owner);
+    });
+    if (row) this.wake();
+    return row;
   }
 
   /** PENDING → CANCELLED at once; RUNNING → cancel requested, and a runner of this process stops it at once. */
@@ -121,6 +135,7 @@ export class JobQueue {
       ownerId: input.ownerId ?? null,
       scopes: [...(input.scopes ?? [])],
       maxAttempts: definition.maxAttempts ?? 3,
+      priority: definition.priority ?? JobPriority.NORMAL,
       idempotencyKey: input.idempotencyKey ?? null,
     });
   }

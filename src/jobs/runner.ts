@@ -2,6 +2,10 @@
  * The job runner of one server process. It claims due jobs from the `jobs` table (several processes may share it),
  * runs up to `concurrency` at a time, retries failures with exponential backoff, and publishes progress.
  *
+ * Fairness: jobs are claimed by priority, then age, and one owner holds at most `concurrencyPerOwner` running jobs
+ * across processes and never every slot of one process, so a user who queues a hundred exports delays nobody's
+ * notifications (JobRepo.claim).
+ *
  * Liveness: a claimed job carries a lease that `progress`/`checkpoint` and a heartbeat renew. A process that dies
  * stops renewing; once the lease passes, any runner claims the job again (a new attempt, resuming from its
  * checkpoint). Every write of a runner is fenced by its claim token, so a runner that lost its lease cannot complete
@@ -112,7 +116,11 @@ export class JobRunner {
     if (free <= 0) return;
     let rows: JobRow[];
     try {
-      rows = await jobs.claim(this.workerId, free, config.leaseMs);
+      rows = await jobs.claim(this.workerId, free, config.leaseMs, {
+        perOwner: config.concurrencyPerOwner,
+        // One owner never holds every slot of this process: the last one stays free for everyone else's work.
+        perOwnerHere: Math.max(1, config.concurrency - 1),
+      });
     } catch (error) {
       log.error({ err: error }, 'claiming jobs failed');
       return;

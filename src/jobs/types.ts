@@ -42,6 +42,20 @@ export interface JobContext<P = unknown> {
   log: Logger;
 }
 
+/**
+ * How soon a job runs: a runner claims the highest priority first, then the oldest. Stored on the row (the `priority`
+ * column's default is NORMAL), so the claim query orders by an index instead of mapping kinds in SQL.
+ */
+export const JobPriority = {
+  /** Work a person is waiting for right now: notifications, single e-mails. */
+  HIGH: 2,
+  /** User-started bulk work: exports, reports, newsletters. */
+  NORMAL: 1,
+  /** Maintenance nobody waits for: clean-ups. */
+  LOW: 0,
+} as const;
+export type JobPriorityValue = (typeof JobPriority)[keyof typeof JobPriority];
+
 // A registry holds definitions of every parameter type: `any` is the existential here (`unknown` would reject them,
 // `run` takes its parameters contravariantly).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -52,6 +66,8 @@ export interface JobDefinition<P = any> {
   /** The user error (at start) and job error (at run time) when a scope is missing. */
   forbiddenMessage: string;
   maxAttempts?: number;
+  /** How soon it runs among due jobs; NORMAL when absent. */
+  priority?: JobPriorityValue;
   /** Validates and normalizes parameters; user errors name the field under `path`. */
   parse(params: unknown, errors: UserErrors, path: string[]): P;
   run(context: JobContext<P>): Promise<JsonValue>;

@@ -106,7 +106,7 @@ export function createContainer({ config, db, pubsub, jobHandlers = [] }: Contai
       sources: { ordersSince: (since) => repos.orders.statsSince(since), runningJobs: () => repos.jobs.countRunning() },
       queueLimit,
     }),
-    jobs: new JobService({ queue, repo: repos.jobs, pubsub }),
+    jobs: new JobService({ queue, repo: repos.jobs, pubsub, config: config.jobs }),
   };
   return {
     db,

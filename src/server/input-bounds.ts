@@ -164,6 +164,16 @@ function checkValue(root: PendingValue, listItems: { total: number }): GraphQLEr
           maximum: bounds.maxLength,
         });
       }
+    } else if (typeof value === 'object' && isLeafType(type)) {
+      // A JSON scalar (a job's parameters): its keys and strings are text too, and PostgreSQL's jsonb refuses NUL.
+      if (Array.isArray(value)) {
+        for (let index = value.length - 1; index >= 0; index--) stack.push({ value: value[index], type, path: [...path, index], bounds: {} });
+      } else {
+        for (const [key, member] of Object.entries(value as Record<string, unknown>).reverse()) {
+          if (CONTROL_CHARACTERS.test(key)) return boundsError('Text must not contain control characters.', [...path, key]);
+          stack.push({ value: member, type, path: [...path, key], bounds: {} });
+        }
+      }
     } else if (typeof value === 'number') {
       if (bounds.min !== undefined && !(value >= bounds.min)) {
         return boundsError(`${argumentPath(path)} must be at least ${bounds.min}, got ${value}.`, path, {

@@ -216,7 +216,9 @@ export function attachGraphqlWs(options: WsOptions) {
             id: state(ctx).connectionId,
             viewerId: viewer?.id ?? null,
             // No close frame: a client that stopped reading would never receive it.
+            // Once: every subscription of a stalled socket finds it over its bound at about the same moment.
             drop: (reason) => {
+              if (socket.readyState !== socket.OPEN) return socket.terminate();
               log.warn({ connectionId: handle.id, userId: handle.viewerId, reason }, 'websocket dropped');
               socket.terminate();
             },
@@ -278,6 +280,8 @@ export function attachGraphqlWs(options: WsOptions) {
       execute: (args) => run(args, (admission) => core.execute(admission)),
       subscribe: (args) => run(args, (admission) => core.subscribe(admission)),
       onNext(ctx, id, _payload, _args, result) {
+        // Nothing to send on a socket that is gone (graphql-ws's send would fail and report it as an operation error).
+        if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) return undefined;
         // Bounded outgoing buffer: a client that stops reading is dropped, so the server's memory stays flat.
         if (overBuffered(ctx.extra.socket)) {
           dropStalled(ctx.extra.socket, state(ctx).handle);
@@ -295,8 +299,14 @@ export function attachGraphqlWs(options: WsOptions) {
           if (outcome.unauthenticated) setImmediate(() => ctx.extra.socket.close(CloseCode.Forbidden, 'Forbidden'));
           return outcome.result.errors as never;
         }
-        const graphqlErrors = errors.map((error) => (error instanceof GraphQLError ? error : new GraphQLError(String(error))));
         if (outcome?.kind !== 'admitted') return undefined;
+        // A send that failed because the client went away (EPIPE, ECONNRESET, a dropped socket) is not the
+        // operation's error: logging it would let one client write a stack trace per subscription on each disconnect.
+        if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) {
+          core.finish(outcome);
+          return undefined;
+        }
+        const graphqlErrors = errors.map((error) => (error instanceof GraphQLError ? error : new GraphQLError(String(error))));
         const formatted = core.formatErrors(graphqlErrors, outcome);
         core.finish(outcome, firstErrorCode(formatted));
         return formatted;

@@ -1,7 +1,7 @@
 /**
  * Hostile values in an operation's inputs, run as one table over HTTP, graphql-ws and GraphQL over SSE: NUL and
  * other control characters in text, numbers beyond a column, huge lists, a huge search, variables nested thousands
- * of levels deep. Each is refused by the operation core before anything executes — BAD_USER_INPUT with the path of
+ * of levels deep, bad job parameters (those are a mutation's user errors, found when the job is started). Each is refused by the operation core before anything executes — BAD_USER_INPUT with the path of
  * the value where there is one, never INTERNAL_SERVER_ERROR — and the graphql-ws socket stays open for the next
  * operation. Bodies are sent as raw text: a value nested 5,000 deep cannot even be JSON.stringify'd in the test.
  */
@@ -116,6 +116,14 @@ const cases: Case[] = [
     field: ['register', 'input', 'fullName'],
   },
   {
+    name: "a NUL byte inside a job's JSON parameters",
+    body: body('mutation Start($params: JSON) { startJob(input: { kind: EXPORT_ITEMS, params: $params }) { job { id } } }', {
+      params: { search: 'ket\u0000tle' },
+    }),
+    message: /^Text must not contain control characters\.$/,
+    field: ['startJob', 'input', 'params', 'search'],
+  },
+  {
     name: 'an escape character in a filter under an alias',
     body: body('query($search: String) { catalog: items(filter: { search: $search }) { totalCount } }', { search: 'kettle\u001b[2J' }),
     message: /^Text must not contain control characters\.$/,
@@ -217,6 +225,16 @@ describe.each(TRANSPORTS)('hostile inputs over %s', (transport) => {
       expect(socket.socket.readyState).toBe(socket.socket.OPEN);
       expect(await overSocket(body('{ __typename }'))).toMatchObject({ data: { __typename: 'Query' } });
     }
+  });
+
+  it('answers bad job parameters with user errors naming each field, when the job is started, and queues nothing', async () => {
+    const start =
+      'mutation Start($params: JSON) { startJob(input: { kind: EXPORT_ITEMS, params: $params }) { job { id } userErrors { field } } }';
+    const result = await run(transport, start, { params: { minPrice: 1e300, maxPrice: -1, search: 'x'.repeat(1_000), colour: 'red' } });
+    expect(result.errors).toBeUndefined();
+    expect(result.data?.startJob.job).toBeNull();
+    const fields = (result.data?.startJob.userErrors as Array<{ field: string[] }>).map((error) => error.field.join('.'));
+    expect(fields.sort()).toEqual(['input.params.colour', 'input.params.maxPrice', 'input.params.minPrice', 'input.params.search']);
   });
 
   it('admits text with tab, LF and CR, and filters exactly at their bounds', async () => {

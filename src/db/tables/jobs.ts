@@ -6,7 +6,7 @@ import { users } from './users.js';
 export const jobStatusEnum = pgEnum('job_status', ['PENDING', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED']);
 
 /**
- * The queue. A runner claims rows with `FOR UPDATE SKIP LOCKED` (see src/schema/job/job.repo.ts), so several
+ * The queue. A runner claims rows with `FOR UPDATE SKIP LOCKED` (see src/jobs/job.repo.ts), so several
  * processes can share it. `kind` is text rather than an enum: internal kinds (e.g. NOTIFY) come and go without a
  * type migration, and the public `JobKind` enum is enforced where jobs are started.
  */
@@ -29,6 +29,11 @@ export const jobs = pgTable(
       .array()
       .notNull()
       .default(sql`'{}'::text[]`),
+    /**
+     * Claimed highest first, then oldest `run_at`: 2 HIGH, 1 NORMAL, 0 LOW (src/jobs/types.ts `JobPriority`). Set from
+     * the kind when the job is queued; rows from before this column run as NORMAL.
+     */
+    priority: integer('priority').notNull().default(1),
     attempts: integer('attempts').notNull().default(0),
     maxAttempts: integer('max_attempts').notNull().default(3),
     /** Not before this time (the retry backoff). */
@@ -50,7 +55,9 @@ export const jobs = pgTable(
   },
   (t) => [
     uniqueIndex('jobs_idempotency_key_unique').on(t.idempotencyKey),
-    index('jobs_claim_idx').on(t.status, t.runAt),
+    index('jobs_claim_idx').on(t.status, t.priority.desc(), t.runAt),
+    // Per-owner counts: PENDING ones for the queued cap at start, RUNNING ones for the per-owner concurrency of a claim.
+    index('jobs_owner_status_idx').on(t.ownerId, t.status),
     index('jobs_owner_created_at_id_idx').on(t.ownerId, t.createdAt, t.id),
     index('jobs_created_at_id_idx').on(t.createdAt, t.id),
   ],

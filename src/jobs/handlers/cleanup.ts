@@ -3,7 +3,7 @@ import type { NotificationRepo } from '../../schema/notification/notification.re
 import type { SessionRepo } from '../../schema/user/session.repo.js';
 import type { JobRepo } from '../job.repo.js';
 import { paramsObject } from '../params.js';
-import type { JobDefinition } from '../types.js';
+import { JobPriority, type JobDefinition } from '../types.js';
 
 const DAY_MS = 24 * 60 * 60 * 1_000;
 export const cleanupRetention = {
@@ -18,6 +18,8 @@ export function cleanup(deps: {
 }): JobDefinition<Record<string, never>> {
   return {
     kind: 'CLEANUP',
+    // Nobody waits for it; it runs when nothing else is due.
+    priority: JobPriority.LOW,
     scopes: ['system:write'],
     forbiddenMessage: 'Insufficient permissions',
     maxAttempts: 3,

@@ -7,8 +7,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { UserRepo } from '../../schema/user/user.repo.js';
 import type { OutboxRepo } from '../outbox.repo.js';
 import { parseGlobalId } from '../../schema/shared/global-id.js';
-import { isEmail, paramsObject, stringList, text, type Params } from '../params.js';
-import type { JobContext, JobDefinition } from '../types.js';
+import { EMAIL_MAX, isEmail, paramsObject, stringList, text, type Params } from '../params.js';
+import { JobPriority, type JobContext, type JobDefinition } from '../types.js';
 import type { UserErrors } from '../../schema/shared/user-error.js';
 
 export interface EmailDeps {
@@ -54,12 +54,14 @@ async function deliver(deps: EmailDeps, ctx: JobContext, recipients: string[], s
 export function sendEmail(deps: EmailDeps): JobDefinition<SendEmailParams> {
   return {
     kind: 'SEND_EMAIL',
+    // A handful of recipients someone is waiting for (a welcome e-mail): ahead of bulk work.
+    priority: JobPriority.HIGH,
     scopes: ['admin:write'],
     forbiddenMessage: FORBIDDEN,
     parse(raw, errors, path) {
       const params = paramsObject(raw, errors, path, ['to', 'subject', 'body']);
-      const to = stringList(params, 'to', errors, path, 'Recipients', 100);
-      if (to === null) errors.add([...path, 'to'], 'Recipients are required');
+      const to = stringList(params, 'to', errors, path, { label: 'Recipients', max: 100, entryMax: EMAIL_MAX });
+      if (params.to === undefined || params.to === null) errors.add([...path, 'to'], 'Recipients are required');
       const recipients = [...new Set((to ?? []).map((address) => address.trim().toLowerCase()))];
       const invalid = recipients.find((address) => !isEmail(address));
       if (invalid !== undefined) errors.add([...path, 'to'], `Invalid email address: ${invalid.slice(0, 100)}`);
@@ -72,13 +74,16 @@ export function sendEmail(deps: EmailDeps): JobDefinition<SendEmailParams> {
 
 export function newsletter(deps: EmailDeps): JobDefinition<NewsletterParams> {
   return {
+    // Mail to every user is bulk work: it must not hold back a single e-mail or a notification.
     kind: 'NEWSLETTER',
+    priority: JobPriority.NORMAL,
     scopes: ['admin:write'],
     forbiddenMessage: FORBIDDEN,
     parse(raw, errors, path) {
       const params = paramsObject(raw, errors, path, ['subject', 'body', 'recipientIds']);
       const parsed: NewsletterParams = message(params, errors, path);
-      const ids = stringList(params, 'recipientIds', errors, path, 'Recipient ids', 10_000);
+      // A global id of a user is well under 100 characters; a uuid is 36.
+      const ids = stringList(params, 'recipientIds', errors, path, { label: 'Recipient ids', max: 10_000, entryMax: 100 });
       if (ids) {
         // Stored as uuids; global ids of users are accepted too.
         const uuids = ids.map((id) => (/^[0-9a-f-]{36}$/.test(id) ? id : parseGlobalId(id, 'User')));

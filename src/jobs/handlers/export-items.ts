@@ -3,14 +3,17 @@ import { SortDirection } from '../../schema/shared/connection.js';
 import { toGlobalId } from '../../schema/shared/global-id.js';
 import type { ItemQuery, ItemRepo } from '../../schema/item/item.repo.js';
 import { itemSort } from '../../schema/item/item.repo.js';
+import { FILTER_PRICE_MAX } from '../../schema/item/item.input.js';
 import { Category } from '../../schema/item/item.type.js';
 import type { JobRepo } from '../job.repo.js';
 import { csvLine, textCell } from '../csv.js';
 import { bool, num, paramsObject, stringList, text } from '../params.js';
-import type { JobDefinition } from '../types.js';
+import { JobPriority, type JobDefinition } from '../types.js';
 
 /** Rows per page read from the catalog and per stored chunk of the file. */
 export const EXPORT_PAGE_SIZE = 500;
+
+const CATEGORIES = Object.values(Category);
 
 export interface ExportParams {
   search?: string;
@@ -36,6 +39,7 @@ export const exportUrl = (jobId: string) => `/exports/${toGlobalId('Job', jobId)
 export function exportItems(deps: { items: ItemRepo; jobs: JobRepo }): JobDefinition<ExportParams> {
   return {
     kind: 'EXPORT_ITEMS',
+    priority: JobPriority.NORMAL,
     scopes: ['items:read'],
     forbiddenMessage: 'User does not have access to the catalog',
     parse(raw, errors, path) {
@@ -43,14 +47,14 @@ export function exportItems(deps: { items: ItemRepo; jobs: JobRepo }): JobDefini
       const parsed: ExportParams = {};
       const search = text(params, 'search', errors, path, { label: 'Search', min: 1, max: 50, required: false });
       if (search) parsed.search = search;
-      const categories = stringList(params, 'categories', errors, path, 'Categories', 4);
+      const categories = stringList(params, 'categories', errors, path, { label: 'Categories', max: CATEGORIES.length, entryMax: 20 });
       if (categories) {
         const unknown = categories.filter((category) => !(category in Category));
         if (unknown.length > 0) errors.add([...path, 'categories'], `Unknown category: ${unknown[0]!.slice(0, 30)}`);
         else if (categories.length > 0) parsed.categories = [...new Set(categories)] as Category[];
       }
-      const minPrice = num(params, 'minPrice', errors, path, 'Minimum price', 0);
-      const maxPrice = num(params, 'maxPrice', errors, path, 'Maximum price', 0);
+      const minPrice = num(params, 'minPrice', errors, path, { label: 'Minimum price', min: 0, max: FILTER_PRICE_MAX });
+      const maxPrice = num(params, 'maxPrice', errors, path, { label: 'Maximum price', min: 0, max: FILTER_PRICE_MAX });
       if (minPrice !== null && maxPrice !== null && maxPrice < minPrice) {
         errors.add([...path, 'maxPrice'], 'Maximum price must be greater than or equal to minimum price');
       }

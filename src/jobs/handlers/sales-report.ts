@@ -4,7 +4,7 @@
  */
 import type { OrderRepo } from '../../schema/order/order.repo.js';
 import { date, paramsObject } from '../params.js';
-import type { JobDefinition } from '../types.js';
+import { JobPriority, type JobDefinition } from '../types.js';
 
 const DAY_MS = 24 * 60 * 60 * 1_000;
 export const MAX_REPORT_DAYS = 366;
@@ -19,6 +19,7 @@ export interface SalesReportParams {
 export function salesReport(deps: { orders: OrderRepo }): JobDefinition<SalesReportParams> {
   return {
     kind: 'SALES_REPORT',
+    priority: JobPriority.NORMAL,
     scopes: ['orders:read'],
     forbiddenMessage: 'User does not have access to sales reports',
     parse(raw, errors, path) {

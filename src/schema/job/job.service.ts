@@ -1,5 +1,6 @@
 import type { PubSub } from '@graphql-yoga/subscription';
 import type { Authentication, Viewer } from '../../auth/identity.js';
+import type { Config } from '../../config.js';
 import type { JobRow } from '../../db/tables.js';
 import { jobSort, type JobRepo, type JobStatusValue } from '../../jobs/job.repo.js';
 import { toJobEvent, type JobQueue } from '../../jobs/queue.js';
@@ -23,15 +24,18 @@ export interface ExportFile {
 }
 
 const JOB_NOT_FOUND = 'Job not found';
+/** One user's queue is bounded, so a flood of starts costs the database rows and the runner time only up to here. */
+const queuedCapMessage = (max: number) => `At most ${max} of your jobs may wait at once; start more when some have finished, or cancel some`;
 
 /** Jobs as the API sees them: starting (parameters validated, permissions checked), cancelling, listing, live updates. */
 export class JobService {
   private readonly queue: JobQueue;
   private readonly repo: JobRepo;
   private readonly pubsub: PubSub<Topics>;
+  private readonly config: Pick<Config['jobs'], 'maxQueuedPerUser'>;
 
-  constructor(deps: { queue: JobQueue; repo: JobRepo; pubsub: PubSub<Topics> }) {
-    ({ queue: this.queue, repo: this.repo, pubsub: this.pubsub } = deps);
+  constructor(deps: { queue: JobQueue; repo: JobRepo; pubsub: PubSub<Topics>; config: Pick<Config['jobs'], 'maxQueuedPerUser'> }) {
+    ({ queue: this.queue, repo: this.repo, pubsub: this.pubsub, config: this.config } = deps);
   }
 
   /** Owners see their jobs; jobs:read holders see everyone's. Internal kinds never appear in the API. */
@@ -52,7 +56,11 @@ export class JobService {
     }
     const params = definition.parse(input.params ?? {}, errors, ['input', 'params']);
     if (errors.any) return { job: null, userErrors: errors.list };
-    const row = await this.queue.add(definition, params, { ownerId: viewer.viewer.id, scopes: [...viewer.scopes] });
+    const max = this.config.maxQueuedPerUser;
+    const row = await this.queue.add(definition, params, { ownerId: viewer.viewer.id, scopes: [...viewer.scopes] }, { maxQueued: max });
+    if (!row) {
+      return { job: null, userErrors: errors.add(['input', 'kind'], queuedCapMessage(max), UserErrorCode.LIMIT_EXCEEDED).list };
+    }
     return { job: Job.fromRow(row), userErrors: [] };
   }
 
