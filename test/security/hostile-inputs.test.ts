@@ -153,15 +153,23 @@ const cases: Case[] = [
   {
     name: 'a list filter of 70,000 enum values',
     body: body(CATALOG, { filter: { categories: Array.from({ length: 70_000 }, () => 'BOOKS') } }),
-    message: new RegExp(`^"filter\\.categories" must list at most ${FILTER_LIST_MAX} values, got 70000\\.$`),
+    // Past any list's cap, refused on the raw variables, before graphql-js coerces 70,000 enum values.
+    message: new RegExp(`^"\\$filter\\.categories" must list at most ${MAX_LIST_ITEMS} values, got 70000\\.$`),
+    field: ['$filter', 'categories'],
+    extensions: { limit: 'listItems', value: 70_000, maximum: MAX_LIST_ITEMS },
+  },
+  {
+    name: `a list filter one past its own cap (${FILTER_LIST_MAX + 1} categories)`,
+    body: body(CATALOG, { filter: { categories: Array.from({ length: FILTER_LIST_MAX + 1 }, () => 'BOOKS') } }),
+    message: new RegExp(`^"filter\\.categories" must list at most ${FILTER_LIST_MAX} values, got ${FILTER_LIST_MAX + 1}\\.$`),
     field: ['items', 'filter', 'categories'],
-    extensions: { limit: 'listItems', value: 70_000, maximum: FILTER_LIST_MAX },
+    extensions: { limit: 'listItems', value: FILTER_LIST_MAX + 1, maximum: FILTER_LIST_MAX },
   },
   {
     name: `an argument list of ${MAX_LIST_ITEMS + 1} ids`,
     body: body('query($ids: [ID!]!) { nodes(ids: $ids) { id } }', { ids: Array.from({ length: MAX_LIST_ITEMS + 1 }, () => 'x') }),
-    message: new RegExp(`^"ids" must list at most ${MAX_LIST_ITEMS} values, got ${MAX_LIST_ITEMS + 1}\\.$`),
-    field: ['nodes', 'ids'],
+    message: new RegExp(`^"\\$ids" must list at most ${MAX_LIST_ITEMS} values, got ${MAX_LIST_ITEMS + 1}\\.$`),
+    field: ['$ids'],
     extensions: { limit: 'listItems', value: MAX_LIST_ITEMS + 1, maximum: MAX_LIST_ITEMS },
   },
   {
