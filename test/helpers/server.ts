@@ -35,6 +35,27 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+/**
+ * Credentials that must never reach a log line: a password hash (src/auth/passwords.ts), an access or refresh token,
+ * the password every test account has. Every test server's log is scanned when it closes, so the whole suite is a
+ * log scan; test/security/log-scan.test.ts adds SQL parameters and the failure paths.
+ */
+const SECRETS: Array<[string, RegExp]> = [
+  ['a password hash', /scrypt\$\d+\$/],
+  ['a JWT', /eyJ[\w-]{8,}\.eyJ[\w-]{8,}\.[\w-]{8,}/],
+  ['a refresh token', /ohr_[\w-]{43}/],
+  ['the test password', /Corr3ct-Horse/],
+];
+
+function assertNoSecretsLogged(logs: ReadonlyArray<Record<string, unknown>>): void {
+  for (const line of logs) {
+    const text = JSON.stringify(line);
+    for (const [what, pattern] of SECRETS) {
+      if (pattern.test(text)) throw new Error(`The server logged ${what}: ${text.slice(0, 500)}`);
+    }
+  }
+}
+
 /** `options.jobHandlers` adds or replaces job kinds (see createApp). */
 export async function startServer(
   env: Record<string, string> = {},
@@ -103,6 +124,7 @@ export async function startServer(
       await Promise.allSettled(clients.map((client) => client.dispose()));
       await app.close();
       await database.drop();
+      assertNoSecretsLogged(logs);
     },
   };
 }
