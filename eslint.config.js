@@ -8,7 +8,7 @@ const TYPESCRIPT = ['src/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', '*.ts'];
 const TESTS_AND_BENCH = ['test/**/*.ts', 'bench/**/*.ts'];
 
 export default defineConfig([
-  globalIgnores(['**/node_modules/', 'drizzle/', 'bench/results/', 'test/artifacts/', '.data/']),
+  globalIgnores(['**/node_modules/', 'drizzle/', 'bench/results/', 'test/artifacts/', '.data/', 'dist/']),
   {
     files: TYPESCRIPT,
     extends: [js.configs.recommended, tseslint.configs.recommended],

@@ -54,6 +54,8 @@ export interface Config {
   seedDemoData: boolean;
   /** Adds `extensions.sql = { statements, ms }` to every response; refused in production. */
   debugSql: boolean;
+  /** Bearer token of `GET /metrics`; in production `/metrics` exists only when it is set (src/server/metrics.ts). */
+  metricsToken: string | null;
   jwt: {
     secret: string | null;
     /** From JWT_PRIVATE_KEY and JWT_PUBLIC_KEY (PEM text or the path of a PEM file), read and checked at load. */
@@ -342,6 +344,9 @@ export function loadConfig(env: Env = process.env): Config {
   const debugSql = bool(env, 'DEBUG_SQL', false);
   if (production && debugSql) throw new ConfigError('DEBUG_SQL', 'cannot be enabled in production');
 
+  const metricsToken = str(env, 'METRICS_TOKEN') ?? null;
+  if (metricsToken !== null && Buffer.byteLength(metricsToken) < 16) throw new ConfigError('METRICS_TOKEN', 'must be at least 16 bytes');
+
   const adminEmail = str(env, 'ADMIN_EMAIL') ?? null;
   const adminPassword = str(env, 'ADMIN_PASSWORD') ?? null;
   if ((adminEmail === null) !== (adminPassword === null)) {
@@ -367,6 +372,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     seedDemoData: bool(env, 'SEED_DEMO_DATA', !production),
     debugSql,
+    metricsToken,
     jwt: {
       secret,
       keyPair,

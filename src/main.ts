@@ -1,29 +1,78 @@
-/** Entry point: configuration → database (migrated) → server; SIGTERM/SIGINT stop it gracefully. */
+/**
+ * Entry point: configuration → database (locked, reachable, migrated) → demo data → server; SIGTERM/SIGINT stop it
+ * gracefully. `npm start` runs the build of this file (dist/main.js) with `exec`, so the signals npm forwards reach
+ * this process and not a shell that would die and leave the server listening.
+ */
 import 'reflect-metadata';
+import pino from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { databaseOptions, openDatabase } from './db/client.js';
-import { seedDemoAccounts, seedDemoData } from './schema/demo-data.js';
-import { createApp } from './server/compose.js';
+import { databaseOptions, openDatabase, waitForDatabase } from './db/client.js';
+import { DataDirLockedError } from './db/lock.js';
+import { loggerOptions } from './log.js';
+import { seedDemoAccounts, seedDemoData, type DemoLogin } from './schema/demo-data.js';
+import { createApp, GRAPHQL_PATH } from './server/compose.js';
 import { stopOnSignals } from './server/shutdown.js';
+import { listenTokenSocket } from './server/token-socket.js';
+
+/** The development banner: for a person at a terminal, so only when standard output is one (JSON logs otherwise). */
+function banner(url: string, graphiql: boolean, demo: readonly DemoLogin[]): string {
+  const lines = ['', `  OpsHub is running at ${url}${GRAPHQL_PATH}`];
+  if (graphiql) lines.push(`  GraphiQL:  open ${url}${GRAPHQL_PATH} in a browser`);
+  if (demo.length > 0) {
+    lines.push('  Demo accounts (passwords shown once, now):');
+    for (const account of demo) lines.push(`    ${account.role.toLowerCase().padEnd(5)}  ${account.login}  ${account.password}`);
+  }
+  lines.push('  Token for scripts:  npm run -s token -- --user <login>', '');
+  return `${lines.join('\n')}\n`;
+}
 
 async function main(config: Config): Promise<void> {
+  // The same options as the server's logger: the lines before Fastify exists look like the lines after.
+  const log = pino(loggerOptions(config.logLevel));
+  log.info(
+    { database: config.databaseUrl ? 'postgres' : 'pglite', dataDir: config.databaseUrl ? undefined : config.dataDir },
+    'opening the database',
+  );
   const database = await openDatabase(databaseOptions(config));
+  await waitForDatabase(database, ({ attempt, delayMs, error }) =>
+    log.warn({ attempt, retryInMs: delayMs, err: error }, 'database not reachable yet; retrying'),
+  );
+  log.info('applying migrations');
   await database.migrate();
   const app = await createApp({ config, database });
-  const log = app.fastify.log;
+  const demo: DemoLogin[] = [];
   if (config.seedDemoData) {
+    log.info('checking demo data');
     const created = await seedDemoData(app.container);
     if (created > 0) log.info({ created }, 'demo catalog created');
-    for (const demo of await seedDemoAccounts(app.container)) {
+    for (const account of await seedDemoAccounts(app.container)) {
       // Printed once, when the account is created: the password is random and stored only as a hash.
-      log.info(`demo ${demo.role.toLowerCase()} created: login "${demo.login}", password "${demo.password}"`);
+      log.info(`demo ${account.role.toLowerCase()} created: login "${account.login}", password "${account.password}"`);
+      demo.push(account);
     }
   }
 
-  stopOnSignals(() => app.close(), log, config.shutdownGraceMs);
+  let tokenSocket: { close(): Promise<void> } | null = null;
+  stopOnSignals(
+    async () => {
+      await tokenSocket?.close();
+      await app.close();
+    },
+    app.fastify.log,
+    config.shutdownGraceMs,
+  );
 
+  log.info({ host: config.host, port: config.port }, 'starting to listen');
   const url = await app.listen();
-  log.info({ url: `${url}/graphql`, database: database.kind }, 'OpsHub is ready');
+  if (database.kind === 'pglite' && config.dataDir) {
+    tokenSocket = await listenTokenSocket(config.dataDir, app.container.services, log).catch((error: unknown) => {
+      // A DATA_DIR path too long for a Unix socket costs only `npm run token` while the server runs.
+      log.warn({ err: error }, 'no local token socket: `npm run token` needs the server stopped');
+      return null;
+    });
+  }
+  log.info({ url: `${url}${GRAPHQL_PATH}`, database: database.kind }, 'OpsHub is ready');
+  if (config.nodeEnv === 'development' && process.stdout.isTTY) process.stdout.write(banner(url, config.graphiql, demo));
 }
 
 let config: Config;
@@ -37,6 +86,8 @@ try {
   throw error;
 }
 main(config).catch((error: unknown) => {
-  process.stderr.write(`OpsHub failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  // A second server on the same DATA_DIR: one line saying who holds it, no stack.
+  if (error instanceof DataDirLockedError) process.stderr.write(`OpsHub failed to start: ${error.message}\n`);
+  else process.stderr.write(`OpsHub failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exit(1);
 });

@@ -12,6 +12,7 @@ import postgres from 'postgres';
 import { databaseDefaults, type Config } from '../config.js';
 import * as tables from './tables.js';
 import { trackStatements } from './cancellation.js';
+import { lockDataDir } from './lock.js';
 import { sqlStatsLogger } from './sql-stats.js';
 
 export type Database = PgDatabase<PgQueryResultHKT, typeof tables>;
@@ -97,14 +98,28 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
     };
   } else {
     if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
-    const client = options.dataDir ? new PGlite(`${options.dataDir}/pglite`) : new PGlite();
-    await client.waitReady;
+    // Taken before PGlite touches its files: a second process must not open them even for a moment.
+    const lock = options.dataDir ? lockDataDir(options.dataDir) : null;
+    let client: PGlite;
+    try {
+      client = options.dataDir ? new PGlite(`${options.dataDir}/pglite`) : new PGlite();
+      await client.waitReady;
+    } catch (error) {
+      lock?.release();
+      throw error;
+    }
     const db = drizzlePglite(client, { schema: tables, logger }) as unknown as Database;
     handle = {
       db,
       kind: 'pglite',
       migrate: () => migratePglite(db as never, { migrationsFolder }),
-      close: () => client.close(),
+      async close() {
+        try {
+          await client.close();
+        } finally {
+          lock?.release();
+        }
+      },
     };
   }
   return {
@@ -124,4 +139,44 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
 /** Rows of a `db.execute` result, whichever driver produced it. */
 export function rowsOf<T>(result: unknown): T[] {
   return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
+}
+
+/** Errors a starting PostgreSQL (or one at its connection limit) answers with, worth another try at start-up. */
+const TRANSIENT_CONNECT_ERRORS: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  '53300', // too_many_connections
+  '57P03', // cannot_connect_now: the server is starting up
+]);
+
+function isTransientConnectError(error: unknown): boolean {
+  for (let cause = error, depth = 0; cause && depth < 5; cause = (cause as { cause?: unknown }).cause, depth += 1) {
+    if (TRANSIENT_CONNECT_ERRORS.has(String((cause as { code?: unknown }).code))) return true;
+  }
+  return false;
+}
+
+/**
+ * Waits until the database answers, retrying transient connection errors with doubling delays (0.5 s, 1 s, 2 s, …,
+ * `attempts` tries in all, about 15 s for 5): a process started with its database, as compose files and CI do, must
+ * not die on the first refused connection. Other errors (bad password, unknown database) fail at once.
+ */
+export async function waitForDatabase(
+  handle: Pick<DatabaseHandle, 'db'>,
+  onRetry: (info: { attempt: number; delayMs: number; error: unknown }) => void,
+  attempts = 5,
+): Promise<void> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await handle.db.execute(sql`select 1`);
+      return;
+    } catch (error) {
+      if (attempt >= attempts || !isTransientConnectError(error)) throw error;
+      const delayMs = 500 * 2 ** (attempt - 1);
+      onRetry({ attempt, delayMs, error });
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
 }

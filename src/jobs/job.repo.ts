@@ -72,6 +72,19 @@ export class JobRepo {
     return row?.value ?? 0;
   }
 
+  /** For the metrics: PENDING jobs, and the run time of the oldest one that is due (one scan of jobs_claim_idx). */
+  async queueStats(): Promise<{ pending: number; oldestDueAt: Date | null }> {
+    const [row] = await this.db
+      .select({
+        pending: count(),
+        oldestDueAt: sql<string | Date | null>`min(${jobs.runAt}) filter (where ${jobs.runAt} <= now())`,
+      })
+      .from(jobs)
+      .where(eq(jobs.status, 'PENDING'));
+    const oldest = row?.oldestDueAt ?? null;
+    return { pending: row?.pending ?? 0, oldestDueAt: oldest === null ? null : new Date(oldest) };
+  }
+
   /** PENDING jobs of one owner (the queued cap of `startJob`). */
   async countPending(ownerId: string): Promise<number> {
     const [row] = await this.db

@@ -34,7 +34,12 @@ export interface RunnerDeps {
   queue: JobQueue;
   config: Config['jobs'];
   log: Logger;
+  /** Called once per run with its outcome (the metrics count them). */
+  onRun?(kind: string, outcome: JobRunOutcome): void;
 }
+
+/** How a run ended: `retried` failed and is scheduled again, `returned` went back to the queue at shutdown. */
+export type JobRunOutcome = 'completed' | 'failed' | 'retried' | 'cancelled' | 'returned' | 'lease_lost';
 
 interface Running {
   row: JobRow;
@@ -182,6 +187,7 @@ export class JobRunner {
       else log.warn('job lease lost before it finished; another runner owns it now');
     };
     const signal = controller.signal;
+    const ran = (outcome: JobRunOutcome) => this.deps.onRun?.(row.kind, outcome);
     const stopIfAsked = () => {
       if (signal.aborted) throw new JobStopped(signal.reason as StopReason);
     };
@@ -226,26 +232,32 @@ export class JobRunner {
         },
       });
       settle(await jobs.complete(row.id, lockedBy, result));
+      ran('completed');
       log.info('job completed');
     } catch (error) {
       const reason: StopReason | null = error instanceof JobStopped ? error.reason : signal.aborted ? (signal.reason as StopReason) : null;
       if (reason === 'cancelled') {
         settle(await jobs.cancelled(row.id, lockedBy));
+        ran('cancelled');
         log.info('job cancelled');
       } else if (reason === 'shutdown') {
         settle(await jobs.giveBack(row.id, lockedBy));
+        ran('returned');
         log.info('job returned to the queue at shutdown');
       } else if (reason === 'lease-lost') {
+        ran('lease_lost');
         log.warn('job lease lost; another runner owns it now');
       } else {
         const message = error instanceof JobError ? error.message : 'Internal error';
         if (!(error instanceof JobError)) log.error({ err: error }, 'job handler failed unexpectedly');
         if (error instanceof PermanentJobError || row.attempts >= row.maxAttempts) {
           settle(await jobs.fail(row.id, lockedBy, message));
+          ran('failed');
           log.info({ error: message }, 'job failed');
         } else {
           const delayMs = backoffMs(config.retryBaseMs, row.attempts);
           settle(await jobs.retry(row.id, lockedBy, message, delayMs));
+          ran('retried');
           log.info({ error: message, delayMs }, 'job attempt failed; retry scheduled');
         }
       }

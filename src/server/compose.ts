@@ -4,6 +4,7 @@
  * sees the shared Context.
  */
 import { randomUUID } from 'node:crypto';
+import fastifyCompress from '@fastify/compress';
 import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
 import type { GraphQLSchema } from 'graphql';
 import type { Config } from '../config.js';
@@ -21,6 +22,7 @@ import { registerGraphiql } from './graphiql.js';
 import { registerHealth } from './health.js';
 import { registerDownloads } from './downloads.js';
 import { registerGraphqlHttp } from './http.js';
+import { createMetrics, registerMetrics } from './metrics.js';
 import { JobRunner } from '../jobs/runner.js';
 import type { JobDefinition } from '../jobs/types.js';
 import { createOperationCore, type OperationCoreOptions } from './operation.js';
@@ -72,6 +74,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   const exposeStack = config.nodeEnv === 'development';
   // Production hides "Did you mean …?" hints: they let a caller map a schema whose introspection is off.
   const hideSuggestions = config.nodeEnv === 'production';
+  const metrics = createMetrics();
   const core = createOperationCore({
     schema,
     policy,
@@ -82,6 +85,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     hideSuggestions,
     subscriptionQueueLimit: config.realtime.subscriptionQueueLimit,
     onStep: options.onOperationStep,
+    onOperation: (report) => metrics.operation(report),
   });
 
   const fastify = Fastify({
@@ -102,6 +106,11 @@ export async function createApp(options: AppOptions): Promise<App> {
     forceCloseConnections: 'idle',
     return503OnClosing: true,
   });
+  // Before any route (the plugin hooks each route as it is added). Responses of 1 KB and more, brotli or gzip as the
+  // client prefers; event streams are never compressed (the plugin skips text/event-stream, and the SSE transport
+  // writes to the hijacked socket). Request bodies are not decompressed: a small compressed body could expand far past
+  // MAX_PAYLOAD_BYTES before the body limit sees it.
+  await fastify.register(fastifyCompress, { threshold: 1_024, encodings: ['br', 'gzip'], globalDecompression: false });
   // A client-chosen request id is kept only when it is short and plain; anything else is replaced.
   fastify.addHook('onRequest', async (request, reply) => {
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(request.id)) request.id = randomUUID();
@@ -123,6 +132,9 @@ export async function createApp(options: AppOptions): Promise<App> {
 
   await registerSecurity(fastify, { corsOrigins: config.corsOrigins });
   registerHealth(fastify, database);
+  // A browser pointed at the bare origin lands on GraphiQL in development; production keeps `/` a 404.
+  if (config.nodeEnv === 'development') fastify.get('/', { logLevel: 'warn' }, async (_request, reply) => reply.redirect(GRAPHQL_PATH));
+  registerMetrics(fastify, metrics, { token: config.metricsToken, production: config.nodeEnv === 'production' });
   registerDownloads(fastify, { contextBuilder, jobs: container.services.jobs });
   const runner = new JobRunner({
     jobs: container.repos.jobs,
@@ -130,6 +142,13 @@ export async function createApp(options: AppOptions): Promise<App> {
     queue: container.queue,
     config: config.jobs,
     log: fastify.log.child({ component: 'jobs' }),
+    onRun: (kind, outcome) => metrics.jobRun(kind, outcome),
+  });
+  metrics.sources.runningJobs = () => runner.activeCount;
+  metrics.sources.jobs = () => container.repos.jobs.queueStats();
+  metrics.sources.realtime = () => ({
+    connections: container.services.realtime.connections.openConnections,
+    onlineUsers: container.services.realtime.connections.onlineUsers,
   });
   // Loads (or generates) the signing keys now, so a bad key stops start-up instead of the first login.
   const signingKeys = await container.services.tokens.keys();
@@ -146,7 +165,9 @@ export async function createApp(options: AppOptions): Promise<App> {
     core,
     realtime: container.services.realtime,
     contentSecurityPolicy: API_CSP,
+    onDrop: () => metrics.dropped('sse'),
   });
+  metrics.sources.sse = () => ({ streams: sse.streamCount, subscriptions: sse.subscriptionCount });
   const apollo = await registerGraphqlHttp(fastify, {
     path: GRAPHQL_PATH,
     schema,
@@ -188,7 +209,10 @@ export async function createApp(options: AppOptions): Promise<App> {
         corsOrigins: config.corsOrigins,
         maxPayloadBytes: MAX_PAYLOAD_BYTES,
         clientAddress: clientAddressOf(config.trustProxy),
+        onDrop: () => metrics.dropped('ws'),
       });
+      const socket = ws;
+      metrics.sources.ws = () => ({ connections: socket.connectionCount, subscriptions: socket.subscriptionCount });
       runner.start();
       return address.replace('[::1]', '127.0.0.1').replace('0.0.0.0', '127.0.0.1');
     },

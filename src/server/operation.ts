@@ -149,6 +149,19 @@ export interface OperationCoreOptions {
   subscriptionQueueLimit: number;
   /** Observes each step as it runs (tests count them). */
   onStep?(step: OperationStep, transport: Transport): void;
+  /** Called once per operation, refusals included, as its log line is written (the metrics count them). */
+  onOperation?(report: OperationReport): void;
+}
+
+/** One operation as its log line records it. */
+export interface OperationReport {
+  transport: Transport;
+  operationName: string | null;
+  /** query, mutation or subscription; null when refused before the operation was resolved (it did not validate). */
+  type: OperationDefinitionNode['operation'] | null;
+  durationMs: number;
+  /** The first error code; undefined when the operation succeeded. */
+  errorCode?: string;
 }
 
 export type OperationStep = 'authenticate' | 'parse' | 'validate' | 'operation' | 'variables' | 'cost' | 'charge';
@@ -194,26 +207,39 @@ export function createOperationCore(options: OperationCoreOptions) {
       formatError(error, { requestId, log, defaultCode, exposeStack: options.exposeStack, hideSuggestions: options.hideSuggestions }),
     );
 
+  const report = options.onOperation ?? (() => {});
   const logLine = (
     log: Logger,
-    fields: { requestId: string; transport: Transport; operationName: string | null; startedAt: number; errorCode?: string },
-  ) =>
+    fields: {
+      requestId: string;
+      transport: Transport;
+      operationName: string | null;
+      type: OperationReport['type'];
+      startedAt: number;
+      errorCode?: string;
+    },
+  ) => {
+    const durationMs = Math.round((performance.now() - fields.startedAt) * 100) / 100;
     log.info(
       {
         requestId: fields.requestId,
         transport: fields.transport,
         operationName: fields.operationName,
-        durationMs: Math.round((performance.now() - fields.startedAt) * 100) / 100,
+        durationMs,
         ...(fields.errorCode ? { errorCode: fields.errorCode } : {}),
       },
       'graphql operation',
     );
+    report({ transport: fields.transport, operationName: fields.operationName, type: fields.type, durationMs, errorCode: fields.errorCode });
+  };
 
   interface Pending {
     requestId: string;
     client: OperationClient;
     startedAt: number;
     operationName: string | null;
+    /** Known once the document validated and its operation was resolved. */
+    type?: OperationReport['type'];
     rateLimit?: RateLimitTicket;
   }
 
@@ -229,7 +255,12 @@ export function createOperationCore(options: OperationCoreOptions) {
       // Nothing ran, so nothing was counted.
       ...(pending.client.countSql ? { sql: { statements: 0, ms: 0 } } : {}),
     };
-    logLine(pending.client.log, { ...pending, transport: pending.client.transport, errorCode: firstErrorCode(formatted) });
+    logLine(pending.client.log, {
+      ...pending,
+      transport: pending.client.transport,
+      type: pending.type ?? null,
+      errorCode: firstErrorCode(formatted),
+    });
     return {
       kind: 'refused',
       requestId: pending.requestId,
@@ -329,6 +360,7 @@ export function createOperationCore(options: OperationCoreOptions) {
     const operation = getOperationAST(document, pending.operationName);
     if (!operation) return refuseCharged(pending, [unresolvedOperation(document, pending.operationName)], 400);
     pending.operationName ??= operation.name?.value ?? null;
+    pending.type = operation.operation;
     const transportRefusal = client.accepts?.(operation);
     if (transportRefusal) {
       return refuseCharged(pending, [transportRefusal.error], transportRefusal.status, { headers: transportRefusal.headers });
@@ -419,7 +451,7 @@ export function createOperationCore(options: OperationCoreOptions) {
   function finish(admission: Admission, errorCode?: string): void {
     if (admission.finished) return;
     admission.finished = true;
-    logLine(admission.context.log, { ...admission, errorCode });
+    logLine(admission.context.log, { ...admission, type: admission.operation.operation, errorCode });
   }
 
   const executionArgs = (admission: Admission): ExecutionArgs => ({

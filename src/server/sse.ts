@@ -25,6 +25,8 @@ export interface SseOptions {
   realtime: Realtime;
   /** The Content-Security-Policy of API responses (set by an onSend hook, which a hijacked reply skips). */
   contentSecurityPolicy: string;
+  /** Called once per stream dropped because its client stopped reading (the metrics count them). */
+  onDrop?(): void;
 }
 
 interface StreamState {
@@ -47,7 +49,7 @@ export function wantsEventStream(request: FastifyRequest): boolean {
   return first === 'text/event-stream';
 }
 
-export function registerGraphqlSse(fastify: FastifyInstance, options: SseOptions): { close(): void } {
+export function registerGraphqlSse(fastify: FastifyInstance, options: SseOptions) {
   const { core, realtime } = options;
   const streams = new WeakMap<FastifyRequest, StreamState>();
   /** Open event streams, ended at shutdown (an HTTP drain would otherwise wait for them until the grace period). */
@@ -92,7 +94,9 @@ export function registerGraphqlSse(fastify: FastifyInstance, options: SseOptions
         id: randomUUID(),
         viewerId: null,
         drop: (reason) => {
+          if (socket.destroyed) return;
           request.log.warn({ connectionId: handle.id, reason }, 'event stream dropped');
+          options.onDrop?.();
           socket.destroy();
         },
       };
@@ -141,7 +145,11 @@ export function registerGraphqlSse(fastify: FastifyInstance, options: SseOptions
       // A bounded queue per stream: graphql-sse buffers events without limit while the client does not read.
       stream.produced += 1;
       if (stream.produced - stream.written > realtime.config.subscriptionQueueLimit) {
-        stream.handle?.drop('undelivered events over limit') ?? stream.reply.raw.destroy();
+        if (stream.handle) stream.handle.drop('undelivered events over limit');
+        else if (!stream.reply.raw.destroyed) {
+          options.onDrop?.();
+          stream.reply.raw.destroy();
+        }
         return undefined;
       }
       // graphql-sse sends what onNext returns as is: the masked, formatted result.
@@ -200,6 +208,15 @@ export function registerGraphqlSse(fastify: FastifyInstance, options: SseOptions
   });
 
   return {
+    /** Open event streams, and those of them that run a subscription (for the metrics). */
+    get streamCount() {
+      return open.size;
+    },
+    get subscriptionCount() {
+      let count = 0;
+      for (const stream of open) if (stream.admission?.operation.operation === 'subscription' && !stream.admission.finished) count += 1;
+      return count;
+    },
     /** Ends every open stream: the client's EventSource or graphql-sse client reconnects, to another process. */
     close() {
       closing = true;

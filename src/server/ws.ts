@@ -33,6 +33,8 @@ export interface WsOptions {
   realtime: Realtime;
   /** The client's address (TRUST_PROXY applied): the key of the anonymous caps and of the anonymous budget. */
   clientAddress(request: IncomingMessage): string;
+  /** Called once per socket dropped because its client stopped reading (the metrics count them). */
+  onDrop?(): void;
 }
 
 /** Close code for a user's connection beyond WS_MAX_CONNECTIONS_PER_USER (RFC 6455 1008 Policy Violation). */
@@ -162,15 +164,20 @@ export function attachGraphqlWs(options: WsOptions) {
   };
   options.server.on('upgrade', onUpgrade);
 
+  /** Each socket's state, for the metrics' count of open subscriptions. */
+  const states = new WeakMap<WebSocket, ConnectionState>();
   const state = (ctx: WsContext<Record<string, unknown> | undefined, Extra>): ConnectionState => {
-    ctx.extra.state ??= {
-      connectionId: randomUUID(),
-      authorization: null,
-      handle: null,
-      operations: new Map(),
-      slots: new Set(),
-      closed: new AbortController(),
-    };
+    if (!ctx.extra.state) {
+      ctx.extra.state = {
+        connectionId: randomUUID(),
+        authorization: null,
+        handle: null,
+        operations: new Map(),
+        slots: new Set(),
+        closed: new AbortController(),
+      };
+      states.set(ctx.extra.socket, ctx.extra.state);
+    }
     return ctx.extra.state;
   };
 
@@ -182,8 +189,9 @@ export function attachGraphqlWs(options: WsOptions) {
 
   const overBuffered = (socket: WebSocket) => socket.bufferedAmount > options.realtime.config.maxBufferedBytes;
   const dropStalled = (socket: WebSocket, handle: ConnectionHandle | null | undefined) => {
-    if (handle) handle.drop('outgoing buffer over limit');
-    else socket.terminate();
+    if (handle) return handle.drop('outgoing buffer over limit');
+    if (socket.readyState === socket.OPEN) options.onDrop?.();
+    socket.terminate();
   };
   const handles = new WeakMap<WebSocket, ConnectionHandle>();
   // The check at each event misses a socket that stalled with its buffer full and then got no further event (its
@@ -220,6 +228,7 @@ export function attachGraphqlWs(options: WsOptions) {
             drop: (reason) => {
               if (socket.readyState !== socket.OPEN) return socket.terminate();
               log.warn({ connectionId: handle.id, userId: handle.viewerId, reason }, 'websocket dropped');
+              options.onDrop?.();
               socket.terminate();
             },
           };
@@ -338,6 +347,12 @@ export function attachGraphqlWs(options: WsOptions) {
     },
     get connectionCount() {
       return wss.clients.size;
+    },
+    /** Subscription slots held on open sockets (WS_MAX_SUBSCRIPTIONS counts the same). */
+    get subscriptionCount() {
+      let count = 0;
+      for (const socket of wss.clients) count += states.get(socket)?.slots.size ?? 0;
+      return count;
     },
   };
 }

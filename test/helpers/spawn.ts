@@ -49,11 +49,25 @@ export function serverEnv(overrides: Record<string, string>): Record<string, str
 }
 
 export function spawnServer(env: Record<string, string>): SpawnedServer {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
-    env: serverEnv(env),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  return track(
+    spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: ROOT,
+      env: serverEnv(env),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+    false,
+  );
+}
+
+/**
+ * `npm start` itself, as an operator runs it: `child` is npm, and the server is npm's child (its pid is in every log
+ * line). npm's own lines on standard output are not JSON and are skipped.
+ */
+export function spawnNpmStart(env: Record<string, string>): SpawnedServer {
+  return track(spawn('npm', ['start'], { cwd: ROOT, env: serverEnv(env), stdio: ['ignore', 'pipe', 'pipe'] }), true);
+}
+
+function track(child: ChildProcess, skipNonJson: boolean): SpawnedServer {
   const logs: Array<Record<string, any>> = [];
   let stderr = '';
   let buffered = '';
@@ -64,6 +78,7 @@ export function spawnServer(env: Record<string, string>): SpawnedServer {
       const lines = buffered.split('\n');
       buffered = lines.pop()!;
       for (const line of lines.filter(Boolean)) {
+        if (skipNonJson && !line.startsWith('{')) continue;
         const entry = JSON.parse(line) as Record<string, any>;
         logs.push(entry);
         if (entry.msg === 'OpsHub is ready') resolve(entry.url as string);
