@@ -37,23 +37,33 @@
     };
   }
 
-  const defaultQuery = [
-    '# Welcome to OpsHub.',
-    '#',
-    '# Most operations need an access token. Sign in with the login mutation, then open the Headers tab below',
-    '# and enter { "Authorization": "Bearer <accessToken>" }. Subscriptions use the same header.',
-    '#',
-    '#   mutation { login(input: { login: "you@example.com", password: "…" }) { accessToken userErrors { message } } }',
-    '#   subscription { itemChanged { id name price } }',
+  // The first tab runs as it is, without a token; the second shows how to get one and where it goes.
+  const welcome = [
+    '# Welcome to OpsHub. This query needs no token: press the run button.',
+    '# Most other operations need one: the SignIn tab shows how to get it.',
     '',
     '{',
-    '  items(first: 5) {',
-    '    nodes { id sku name price stock }',
-    '    totalCount',
+    '  viewer { id username role }',
+    '  rateLimit { limit remaining resetAt }',
+    '}',
+    '',
+  ].join('\n');
+  const signIn = [
+    '# Sign in with your login (username or e-mail) and password; the demo accounts and their passwords are printed',
+    '# when the server creates them. Then open the Headers tab below and enter',
+    '#   { "Authorization": "Bearer <accessToken>" }',
+    '# Queries, mutations and subscriptions (over graphql-ws) all send that header.',
+    '',
+    'mutation SignIn($login: String!, $password: String!) {',
+    '  login(input: { login: $login, password: $password }) {',
+    '    accessToken',
+    '    expiresIn',
+    '    userErrors { field message }',
     '  }',
     '}',
     '',
   ].join('\n');
+  const defaultTabs = [{ query: welcome }, { query: signIn, variables: JSON.stringify({ login: 'demo_admin', password: '' }, null, 2) }];
 
   const root = ReactDOM.createRoot(document.getElementById('graphiql'));
   root.render(
@@ -62,7 +72,7 @@
       isHeadersEditorEnabled: true,
       // Headers hold access tokens: keep them for this page only, not in localStorage.
       shouldPersistHeaders: false,
-      defaultQuery,
+      defaultTabs,
     }),
   );
 })();

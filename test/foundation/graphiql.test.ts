@@ -70,6 +70,10 @@ describe.skipIf(!hasChromium)('GraphiQL at GET /graphql', () => {
     await page.goto(`${server.url}/graphql`);
     await page.locator('.graphiql-container').waitFor();
     expect(await page.locator('.graphiql-query-editor .CodeMirror-code').innerText()).toContain('Welcome to OpsHub');
+    // The default tab runs as it is, without a token, and shows data rather than "Authentication required".
+    await page.locator('.graphiql-execute-button').click();
+    await expect.poll(() => result().innerText(), { timeout: 15_000 }).toContain('"remaining"');
+    expect(await result().innerText()).not.toContain('"errors"');
     await setEditor('query', '{ __typename }');
     await page.locator('.graphiql-execute-button').click();
     await expect.poll(() => result().innerText(), { timeout: 15_000 }).toContain('"__typename": "Query"');
