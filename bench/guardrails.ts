@@ -16,20 +16,10 @@ import WebSocket from 'ws';
 import { loadConfig } from '../src/config.js';
 import { databaseOptions, openDatabase } from '../src/db/client.js';
 import { createApp } from '../src/server/compose.js';
+import { deepQuery, repeat } from '../test/security/helpers.js';
 
 const rounds = Number(process.argv[2] ?? 50);
 
-const repeat = (count: number, make: (i: number) => string) => Array.from({ length: count }, (_, i) => make(i)).join(' ');
-function deep(depth: number) {
-  const steps = ['posts(first: 1)', 'nodes', 'author'];
-  let open = '';
-  let close = '';
-  for (let level = 0; level < depth - 1; level++) {
-    open += `${steps[level % 3]} { `;
-    close += ' }';
-  }
-  return `query Deep { ${open}id${close} }`;
-}
 const nested = (depth: number): unknown => {
   let value: unknown = 'x';
   for (let level = 0; level < depth; level++) value = { a: value };
@@ -37,7 +27,7 @@ const nested = (depth: number): unknown => {
 };
 const filtered = 'query Filtered($filter: ItemFilter) { items(first: 1, filter: $filter) { totalCount } }';
 const cases: Record<string, { query: string; variables?: Record<string, unknown> }> = {
-  'depth 100': { query: deep(100) },
+  'depth 100': { query: deepQuery(100) },
   '10,000 aliases': { query: `{ ${repeat(10_000, (i) => `a${i}: items(first: 1) { totalCount }`)} }` },
   '10,000 short aliases': { query: `{ ${repeat(10_000, () => 'a:__typename')} }` },
   '1 MB document': { query: `{ __typename } #${'x'.repeat(1_000_000)}` },

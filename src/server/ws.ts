@@ -122,9 +122,10 @@ export function attachGraphqlWs(options: WsOptions) {
   //   wrong type or format closes the socket with 4400 (graphql-ws PROTOCOL.md), graphql-ws throws instead.
   const anonymous = new AnonymousSockets();
   wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
-    const refused = anonymous.admit(socket, options.clientAddress(request), options.realtime.config);
+    const address = options.clientAddress(request);
+    const refused = anonymous.admit(socket, address, options.realtime.config);
     if (refused) {
-      log.info({ reason: refused.reason, address: options.clientAddress(request) }, 'websocket refused');
+      log.info({ reason: refused.reason, address }, 'websocket refused');
       socket.close(refused.code, refused.reason);
       // Not kept for `ws`'s 30 s closing handshake: a flood of refused sockets would hold that long.
       setTimeout(() => socket.terminate(), 1_000).unref();
