@@ -59,7 +59,7 @@ const config = loadConfig({
   RATE_LIMIT_ANONYMOUS: '100000000',
   ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
 });
-const database = await openDatabase({ ...databaseOptions(config), debugSql: false });
+const database = await openDatabase(databaseOptions(config));
 await database.migrate();
 const app = await createApp({ config, database, logStream: { write: (line) => void logs.push(JSON.parse(line)) } });
 const url = await app.listen();

@@ -105,7 +105,7 @@ async function main(): Promise<void> {
     WS_MAX_CONNECTIONS_PER_USER: '100000',
     ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : { DATA_DIR: database.dataDir! }),
   };
-  const handle = await openDatabase({ databaseUrl: database.databaseUrl, dataDir: database.dataDir, debugSql: true });
+  const handle = await openDatabase({ databaseUrl: database.databaseUrl, dataDir: database.dataDir });
   await handle.migrate();
   const specs = CANDIDATES.filter((spec) => spec.id === 'opshub' || options.candidates === null || options.candidates.includes(spec.id));
   let startedCandidatesAt = performance.now();

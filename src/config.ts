@@ -54,6 +54,11 @@ export interface Config {
   seedDemoData: boolean;
   /** Adds `extensions.sql = { statements, ms }` to every response; refused in production. */
   debugSql: boolean;
+  /**
+   * OpenTelemetry spans (src/tracing.ts): per operation, SQL statement and job run. On when TRACING is true, or by
+   * default when OTEL_EXPORTER_OTLP_ENDPOINT names a collector (the OTLP/HTTP exporter reads the OTEL_* variables).
+   */
+  tracing: boolean;
   /** Bearer token of `GET /metrics`; in production `/metrics` exists only when it is set (src/server/metrics.ts). */
   metricsToken: string | null;
   jwt: {
@@ -344,6 +349,9 @@ export function loadConfig(env: Env = process.env): Config {
   const debugSql = bool(env, 'DEBUG_SQL', false);
   if (production && debugSql) throw new ConfigError('DEBUG_SQL', 'cannot be enabled in production');
 
+  // The exporter reads the endpoint itself; it is checked here so a typo fails at start-up, not at the first export.
+  const tracing = bool(env, 'TRACING', url(env, 'OTEL_EXPORTER_OTLP_ENDPOINT', ['http:', 'https:']) !== null);
+
   const metricsToken = str(env, 'METRICS_TOKEN') ?? null;
   if (metricsToken !== null && Buffer.byteLength(metricsToken) < 16) throw new ConfigError('METRICS_TOKEN', 'must be at least 16 bytes');
 
@@ -372,6 +380,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     seedDemoData: bool(env, 'SEED_DEMO_DATA', !production),
     debugSql,
+    tracing,
     metricsToken,
     jwt: {
       secret,

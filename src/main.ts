@@ -4,6 +4,7 @@
  * this process and not a shell that would die and leave the server listening.
  */
 import 'reflect-metadata';
+import { readFileSync } from 'node:fs';
 import pino from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { databaseOptions, openDatabase, waitForDatabase } from './db/client.js';
@@ -13,6 +14,7 @@ import { seedDemoAccounts, seedDemoData, type DemoLogin } from './schema/demo-da
 import { createApp, GRAPHQL_PATH } from './server/compose.js';
 import { stopOnSignals } from './server/shutdown.js';
 import { listenTokenSocket } from './server/token-socket.js';
+import { startTracing, type TracingHandle } from './tracing.js';
 
 /** The development banner: for a person at a terminal, so only when standard output is one (JSON logs otherwise). */
 function banner(url: string, graphiql: boolean, demo: readonly DemoLogin[]): string {
@@ -29,6 +31,12 @@ function banner(url: string, graphiql: boolean, demo: readonly DemoLogin[]): str
 async function main(config: Config): Promise<void> {
   // The same options as the server's logger: the lines before Fastify exists look like the lines after.
   const log = pino(loggerOptions(config.logLevel));
+  let tracing: TracingHandle | null = null;
+  if (config.tracing) {
+    const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    tracing = await startTracing({ version });
+    log.info('tracing on: spans exported over OTLP/HTTP');
+  }
   log.info(
     { database: config.databaseUrl ? 'postgres' : 'pglite', dataDir: config.databaseUrl ? undefined : config.dataDir },
     'opening the database',
@@ -57,6 +65,8 @@ async function main(config: Config): Promise<void> {
     async () => {
       await tokenSocket?.close();
       await app.close();
+      // The last spans (the shutdown's own operations) are flushed to the collector.
+      await tracing?.shutdown().catch((error: unknown) => log.warn({ err: error }, 'flushing spans failed'));
     },
     app.fastify.log,
     config.shutdownGraceMs,

@@ -28,7 +28,7 @@ export interface Stack {
 
 export async function createStack(): Promise<Stack> {
   const config = loadConfig();
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, debugSql: false });
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   const pubsub = createAppPubSub(config.redisUrl);
   const container = createContainer({ config, db: database.db, pubsub: pubsub.pubsub });
   const schema = await createSchema({ pubsub: pubsub.pubsub });

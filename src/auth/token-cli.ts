@@ -49,7 +49,7 @@ async function mint(request: LocalTokenRequest): Promise<LocalTokenResult> {
     process.stderr.write(`DATA_DIR ${config.dataDir} is held by process ${holder}: asking it for the token\n`);
     return askServer(socketOf(config.dataDir!), request);
   }
-  const database = await openDatabase({ ...databaseOptions(config), debugSql: false });
+  const database = await openDatabase(databaseOptions(config));
   try {
     await database.migrate();
     const container = createContainer({ config, db: database.db, pubsub: createPubSub<Topics>() });

@@ -6,7 +6,7 @@
  * DB_STATEMENT_TIMEOUT_MS, so a dozen of them starve the pool and every other request (`/readyz` included) waits.
  *
  * The transports hand the operation core an AbortSignal that fires when the client disconnects before its answer;
- * `withCancellation` runs the operation with that signal in AsyncLocalStorage (as sql-stats.ts counts statements),
+ * `withCancellation` runs the operation with that signal in AsyncLocalStorage (as sql-stats.ts measures statements),
  * and the postgres.js client that Drizzle is given is wrapped by `trackStatements`, so every statement the operation
  * starts — DataLoader batches and statements inside transactions included — is recorded with it. On abort:
  *
@@ -22,7 +22,9 @@
  * interrupt them, and its client is not wrapped.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Tracer } from '@opentelemetry/api';
 import { QUERY_CANCELED } from './errors.js';
+import { observeSettled, observeStatement } from './sql-stats.js';
 
 /** The part of a postgres.js PendingQuery this module uses. */
 interface PendingStatement extends Promise<unknown> {
@@ -94,9 +96,10 @@ function track(statement: PendingStatement): PendingStatement {
 
 /**
  * The postgres.js client as Drizzle should see it: `unsafe` (every statement Drizzle runs), `begin` and `savepoint`
- * (whose callbacks get a client wrapped the same way) record their statements with the current operation.
+ * (whose callbacks get a client wrapped the same way) record their statements with the current operation, and each
+ * statement is observed for the operation's SQL time and, with tracing, a span (sql-stats.ts).
  */
-export function trackStatements<T extends object>(sql: T): T {
+export function trackStatements<T extends object>(sql: T, tracer: Tracer | null): T {
   return new Proxy(sql, {
     get(target, property, receiver) {
       const value: unknown = Reflect.get(target, property, receiver);
@@ -105,14 +108,15 @@ export function trackStatements<T extends object>(sql: T): T {
       if (property === 'unsafe') {
         return (...args: unknown[]) => {
           if (storage.getStore()?.signal.aborted) return refused();
-          return track(method.apply(target, args) as PendingStatement);
+          const done = observeStatement(args[0], tracer);
+          return track(observeSettled(method.apply(target, args) as PendingStatement, done));
         };
       }
       if (property === 'begin' || property === 'savepoint') {
         return (...args: unknown[]) => {
           if (storage.getStore()?.signal.aborted) return refused();
           const callback = args.pop() as (inner: object) => unknown;
-          return method.apply(target, [...args, (inner: object) => callback(trackStatements(inner))]);
+          return method.apply(target, [...args, (inner: object) => callback(trackStatements(inner, tracer))]);
         };
       }
       return value;

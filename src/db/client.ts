@@ -13,7 +13,7 @@ import { databaseDefaults, type Config } from '../config.js';
 import * as tables from './tables.js';
 import { trackStatements } from './cancellation.js';
 import { lockDataDir } from './lock.js';
-import { sqlStatsLogger } from './sql-stats.js';
+import { observePglite, statementTracer } from './sql-stats.js';
 
 export type Database = PgDatabase<PgQueryResultHKT, typeof tables>;
 /** A transaction or the database itself: repositories accept either. */
@@ -34,7 +34,8 @@ export interface DatabaseOptions {
   databaseUrl: string | null;
   /** PGlite directory; null keeps PGlite in memory. */
   dataDir: string | null;
-  debugSql: boolean;
+  /** A span per SQL statement inside a traced operation or job (TRACING). */
+  tracing?: boolean;
   /** Connection pool size for PostgreSQL. */
   poolSize?: number;
   /**
@@ -45,9 +46,9 @@ export interface DatabaseOptions {
 }
 
 /** The database options of a configuration: what the process and the tests open. */
-export function databaseOptions(config: Pick<Config, 'databaseUrl' | 'dataDir' | 'debugSql' | 'statementTimeoutMs'>): DatabaseOptions {
-  const { databaseUrl, dataDir, debugSql, statementTimeoutMs } = config;
-  return { databaseUrl, dataDir, debugSql, statementTimeoutMs };
+export function databaseOptions(config: Pick<Config, 'databaseUrl' | 'dataDir' | 'statementTimeoutMs' | 'tracing'>): DatabaseOptions {
+  const { databaseUrl, dataDir, statementTimeoutMs, tracing } = config;
+  return { databaseUrl, dataDir, statementTimeoutMs, tracing };
 }
 
 async function appliedMigrations(db: Database): Promise<number> {
@@ -70,7 +71,7 @@ function expectedMigrations(): Promise<number> {
 }
 
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
-  const logger = options.debugSql ? sqlStatsLogger : false;
+  const tracer = statementTracer(options.tracing ?? false);
   let handle: Omit<DatabaseHandle, 'ready'>;
   if (options.databaseUrl) {
     const databaseUrl = options.databaseUrl;
@@ -81,7 +82,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
       // when 0, which then also lifts a timeout set on the role or the database.
       connection: { application_name: 'opshub', statement_timeout: options.statementTimeoutMs ?? databaseDefaults.statementTimeoutMs },
     });
-    const db = drizzlePostgres(trackStatements(client), { schema: tables, logger }) as unknown as Database;
+    const db = drizzlePostgres(trackStatements(client, tracer), { schema: tables }) as unknown as Database;
     handle = {
       db,
       kind: 'postgres',
@@ -108,7 +109,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
       lock?.release();
       throw error;
     }
-    const db = drizzlePglite(client, { schema: tables, logger }) as unknown as Database;
+    const db = drizzlePglite({ client: observePglite(client, tracer), schema: tables }) as unknown as Database;
     handle = {
       db,
       kind: 'pglite',

@@ -8,6 +8,7 @@ import type { Database, Executor } from '../db/client.js';
 import type { JobRow } from '../db/tables.js';
 import { Topic, type JobEvent, type Topics } from '../pubsub/topics.js';
 import { UserErrors } from '../schema/shared/user-error.js';
+import { activeTraceCarrier } from '../tracing.js';
 import type { JobRepo } from './job.repo.js';
 import { JobPriority, type JobDefinition } from './types.js';
 
@@ -137,6 +138,8 @@ export class JobQueue {
       maxAttempts: definition.maxAttempts ?? 3,
       priority: definition.priority ?? JobPriority.NORMAL,
       idempotencyKey: input.idempotencyKey ?? null,
+      // The operation that queues the job, when traced: the job's run joins its trace.
+      traceContext: activeTraceCarrier(),
     });
   }
 

@@ -21,6 +21,8 @@ import type { JobRepo } from './job.repo.js';
 import type { JobQueue } from './queue.js';
 import { UserErrors } from '../schema/shared/user-error.js';
 import type { UserRepo } from '../schema/user/user.repo.js';
+import type { Tracer } from '@opentelemetry/api';
+import { startSpanFrom, type ActiveSpan } from '../tracing.js';
 import { Coalescer } from './coalesce.js';
 import { JobError, JobStopped, PermanentJobError, type JobContext, type JobOwner, type StopReason } from './types.js';
 
@@ -36,6 +38,18 @@ export interface RunnerDeps {
   log: Logger;
   /** Called once per run with its outcome (the metrics count them). */
   onRun?(kind: string, outcome: JobRunOutcome): void;
+  /** A span per run, in the trace of the operation that queued the job (tracing on). */
+  tracer?: Tracer | null;
+}
+
+/** What `/readyz` reports of the runner. */
+export interface RunnerHealth {
+  /** `up`: polling; `down`: its last claim failed, or it has not polled for three intervals; `off`: JOB_CONCURRENCY 0. */
+  status: 'up' | 'down' | 'off' | 'stopped';
+  running: number;
+  concurrency: number;
+  /** The last time the runner looked for due jobs (null before the first look). */
+  lastPollAt: string | null;
 }
 
 /** How a run ended: `retried` failed and is scheduled again, `returned` went back to the queue at shutdown. */
@@ -61,8 +75,20 @@ export class JobRunner {
   private pollTimer: NodeJS.Timeout | null = null;
   private cleanupTimer: NodeJS.Timeout | null = null;
   private unsubscribe: Array<() => void> = [];
+  private lastPollAt: number | null = null;
+  private lastClaimFailed = false;
 
   constructor(private readonly deps: RunnerDeps) {}
+
+  health(): RunnerHealth {
+    const { concurrency, pollIntervalMs } = this.deps.config;
+    const lastPollAt = this.lastPollAt === null ? null : new Date(this.lastPollAt).toISOString();
+    const base = { running: this.running.size, concurrency, lastPollAt };
+    if (this.stopped) return { status: 'stopped', ...base };
+    if (concurrency === 0) return { status: 'off', ...base };
+    const stale = this.lastPollAt !== null && Date.now() - this.lastPollAt > 3 * pollIntervalMs + 1_000;
+    return { status: this.lastClaimFailed || stale ? 'down' : 'up', ...base };
+  }
 
   get activeCount(): number {
     return this.running.size;
@@ -118,7 +144,10 @@ export class JobRunner {
   private async claim(): Promise<void> {
     const { config, jobs, log } = this.deps;
     const free = config.concurrency - this.running.size;
-    if (free <= 0) return;
+    if (free <= 0) {
+      this.lastPollAt = Date.now();
+      return;
+    }
     let rows: JobRow[];
     try {
       rows = await jobs.claim(this.workerId, free, config.leaseMs, {
@@ -126,7 +155,11 @@ export class JobRunner {
         // One owner never holds every slot of this process: the last one stays free for everyone else's work.
         perOwnerHere: Math.max(1, config.concurrency - 1),
       });
+      this.lastClaimFailed = false;
+      this.lastPollAt = Date.now();
     } catch (error) {
+      this.lastClaimFailed = true;
+      this.lastPollAt = Date.now();
       log.error({ err: error }, 'claiming jobs failed');
       return;
     }
@@ -155,11 +188,21 @@ export class JobRunner {
     const publisher = new Coalescer<JobRow>((value) => this.deps.queue.publish(value), 1_000 / PROGRESS_UPDATES_PER_SECOND);
     publisher.push(row, true);
     const heartbeat = setInterval(() => void this.heartbeat(row, controller), Math.max(100, this.deps.config.leaseMs / 3));
-    const done = this.execute(row, controller, publisher)
+    const tracer = this.deps.tracer;
+    const span = tracer
+      ? startSpanFrom(tracer, `job ${row.kind}`, row.traceContext, {
+          'opshub.job.id': row.id,
+          'opshub.job.kind': row.kind,
+          'opshub.job.attempt': row.attempts,
+        })
+      : null;
+    const run = () => this.execute(row, controller, publisher, span);
+    const done = (span ? span.run(run) : run())
       // Recording the outcome can fail too (the database went away, at shutdown or in an outage): the row keeps its
       // lease, which expires, and the job is claimed again. Nothing may escape as an unhandled rejection.
       .catch((error: unknown) => this.deps.log.error({ err: error, jobId: row.id }, 'recording the job outcome failed'))
       .finally(() => {
+        span?.end();
         clearInterval(heartbeat);
         this.running.delete(row.id);
         this.wake();
@@ -178,7 +221,7 @@ export class JobRunner {
     }
   }
 
-  private async execute(row: JobRow, controller: AbortController, publisher: Coalescer<JobRow>): Promise<void> {
+  private async execute(row: JobRow, controller: AbortController, publisher: Coalescer<JobRow>, span: ActiveSpan | null): Promise<void> {
     const { jobs, queue, config } = this.deps;
     const log = this.deps.log.child({ jobId: row.id, kind: row.kind, attempt: row.attempts });
     const lockedBy = row.lockedBy!;
@@ -187,7 +230,11 @@ export class JobRunner {
       else log.warn('job lease lost before it finished; another runner owns it now');
     };
     const signal = controller.signal;
-    const ran = (outcome: JobRunOutcome) => this.deps.onRun?.(row.kind, outcome);
+    const ran = (outcome: JobRunOutcome) => {
+      span?.span.setAttribute('opshub.job.outcome', outcome);
+      if (outcome === 'failed' || outcome === 'retried') span?.end('JOB_FAILED');
+      this.deps.onRun?.(row.kind, outcome);
+    };
     const stopIfAsked = () => {
       if (signal.aborted) throw new JobStopped(signal.reason as StopReason);
     };

@@ -12,7 +12,7 @@ import { createContextBuilder } from '../schema/context.js';
 import { bootstrapAdmin } from '../schema/user/bootstrap.js';
 import type { DatabaseHandle } from '../db/client.js';
 import { loggerOptions } from '../log.js';
-import { createAppPubSub, type AppPubSub } from '../pubsub/pubsub.js';
+import { createAppPubSub, type AppPubSub, type RedisErrorHandler } from '../pubsub/pubsub.js';
 import { createContainer, type Container } from '../schema/container.js';
 import { createSchema } from '../schema/index.js';
 import { ErrorCode } from '../schema/shared/errors.js';
@@ -33,6 +33,7 @@ import { shutdownSequence } from './shutdown.js';
 import { registerGraphqlSse } from './sse.js';
 import { TrustedDocuments } from './trusted-documents.js';
 import { attachGraphqlWs } from './ws.js';
+import { tracerFor } from '../tracing.js';
 
 export const GRAPHQL_PATH = '/graphql';
 
@@ -66,7 +67,9 @@ export interface App {
 
 export async function createApp(options: AppOptions): Promise<App> {
   const { config, database } = options;
-  const pubsub = options.pubsub ?? createAppPubSub(config.redisUrl);
+  // Redis errors are logged once Fastify's logger exists (the first ones come from connecting, later).
+  let logRedisError: RedisErrorHandler = () => {};
+  const pubsub = options.pubsub ?? createAppPubSub(config.redisUrl, (error, client) => logRedisError(error, client));
   const container = createContainer({ config, db: database.db, pubsub: pubsub.pubsub, jobHandlers: options.jobHandlers });
   const schema = await createSchema({ pubsub: pubsub.pubsub });
   const contextBuilder = createContextBuilder(container);
@@ -75,6 +78,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   // Production hides "Did you mean …?" hints: they let a caller map a schema whose introspection is off.
   const hideSuggestions = config.nodeEnv === 'production';
   const metrics = createMetrics();
+  const tracer = tracerFor(config.tracing, 'opshub');
   const core = createOperationCore({
     schema,
     policy,
@@ -86,6 +90,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     subscriptionQueueLimit: config.realtime.subscriptionQueueLimit,
     onStep: options.onOperationStep,
     onOperation: (report) => metrics.operation(report),
+    tracer,
   });
 
   const fastify = Fastify({
@@ -106,6 +111,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     forceCloseConnections: 'idle',
     return503OnClosing: true,
   });
+  logRedisError = (error, client) => fastify.log.warn({ err: error, client }, 'redis pub/sub connection failed');
   // Before any route (the plugin hooks each route as it is added). Responses of 1 KB and more, brotli or gzip as the
   // client prefers; event streams are never compressed (the plugin skips text/event-stream, and the SSE transport
   // writes to the hijacked socket). Request bodies are not decompressed: a small compressed body could expand far past
@@ -131,7 +137,6 @@ export async function createApp(options: AppOptions): Promise<App> {
   });
 
   await registerSecurity(fastify, { corsOrigins: config.corsOrigins });
-  registerHealth(fastify, database);
   // A browser pointed at the bare origin lands on GraphiQL in development; production keeps `/` a 404.
   if (config.nodeEnv === 'development') fastify.get('/', { logLevel: 'warn' }, async (_request, reply) => reply.redirect(GRAPHQL_PATH));
   registerMetrics(fastify, metrics, { token: config.metricsToken, production: config.nodeEnv === 'production' });
@@ -143,7 +148,9 @@ export async function createApp(options: AppOptions): Promise<App> {
     config: config.jobs,
     log: fastify.log.child({ component: 'jobs' }),
     onRun: (kind, outcome) => metrics.jobRun(kind, outcome),
+    tracer,
   });
+  registerHealth(fastify, { database, redis: pubsub.reachable, jobs: () => runner.health() });
   metrics.sources.runningJobs = () => runner.activeCount;
   metrics.sources.jobs = () => container.repos.jobs.queueStats();
   metrics.sources.realtime = () => ({

@@ -17,11 +17,12 @@ import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { ErrorCode } from '../schema/shared/errors.js';
 import type { RateLimitTicket } from '../schema/rate-limit/rate-limit.service.js';
 import { errorEnvelope, formatError } from './errors.js';
-import type { Admission, OperationCore, Refusal, TransportRefusal } from './operation.js';
+import { sqlFigures, type Admission, type OperationCore, type Refusal, type TransportRefusal } from './operation.js';
 import type { OperationPolicy } from './operation-policy.js';
 import { acceptedMediaType, getOnly, JSON_MEDIA_TYPE, readParams, type OperationParams } from './params.js';
 import { rateLimitHeaders } from './rate-limit.js';
 import { CSRF_PREFLIGHT_HEADERS, forcesPreflight } from './security.js';
+import { traceHeaders, traceparentOf } from '../tracing.js';
 
 export interface HttpOptions {
   path: string;
@@ -94,21 +95,21 @@ const refusalType = (request: FastifyRequest) => acceptedMediaType(request.heade
 
 /**
  * `Server-Timing` (W3C Server Timing): `total` is the operation's time in the server, from admission to its result;
- * `sql`, when the operation's statements are counted (DEBUG_SQL), is the time its statements ran in (the same figure
- * as `extensions.sql.ms`), with their number. Counting costs one AsyncLocalStorage scope per operation and a counter
- * per statement, which is why only DEBUG_SQL turns it on.
+ * `sql` is the time at least one of its SQL statements was running, measured where the database client sends them
+ * (src/db/sql-stats.ts; the same figure as `extensions.sql.ms` with DEBUG_SQL), with their number. A refusal ran none.
  */
-function serverTiming(totalMs: number, sql: { statements: number; ms: number } | undefined): string {
-  const total = `total;dur=${totalMs.toFixed(2)}`;
-  return sql ? `${total}, sql;dur=${sql.ms.toFixed(2)};desc="${sql.statements} statements"` : total;
+function serverTiming(totalMs: number, sql: { statements: number; ms: number } = { statements: 0, ms: 0 }): string {
+  return `total;dur=${totalMs.toFixed(2)}, sql;dur=${sql.ms.toFixed(2)};desc="${sql.statements} statements"`;
 }
 
-const sqlExtension = (result: { extensions?: Record<string, unknown> }) =>
-  result.extensions?.sql as { statements: number; ms: number } | undefined;
-
-function sendRefusal(request: FastifyRequest, reply: FastifyReply, refusal: Pick<Refusal, 'status' | 'headers' | 'result'>) {
+function sendRefusal(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  refusal: Pick<Refusal, 'status' | 'headers' | 'result'> & { traceparent?: string },
+) {
   if (refusal.status === 401) void reply.header('www-authenticate', 'Bearer error="invalid_token"');
-  void reply.header('server-timing', serverTiming(reply.elapsedTime, sqlExtension(refusal.result)));
+  if (refusal.traceparent) void reply.header('traceparent', refusal.traceparent);
+  void reply.header('server-timing', serverTiming(reply.elapsedTime));
   return reply.code(refusal.status).headers(refusal.headers).type(refusalType(request)).send(refusal.result);
 }
 
@@ -146,7 +147,8 @@ export async function registerGraphqlHttp(fastify: FastifyInstance, options: Htt
           const http = unauthenticated
             ? { status: 401, headers: new HeaderMap([['www-authenticate', 'Bearer']]) }
             : { status: undefined, headers: new HeaderMap() };
-          http.headers.set('server-timing', serverTiming(performance.now() - admission.startedAt, sqlExtension(result)));
+          http.headers.set('server-timing', serverTiming(performance.now() - admission.startedAt, sqlFigures(admission)));
+          if (admission.span) http.headers.set('traceparent', traceparentOf(admission.span.span));
           return { http, body: { kind: 'single', singleResult: result } };
         },
       };
@@ -208,7 +210,9 @@ export async function registerGraphqlHttp(fastify: FastifyInstance, options: Htt
           ip: request.ip,
           log: request.log,
           requestId: request.id,
+          timeSql: true,
           countSql: options.debugSql,
+          trace: traceHeaders(request.headers),
           accepts: httpRule(request.method),
           signal: gone.signal,
         },

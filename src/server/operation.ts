@@ -9,6 +9,9 @@
  *   subscribe the source stream; every event runs with a fresh context (new DataLoaders, the viewer checked again)
  *   complete  masking, `requestId`, the `cost` and `sql` extensions, and the one log line per operation
  *
+ * With tracing on (src/tracing.ts), each operation is one span from admission to its log line, and what it executes
+ * runs inside it, so its SQL statements and the jobs it queues belong to its trace.
+ *
  * A refusal is what the client sees — GraphQL errors and the HTTP status that goes with them — and runs nothing
  * (one found before authentication is charged the minimum price to the client's address):
  * HTTP answers with the status, graphql-ws sends an `error` message (a 401 also closes the socket with 4403), SSE
@@ -36,7 +39,7 @@ import type { Context, ContextBuilder, Transport } from '../schema/context.js';
 import { AuthenticationError, type Authentication } from '../auth/identity.js';
 import { scopeKey } from '../auth/scopes.js';
 import { withCancellation } from '../db/cancellation.js';
-import { newSqlStats, withSqlStats, type SqlStats } from '../db/sql-stats.js';
+import { newSqlStats, sqlTimeMs, withSqlStats, type SqlStats } from '../db/sql-stats.js';
 import type { ConnectionHandle, RealtimeContext } from '../realtime/connections.js';
 import { bounded, isBounded } from '../realtime/queue.js';
 import { mapStream } from '../realtime/streams.js';
@@ -49,6 +52,8 @@ import { checkDocument } from './limits.js';
 import type { OperationPolicy } from './operation-policy.js';
 import { costExtension, type RateLimitGuard } from './rate-limit.js';
 import { resolveTrustedDocument, sha256, type TrustedDocuments } from './trusted-documents.js';
+import type { Tracer } from '@opentelemetry/api';
+import { startLinkedSpan, startOperationSpan, traceparentOf, type ActiveSpan, type TraceCarrier } from '../tracing.js';
 
 /** What a transport hands the core: the request's GraphQL parameters as received, and who sent them. */
 export interface OperationRequest {
@@ -78,8 +83,12 @@ export interface OperationClient {
   accepts?(operation: OperationDefinitionNode): TransportRefusal | null;
   /** The transport's rule on the caller, once authenticated (an event stream counts against the user's cap). */
   admitsCaller?(authentication: Authentication, operation: OperationDefinitionNode): TransportRefusal | null;
-  /** Count the operation's SQL statements for `extensions.sql` (DEBUG_SQL, HTTP). */
+  /** Measure the operation's SQL statements (number, time) for `Server-Timing` (HTTP). */
+  timeSql?: boolean;
+  /** Report them in `extensions.sql` too (DEBUG_SQL, HTTP). */
   countSql?: boolean;
+  /** The request's W3C trace headers: with tracing on, the operation's span is a child of the caller's. */
+  trace?: TraceCarrier;
   /** The realtime connection the operation runs on (graphql-ws, SSE). */
   connection?: ConnectionHandle;
   /** Called when a later check (a subscription event) finds the token no longer valid. */
@@ -110,6 +119,10 @@ export interface Admission {
   transport: Transport;
   startedAt: number;
   sqlStats?: SqlStats;
+  /** `extensions.sql` goes with the results (OperationClient.countSql). */
+  sqlExtension: boolean;
+  /** The operation's span, with tracing on. */
+  span?: ActiveSpan;
   /** The client's OperationClient.signal. */
   signal?: AbortSignal;
   /** `extensions.cost` goes with the first result only. */
@@ -130,6 +143,8 @@ export interface Refusal {
   /** The token was present but not valid: graphql-ws closes the socket with 4403. */
   unauthenticated: boolean;
   rateLimit?: RateLimitTicket;
+  /** The operation span's `traceparent`, with tracing on. */
+  traceparent?: string;
 }
 
 export type OperationContext = Context & RateLimitContext & RealtimeContext;
@@ -151,6 +166,8 @@ export interface OperationCoreOptions {
   onStep?(step: OperationStep, transport: Transport): void;
   /** Called once per operation, refusals included, as its log line is written (the metrics count them). */
   onOperation?(report: OperationReport): void;
+  /** Spans per operation and per subscription event; null or absent: tracing off. */
+  tracer?: Tracer | null;
 }
 
 /** One operation as its log line records it. */
@@ -187,6 +204,7 @@ const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> =>
 
 export function createOperationCore(options: OperationCoreOptions) {
   const { schema, policy, contextBuilder, rateLimits, trusted } = options;
+  const tracer = options.tracer ?? null;
   const step = options.onStep ?? (() => {});
   // Without a trusted manifest: Apollo's automatic persisted queries, on every transport. Bounded by count and by
   // size, so registering many large queries cannot grow the server's memory.
@@ -217,6 +235,7 @@ export function createOperationCore(options: OperationCoreOptions) {
       type: OperationReport['type'];
       startedAt: number;
       errorCode?: string;
+      span?: ActiveSpan;
     },
   ) => {
     const durationMs = Math.round((performance.now() - fields.startedAt) * 100) / 100;
@@ -227,9 +246,11 @@ export function createOperationCore(options: OperationCoreOptions) {
         operationName: fields.operationName,
         durationMs,
         ...(fields.errorCode ? { errorCode: fields.errorCode } : {}),
+        ...(fields.span ? { traceId: fields.span.span.spanContext().traceId } : {}),
       },
       'graphql operation',
     );
+    fields.span?.end(fields.errorCode);
     report({ transport: fields.transport, operationName: fields.operationName, type: fields.type, durationMs, errorCode: fields.errorCode });
   };
 
@@ -241,6 +262,15 @@ export function createOperationCore(options: OperationCoreOptions) {
     /** Known once the document validated and its operation was resolved. */
     type?: OperationReport['type'];
     rateLimit?: RateLimitTicket;
+    span?: ActiveSpan;
+  }
+
+  /** GraphQL semantic conventions: the span is `{type} {name}`, the type alone for an anonymous operation. */
+  function nameSpan(pending: Pending, type: OperationDefinitionNode['operation']): void {
+    if (!pending.span) return;
+    const name = pending.operationName;
+    pending.span.span.updateName(name ? `${type} ${name}` : type);
+    pending.span.span.setAttributes({ 'graphql.operation.type': type, ...(name ? { 'graphql.operation.name': name } : {}) });
   }
 
   function refuse(
@@ -270,6 +300,7 @@ export function createOperationCore(options: OperationCoreOptions) {
       result: { errors: formatted, ...(Object.keys(extensions).length > 0 ? { extensions } : {}) },
       unauthenticated: extra.unauthenticated ?? false,
       rateLimit: pending.rateLimit,
+      ...(pending.span ? { traceparent: traceparentOf(pending.span.span) } : {}),
     };
   }
 
@@ -328,11 +359,13 @@ export function createOperationCore(options: OperationCoreOptions) {
 
   async function admit(request: OperationRequest): Promise<Admission | Refusal> {
     const { client } = request;
+    const requestId = client.requestId ?? randomUUID();
     const pending: Pending = {
-      requestId: client.requestId ?? randomUUID(),
+      requestId,
       client,
       startedAt: performance.now(),
       operationName: typeof request.operationName === 'string' ? request.operationName : null,
+      ...(tracer ? { span: startOperationSpan(tracer, client.trace, { requestId, transport: client.transport }) } : {}),
     };
     if (request.operationName != null && typeof request.operationName !== 'string') {
       return refuseCharged(pending, [badRequest('"operationName" must be a string')], 400);
@@ -351,7 +384,11 @@ export function createOperationCore(options: OperationCoreOptions) {
     const prepared = policy.prepare(source.query, source.hash, (name) => step(name, client.transport));
     if (prepared.errors) {
       // The log line names the operation a document that failed validation declares.
-      if (prepared.parsed) pending.operationName ??= getOperationAST(prepared.parsed, null)?.name?.value ?? null;
+      if (prepared.parsed) {
+        const declared = getOperationAST(prepared.parsed, null);
+        pending.operationName ??= declared?.name?.value ?? null;
+        if (declared) nameSpan(pending, declared.operation);
+      }
       return refuseCharged(pending, prepared.errors, 400);
     }
     const document = prepared.document;
@@ -361,6 +398,7 @@ export function createOperationCore(options: OperationCoreOptions) {
     if (!operation) return refuseCharged(pending, [unresolvedOperation(document, pending.operationName)], 400);
     pending.operationName ??= operation.name?.value ?? null;
     pending.type = operation.operation;
+    nameSpan(pending, operation.operation);
     const transportRefusal = client.accepts?.(operation);
     if (transportRefusal) {
       return refuseCharged(pending, [transportRefusal.error], transportRefusal.status, { headers: transportRefusal.headers });
@@ -426,6 +464,7 @@ export function createOperationCore(options: OperationCoreOptions) {
     if (refused) return refuse(pending, [refused.error], 429, { headers: { 'retry-after': String(refused.retryAfter) } });
 
     if (source.register) persisted?.set(source.hash, source.query);
+    pending.span?.span.setAttribute('opshub.cost', cost);
     const admission: Admission = {
       kind: 'admitted',
       requestId: pending.requestId,
@@ -438,7 +477,9 @@ export function createOperationCore(options: OperationCoreOptions) {
       cost,
       transport: client.transport,
       startedAt: pending.startedAt,
-      ...(client.countSql ? { sqlStats: newSqlStats() } : {}),
+      ...(client.timeSql || client.countSql ? { sqlStats: newSqlStats() } : {}),
+      sqlExtension: client.countSql ?? false,
+      ...(pending.span ? { span: pending.span } : {}),
       signal: client.signal,
       costPending: true,
       finished: false,
@@ -492,12 +533,14 @@ export function createOperationCore(options: OperationCoreOptions) {
     executionArgs,
 
     /**
-     * Runs a query or mutation; with DEBUG_SQL its statements are counted for `extensions.sql`; when the client goes
-     * away (`signal`), its statements are cancelled.
+     * Runs a query or mutation, inside its span when traced; its statements are measured for `Server-Timing` and
+     * `extensions.sql`; when the client goes away (`signal`), its statements are cancelled.
      */
     async execute(admission: Admission): Promise<ExecutionResult> {
+      const { sqlStats, span } = admission;
       const run = () => execute(executionArgs(admission)) as Promise<ExecutionResult> | ExecutionResult;
-      return withCancellation(admission.signal, () => (admission.sqlStats ? withSqlStats(admission.sqlStats, run) : run()));
+      const measured = sqlStats ? () => withSqlStats(sqlStats, run) : run;
+      return withCancellation(admission.signal, span ? () => span.run(measured) : measured);
     },
 
     /**
@@ -507,7 +550,8 @@ export function createOperationCore(options: OperationCoreOptions) {
      */
     async subscribe(admission: Admission): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
       const args = executionArgs(admission);
-      const source = await createSourceEventStream(args);
+      const { span } = admission;
+      const source = await (span ? span.run(() => createSourceEventStream(args)) : createSourceEventStream(args));
       if (!isAsyncIterable(source)) return source as ExecutionResult;
       // Every source, whatever its resolver, reads through a bounded per-subscriber queue: a client that stops reading
       // blocks its transport's send loop, and a pub/sub iterator nobody pulls piles up pushes until it throws into the
@@ -517,7 +561,8 @@ export function createOperationCore(options: OperationCoreOptions) {
       const shareKey = sharedEventsKey(admission);
       return mapStream(stream, async (payload) => {
         const contextValue = await contextBuilder.forEvent(admission.context);
-        const run = () => execute({ ...args, rootValue: payload, contextValue }) as Promise<ExecutionResult> | ExecutionResult;
+        const executeEvent = () => execute({ ...args, rootValue: payload, contextValue }) as Promise<ExecutionResult> | ExecutionResult;
+        const run = tracer && span ? () => tracedEvent(tracer, span, admission, executeEvent) : executeEvent;
         if (shareKey === null || payload === null || typeof payload !== 'object') return run();
         const key = `${shareKey}\u0000${scopeKey(contextValue.scopes)}`;
         let executions = sharedExecutions.get(payload);
@@ -538,11 +583,11 @@ export function createOperationCore(options: OperationCoreOptions) {
         : undefined;
       const ticket = admission.costPending ? admission.context.rateLimit : undefined;
       admission.costPending = false;
-      const stats = admission.sqlStats;
+      const sql = admission.sqlExtension ? sqlFigures(admission) : undefined;
       const extensions = {
         ...result.extensions,
         ...(ticket ? { cost: costExtension(ticket) } : {}),
-        ...(stats ? { sql: { statements: stats.statements, ms: Math.round((performance.now() - stats.startedAt) * 100) / 100 } } : {}),
+        ...(sql ? { sql } : {}),
       };
       if (final || errors) finish(admission, firstErrorCode(errors));
       return {
@@ -562,3 +607,31 @@ export function createOperationCore(options: OperationCoreOptions) {
 }
 
 export type OperationCore = ReturnType<typeof createOperationCore>;
+
+/** The statements an operation ran and the time they took (ms), when they were measured. */
+export function sqlFigures(admission: Pick<Admission, 'sqlStats'>): { statements: number; ms: number } | undefined {
+  const stats = admission.sqlStats;
+  return stats ? { statements: stats.statements, ms: sqlTimeMs(stats) } : undefined;
+}
+
+/** One subscription event's execution as a span of its own, linked to the subscription's. */
+async function tracedEvent(
+  tracer: Tracer,
+  subscription: ActiveSpan,
+  admission: Admission,
+  run: () => Promise<ExecutionResult> | ExecutionResult,
+): Promise<ExecutionResult> {
+  const name = admission.operationName ?? 'subscription';
+  const event = startLinkedSpan(tracer, `subscription ${name} event`, subscription.span, {
+    'graphql.operation.type': 'subscription',
+    'opshub.request_id': admission.requestId,
+  });
+  try {
+    const result = await event.run(run);
+    event.end(result.errors?.length ? String(result.errors[0]!.extensions?.code ?? ErrorCode.INTERNAL_SERVER_ERROR) : undefined);
+    return result;
+  } catch (error) {
+    event.end(ErrorCode.INTERNAL_SERVER_ERROR);
+    throw error;
+  }
+}

@@ -17,6 +17,7 @@ import { ErrorCode } from '../schema/shared/errors.js';
 import { errorEnvelope } from './errors.js';
 import type { Admission, OperationCore, TransportRefusal } from './operation.js';
 import { getOnly, readParams, type OperationParams } from './params.js';
+import { traceHeaders } from '../tracing.js';
 
 export interface SseOptions {
   path: string;
@@ -111,6 +112,7 @@ export function registerGraphqlSse(fastify: FastifyInstance, options: SseOptions
           ip: request.ip,
           log: request.log,
           requestId: request.id,
+          trace: traceHeaders(request.headers),
           accepts: methodRule(request.method),
           admitsCaller: capRule(stream, handle),
           onRevoked: () => socket.destroy(),

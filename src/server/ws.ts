@@ -18,6 +18,7 @@ import type { Admission, OperationCore, Refusal } from './operation.js';
 import { isAllowedWebSocketOrigin } from './security.js';
 import type { ConnectionHandle } from '../realtime/connections.js';
 import type { Realtime } from '../realtime/realtime.js';
+import { traceHeaders } from '../tracing.js';
 
 export interface WsOptions {
   server: Server;
@@ -259,6 +260,8 @@ export function attachGraphqlWs(options: WsOptions) {
             transport: 'ws',
             ip: options.clientAddress(ctx.extra.request),
             log,
+            // The upgrade request's trace headers: the socket's operations join the trace that opened it.
+            trace: traceHeaders(ctx.extra.request.headers),
             connection: connection.handle ?? undefined,
             signal: connection.closed.signal,
             onRevoked: () => socket.close(CloseCode.Forbidden, 'Forbidden'),

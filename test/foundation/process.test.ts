@@ -56,7 +56,11 @@ describe('the entry point on PGlite in DATA_DIR', () => {
       const ready = await fetch(`${base}/readyz`);
       expect(ready.status).toBe(200);
       expect(ready.headers.get('content-type')).toMatch(/^application\/json/);
-      expect(await ready.json()).toEqual({ status: 'ready', database: 'pglite' });
+      expect(await ready.json()).toMatchObject({
+        status: 'ready',
+        database: 'pglite',
+        checks: { database: { status: 'up', kind: 'pglite' }, jobs: { status: 'up', running: 0 } },
+      });
 
       const created = await gql(
         url,
@@ -124,14 +128,18 @@ describe('/readyz', () => {
   it(
     'is 503 while migrations are missing or the database is closed, 200 in between',
     async () => {
-      const database = await openDatabase({ databaseUrl: null, dataDir: null, debugSql: false });
+      const database = await openDatabase({ databaseUrl: null, dataDir: null });
       const fastify = Fastify();
-      registerHealth(fastify, database);
+      registerHealth(fastify, { database });
       cleanups.push(() => fastify.close());
 
       const unmigrated = await fastify.inject({ method: 'GET', url: '/readyz' });
       expect(unmigrated.statusCode).toBe(503);
-      expect(unmigrated.json()).toEqual({ status: 'unavailable', database: 'pglite' });
+      expect(unmigrated.json()).toEqual({
+        status: 'unavailable',
+        database: 'pglite',
+        checks: { database: { status: 'down', kind: 'pglite' } },
+      });
       expect((await fastify.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
 
       await database.migrate();
@@ -140,7 +148,7 @@ describe('/readyz', () => {
       await database.close();
       const down = await fastify.inject({ method: 'GET', url: '/readyz' });
       expect(down.statusCode).toBe(503);
-      expect(down.json()).toEqual({ status: 'unavailable', database: 'pglite' });
+      expect(down.json()).toEqual({ status: 'unavailable', database: 'pglite', checks: { database: { status: 'down', kind: 'pglite' } } });
     },
     PROCESS_TEST_TIMEOUT_MS,
   );

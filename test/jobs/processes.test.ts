@@ -35,13 +35,13 @@ async function storage(): Promise<{ env: Record<string, string>; open(): Promise
   const database = await createTestDatabase();
   cleanups.push(() => database.drop());
   if (database.url) {
-    return { env: { DATABASE_URL: database.url }, open: () => openDatabase({ databaseUrl: database.url, dataDir: null, debugSql: false }) };
+    return { env: { DATABASE_URL: database.url }, open: () => openDatabase({ databaseUrl: database.url, dataDir: null }) };
   }
   const data = tempDataDir();
   cleanups.push(data.remove);
   return {
     env: { DATA_DIR: data.dir, DATABASE_URL: '' },
-    open: () => openDatabase({ databaseUrl: null, dataDir: data.dir, debugSql: false }),
+    open: () => openDatabase({ databaseUrl: null, dataDir: data.dir }),
   };
 }
 

@@ -46,6 +46,8 @@ export const jobs = pgTable(
     checkpoint: jsonb('checkpoint'),
     /** Bumped on every change: subscribers drop events older than what they already saw. */
     revision: integer('revision').notNull().default(0),
+    /** W3C `traceparent`/`tracestate` of the traced operation that queued the job; its run joins that trace. */
+    traceContext: jsonb('trace_context').$type<{ traceparent?: string; tracestate?: string }>(),
     /** At most one job per key (e.g. one scheduled clean-up per interval, across processes). */
     idempotencyKey: varchar('idempotency_key', { length: 200 }),
     createdAt: timestamptz('created_at').notNull().defaultNow(),

@@ -5,6 +5,7 @@
  * so every process behind a load balancer draws from the same budget.
  */
 import { Redis } from 'ioredis';
+import { closeRedis } from '../../pubsub/redis.js';
 import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract, type RateLimiterRes } from 'rate-limiter-flexible';
 
 export interface WindowState {
@@ -136,11 +137,24 @@ export class RedisRateLimitStore extends FlexibleRateLimitStore {
     private readonly prefix = 'opshub:rate:',
   ) {
     super();
-    this.redis = new Redis(url, { maxRetriesPerRequest: 3 });
+    // While Redis is unreachable a command fails after one reconnect attempt, or a second without an answer, and the
+    // insurance limiter answers; commands sent before the first connection wait for it.
+    this.redis = new Redis(url, { maxRetriesPerRequest: 1, commandTimeout: 1_000 });
+    this.redis.on('error', () => {});
   }
 
+  /**
+   * While Redis does not answer, each process counts in memory (rate-limiter-flexible's insurance limiter): budgets
+   * are per process for that time, and operations keep running instead of failing with the store.
+   */
   protected createLimiter(seconds: number): RateLimiterAbstract {
-    return new RateLimiterRedis({ storeClient: this.redis, points: UNLIMITED, duration: seconds, keyPrefix: '' });
+    return new RateLimiterRedis({
+      storeClient: this.redis,
+      points: UNLIMITED,
+      duration: seconds,
+      keyPrefix: '',
+      insuranceLimiter: new RateLimiterMemory({ points: UNLIMITED, duration: seconds, keyPrefix: '' }),
+    });
   }
 
   /**
@@ -157,7 +171,7 @@ export class RedisRateLimitStore extends FlexibleRateLimitStore {
 
   override async close(): Promise<void> {
     await super.close();
-    await this.redis.quit();
+    await closeRedis(this.redis);
   }
 }
 

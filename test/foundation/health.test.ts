@@ -1,0 +1,84 @@
+/**
+ * `/readyz` reports what this process depends on: the database (503 without it), Redis when REDIS_URL is set and
+ * the job runner (200 `degraded` when either is down: queries still work).
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { Topic } from '../../src/pubsub/topics.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+import { collect } from '../helpers/subscriptions.js';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const servers: TestServer[] = [];
+afterAll(async () => {
+  await Promise.all(servers.map((server) => server.close()));
+});
+
+async function start(env: Record<string, string> = {}): Promise<TestServer> {
+  const server = await startServer(env);
+  servers.push(server);
+  return server;
+}
+
+async function until(check: () => boolean, ms = 10_000): Promise<void> {
+  for (const deadline = Date.now() + ms; !check();) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+async function readyz(server: TestServer) {
+  const response = await fetch(`${server.url}/readyz`);
+  return { status: response.status, body: (await response.json()) as Record<string, any> };
+}
+
+describe('/readyz', () => {
+  it('reports the database and the job runner, and no Redis without REDIS_URL', async () => {
+    const server = await start({ JOB_CONCURRENCY: '3' });
+    const { status, body } = await readyz(server);
+    expect(status).toBe(200);
+    expect(body.status).toBe('ready');
+    expect(body.checks.database).toEqual({ status: 'up', kind: process.env.DATABASE_URL ? 'postgres' : 'pglite' });
+    expect(body.checks.jobs).toMatchObject({ status: 'up', running: 0, concurrency: 3 });
+    expect(Date.parse(body.checks.jobs.lastPollAt)).toBeGreaterThan(Date.now() - 60_000);
+    expect(body.checks.redis).toBeUndefined();
+
+    // A stopped runner (as at the start of a shutdown) takes no jobs: degraded, still 200.
+    await server.app.runner.stop(0);
+    const stopped = await readyz(server);
+    expect(stopped.status).toBe(200);
+    expect(stopped.body).toMatchObject({ status: 'degraded', checks: { jobs: { status: 'stopped' } } });
+  });
+
+  it('says the runner is off with JOB_CONCURRENCY=0, and stays ready', async () => {
+    const server = await start({ JOB_CONCURRENCY: '0' });
+    const { status, body } = await readyz(server);
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ status: 'ready', checks: { jobs: { status: 'off', concurrency: 0 } } });
+  });
+
+  it('reports Redis up when REDIS_URL answers', async () => {
+    const server = await start({ REDIS_URL });
+    const { status, body } = await readyz(server);
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ status: 'ready', checks: { redis: { status: 'up' } } });
+  });
+
+  it('is degraded, not unavailable, when Redis does not answer, and queries still run', async () => {
+    // Nothing listens on port 1.
+    const server = await start({ REDIS_URL: 'redis://127.0.0.1:1' });
+    const { status, body } = await readyz(server);
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ status: 'degraded', checks: { redis: { status: 'down' }, database: { status: 'up' } } });
+    const { body: answer } = await server.gql('{ __typename }');
+    expect(answer).toMatchObject({ data: { __typename: 'Query' } });
+
+    // A subscription and a publish while Redis is down: both commands fail after their retries, the process lives on.
+    const subscriber = collect(server.wsClient(), { query: 'subscription { itemChanged { id } }' });
+    server.app.container.pubsub.publish(Topic.ItemChanged, { id: 'none' } as never);
+    await until(() => server.logs.some((line) => line.msg === 'redis pub/sub connection failed'));
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    subscriber.dispose();
+    const again = await server.gql('{ __typename }');
+    expect(again.body).toMatchObject({ data: { __typename: 'Query' } });
+  });
+});
