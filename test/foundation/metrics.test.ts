@@ -3,6 +3,7 @@
  * job runs, open subscriptions), response compression and `Server-Timing`.
  */
 import { request as httpRequest } from 'node:http';
+import type { Socket } from 'node:net';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PermanentJobError, type JobDefinition } from '../../src/jobs/types.js';
@@ -10,10 +11,14 @@ import { MAX_OPERATION_NAME_LENGTH } from '../../src/server/metrics.js';
 import { createUser, type TestUser } from '../helpers/auth.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { collect } from '../helpers/subscriptions.js';
+import { rawClient, until, type RawClient } from '../realtime/helpers.js';
 
 const METRICS_TOKEN = 'metrics-token-for-the-tests';
 const PROBE = 'query MetricsProbe { __typename }';
 const PROBES = 7;
+/** Small, so a socket that stops reading is over it after a few large events. */
+const MAX_BUFFERED_BYTES = 8_192;
+const CREATE_POST = 'mutation CreatePost($input: CreatePostInput!) { createPost(input: $input) { post { id } userErrors { message } } }';
 
 const handlers: JobDefinition[] = [
   {
@@ -32,10 +37,15 @@ let user: TestUser;
 
 beforeAll(async () => {
   // One subscription per socket, so a second one is a RATE_LIMITED refusal.
-  server = await startServer({ METRICS_TOKEN, JOB_POLL_INTERVAL_MS: '50', WS_MAX_SUBSCRIPTIONS: '1' }, { jobHandlers: handlers });
+  server = await startServer(
+    { METRICS_TOKEN, JOB_POLL_INTERVAL_MS: '50', WS_MAX_SUBSCRIPTIONS: '1', WS_MAX_BUFFERED_BYTES: String(MAX_BUFFERED_BYTES) },
+    { jobHandlers: handlers },
+  );
   user = await createUser(server);
 });
+const rawClients: RawClient[] = [];
 afterAll(async () => {
+  await Promise.all(rawClients.map((client) => client.dispose()));
   await server?.close();
 });
 
@@ -198,6 +208,43 @@ describe('/metrics', () => {
       sample(text, 'opshub_graphql_operations_total', { operation: 'Watch', type: 'subscription', transport: 'ws', outcome: 'ok' }),
     ).toBe(1);
   });
+
+  it('counts a consumer dropped because it stopped reading, once', async () => {
+    const before = sample(await scrape(), 'opshub_realtime_dropped_consumers_total', { transport: 'ws' }) ?? 0;
+    const reader = await createUser(server);
+    // The server's end of the socket, to know when a message is stuck in its outgoing buffer.
+    const upgraded = new Promise<Socket>((resolve) =>
+      server.app.fastify.server.once('upgrade', (_request, socket: Socket) => resolve(socket)),
+    );
+    const stalled = rawClient(server, reader.token, rawClients);
+    const serverEnd = await upgraded;
+    const posts = collect(stalled.client, { query: 'subscription Posts { postPublished { id body } }' });
+    const publish = async (title: string, body: string) => {
+      const { body: result } = await server.gql(CREATE_POST, { input: { title, body } }, { token: user.token });
+      expect(result.data!.createPost.userErrors).toEqual([]);
+    };
+    while (posts.events.length === 0) {
+      await publish('hello', 'hello');
+      await posts.waitFor(1, 250).catch(() => undefined);
+    }
+    (stalled.socket() as unknown as { _socket: Socket })._socket.pause();
+    // Large posts until one stays in the server's outgoing buffer (the kernel's buffers are full): the buffer check
+    // drops the socket within a second.
+    const body = 'z'.repeat(10_000);
+    for (let sent = 0; serverEnd.writableLength <= MAX_BUFFERED_BYTES; sent++) {
+      if (sent === 5_000) throw new Error('the outgoing buffer never filled');
+      const written = serverEnd.bytesWritten;
+      await publish(`big ${sent}`, body);
+      await until(
+        () => serverEnd.bytesWritten >= written + body.length || serverEnd.writableLength > MAX_BUFFERED_BYTES,
+        'the post on the socket',
+      );
+    }
+    const text = await scrapeUntil((t) => (sample(t, 'opshub_realtime_dropped_consumers_total', { transport: 'ws' }) ?? 0) > before);
+    expect(sample(text, 'opshub_realtime_dropped_consumers_total', { transport: 'ws' })).toBe(before + 1);
+    expect(sample(text, 'opshub_realtime_dropped_consumers_total', { transport: 'sse' }) ?? 0).toBe(0);
+    posts.dispose();
+  }, 120_000);
 
   it('refuses a scrape without the token when METRICS_TOKEN is set', async () => {
     expect((await fetch(`${server.url}/metrics`)).status).toBe(401);

@@ -76,6 +76,10 @@ describe('volume', () => {
     await until(() => realtime().channels.subscriberCount === 101, 'the subscriptions', 120_000);
     await until(() => reading.events.length === 1, "the stalled user's presence");
     // The stalled client stops reading its socket; the server's writes to it back up.
+    // The reader drains what that phase published before the bursts start: a backlog left from it plus a burst could
+    // pass the reader's own queue limit on a loaded machine and drop the healthy socket.
+    const settled = `ST${String(n - 1).padStart(4, '0')}`;
+    await until(() => reading.events.some((e) => e.data?.itemChanged.sku === settled), `event ${settled}`, 30_000);
     (stuck.socket() as unknown as { _socket: { pause(): void } })._socket.pause();
 
     const body = 'x'.repeat(1_990);
@@ -129,14 +133,19 @@ describe('volume', () => {
       'the subscriptions',
       60_000,
     );
+    // The reader drains what that phase published before the bursts start: a backlog left from it plus a burst could
+    // pass the reader's own queue limit on a loaded machine and drop the healthy socket.
+    const settled = `ST${String(n - 1).padStart(4, '0')}`;
+    await until(() => reading.events.some((e) => e.data?.itemChanged.sku === settled), `event ${settled}`, 30_000);
     (stuck.socket() as unknown as { _socket: { pause(): void } })._socket.pause();
 
     // More events than a pub/sub iterator nobody pulls may hold (1,024): they used to be thrown into the publisher.
     const dropped = () => realtime().connections.countFor(admin.rowId) === 0;
     const from = n;
-    // In bursts the reading subscriber keeps up with (its queue holds 50 here), so only the stalled socket falls behind.
-    for (let burst = 0; burst < 30; burst++) {
-      for (let i = 0; i < 40; i++) server.app.container.pubsub.publish(Topic.ItemChanged, event(n++));
+    // In bursts of half the reading subscriber's queue (50 here), each delivered before the next, so only the stalled
+    // socket falls behind.
+    for (let burst = 0; burst < 48; burst++) {
+      for (let i = 0; i < 25; i++) server.app.container.pubsub.publish(Topic.ItemChanged, event(n++));
       const sku = `ST${String(n - 1).padStart(4, '0')}`;
       await until(() => reading.events.some((e) => e.data?.itemChanged.sku === sku), `event ${sku}`, 30_000);
     }
