@@ -3,6 +3,7 @@
  * SQL and data, as ratios measured in one run. See bench/README.md for what is measured and how.
  */
 import 'reflect-metadata';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { openDatabase } from '../src/db/client.js';
@@ -24,16 +25,22 @@ import {
   type WorkloadReport,
 } from './lib/report.js';
 import { startVerifier } from './lib/verify.js';
+import { startOtlpSink, type OtlpSink } from './lib/otlp-sink.js';
 import { missingFields, workloads, type Fixtures } from './lib/workloads.js';
 
 interface CandidateSpec {
   id: string;
   title: string;
   entry: string;
+  /** Added to the shared environment. */
+  env?: Record<string, string>;
 }
 
 const CANDIDATES: CandidateSpec[] = [
   { id: 'opshub', title: 'OpsHub (Fastify + Apollo, production)', entry: 'src/main.ts' },
+  // The build (`npm run build`, made first when stale) with tracing on: every operation, statement and job a span,
+  // exported over OTLP/HTTP to a sink in this process (its URL is filled in when the sink listens).
+  { id: 'opshub-traced', title: 'OpsHub built (dist/), tracing on (OTLP/HTTP export)', entry: 'dist/main.js', env: { TRACING: 'true' } },
   { id: 'graphql-js', title: 'graphql-js execute on node:http', entry: 'bench/candidates/graphql-js.ts' },
   { id: 'yoga', title: 'GraphQL Yoga', entry: 'bench/candidates/yoga.ts' },
   { id: 'mercurius', title: 'Mercurius (jit: 1)', entry: 'bench/candidates/mercurius.ts' },
@@ -52,11 +59,13 @@ const options = parseOptions(process.argv.slice(2));
 const wanted = (id: string) => options.only === null || options.only.includes(id);
 
 let database: BenchDatabase | null = null;
+const sinks: OtlpSink[] = [];
 const running: Spawned[] = [];
 let cleaning: Promise<void> | null = null;
 function cleanup(): Promise<void> {
   cleaning ??= (async () => {
     await Promise.allSettled(running.map((candidate) => candidate.stop()));
+    await Promise.allSettled(sinks.map((sink) => sink.close()));
     killAll();
     await database?.drop().catch(() => {});
   })();
@@ -108,6 +117,12 @@ async function main(): Promise<void> {
   const handle = await openDatabase({ databaseUrl: database.databaseUrl, dataDir: database.dataDir });
   await handle.migrate();
   const specs = CANDIDATES.filter((spec) => spec.id === 'opshub' || options.candidates === null || options.candidates.includes(spec.id));
+  if (specs.some((spec) => spec.id === 'opshub-traced')) {
+    execFileSync(process.execPath, ['scripts/build.mjs', '--if-stale'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const sink = await startOtlpSink();
+    sinks.push(sink);
+    baseEnv.OTEL_EXPORTER_OTLP_ENDPOINT = sink.url;
+  }
   let startedCandidatesAt = performance.now();
   let starting: Promise<void> | null = null;
   const startCandidates = () => {
@@ -115,7 +130,7 @@ async function main(): Promise<void> {
     starting = (async () => {
       for (const spec of specs) {
         const nodeArgs = options.cpuProf && spec.id === 'opshub' ? ['--cpu-prof', `--cpu-prof-dir=${RESULTS_DIR}profiles`] : [];
-        const env = { ...baseEnv, ...(await database!.envFor(spec.id)) };
+        const env = { ...baseEnv, ...spec.env, ...(await database!.envFor(spec.id)) };
         running.push(await spawnCandidate({ id: spec.id, entry: spec.entry, env, nodeArgs }));
       }
     })();

@@ -76,10 +76,6 @@ describe('volume', () => {
     await until(() => realtime().channels.subscriberCount === 101, 'the subscriptions', 120_000);
     await until(() => reading.events.length === 1, "the stalled user's presence");
     // The stalled client stops reading its socket; the server's writes to it back up.
-    // The reader drains what that phase published before the bursts start: a backlog left from it plus a burst could
-    // pass the reader's own queue limit on a loaded machine and drop the healthy socket.
-    const settled = `ST${String(n - 1).padStart(4, '0')}`;
-    await until(() => reading.events.some((e) => e.data?.itemChanged.sku === settled), `event ${settled}`, 30_000);
     (stuck.socket() as unknown as { _socket: { pause(): void } })._socket.pause();
 
     const body = 'x'.repeat(1_990);
