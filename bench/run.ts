@@ -112,6 +112,10 @@ async function main(): Promise<void> {
     RATE_LIMIT_ADMIN: '100000000',
     // Every fan-out subscriber signs in as the same bench user; the per-user connection cap would stop it at 10.
     WS_MAX_CONNECTIONS_PER_USER: '100000',
+    // Every fan-out socket opens from 127.0.0.1 and is anonymous until its connection_init: the per-address and
+    // process-wide caps on such sockets would refuse all but the first 20 (1008) while they connect at once.
+    WS_MAX_ANONYMOUS_PER_ADDRESS: '100000',
+    WS_MAX_ANONYMOUS_CONNECTIONS: '100000',
     ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : { DATA_DIR: database.dataDir! }),
   };
   const handle = await openDatabase({ databaseUrl: database.databaseUrl, dataDir: database.dataDir });
