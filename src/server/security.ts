@@ -107,6 +107,8 @@ export async function registerSecurity(fastify: FastifyInstance, options: { cors
     xFrameOptions: { action: 'deny' },
   });
   fastify.addHook('onSend', async (_request, reply, payload) => {
+    // A page that brings its own, narrower policy (the dashboard) keeps it.
+    if (reply.hasHeader('content-security-policy')) return payload;
     const type = String(reply.getHeader('content-type') ?? '');
     void reply.header('content-security-policy', type.startsWith('text/html') ? GRAPHIQL_CSP : API_CSP);
     return payload;
