@@ -116,21 +116,38 @@
     live.start();
   }
 
-  /** A new token pair from the refresh token; the socket then carries the new access token. */
-  async function renew() {
-    if (!session.refreshToken) return false;
+  /** How long to wait before trying a renewal again when the server could not be reached. */
+  const RENEW_RETRY_MS = 5_000;
+  let renewing = null;
+
+  /**
+   * A new token pair from the refresh token; the socket then carries the new access token. One renewal at a time:
+   * refresh tokens are single use, and presenting a used one ends the whole session.
+   */
+  function renew() {
+    if (!renewing) renewing = renewOnce().finally(() => (renewing = null));
+    return renewing;
+  }
+
+  async function renewOnce() {
+    const refreshToken = session.refreshToken;
+    if (!refreshToken) return;
+    clearTimeout(session.renewTimer);
+    let payload;
     try {
-      const data = await gql(Q.refresh, { refreshToken: session.refreshToken });
-      const payload = data.refreshSession;
-      if (payload.userErrors.length || !payload.accessToken)
-        throw new Error(payload.userErrors[0] ? payload.userErrors[0].message : 'refresh refused');
-      adopt(payload);
-      live.renewed();
-      return true;
+      payload = (await gql(Q.refresh, { refreshToken })).refreshSession;
     } catch {
-      signOut('Your session has ended. Sign in again.');
-      return false;
+      // Unreachable or busy server: the access token is still valid for a while, so try again shortly.
+      if (session.refreshToken === refreshToken) session.renewTimer = setTimeout(renew, RENEW_RETRY_MS);
+      return;
     }
+    if (session.refreshToken !== refreshToken) return; // signed out meanwhile
+    if (payload.userErrors.length || !payload.accessToken) {
+      signOut('Your session has ended. Sign in again.');
+      return;
+    }
+    adopt(payload);
+    live.renewed();
   }
 
   function signOut(message) {
@@ -180,13 +197,16 @@
     generation: 0,
     attempt: 0,
     retryTimer: null,
+    /** A 4403 since the last successful connection. */
+    refused: false,
     subscriptions: [],
     jobSubscriptions: new Map(),
 
-    start() {
+    /** `quiet`: a planned reconnection (a renewed token), which keeps the connection state shown. */
+    start(quiet) {
       this.stop();
       const generation = ++this.generation;
-      setState(this.attempt === 0 && !state.everConnected ? 'connecting' : 'reconnecting');
+      if (!quiet) setState(this.attempt === 0 && !state.everConnected ? 'connecting' : 'reconnecting');
       const client = graphqlWs.createClient({
         url: WS_URL,
         lazy: false,
@@ -211,26 +231,34 @@
       this.client = null;
     },
 
+    /** The session has a new access token: reconnect with it (the socket's token is fixed at connection_init). */
     renewed() {
-      if (this.client) this.start();
+      if (session.token) this.start(this.client !== null && state.connected);
     },
 
     connected(client) {
       this.attempt = 0;
+      this.refused = false;
+      state.connected = true;
       state.everConnected = true;
       setState('connected');
       subscribeAll(client);
-      loadSnapshot().catch(report);
+      const generation = this.generation;
+      // A load cut short because this connection dropped is repeated by the next one; only a live one reports.
+      loadSnapshot((error) => generation === this.generation && report(error));
     },
 
     closed(event) {
+      state.connected = false;
       this.subscriptions = [];
       this.jobSubscriptions.clear();
       this.client = null;
       if (!session.token) return;
-      // 4403: the token was refused (expired, revoked). One renewal, then sign-out if that fails too.
+      // 4403: the token was refused (expired, revoked). Renew and reconnect once; refused again, sign out.
       if (event && event.code === 4403) {
         setState('reconnecting');
+        if (this.refused) return signOut('Your session has ended. Sign in again.');
+        this.refused = true;
         renew();
         return;
       }
@@ -288,6 +316,7 @@
 
   const state = {
     everConnected: false,
+    connected: false,
     stats: null,
     orders: new Map(),
     items: new Map(),
@@ -301,6 +330,7 @@
 
   function resetState() {
     state.everConnected = false;
+    state.connected = false;
     state.stats = null;
     state.orders.clear();
     state.items.clear();
@@ -312,14 +342,14 @@
   }
 
   /** Every panel's state, loaded after the subscriptions are open, so nothing that happens meanwhile is missed. */
-  async function loadSnapshot() {
+  async function loadSnapshot(onError) {
     const tasks = [loadJobs()];
     if (allowed('kpis')) tasks.push(gql(Q.stats).then((data) => onStats(data.dashboard)));
     if (allowed('orders')) tasks.push(loadOrders());
     if (allowed('stock')) tasks.push(loadItems());
     if (allowed('notifications')) tasks.push(loadNotifications());
     const results = await Promise.allSettled(tasks);
-    for (const result of results) if (result.status === 'rejected') report(result.reason);
+    for (const result of results) if (result.status === 'rejected') onError(result.reason);
   }
 
   async function loadOrders() {
@@ -546,15 +576,17 @@
         const row = el('li', `job ${job.status.toLowerCase()}`);
         row.dataset.jobId = job.id;
         row.dataset.status = job.status;
+        row.dataset.kind = job.kind;
         row.dataset.progress = String(job.progress);
         const bar = el('progress');
         bar.max = 100;
-        bar.value = job.progress;
+        // Some kinds report no steps (a clean-up ends at 0 %): a completed job's bar is full whatever it reported.
+        bar.value = job.status === 'COMPLETED' ? 100 : job.progress;
         bar.setAttribute('aria-label', `${job.kind} progress`);
         row.append(
           el('span', 'what', job.kind.replace(/_/g, ' ').toLowerCase()),
           bar,
-          el('b', 'count', `${job.progress} %`),
+          el('b', 'count', `${job.status === 'COMPLETED' ? 100 : job.progress} %`),
           el('span', 'status', job.status.toLowerCase()),
         );
         return row;

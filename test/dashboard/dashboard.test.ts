@@ -24,6 +24,7 @@ let server: TestServer;
 let browser: Browser;
 let demo: DemoLogin[];
 let shopper: TestUser;
+let staff: TestUser;
 const contexts: BrowserContext[] = [];
 
 /** A page in its own browser context, recording its requests, GraphQL answers, socket frames and console errors. */
@@ -47,6 +48,23 @@ async function openPage(viewport = { width: 1600, height: 1000 }) {
   return { page, requests, received, problems };
 }
 
+/** The data-progress values the job row of `kind` has shown, from now on, in order (without repeats). */
+async function watchProgress(page: Page, kind: string): Promise<() => Promise<string[]>> {
+  const key = `progress_${kind}`;
+  await page.evaluate(
+    ([name, jobKind]) => {
+      const seen: string[] = [];
+      (window as unknown as Record<string, string[]>)[name!] = seen;
+      new MutationObserver(() => {
+        const value = document.querySelector(`#job-list li[data-kind="${jobKind}"]`)?.getAttribute('data-progress');
+        if (value && seen.at(-1) !== value) seen.push(value);
+      }).observe(document.getElementById('job-list')!, { childList: true, subtree: true, attributes: true });
+    },
+    [key, kind],
+  );
+  return () => page.evaluate((name) => (window as unknown as Record<string, string[]>)[name], key);
+}
+
 async function signIn(page: Page, login: string, password: string) {
   await page.goto(`${server.url}/dashboard`);
   await page.getByLabel('Username or e-mail').fill(login);
@@ -66,10 +84,12 @@ async function itemId(sku: string, token: string): Promise<string> {
 
 beforeAll(async () => {
   if (!hasChromium) return;
-  server = await startServer({ JOB_POLL_INTERVAL_MS: '50' });
+  // Each e-mail takes 250 ms, so a SEND_EMAIL job runs for a few seconds and reports progress as it goes.
+  server = await startServer({ JOB_POLL_INTERVAL_MS: '50', JOB_EMAIL_DELAY_MS: '250' });
   await seedDemoData(server.app.container);
   demo = await seedDemoAccounts(server.app.container);
   shopper = await createUser(server);
+  staff = await createUser(server, { role: 'ADMIN' });
   // Two orders before the page opens: the chart and the feed load them.
   const id = await itemId('BK1002', shopper.token);
   for (let i = 0; i < 2; i += 1) {
@@ -134,13 +154,37 @@ describe.skipIf(!hasChromium)('the dashboard at GET /dashboard', () => {
 
   it('follows an export job started from the page until its progress bar is full', async () => {
     const { page } = admin;
+    const seen = await watchProgress(page, 'EXPORT_ITEMS');
     await page.getByRole('button', { name: 'Export catalog' }).click();
-    const row = page.locator('#job-list li[data-job-id]').first();
+    const row = page.locator('#job-list li[data-kind="EXPORT_ITEMS"]');
     await row.waitFor({ timeout: 10_000 });
     await expect.poll(() => row.getAttribute('data-status'), { timeout: 30_000 }).toBe('COMPLETED');
     expect(await row.getAttribute('data-progress')).toBe('100');
+    // Queued at 0 %, then moved to 100 % by jobUpdated.
+    expect((await seen())[0]).toBe('0');
+    expect((await seen()).at(-1)).toBe('100');
     expect(await row.locator('progress').evaluate((bar) => (bar as HTMLProgressElement).value)).toBe(100);
     expect(await row.innerText()).toContain('100 %');
+  });
+
+  it('finds a job started elsewhere through the running-jobs figure and follows its progress', async () => {
+    const { page } = admin;
+    const seen = await watchProgress(page, 'SEND_EMAIL');
+    const to = Array.from({ length: 12 }, (_, i) => `reader${i}@example.com`);
+    const started = await server.gql(
+      'mutation($input: StartJobInput!) { startJob(input: $input) { job { id } userErrors { message } } }',
+      { input: { kind: 'SEND_EMAIL', params: { to, subject: 'Stock take', body: 'Friday at nine.' } } },
+      { token: staff.token },
+    );
+    const jobId = started.body.data!.startJob.job.id;
+    const row = page.locator(`#job-list li[data-job-id="${jobId}"]`);
+    await row.waitFor({ timeout: 15_000 });
+    await expect.poll(() => row.getAttribute('data-status'), { timeout: 30_000 }).toBe('COMPLETED');
+    const values = (await seen()).map(Number);
+    expect(values.at(-1)).toBe(100);
+    // At least one step between 0 and 100 arrived while it ran.
+    expect(values.some((value) => value > 0 && value < 100)).toBe(true);
+    expect(values).toEqual([...values].sort((a, b) => a - b));
   });
 
   it('leaves screenshots for a wide screen and a phone', async () => {
@@ -189,5 +233,25 @@ describe.skipIf(!hasChromium)('the dashboard at GET /dashboard', () => {
     await expect.poll(() => page.locator('#state').getAttribute('data-state')).toBe('signed-out');
     expect(await page.locator('#sign-in-form').isVisible()).toBe(true);
     expect(await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }))).toBe('{}{}');
+  });
+});
+
+describe('whether GET /dashboard exists', () => {
+  it('is a 404 when GraphiQL is off and DASHBOARD is not set, and served when DASHBOARD is on', async () => {
+    const off = await startServer({ GRAPHIQL: 'false' });
+    try {
+      expect((await fetch(`${off.url}/dashboard`)).status).toBe(404);
+      expect((await fetch(`${off.url}/dashboard/assets/dashboard.js`)).status).toBe(404);
+    } finally {
+      await off.close();
+    }
+    const on = await startServer({ GRAPHIQL: 'false', DASHBOARD: 'true' });
+    try {
+      expect((await fetch(`${on.url}/dashboard`)).status).toBe(200);
+      // GraphiQL itself stays off.
+      expect((await fetch(`${on.url}/graphql`, { headers: { accept: 'text/html' } })).headers.get('content-type')).not.toMatch(/text\/html/);
+    } finally {
+      await on.close();
+    }
   });
 });
