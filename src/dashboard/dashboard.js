@@ -479,6 +479,7 @@
   const number = new Intl.NumberFormat('en');
   const money = new Intl.NumberFormat('en', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
   const clock = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  const hourMinute = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit' });
 
   function el(tag, className, text) {
     const node = document.createElement(tag);
@@ -647,8 +648,20 @@
           revenue: { range: (_u, _min, max) => [0, Math.max(10, max * 1.2)] },
         },
         axes: [
-          { stroke: '#8a94a6', grid: { stroke: '#232a36' }, ticks: { stroke: '#232a36' } },
-          { scale: 'orders', stroke: '#8a94a6', grid: { stroke: '#232a36' }, ticks: { show: false }, size: 40 },
+          {
+            stroke: '#8a94a6',
+            grid: { stroke: '#232a36' },
+            ticks: { stroke: '#232a36' },
+            values: (_u, splits) => splits.map((seconds) => hourMinute.format(new Date(seconds * 1_000))),
+          },
+          {
+            scale: 'orders',
+            stroke: '#8a94a6',
+            grid: { stroke: '#232a36' },
+            ticks: { show: false },
+            size: 40,
+            incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000],
+          },
           { scale: 'revenue', side: 1, stroke: '#8a94a6', grid: { show: false }, ticks: { show: false }, show: showRevenue, size: 60 },
         ],
         series: [
@@ -675,7 +688,7 @@
     },
 
     height() {
-      return window.innerWidth < 700 ? 180 : Math.max(200, Math.min(320, Math.round(window.innerHeight * 0.28)));
+      return window.innerWidth < 700 ? 180 : Math.max(200, Math.min(380, Math.round(window.innerHeight * 0.32)));
     },
 
     update() {

@@ -85,7 +85,7 @@ function dashboardPage(graphqlPath: string): string {
       <div class="kpi"><b id="kpi-online">–</b><span>users online</span></div>
       <div class="kpi"><b id="kpi-jobs">–</b><span>jobs running</span></div>
     </div>
-    <article class="card wide" data-panel="chart">
+    <article class="card" data-panel="chart">
       <h2>Orders and revenue per minute <small>last hour</small></h2>
       <div class="panel-body"><div id="chart" class="chart"></div><p class="legend" id="chart-legend"></p></div>
     </article>

@@ -4,7 +4,7 @@
  * (CORS does not apply to WebSockets, so a page on any site could otherwise open a socket with the user's cookies —
  * cross-site WebSocket hijacking), and security headers on every response. API responses get a Content-Security-
  * Policy that allows nothing; the GraphiQL page gets one that allows only its own same-origin scripts, styles and
- * connections.
+ * connections, and the dashboard sets a narrower one of its own (src/server/dashboard.ts), which is kept.
  */
 import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';

@@ -152,6 +152,32 @@ describe.skipIf(!hasChromium)('the dashboard at GET /dashboard', () => {
     await expect.poll(() => page.locator('#kpi-orders').innerText(), { timeout: 10_000 }).toBe('3');
   });
 
+  it('keeps low stock and unread notifications current through itemChanged and notificationReceived', async () => {
+    const { page } = admin;
+    const sku = 'EL1002';
+    expect(await page.locator(`#stock-list li[data-sku="${sku}"]`).count()).toBe(0);
+    const updated = await server.gql(
+      'mutation($input: UpdateItemInput!) { updateItem(input: $input) { item { stock } userErrors { message } } }',
+      { input: { id: await itemId(sku, staff.token), stock: 2 } },
+      { token: staff.token },
+    );
+    expect(updated.body.data?.updateItem.item.stock).toBe(2);
+    await page.locator(`#stock-list li[data-sku="${sku}"]`).waitFor({ timeout: 5_000 });
+    expect(await page.locator(`#stock-list li[data-sku="${sku}"] .count`).innerText()).toBe('2');
+
+    const users = await server.gql('{ users(first: 100) { nodes { id username } } }', undefined, { token: staff.token });
+    const adminId = users.body.data!.users.nodes.find((node: { username: string }) => node.username === 'demo_admin').id;
+    const before = Number(await page.locator('#unread-count').innerText());
+    const sent = await server.gql(
+      'mutation($input: SendNotificationInput!) { sendNotification(input: $input) { userErrors { message } } }',
+      { input: { userIds: [adminId], title: 'Delivery at the back door', body: 'Twelve boxes of mugs.', kind: 'WARNING' } },
+      { token: staff.token },
+    );
+    expect(sent.body.data?.sendNotification.userErrors).toEqual([]);
+    await expect.poll(() => page.locator('#unread-count').innerText(), { timeout: 5_000 }).toBe(String(before + 1));
+    expect(await page.locator('#notification-list').innerText()).toContain('Delivery at the back door');
+  });
+
   it('follows an export job started from the page until its progress bar is full', async () => {
     const { page } = admin;
     const seen = await watchProgress(page, 'EXPORT_ITEMS');
