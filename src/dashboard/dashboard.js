@@ -326,6 +326,8 @@
     /** Notifications received while the unread list loads; counted once the list shows whether it holds them. */
     notificationsInFlight: null,
     jobLookup: null,
+    /** The running-jobs figure the job list was last read for. */
+    jobsLookedUpFor: null,
   };
 
   function resetState() {
@@ -338,6 +340,7 @@
     state.unread.clear();
     state.unreadTotal = 0;
     state.notificationsInFlight = null;
+    state.jobsLookedUpFor = null;
     chart.reset();
   }
 
@@ -379,7 +382,16 @@
 
   async function loadNotifications() {
     state.notificationsInFlight = new Map();
-    const data = await gql(Q.notifications);
+    let data;
+    try {
+      data = await gql(Q.notifications);
+    } catch (error) {
+      // Without the list, what arrived meanwhile counts as new.
+      const arrived = state.notificationsInFlight;
+      state.notificationsInFlight = null;
+      for (const notification of arrived.values()) onNotification(notification);
+      throw error;
+    }
     const { totalCount, nodes } = data.notifications;
     state.unread.clear();
     for (const notification of nodes) state.unread.set(notification.id, notification);
@@ -409,7 +421,9 @@
    */
   function lookUpJobsIfNew(runningJobs) {
     const followed = [...state.jobs.values()].filter((job) => job.status === 'RUNNING').length;
-    if (runningJobs <= followed || state.jobLookup) return;
+    // Once per new figure: jobs the viewer may not see (others', without jobs:read) would otherwise mean a read per tick.
+    if (runningJobs <= followed || state.jobLookup || state.jobsLookedUpFor === runningJobs) return;
+    state.jobsLookedUpFor = runningJobs;
     state.jobLookup = loadJobs()
       .catch(report)
       .finally(() => (state.jobLookup = null));
@@ -452,6 +466,8 @@
   }
 
   function onJob(job) {
+    // A followed job that ends lowers the figure the next job list read was made for.
+    if (isFinished(job)) state.jobsLookedUpFor = null;
     mergeJob(job);
     renderJobs();
   }
@@ -491,6 +507,7 @@
   function setState(name) {
     const box = $('state');
     box.dataset.state = name;
+    document.body.dataset.connection = name;
     box.querySelector('span').textContent = {
       connecting: 'connecting…',
       connected: 'connected',
@@ -527,7 +544,11 @@
 
   function renderOrders(freshId) {
     const list = $('order-feed');
-    const newest = [...state.orders.values()].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt)).slice(0, FEED_LENGTH);
+    const sorted = [...state.orders.values()].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt));
+    const newest = sorted.slice(0, FEED_LENGTH);
+    // A page left open for days keeps the last hour (the chart) and the feed, nothing older.
+    const since = Date.now() - HOUR;
+    for (const order of sorted.slice(FEED_LENGTH)) if (Date.parse(order.createdAt) < since) state.orders.delete(order.id);
     list.replaceChildren(
       ...newest.map((order) => {
         const row = el('li', order.id === freshId ? 'fresh' : '');
@@ -568,6 +589,9 @@
 
   function renderJobs() {
     const now = Date.now();
+    for (const job of state.jobs.values()) {
+      if (isFinished(job) && now - Date.parse(job.finishedAt || job.createdAt) >= FINISHED_JOB_MS) state.jobs.delete(job.id);
+    }
     const shown = [...state.jobs.values()]
       .filter((job) => !isFinished(job) || now - Date.parse(job.finishedAt || job.createdAt) < FINISHED_JOB_MS)
       .sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt))

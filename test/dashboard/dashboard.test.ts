@@ -258,6 +258,7 @@ describe.skipIf(!hasChromium)('the dashboard at GET /dashboard', () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await expect.poll(() => page.locator('#state').getAttribute('data-state')).toBe('signed-out');
     expect(await page.locator('#sign-in-form').isVisible()).toBe(true);
+    await page.screenshot({ path: artifactPath('dashboard-sign-in.png') });
     expect(await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }))).toBe('{}{}');
   });
 });

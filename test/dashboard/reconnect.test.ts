@@ -6,7 +6,7 @@
  */
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM, externalRequests, hasChromium, launchChromium, recordRequests } from '../helpers/browser.js';
+import { artifactPath, CHROMIUM, externalRequests, hasChromium, launchChromium, recordRequests } from '../helpers/browser.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { demoPasswords, freePort, gql, loginToken, spawnServer, stopAll, tempDataDir, type SpawnedServer } from '../helpers/spawn.js';
 
@@ -92,6 +92,7 @@ describe.skipIf(!hasChromium)('the dashboard when its server is killed and resta
       await first.stop('SIGKILL');
       await expect.poll(connection, { timeout: 10_000 }).toBe('reconnecting');
       expect(await page.locator('#state').innerText()).toMatch(/reconnecting/);
+      await page.screenshot({ path: artifactPath('dashboard-reconnecting.png') });
 
       // Another process on the same data, on another port: the page cannot reach it.
       const meanwhile = start(0);
