@@ -34,7 +34,9 @@ async function openPage(viewport = { width: 1600, height: 1000 }) {
   const page = await context.newPage();
   const requests = recordRequests(page);
   const received: string[] = [];
+  const sent: string[] = [];
   const problems: string[] = [];
+  page.on('request', (request) => new URL(request.url()).pathname === '/graphql' && sent.push(request.postData() ?? ''));
   page.on('response', (response) => {
     if (new URL(response.url()).pathname === '/graphql')
       void response.text().then(
@@ -42,10 +44,13 @@ async function openPage(viewport = { width: 1600, height: 1000 }) {
         () => {},
       );
   });
-  page.on('websocket', (socket) => socket.on('framereceived', (frame) => received.push(String(frame.payload))));
+  page.on('websocket', (socket) => {
+    socket.on('framereceived', (frame) => received.push(String(frame.payload)));
+    socket.on('framesent', (frame) => sent.push(String(frame.payload)));
+  });
   page.on('console', (message) => message.type() === 'error' && problems.push(message.text()));
   page.on('pageerror', (error) => problems.push(error.message));
-  return { page, requests, received, problems };
+  return { page, requests, received, sent, problems };
 }
 
 /** The data-progress values the job row of `kind` has shown, from now on, in order (without repeats). */
@@ -248,6 +253,11 @@ describe.skipIf(!hasChromium)('the dashboard at GET /dashboard', () => {
     await page.screenshot({ path: artifactPath('dashboard-user.png'), fullPage: true });
     expect(user.received.length).toBeGreaterThan(3);
     expect(user.received.join('\n')).not.toMatch(/FORBIDDEN/);
+    // The staff operations were never sent; the ones a USER may run were.
+    const operations = user.sent.join('\n');
+    expect(operations).toMatch(/itemChanged/);
+    expect(operations).toMatch(/notificationReceived/);
+    expect(operations).not.toMatch(/orderPlaced|dashboardStats|DashboardStats|DashboardOrders/);
     expect(await page.locator('#toast').count()).toBe(0);
     expect(user.problems).toEqual([]);
     expect(externalRequests(user.requests)).toEqual([]);
