@@ -250,6 +250,10 @@ describe.skipIf(!hasChromium)('the dashboard at GET /dashboard', () => {
     // An order placed meanwhile (a staff-only stream) must not produce anything on this page.
     const id = await itemId('CL1003', shopper.token);
     await server.gql(PLACE_ORDER, { input: { itemId: id, quantity: 1 } }, { token: shopper.token });
+    // Their own export runs and is followed like anyone's.
+    await page.getByRole('button', { name: 'Export catalog' }).click();
+    const row = page.locator('#job-list li[data-kind="EXPORT_ITEMS"]');
+    await expect.poll(() => row.getAttribute('data-status'), { timeout: 30_000 }).toBe('COMPLETED');
     await page.screenshot({ path: artifactPath('dashboard-user.png'), fullPage: true });
     expect(user.received.length).toBeGreaterThan(3);
     expect(user.received.join('\n')).not.toMatch(/FORBIDDEN/);
@@ -261,6 +265,18 @@ describe.skipIf(!hasChromium)('the dashboard at GET /dashboard', () => {
     expect(await page.locator('#toast').count()).toBe(0);
     expect(user.problems).toEqual([]);
     expect(externalRequests(user.requests)).toEqual([]);
+  });
+
+  it('says why a sign-in failed and stays signed out', async () => {
+    const { page, problems } = await openPage({ width: 800, height: 700 });
+    await page.goto(`${server.url}/dashboard`);
+    await page.getByLabel('Username or e-mail').fill('demo_admin');
+    await page.getByLabel('Password').fill('Not-the-passw0rd');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.locator('#sign-in-error').innerText(), { timeout: 10_000 }).not.toBe('');
+    expect(await page.locator('#state').getAttribute('data-state')).toBe('signed-out');
+    expect(await page.locator('#board').isVisible()).toBe(false);
+    expect(problems).toEqual([]);
   });
 
   it('signs out: the page forgets the token and shows the form', async () => {
