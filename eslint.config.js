@@ -53,4 +53,26 @@ export default defineConfig([
       },
     },
   },
+  {
+    // Served to the browser as a classic script, after uPlot's and graphql-ws's browser bundles.
+    files: ['src/dashboard/dashboard.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: {
+        document: 'readonly',
+        location: 'readonly',
+        window: 'readonly',
+        fetch: 'readonly',
+        URL: 'readonly',
+        Intl: 'readonly',
+        ResizeObserver: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        uPlot: 'readonly',
+        graphqlWs: 'readonly',
+      },
+    },
+  },
 ]);

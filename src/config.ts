@@ -75,6 +75,8 @@ export interface Config {
   loginRateLimit: { maxAttempts: number; maxAttemptsPerAddress: number; windowMs: number };
   introspection: boolean;
   graphiql: boolean;
+  /** Serve the live operations page at GET /dashboard even with GraphiQL off (it is served whenever GraphiQL is on). */
+  dashboard: boolean;
   /** Operation limits (depth, aliases, tokens, directives, root fields, document size, cost, repeated fields). */
   limits: OperationLimits;
   /** Cost-based budgets per window: per user by role, per client IP when anonymous. */
@@ -398,6 +400,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     introspection: bool(env, 'INTROSPECTION', !production),
     graphiql: bool(env, 'GRAPHIQL', !production),
+    dashboard: bool(env, 'DASHBOARD', false),
     limits: operationLimits(env, production ? productionLimits : defaultLimits),
     rateLimit: {
       windowMs: int(env, 'RATE_LIMIT_WINDOW_MS', rateLimitDefaults.windowMs, 100, 24 * 60 * 60 * 1_000),

@@ -12,14 +12,16 @@ import { DataDirLockedError } from './db/lock.js';
 import { loggerOptions } from './log.js';
 import { seedDemoAccounts, seedDemoData, type DemoLogin } from './schema/demo-data.js';
 import { createApp, GRAPHQL_PATH } from './server/compose.js';
+import { DASHBOARD_PATH } from './server/dashboard.js';
 import { stopOnSignals } from './server/shutdown.js';
 import { listenTokenSocket } from './server/token-socket.js';
 import { startTracing, type TracingHandle } from './tracing.js';
 
 /** The development banner: for a person at a terminal, so only when standard output is one (JSON logs otherwise). */
-function banner(url: string, graphiql: boolean, demo: readonly DemoLogin[]): string {
+function banner(url: string, pages: { graphiql: boolean; dashboard: boolean }, demo: readonly DemoLogin[]): string {
   const lines = ['', `  OpsHub is running at ${url}${GRAPHQL_PATH}`];
-  if (graphiql) lines.push(`  GraphiQL:  open ${url}${GRAPHQL_PATH} in a browser`);
+  if (pages.graphiql) lines.push(`  GraphiQL:  open ${url}${GRAPHQL_PATH} in a browser`);
+  if (pages.graphiql || pages.dashboard) lines.push(`  Dashboard: open ${url}${DASHBOARD_PATH} and sign in`);
   if (demo.length > 0) {
     lines.push('  Demo accounts (passwords shown once, now):');
     for (const account of demo) lines.push(`    ${account.role.toLowerCase().padEnd(5)}  ${account.login}  ${account.password}`);
@@ -82,7 +84,7 @@ async function main(config: Config): Promise<void> {
     });
   }
   log.info({ url: `${url}${GRAPHQL_PATH}`, database: database.kind }, 'OpsHub is ready');
-  if (config.nodeEnv === 'development' && process.stdout.isTTY) process.stdout.write(banner(url, config.graphiql, demo));
+  if (config.nodeEnv === 'development' && process.stdout.isTTY) process.stdout.write(banner(url, config, demo));
 }
 
 let config: Config;

@@ -18,6 +18,7 @@ import { createSchema } from '../schema/index.js';
 import { ErrorCode } from '../schema/shared/errors.js';
 import { errorEnvelope } from './errors.js';
 import { clientAddressOf, trustFunction } from './client-address.js';
+import { registerDashboard } from './dashboard.js';
 import { registerGraphiql } from './graphiql.js';
 import { registerHealth } from './health.js';
 import { registerDownloads } from './downloads.js';
@@ -167,6 +168,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     );
   }
   if (config.graphiql) await registerGraphiql(fastify, GRAPHQL_PATH);
+  if (config.graphiql || config.dashboard) registerDashboard(fastify, { graphqlPath: GRAPHQL_PATH });
   const sse = registerGraphqlSse(fastify, {
     path: GRAPHQL_PATH,
     core,

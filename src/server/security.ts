@@ -4,7 +4,7 @@
  * (CORS does not apply to WebSockets, so a page on any site could otherwise open a socket with the user's cookies —
  * cross-site WebSocket hijacking), and security headers on every response. API responses get a Content-Security-
  * Policy that allows nothing; the GraphiQL page gets one that allows only its own same-origin scripts, styles and
- * connections.
+ * connections, and the dashboard sets a narrower one of its own (src/server/dashboard.ts), which is kept.
  */
 import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
@@ -107,6 +107,8 @@ export async function registerSecurity(fastify: FastifyInstance, options: { cors
     xFrameOptions: { action: 'deny' },
   });
   fastify.addHook('onSend', async (_request, reply, payload) => {
+    // A page that brings its own, narrower policy (the dashboard) keeps it.
+    if (reply.hasHeader('content-security-policy')) return payload;
     const type = String(reply.getHeader('content-type') ?? '');
     void reply.header('content-security-policy', type.startsWith('text/html') ? GRAPHIQL_CSP : API_CSP);
     return payload;

@@ -3,43 +3,27 @@
  * with no request leaving the machine, runs a query with the headers editor's Authorization header, receives a
  * subscription event over graphql-ws, and leaves a screenshot in test/artifacts/.
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser } from '../helpers/auth.js';
+import { artifactPath, CHROMIUM, externalRequests, hasChromium, launchChromium, recordRequests } from '../helpers/browser.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = new URL('../artifacts/', import.meta.url);
-const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) process.stderr.write(`graphiql.test.ts skipped: ${CHROMIUM} is absent (CI installs Debian's chromium)\n`);
 
 let server: TestServer;
 let browser: Browser;
 let page: Page;
 let token: string;
-const requests: string[] = [];
+let requests: string[] = [];
 
 beforeAll(async () => {
   if (!hasChromium) return;
   server = await startServer();
   ({ token } = await createUser(server, { role: 'ADMIN' }));
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  page.on('request', (request) => requests.push(request.url()));
-  page.on('websocket', (socket) => requests.push(socket.url()));
+  requests = recordRequests(page);
 });
 afterAll(async () => {
   await browser?.close();
@@ -117,14 +101,9 @@ describe.skipIf(!hasChromium)('GraphiQL at GET /graphql', () => {
   });
 
   it('made no request that left the machine, and leaves a screenshot', async () => {
-    mkdirSync(ARTIFACTS, { recursive: true });
-    await page.screenshot({ path: new URL('graphiql.png', ARTIFACTS).pathname, fullPage: true });
+    await page.screenshot({ path: artifactPath('graphiql.png'), fullPage: true });
     expect(requests.length).toBeGreaterThan(5);
-    const external = requests.filter((url) => {
-      const { protocol, hostname } = new URL(url);
-      return !['data:', 'blob:'].includes(protocol) && !['127.0.0.1', 'localhost', '[::1]'].includes(hostname);
-    });
-    expect(external).toEqual([]);
+    expect(externalRequests(requests)).toEqual([]);
   });
 });
 

@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -148,4 +149,26 @@ export function wsClient(url: string, token: string): Client {
     lazy: false,
     onNonLazyError: () => {},
   });
+}
+
+/** A TCP port free on 127.0.0.1 right now, for a server that must come back on the same port after a restart. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** The demo accounts' passwords, from the log lines of the server that created them (printed once, at creation). */
+export function demoPasswords(logs: ReadonlyArray<Record<string, any>>): Record<string, string> {
+  const passwords: Record<string, string> = {};
+  for (const line of logs) {
+    const match = /^demo \w+ created: login "(\w+)", password "([^"]+)"$/.exec(String(line.msg));
+    if (match) passwords[match[1]!] = match[2]!;
+  }
+  return passwords;
 }
