@@ -516,7 +516,7 @@ export function createOperationCore(options: OperationCoreOptions) {
       const stream = isBounded(source) ? source : bounded(source, options.subscriptionQueueLimit, admission.context.connection);
       const shareKey = sharedEventsKey(admission);
       return mapStream(stream, async (payload) => {
-        const contextValue = await contextBuilder.forEvent(admission.context);
+        const contextValue = await contextBuilder.forEvent(admission.context, admission.context.connection?.currentClaims?.());
         const run = () => execute({ ...args, rootValue: payload, contextValue }) as Promise<ExecutionResult> | ExecutionResult;
         if (shareKey === null || payload === null || typeof payload !== 'object') return run();
         const key = `${shareKey}\u0000${scopeKey(contextValue.scopes)}`;

@@ -17,6 +17,7 @@ import { firstErrorCode } from './errors.js';
 import type { Admission, OperationCore, Refusal } from './operation.js';
 import { isAllowedWebSocketOrigin } from './security.js';
 import type { ConnectionHandle } from '../realtime/connections.js';
+import { renewalRequest, RENEWAL_REFUSED, closeForbidden, renewedPong } from './live-socket.js';
 import type { Realtime } from '../realtime/realtime.js';
 
 export interface WsOptions {
@@ -145,6 +146,16 @@ export function attachGraphqlWs(options: WsOptions) {
           socket.close(CloseCode.BadRequest, `Invalid message received: a client may not send ${type}`);
           return true;
         }
+        // In-band token renewal (a `ping` whose payload carries `authorization`) is answered here, not by graphql-ws,
+        // which would echo the token back in its `pong`.
+        const renewal = renewalRequest(args[0]);
+        if (renewal !== null) {
+          renew(socket, renewal).catch((error: unknown) => {
+            log.error({ err: error }, 'token renewal failed');
+            socket.close(CloseCode.InternalServerError, 'Internal server error');
+          });
+          return true;
+        }
       }
       return emit(event, ...args);
     }) as WebSocket['emit'];
@@ -182,6 +193,33 @@ export function attachGraphqlWs(options: WsOptions) {
     return ctx.extra.state;
   };
 
+  /**
+   * Replaces the connection's token by a fresh one of the same user and session: later operations run with it, every
+   * running subscription authorizes its next events with its scopes, and the expiry timer moves to its `exp`. Any
+   * other token (invalid, expired, of another user or session, or on an anonymous connection) closes the socket.
+   */
+  const renew = async (socket: WebSocket, authorization: string) => {
+    const connection = states.get(socket);
+    const handle = connection?.handle;
+    if (!connection || !handle?.viewerId) return closeForbidden(socket, RENEWAL_REFUSED.notSignedIn);
+    if (authorization.trim() === '') return closeForbidden(socket, RENEWAL_REFUSED.invalid);
+    let authentication;
+    try {
+      authentication = await core.authenticate(authorization);
+    } catch (error) {
+      if (!(error instanceof AuthenticationError)) throw error;
+      log.info({ connectionId: handle.id, reason: error.reason }, 'token renewal refused');
+      return closeForbidden(socket, RENEWAL_REFUSED.invalid);
+    }
+    const claims = authentication.claims;
+    if (!claims || !options.realtime.sessions.renew(handle.id, claims)) {
+      log.info({ connectionId: handle.id, userId: handle.viewerId }, 'token renewal refused: another user or session');
+      return closeForbidden(socket, RENEWAL_REFUSED.otherSession);
+    }
+    connection.authorization = authorization;
+    if (socket.readyState === socket.OPEN) socket.send(renewedPong(claims));
+  };
+
   const run = async <T>(args: ExecutionArgs, go: (admission: Admission) => Promise<T>): Promise<T | ExecutionResult> => {
     const admission = core.admissionOf(args.contextValue);
     if (!admission) throw new Error('graphql-ws ran an operation that the operation core did not admit');
@@ -213,7 +251,7 @@ export function attachGraphqlWs(options: WsOptions) {
         state(ctx).authorization = typeof raw === 'string' ? raw : null;
         if (raw !== undefined && raw !== null && typeof raw !== 'string') return false;
         try {
-          const { viewer } = await core.authenticate(state(ctx).authorization);
+          const { viewer, claims, sessionId } = await core.authenticate(state(ctx).authorization);
           const { connections, config: limits } = options.realtime;
           if (viewer && connections.countFor(viewer.id) >= limits.maxConnectionsPerUser) {
             log.info({ connectionId: state(ctx).connectionId, userId: viewer.id }, 'websocket refused: too many connections');
@@ -221,9 +259,11 @@ export function attachGraphqlWs(options: WsOptions) {
             return false;
           }
           const socket = ctx.extra.socket;
+          const { sessions } = options.realtime;
           const handle: ConnectionHandle = {
             id: state(ctx).connectionId,
             viewerId: viewer?.id ?? null,
+            currentClaims: () => sessions.claimsOf(handle.id),
             // No close frame: a client that stopped reading would never receive it.
             // Once: every subscription of a stalled socket finds it over its bound at about the same moment.
             drop: (reason) => {
@@ -236,6 +276,13 @@ export function attachGraphqlWs(options: WsOptions) {
           state(ctx).handle = handle;
           handles.set(socket, handle);
           connections.add(handle);
+          // Logout, revocation and expiry close the socket at once (src/realtime/live-sessions.ts).
+          if (viewer && claims && sessionId) {
+            sessions.add(
+              { id: handle.id, transport: 'ws', userId: viewer.id, sessionId, close: (reason) => closeForbidden(socket, reason) },
+              claims,
+            );
+          }
           if (viewer) anonymous.release(socket);
           return true;
         } catch (error) {
@@ -332,6 +379,7 @@ export function attachGraphqlWs(options: WsOptions) {
         connection?.closed.abort();
         for (const outcome of connection?.operations.values() ?? []) if (outcome.kind === 'admitted') core.finish(outcome);
         if (connection?.handle) options.realtime.connections.remove(connection.handle.id);
+        if (connection?.handle) options.realtime.sessions.remove(connection.handle.id);
       },
     },
     wss,

@@ -109,6 +109,17 @@ export class Session {
 
   @Field(() => Boolean, { description: 'True for the session of the access token making this request.' })
   current!: boolean;
+
+  @Field(() => Int, {
+    description: 'Open graphql-ws sockets and SSE subscription streams of the session on the process answering.',
+  })
+  openSockets!: number;
+
+  @Field(() => DateTimeScalar, {
+    description:
+      'The last operation, event stream or token renewal of the session seen by the process answering, or its last refresh if later.',
+  })
+  lastActivityAt!: Date;
 }
 
 @ObjectType({ description: 'Result of register, login and refreshSession: a token pair on success.' })
