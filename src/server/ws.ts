@@ -284,7 +284,8 @@ export function attachGraphqlWs(options: WsOptions) {
             );
           }
           if (viewer) anonymous.release(socket);
-          return true;
+          // The token's expiry in the acknowledgement: the client knows when to renew (see live-socket.ts).
+          return claims ? { expiresAt: new Date(claims.exp * 1_000).toISOString() } : true;
         } catch (error) {
           if (!(error instanceof AuthenticationError)) throw error;
           log.info({ connectionId: state(ctx).connectionId, reason: error.reason }, 'access token refused');

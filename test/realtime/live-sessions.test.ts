@@ -4,12 +4,14 @@
  * final event. Every close is awaited with a one-second limit after the mutation's answer (the issue's bound); the
  * mechanism itself takes milliseconds.
  */
+import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CloseReason } from '../../src/realtime/live-sessions.js';
+import { RENEWAL_REFUSED } from '../../src/server/live-socket.js';
 import { createUser, login } from '../helpers/auth.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { ackedSocket, rawSocket, type RawSocket } from '../security/helpers.js';
-import { until } from './helpers.js';
+import { createRoom, ROOM_EVENTS, until } from './helpers.js';
 
 /** The issue's bound between a revocation and the socket's close. */
 const WITHIN_MS = 1_000;
@@ -118,5 +120,94 @@ describe('a socket follows its session', () => {
     );
     expect(events.at(-1)).toBe('event: complete\ndata:');
     expect(server.app.container.services.realtime.connections.countFor(user.rowId)).toBe(0);
+  });
+});
+
+const NOTIFY = 'mutation($input: SendNotificationInput!) { sendNotification(input: $input) { sentCount userErrors { message } } }';
+const SEND_MESSAGE = 'mutation($input: SendMessageInput!) { sendMessage(input: $input) { userErrors { message } } }';
+
+/** A token of the same session with other scopes, signed by the server's own token service. */
+async function tokenOf(user: { rowId: string; token: string }, scopes: string[]): Promise<string> {
+  const { sid } = decodeJwt(user.token) as { sid: string };
+  const issued = await server.app.container.services.tokens.signAccessToken({ userId: user.rowId, sessionId: sid, scopes });
+  return issued.token;
+}
+
+/** Messages of one operation id, until `count` arrived or the operation ended. */
+async function messagesFor(all: Array<Record<string, any>>, id: string, count: number) {
+  await until(() => all.filter((message) => message.id === id).length >= count, `${count} messages for ${id}`, 10_000);
+  return all.filter((message) => message.id === id);
+}
+
+describe('in-band renewal', () => {
+  it('confirms a renewal with a pong naming the new expiry; the socket keeps its subscriptions', async () => {
+    const user = await createUser(server);
+    const raw = await open(user.token);
+    const renewed = await tokenOf(user, user.scopes);
+    raw.send({ type: 'ping', payload: { authorization: `Bearer ${renewed}` } });
+    expect(await raw.next()).toEqual({
+      type: 'pong',
+      payload: { renewed: true, expiresAt: new Date(decodeJwt(renewed).exp! * 1_000).toISOString() },
+    });
+    raw.socket.close();
+  });
+
+  it("refuses a renewal with another user's token, or another session's, with 4403", async () => {
+    const [user, other] = await Promise.all([createUser(server), createUser(server)]);
+    const byOther = await open(user.token);
+    byOther.send({ type: 'ping', payload: { authorization: `Bearer ${other.token}` } });
+    expect(await closedWithin(byOther)).toEqual({ code: 4403, reason: RENEWAL_REFUSED.otherSession });
+
+    const secondSession = await login(server, user.username, user.password);
+    const bySession = await open(user.token);
+    bySession.send({ type: 'ping', payload: { authorization: `Bearer ${secondSession.accessToken}` } });
+    expect(await closedWithin(bySession)).toEqual({ code: 4403, reason: RENEWAL_REFUSED.otherSession });
+
+    const invalid = await open(user.token);
+    invalid.send({ type: 'ping', payload: { authorization: 'Bearer not-a-token' } });
+    expect(await closedWithin(invalid)).toEqual({ code: 4403, reason: RENEWAL_REFUSED.invalid });
+
+    const anonymous = await ackedSocket(server);
+    sockets.push(anonymous);
+    anonymous.send({ type: 'ping', payload: { authorization: `Bearer ${user.token}` } });
+    expect(await closedWithin(anonymous)).toEqual({ code: 4403, reason: RENEWAL_REFUSED.notSignedIn });
+  });
+
+  it('a renewal with a narrower token stops the events that need the dropped scope; the others keep arriving', async () => {
+    const user = await createUser(server, { role: 'MODERATOR' });
+    const roomId = await createRoom(server, user);
+    const raw = await open(user.token);
+    const received: Array<Record<string, any>> = [];
+    raw.socket.on('message', (data) => received.push(JSON.parse(String(data))));
+    raw.send({ id: 'n', type: 'subscribe', payload: { query: 'subscription { notificationReceived { title } }' } });
+    raw.send({ id: 'r', type: 'subscribe', payload: { query: ROOM_EVENTS, variables: { roomId } } });
+    const { realtime } = server.app.container.services;
+    await until(() => realtime.streams.open >= 1 && realtime.channels.subscriberCount >= 1, 'both subscriptions');
+
+    const notify = (title: string) => server.gql(NOTIFY, { input: { userIds: [user.id], title, body: 'b' } }, { token: user.token });
+    const post = (body: string) => server.gql(SEND_MESSAGE, { input: { roomId, body } }, { token: user.token });
+    await notify('before');
+    await post('before');
+    const [before] = await messagesFor(received, 'n', 1);
+    expect(before).toMatchObject({ type: 'next', payload: { data: { notificationReceived: { title: 'before' } } } });
+
+    const narrower = await tokenOf(
+      user,
+      user.scopes.filter((scope) => scope !== 'notifications:read'),
+    );
+    raw.send({ type: 'ping', payload: { authorization: `Bearer ${narrower}` } });
+    await until(() => received.some((message) => message.type === 'pong'), 'the renewal');
+    await notify('after');
+    await post('after');
+    const room = await until(
+      () => received.filter((message) => message.id === 'r' && message.payload?.data?.roomEvents?.message?.body === 'after').length === 1,
+      'the room message after the renewal',
+    ).then(() => received.filter((message) => message.id === 'r'));
+    expect(room.at(-1)).toMatchObject({ type: 'next', payload: { data: { roomEvents: { message: { body: 'after' } } } } });
+    const notifications = await messagesFor(received, 'n', 2);
+    // The event after the renewal carries no data: FORBIDDEN names the dropped scope.
+    expect(JSON.stringify(notifications.slice(1))).not.toContain('"title":"after"');
+    expect(notifications[1]).toMatchObject({ type: 'next', payload: { errors: [{ extensions: { code: 'FORBIDDEN' } }] } });
+    raw.socket.close();
   });
 });
