@@ -119,12 +119,15 @@ export interface SessionRevocation {
 
 /** An account change as staff see it through `userUpdated`. */
 export interface UserEvent {
-  change: ChangeKind;
+  change: 'UPDATED' | 'DELETED';
   user: {
     id: string;
     username: string;
     email: string;
     fullName: string | null;
+    bio: string | null;
+    phone: string | null;
+    birthDate: string | null;
     role: string;
     isActive: boolean;
     createdAt: string;

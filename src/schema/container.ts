@@ -66,7 +66,7 @@ export function createContainer({ config, db, pubsub, jobHandlers = [] }: Contai
   };
   const tokens = new TokenService(config);
   const realtime = createRealtime(config, pubsub, (roomId) => repos.chat.memberIds(roomId));
-  const users = new UserService({ db, repo: repos.users });
+  const users = new UserService({ db, repo: repos.users, sessions: repos.sessions, pubsub, live: realtime.sessions });
   const queueLimit = config.realtime.subscriptionQueueLimit;
   const notifications = new NotificationService({
     repo: repos.notifications,

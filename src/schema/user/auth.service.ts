@@ -7,12 +7,14 @@ import { ALL_SCOPES, grantScopes, isScope, SCOPE_CATALOGUE, type Role } from '..
 import { hashRefreshToken, type TokenService } from '../../auth/tokens.js';
 import type { SessionRow, UserRow } from '../../db/tables.js';
 import { rateLimited } from '../shared/errors.js';
-import { toGlobalId } from '../shared/global-id.js';
+import { parseGlobalId, toGlobalId } from '../shared/global-id.js';
+import { signedIn } from '../shared/authorize.js';
+import type { Authentication } from '../../auth/identity.js';
 import { userError, UserErrorCode, UserErrors, type UserError } from '../shared/user-error.js';
 import type { SessionRepo } from './session.repo.js';
 import type { NewUser, UserService } from './user.service.js';
 import { enqueueWelcomeEmail, type JobQueue } from '../../jobs/side-effects.js';
-import { User, type AuthPayload, type Scope, type Session } from './user.type.js';
+import { User, type AuthPayload, type RevokeSessionsPayload, type Scope, type Session } from './user.type.js';
 import { CloseReason, type LiveSessions } from '../../realtime/live-sessions.js';
 
 const failed = (userErrors: UserError[]): AuthPayload => ({
@@ -150,6 +152,36 @@ export class AuthService {
     const count = await this.deps.sessions.revokeAllForUser(userId, new Date());
     await this.deps.live.revoke({ userId, reason: CloseReason.LOGGED_OUT_EVERYWHERE });
     return count;
+  }
+
+  /**
+   * Ends one session and closes its live connections. The viewer's own sessions; anyone's with `user:write` (ADMIN).
+   * A session that does not exist, or is someone else's without the scope, is NOT_FOUND (its existence is not
+   * revealed).
+   */
+  async revokeSession(auth: Authentication, id: string): Promise<RevokeSessionsPayload> {
+    const viewer = signedIn(auth);
+    const notFound = { revokedSessions: 0, userErrors: [userError(['id'], 'Session not found', UserErrorCode.NOT_FOUND)] };
+    const familyId = parseGlobalId(id, 'Session');
+    if (!familyId) return notFound;
+    const owner = await this.deps.sessions.familyOwner(familyId);
+    if (!owner || (owner !== viewer.id && !auth.scopes.has('user:write'))) return notFound;
+    const live = await this.deps.sessions.revokeFamily(familyId, new Date());
+    await this.deps.live.revoke({ userId: owner, sessionId: familyId, reason: CloseReason.SESSION_REVOKED });
+    return { revokedSessions: live ? 1 : 0, userErrors: [] };
+  }
+
+  /** ADMIN: ends every session of a user and closes their live connections. */
+  async revokeUserSessions(auth: Authentication, userId: string): Promise<RevokeSessionsPayload> {
+    signedIn(auth);
+    const notFound = { revokedSessions: 0, userErrors: [userError(['userId'], 'User not found', UserErrorCode.NOT_FOUND)] };
+    const id = parseGlobalId(userId, 'User');
+    if (!id) return notFound;
+    const [user] = await this.userRows([id]);
+    if (!user) return notFound;
+    const revokedSessions = await this.deps.sessions.revokeAllForUser(id, new Date());
+    await this.deps.live.revoke({ userId: id, reason: CloseReason.SESSION_REVOKED });
+    return { revokedSessions, userErrors: [] };
   }
 
   /** The user's live sessions, with their open connections on this process and their last activity. */
