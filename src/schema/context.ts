@@ -28,7 +28,7 @@ export interface ContextRequest {
   authentication: Authentication;
   log: Logger;
   /** Called when a later check (a subscription event) finds the token no longer valid; ws closes the socket. */
-  onRevoked?: () => void;
+  onRevoked?: (reason: string) => void;
 }
 
 export function createContextBuilder(container: Container) {
@@ -36,7 +36,7 @@ export function createContextBuilder(container: Container) {
     verifyAccessToken: (token) => container.services.tokens.verifyAccessToken(token),
     authStates: (keys) => container.repos.users.authStates(keys),
   });
-  const revocations = new WeakMap<Context, () => void>();
+  const revocations = new WeakMap<Context, (reason: string) => void>();
 
   return {
     authenticate: authenticator.authenticate,
@@ -71,7 +71,7 @@ export function createContextBuilder(container: Container) {
         return { ...fresh, ...(await authenticator.recheck(claims)) };
       } catch (error) {
         if (!(error instanceof AuthenticationError)) throw error;
-        revocations.get(context)?.();
+        revocations.get(context)?.(error.reason);
         return { ...fresh, ...ANONYMOUS };
       }
     },

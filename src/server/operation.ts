@@ -82,8 +82,8 @@ export interface OperationClient {
   countSql?: boolean;
   /** The realtime connection the operation runs on (graphql-ws, SSE). */
   connection?: ConnectionHandle;
-  /** Called when a later check (a subscription event) finds the token no longer valid. */
-  onRevoked?(): void;
+  /** Called when a later check (a subscription event) finds the token no longer valid, with the authenticator's reason. */
+  onRevoked?(reason: string): void;
   /** Aborts when the client goes away before its answer: the operation's SQL statements are cancelled (src/db/cancellation.ts). */
   signal?: AbortSignal;
 }

@@ -17,6 +17,7 @@ import { firstErrorCode } from './errors.js';
 import type { Admission, OperationCore, Refusal } from './operation.js';
 import { isAllowedWebSocketOrigin } from './security.js';
 import type { ConnectionHandle } from '../realtime/connections.js';
+import { CloseReason } from '../realtime/live-sessions.js';
 import { renewalRequest, RENEWAL_REFUSED, closeForbidden, renewedPong } from './live-socket.js';
 import type { Realtime } from '../realtime/realtime.js';
 
@@ -309,7 +310,8 @@ export function attachGraphqlWs(options: WsOptions) {
             log,
             connection: connection.handle ?? undefined,
             signal: connection.closed.signal,
-            onRevoked: () => socket.close(CloseCode.Forbidden, 'Forbidden'),
+            // An event that found the token expired before the expiry timer ran says so, as the timer would have.
+            onRevoked: (reason) => closeForbidden(socket, reason === 'expired' ? CloseReason.EXPIRED : 'Forbidden'),
             // Checked and taken in one synchronous step: concurrent subscribes on one socket cannot overshoot.
             accepts: (operation) => {
               if (operation.operation !== 'subscription') return null;

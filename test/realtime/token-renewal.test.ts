@@ -177,6 +177,25 @@ describe('in-band token renewal', () => {
     expect(lateBy).toBeLessThan(1_000);
   });
 
+  it('ends an SSE subscription stream at its token\'s exp with a final "token expired" event', async () => {
+    const user = await createUser(server);
+    const exp = decodeJwt(user.token).exp! * 1_000;
+    const response = await fetch(server.httpUrl, {
+      method: 'POST',
+      headers: { accept: 'text/event-stream', 'content-type': 'application/json', authorization: `Bearer ${user.token}` },
+      body: JSON.stringify({ query: NOTIFICATIONS }),
+    });
+    expect(response.status).toBe(200);
+    const events = (await response.text()).split('\n\n').filter(Boolean);
+    expect(Date.now() - exp).toBeLessThan(1_000);
+    expect(events.slice(-2)).toEqual([
+      `event: next\ndata: ${JSON.stringify({
+        errors: [{ message: 'Could not validate credentials', extensions: { code: 'UNAUTHENTICATED', reason: CloseReason.EXPIRED } }],
+      })}`,
+      'event: complete\ndata:',
+    ]);
+  });
+
   it('runs the same recipe under Apollo Client through GraphQLWsLink, past several token lifetimes', { timeout: 30_000 }, async () => {
     const user = await createUser(server, { role: 'MODERATOR' });
     const auth = session(user);

@@ -6,8 +6,6 @@ import { likePattern } from '../shared/validation.js';
 
 export type NewUserRow = typeof users.$inferInsert;
 
-export const userSort = createdAtSort<UserRow>(users);
-
 /** The orders of the user directory: creation time or username, ties broken by id. */
 export function userSortBy(field: 'createdAt' | 'username', direction: SortDirection): SortSpec<UserRow> {
   if (field === 'createdAt') return createdAtSort<UserRow>(users, direction);
@@ -169,20 +167,6 @@ export class UserRepo {
   async setRole(id: string, role: UserRow['role']): Promise<UserRow | null> {
     const [row] = await this.db.update(users).set({ role, updatedAt: new Date() }).where(eq(users.id, id)).returning();
     return row ?? null;
-  }
-
-  async page(page: PageRequest): Promise<UserRow[]> {
-    return this.db
-      .select()
-      .from(users)
-      .where(keysetCondition(userSort, page))
-      .orderBy(...keysetOrder(userSort, page))
-      .limit(page.limit + 1);
-  }
-
-  async count(): Promise<number> {
-    const [row] = await this.db.select({ value: count() }).from(users);
-    return row?.value ?? 0;
   }
 
   async countByRole(role: UserRow['role']): Promise<number> {

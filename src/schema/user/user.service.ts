@@ -27,7 +27,7 @@ import {
   type UserFilter,
   type UserOrder,
 } from './user.input.js';
-import { userSort, userSortBy, type UserRepo } from './user.repo.js';
+import { userSortBy, type UserRepo } from './user.repo.js';
 import { FULL_NAME_MAX, FULL_NAME_MIN, User, USERNAME_MAX, USERNAME_MIN, type ChangePasswordPayload, type UserPayload } from './user.type.js';
 
 export const USERNAME_PATTERN = /^[A-Za-z0-9_]+$/;
@@ -143,12 +143,6 @@ export class UserService {
       }
       throw error;
     }
-  }
-
-  async list(args: ConnectionArgs): Promise<Connection<User>> {
-    const page = pageRequest(args, userSort.kind);
-    const rows = await this.deps.repo.page(page);
-    return toConnection(rows, page, userSort, User.fromRow, () => this.deps.repo.count());
   }
 
   /** Sets the flag without the API's rules (tests and tooling); the context builder sees it at the next request. */
