@@ -11,7 +11,7 @@ import { toGlobalId } from '../../src/schema/shared/global-id.js';
 import { createUser, login, TEST_PASSWORD, type TestRole, type TestUser } from '../helpers/auth.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { collect } from '../helpers/subscriptions.js';
-import { ackedSocket, type RawSocket } from '../security/helpers.js';
+import { ackedSocket, closedWithin, type RawSocket } from '../security/helpers.js';
 
 let server: TestServer;
 const sockets: RawSocket[] = [];
@@ -36,11 +36,6 @@ async function open(token: string): Promise<RawSocket> {
   const raw = await ackedSocket(server, { authorization: `Bearer ${token}` });
   sockets.push(raw);
   return raw;
-}
-
-/** The close, or a rejection after a second (the issue's bound). */
-function closedWithin(raw: RawSocket, ms = 1_000) {
-  return Promise.race([raw.closed, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('socket still open')), ms))]);
 }
 
 const UPDATE_PROFILE = `mutation($input: UpdateProfileInput!) {

@@ -9,14 +9,12 @@ import { CloseReason } from '../../src/realtime/live-sessions.js';
 import { createTestDatabase } from '../helpers/database.js';
 import type { TestServer } from '../helpers/server.js';
 import { gql, loginToken, spawnServer, stopAll } from '../helpers/spawn.js';
-import { ackedSocket, type RawSocket } from '../security/helpers.js';
+import { ackedSocket, closedWithin, type RawSocket } from '../security/helpers.js';
 
 const onPostgres = Boolean(process.env.DATABASE_URL);
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const ADMIN = { email: 'live-admin@example.com', password: 'Adm1n-Passw0rd' };
 const PASSWORD = 'Us3r-Passw0rd';
-/** The issue's bound between a revocation and the close, on the other process too. */
-const WITHIN_MS = 1_000;
 
 const cleanups: Array<() => unknown> = [];
 const sockets: RawSocket[] = [];
@@ -46,15 +44,6 @@ async function open(url: string, token: string): Promise<RawSocket> {
   const raw = await ackedSocket({ wsUrl: url.replace(/^http/, 'ws') } as TestServer, { authorization: `Bearer ${token}` });
   sockets.push(raw);
   return raw;
-}
-
-function closedWithin(raw: RawSocket): Promise<{ code: number; reason: string }> {
-  return Promise.race([
-    raw.closed,
-    new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new Error(`socket still open ${WITHIN_MS} ms after the revocation`)), WITHIN_MS),
-    ),
-  ]);
 }
 
 let counter = 0;

@@ -10,7 +10,7 @@ import { CloseReason } from '../../src/realtime/live-sessions.js';
 import { RENEWAL_REFUSED } from '../../src/server/live-socket.js';
 import { createUser, login } from '../helpers/auth.js';
 import { startServer, type TestServer } from '../helpers/server.js';
-import { ackedSocket, rawSocket, type RawSocket } from '../security/helpers.js';
+import { ackedSocket, closedWithin, rawSocket, type RawSocket } from '../security/helpers.js';
 import { createRoom, ROOM_EVENTS, until } from './helpers.js';
 
 /** The issue's bound between a revocation and the socket's close. */
@@ -33,14 +33,6 @@ async function open(token: string): Promise<RawSocket> {
   const raw = await ackedSocket(server, { authorization: `Bearer ${token}` });
   sockets.push(raw);
   return raw;
-}
-
-/** The close, or a rejection when it takes longer than `ms`. */
-function closedWithin(raw: RawSocket, ms = WITHIN_MS): Promise<{ code: number; reason: string }> {
-  return Promise.race([
-    raw.closed,
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`socket still open ${ms} ms after the revocation`)), ms)),
-  ]);
 }
 
 const LOGOUT_ALL = 'mutation { logoutAll }';
