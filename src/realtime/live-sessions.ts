@@ -55,14 +55,27 @@ export interface SessionActivity {
   lastActivityAt: Date | null;
 }
 
+/**
+ * How long a revocation is remembered for connections still being set up: one whose token was checked before the
+ * revocation arrived, and registered after it, is closed as it registers.
+ */
+const RECENT_MS = 10_000;
+
 /** setTimeout's largest delay (about 24.8 days); an access token lives at most a day (ACCESS_TOKEN_TTL_*). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function matches(revocation: SessionRevocation, connection: LiveConnection): boolean {
+  if (revocation.userId !== connection.userId) return false;
+  if (revocation.sessionId && revocation.sessionId !== connection.sessionId) return false;
+  return !(revocation.exceptSessionId && revocation.exceptSessionId === connection.sessionId);
+}
 
 export class LiveSessions {
   private readonly entries = new Map<string, Entry>();
   private readonly byUser = new Map<string, Set<string>>();
   /** Last operation or event per session seen by this process. Bounded: cleared past the cap (only a display value). */
   private readonly activity = new Map<string, number>();
+  private readonly recent: Array<{ revocation: SessionRevocation; at: number }> = [];
   private readonly listening: Promise<void>;
   private readonly stop: () => void;
 
@@ -85,8 +98,11 @@ export class LiveSessions {
     })();
   }
 
-  /** Registers a connection and arms its expiry timer. */
-  add(connection: LiveConnection, claims: AccessClaims): void {
+  /**
+   * Registers a connection and arms its expiry timer. `checkedAt` is when its token was checked: a revocation that
+   * arrived since (while the transport was still setting the connection up) closes it at once.
+   */
+  add(connection: LiveConnection, claims: AccessClaims, checkedAt: number = Date.now()): void {
     const entry: Entry = { connection, claims, timer: null };
     this.entries.set(connection.id, entry);
     let ids = this.byUser.get(connection.userId);
@@ -94,6 +110,8 @@ export class LiveSessions {
     ids.add(connection.id);
     this.arm(entry);
     this.touch(connection.sessionId);
+    const missed = this.recent.find(({ revocation, at }) => at >= checkedAt && matches(revocation, connection));
+    if (missed) this.end(entry, missed.revocation.reason);
   }
 
   remove(id: string): void {
@@ -158,13 +176,12 @@ export class LiveSessions {
 
   /** Closes this process's connections that a revocation names. */
   private apply(revocation: SessionRevocation): void {
+    const now = Date.now();
+    while (this.recent.length > 0 && this.recent[0]!.at < now - RECENT_MS) this.recent.shift();
+    this.recent.push({ revocation, at: now });
     for (const id of [...(this.byUser.get(revocation.userId) ?? [])]) {
       const entry = this.entries.get(id);
-      if (!entry) continue;
-      const { sessionId } = entry.connection;
-      if (revocation.sessionId && revocation.sessionId !== sessionId) continue;
-      if (revocation.exceptSessionId && revocation.exceptSessionId === sessionId) continue;
-      this.end(entry, revocation.reason);
+      if (entry && matches(revocation, entry.connection)) this.end(entry, revocation.reason);
     }
   }
 

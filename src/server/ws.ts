@@ -251,6 +251,7 @@ export function attachGraphqlWs(options: WsOptions) {
         const raw = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
         state(ctx).authorization = typeof raw === 'string' ? raw : null;
         if (raw !== undefined && raw !== null && typeof raw !== 'string') return false;
+        const checkedAt = Date.now();
         try {
           const { viewer, claims, sessionId } = await core.authenticate(state(ctx).authorization);
           const { connections, config: limits } = options.realtime;
@@ -282,9 +283,12 @@ export function attachGraphqlWs(options: WsOptions) {
             sessions.add(
               { id: handle.id, transport: 'ws', userId: viewer.id, sessionId, close: (reason) => closeForbidden(socket, reason) },
               claims,
+              checkedAt,
             );
           }
           if (viewer) anonymous.release(socket);
+          // Revoked while its token was being checked: closed by sessions.add already, no acknowledgement.
+          if (socket.readyState !== socket.OPEN) return false;
           // The token's expiry in the acknowledgement: the client knows when to renew (see live-socket.ts).
           return claims ? { expiresAt: new Date(claims.exp * 1_000).toISOString() } : true;
         } catch (error) {

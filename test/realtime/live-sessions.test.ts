@@ -6,7 +6,9 @@
  */
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CloseReason } from '../../src/realtime/live-sessions.js';
+import { createAppPubSub } from '../../src/pubsub/pubsub.js';
+import { ConnectionRegistry } from '../../src/realtime/connections.js';
+import { CloseReason, LiveSessions } from '../../src/realtime/live-sessions.js';
 import { RENEWAL_REFUSED } from '../../src/server/live-socket.js';
 import { createUser, login } from '../helpers/auth.js';
 import { startServer, type TestServer } from '../helpers/server.js';
@@ -201,5 +203,36 @@ describe('in-band renewal', () => {
     expect(JSON.stringify(notifications.slice(1))).not.toContain('"title":"after"');
     expect(notifications[1]).toMatchObject({ type: 'next', payload: { errors: [{ extensions: { code: 'FORBIDDEN' } }] } });
     raw.socket.close();
+  });
+});
+
+describe('a connection set up while its session is revoked', () => {
+  it('is closed as it registers when its token was checked before the revocation arrived', async () => {
+    const { pubsub, close } = createAppPubSub(null);
+    const live = new LiveSessions({ pubsub, connections: new ConnectionRegistry() });
+    const claims = { sub: 'u1', sid: 's1', scopes: [], exp: Math.floor(Date.now() / 1_000) + 60, jti: 'j' };
+    const closed: Array<[string, string]> = [];
+    const connection = (id: string) => ({
+      id,
+      transport: 'ws' as const,
+      userId: 'u1',
+      sessionId: 's1',
+      close: (reason: string) => void closed.push([id, reason]),
+    });
+    const checkedBefore = Date.now();
+    live.add(connection('open'), claims, checkedBefore);
+    await live.revoke({ userId: 'u1', reason: CloseReason.LOGGED_OUT_EVERYWHERE });
+    await until(() => closed.length === 1, 'the revocation to be applied', 5_000);
+    live.add(connection('checked-before'), claims, checkedBefore);
+    // Same-millisecond checks count as before (closing is the safe side), so "after" is a few milliseconds later.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    live.add(connection('checked-after'), claims, Date.now());
+    expect(closed).toEqual([
+      ['open', CloseReason.LOGGED_OUT_EVERYWHERE],
+      ['checked-before', CloseReason.LOGGED_OUT_EVERYWHERE],
+    ]);
+    expect(live.countFor('u1')).toBe(1);
+    await live.close();
+    await close();
   });
 });
