@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 
 // Correctness rules only: layout belongs to Prettier, so no stylistic rules are enabled here. The
 // type-checked presets are left out on purpose: `npm run lint` must stay fast.
-const TYPESCRIPT = ['src/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', '*.ts'];
+const TYPESCRIPT = ['src/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'examples/**/*.ts', '*.ts'];
 const TESTS_AND_BENCH = ['test/**/*.ts', 'bench/**/*.ts'];
 
 export default defineConfig([

@@ -389,7 +389,11 @@ export function loadConfig(env: Env = process.env): Config {
       keyPair,
       issuer: str(env, 'JWT_ISSUER') ?? 'opshub',
       audience: str(env, 'JWT_AUDIENCE') ?? 'opshub-api',
-      accessTtlSeconds: int(env, 'ACCESS_TOKEN_TTL_MINUTES', 30, 1, 24 * 60) * 60,
+      // Seconds win over minutes when both are set: short lifetimes (a few seconds) are for tests of token expiry.
+      accessTtlSeconds:
+        str(env, 'ACCESS_TOKEN_TTL_SECONDS') !== undefined
+          ? int(env, 'ACCESS_TOKEN_TTL_SECONDS', 1_800, 1, 24 * 60 * 60)
+          : int(env, 'ACCESS_TOKEN_TTL_MINUTES', 30, 1, 24 * 60) * 60,
       refreshTtlSeconds: int(env, 'REFRESH_TOKEN_TTL_DAYS', 7, 1, 365) * 24 * 60 * 60,
     },
     admin: { email: adminEmail, password: adminPassword },

@@ -14,6 +14,10 @@ export enum Topic {
   NotificationReceived = 'NOTIFICATION_RECEIVED',
   /** Routed by job id. */
   JobUpdated = 'JOB_UPDATED',
+  /** A session or a user's sessions ended: every process closes the matching live connections. */
+  SessionRevoked = 'SESSION_REVOKED',
+  /** An account changed (profile, role, activation, deletion): for staff dashboards. */
+  UserUpdated = 'USER_UPDATED',
 }
 
 export type ChangeKind = 'CREATED' | 'UPDATED' | 'DELETED';
@@ -102,6 +106,34 @@ export interface JobEvent {
   finishedAt: string | null;
 }
 
+/** Which live connections a revocation ends: the user's, narrowed to one session or sparing one. */
+export interface SessionRevocation {
+  userId: string;
+  /** Only this session's connections. */
+  sessionId?: string | null;
+  /** Every session's connections but this one (changePassword keeps the session that changed it). */
+  exceptSessionId?: string | null;
+  /** The close reason the clients see. */
+  reason: string;
+}
+
+/** An account change as staff see it through `userUpdated`. */
+export interface UserEvent {
+  change: 'UPDATED' | 'DELETED';
+  user: {
+    id: string;
+    username: string;
+    email: string;
+    fullName: string | null;
+    bio: string | null;
+    phone: string | null;
+    birthDate: string | null;
+    role: string;
+    isActive: boolean;
+    createdAt: string;
+  };
+}
+
 export type Topics = {
   [Topic.ItemChanged]: [ItemEvent];
   [Topic.OrderPlaced]: [OrderEvent];
@@ -110,4 +142,6 @@ export type Topics = {
   [Topic.DirectMessage]: [recipientId: string, message: MessageEventData];
   [Topic.NotificationReceived]: [userId: string, notification: NotificationEvent];
   [Topic.JobUpdated]: [jobId: string, job: JobEvent];
+  [Topic.SessionRevoked]: [SessionRevocation];
+  [Topic.UserUpdated]: [UserEvent];
 };

@@ -3,12 +3,16 @@
  * The transport (src/server/ws.ts) registers and unregisters them; services never see a socket. Counts are per
  * process (with REDIS_URL, each process counts its own connections).
  */
+import type { AccessClaims } from '../auth/tokens.js';
+
 export interface ConnectionHandle {
   readonly id: string;
   /** The signed-in user's id; null for an anonymous connection. */
   readonly viewerId: string | null;
   /** Closes the connection at once (used for a subscriber that stopped reading). */
   drop(reason: string): void;
+  /** The connection's current token claims, when renewed in-band since the operation started (see LiveSessions). */
+  currentClaims?(): AccessClaims | null;
 }
 
 /** Carried by the context of every graphql-ws operation and subscription event. */

@@ -3,6 +3,7 @@ import type { PubSub } from '@graphql-yoga/subscription';
 import type { Config } from '../config.js';
 import { Topic, type Topics } from '../pubsub/topics.js';
 import { ConnectionRegistry } from './connections.js';
+import { LiveSessions } from './live-sessions.js';
 import { MessageLimiter } from './message-limiter.js';
 import type { StreamCount } from './queue.js';
 import { RoomChannels } from './room-channels.js';
@@ -11,6 +12,7 @@ import { TypingTracker } from './typing.js';
 export function createRealtime(config: Config, pubsub: PubSub<Topics>, loadMembers: (roomId: string) => Promise<string[]>) {
   const { realtime } = config;
   const connections = new ConnectionRegistry();
+  const sessions = new LiveSessions({ pubsub, connections });
   const channels = new RoomChannels({ pubsub, loadMembers, queueLimit: realtime.subscriptionQueueLimit });
   const typing = new TypingTracker({
     throttleMs: realtime.typingThrottleMs,
@@ -21,6 +23,8 @@ export function createRealtime(config: Config, pubsub: PubSub<Topics>, loadMembe
   return {
     config: realtime,
     connections,
+    /** Signed-in connections by user and session: revocations and token expiry close them (src/realtime/live-sessions.ts). */
+    sessions,
     channels,
     typing,
     limiter,

@@ -65,8 +65,8 @@ export function createContainer({ config, db, pubsub, jobHandlers = [] }: Contai
     outbox: new OutboxRepo(db),
   };
   const tokens = new TokenService(config);
-  const users = new UserService({ db, repo: repos.users });
   const realtime = createRealtime(config, pubsub, (roomId) => repos.chat.memberIds(roomId));
+  const users = new UserService({ db, repo: repos.users, sessions: repos.sessions, pubsub, live: realtime.sessions });
   const queueLimit = config.realtime.subscriptionQueueLimit;
   const notifications = new NotificationService({
     repo: repos.notifications,
@@ -97,7 +97,7 @@ export function createContainer({ config, db, pubsub, jobHandlers = [] }: Contai
     rateLimit: new RateLimitService({ store: createRateLimitStore(config.redisUrl), config: config.rateLimit }),
     tokens,
     users,
-    auth: new AuthService({ db, users, sessions: repos.sessions, tokens, config, jobs: queue }),
+    auth: new AuthService({ db, users, sessions: repos.sessions, tokens, config, jobs: queue, live: realtime.sessions }),
     realtime,
     notifications,
     chat: new ChatService({ repo: repos.chat, pubsub, notifications, db, jobs: queue, queueLimit, ...realtime }),
@@ -118,6 +118,7 @@ export function createContainer({ config, db, pubsub, jobHandlers = [] }: Contai
     /** Releases what the services hold outside the database (the rate-limit store's Redis connection). */
     async close() {
       services.realtime.close();
+      await services.realtime.sessions.close();
       services.dashboard.ticker.close();
       await services.rateLimit.close();
     },

@@ -5,6 +5,7 @@
  */
 import type { Logger } from '../log.js';
 import { ANONYMOUS, AuthenticationError, createAuthenticator, type Authentication } from '../auth/identity.js';
+import type { AccessClaims } from '../auth/tokens.js';
 import type { Container, Loaders, Services } from './container.js';
 
 export type Transport = 'http' | 'ws' | 'sse';
@@ -27,7 +28,7 @@ export interface ContextRequest {
   authentication: Authentication;
   log: Logger;
   /** Called when a later check (a subscription event) finds the token no longer valid; ws closes the socket. */
-  onRevoked?: () => void;
+  onRevoked?: (reason: string) => void;
 }
 
 export function createContextBuilder(container: Container) {
@@ -35,7 +36,7 @@ export function createContextBuilder(container: Container) {
     verifyAccessToken: (token) => container.services.tokens.verifyAccessToken(token),
     authStates: (keys) => container.repos.users.authStates(keys),
   });
-  const revocations = new WeakMap<Context, () => void>();
+  const revocations = new WeakMap<Context, (reason: string) => void>();
 
   return {
     authenticate: authenticator.authenticate,
@@ -52,6 +53,7 @@ export function createContextBuilder(container: Container) {
         log: authentication.viewer ? request.log.child({ userId: authentication.viewer.id }) : request.log,
       };
       if (request.onRevoked) revocations.set(context, request.onRevoked);
+      container.services.realtime.sessions.touch(authentication.sessionId);
       return context;
     },
 
@@ -60,14 +62,16 @@ export function createContextBuilder(container: Container) {
      * authorized for the subscriber as they are now. A token that expired or whose user was deactivated meanwhile
      * leaves the event anonymous (the resolver's rule refuses it) and tells the transport (ws closes with 4403).
      */
-    async forEvent(context: Context): Promise<Context> {
+    async forEvent(context: Context, renewed?: AccessClaims | null): Promise<Context> {
       const fresh = { ...context, loaders: container.newLoaders() };
-      if (!context.claims) return fresh;
+      // A token renewed in-band on the connection replaces the one the subscription started with.
+      const claims = renewed ?? context.claims;
+      if (!claims) return fresh;
       try {
-        return { ...fresh, ...(await authenticator.recheck(context.claims)) };
+        return { ...fresh, ...(await authenticator.recheck(claims)) };
       } catch (error) {
         if (!(error instanceof AuthenticationError)) throw error;
-        revocations.get(context)?.();
+        revocations.get(context)?.(error.reason);
         return { ...fresh, ...ANONYMOUS };
       }
     },

@@ -91,8 +91,8 @@ export interface OperationClient {
   trace?: TraceCarrier;
   /** The realtime connection the operation runs on (graphql-ws, SSE). */
   connection?: ConnectionHandle;
-  /** Called when a later check (a subscription event) finds the token no longer valid. */
-  onRevoked?(): void;
+  /** Called when a later check (a subscription event) finds the token no longer valid, with the authenticator's reason. */
+  onRevoked?(reason: string): void;
   /** Aborts when the client goes away before its answer: the operation's SQL statements are cancelled (src/db/cancellation.ts). */
   signal?: AbortSignal;
 }
@@ -560,7 +560,7 @@ export function createOperationCore(options: OperationCoreOptions) {
       const stream = isBounded(source) ? source : bounded(source, options.subscriptionQueueLimit, admission.context.connection);
       const shareKey = sharedEventsKey(admission);
       return mapStream(stream, async (payload) => {
-        const contextValue = await contextBuilder.forEvent(admission.context);
+        const contextValue = await contextBuilder.forEvent(admission.context, admission.context.connection?.currentClaims?.());
         const executeEvent = () => execute({ ...args, rootValue: payload, contextValue }) as Promise<ExecutionResult> | ExecutionResult;
         const run = tracer && span ? () => tracedEvent(tracer, span, admission, executeEvent) : executeEvent;
         if (shareKey === null || payload === null || typeof payload !== 'object') return run();

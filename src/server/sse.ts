@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GraphQLError } from 'graphql';
 import { createHandler } from 'graphql-sse/lib/use/fastify';
+import type { Authentication } from '../auth/identity.js';
 import type { ConnectionHandle } from '../realtime/connections.js';
 import type { Realtime } from '../realtime/realtime.js';
 import { ErrorCode } from '../schema/shared/errors.js';
@@ -69,7 +70,8 @@ export function registerGraphqlSse(fastify: FastifyInstance, options: SseOptions
    */
   const capRule =
     (stream: StreamState, handle: ConnectionHandle) =>
-    ({ viewer }: { viewer: { id: string } | null }, { operation }: { operation: string }): TransportRefusal | null => {
+    (authentication: Authentication, { operation }: { operation: string }): TransportRefusal | null => {
+      const { viewer, claims, sessionId } = authentication;
       if (operation !== 'subscription') return null;
       const max = realtime.config.maxConnectionsPerUser;
       if (viewer && realtime.connections.countFor(viewer.id) >= max) {
@@ -77,12 +79,33 @@ export function registerGraphqlSse(fastify: FastifyInstance, options: SseOptions
       }
       stream.handle = { ...handle, viewerId: viewer?.id ?? null };
       realtime.connections.add(stream.handle);
+      // Logout, revocation and expiry end the stream at once with a final event (src/realtime/live-sessions.ts).
+      if (viewer && claims && sessionId) {
+        realtime.sessions.add(
+          { id: handle.id, transport: 'sse', userId: viewer.id, sessionId, close: (reason) => endRevoked(stream, reason) },
+          claims,
+        );
+      }
       return null;
     };
 
   const close = (stream: StreamState) => {
     if (stream.admission) core.finish(stream.admission);
     if (stream.handle) realtime.connections.remove(stream.handle.id);
+    if (stream.handle) realtime.sessions.remove(stream.handle.id);
+  };
+
+  /**
+   * The end of a stream whose session was revoked or whose token expired: a last `next` event with an UNAUTHENTICATED
+   * error naming the reason, then `complete`, so the client knows why it ended and does not simply reconnect with the
+   * same token.
+   */
+  const endRevoked = (stream: StreamState, reason: string) => {
+    const socket = stream.reply.raw;
+    if (socket.writableEnded || socket.destroyed) return;
+    const final = { errors: [{ message: 'Could not validate credentials', extensions: { code: ErrorCode.UNAUTHENTICATED, reason } }] };
+    socket.write(`event: next\ndata: ${JSON.stringify(final)}\n\n`);
+    socket.end('event: complete\ndata:\n\n');
   };
 
   const handler = createHandler({

@@ -17,6 +17,8 @@ import { firstErrorCode } from './errors.js';
 import type { Admission, OperationCore, Refusal } from './operation.js';
 import { isAllowedWebSocketOrigin } from './security.js';
 import type { ConnectionHandle } from '../realtime/connections.js';
+import { CloseReason } from '../realtime/live-sessions.js';
+import { renewalRequest, RENEWAL_REFUSED, closeForbidden, renewedPong } from './live-socket.js';
 import type { Realtime } from '../realtime/realtime.js';
 import { traceHeaders } from '../tracing.js';
 
@@ -146,6 +148,16 @@ export function attachGraphqlWs(options: WsOptions) {
           socket.close(CloseCode.BadRequest, `Invalid message received: a client may not send ${type}`);
           return true;
         }
+        // In-band token renewal (a `ping` whose payload carries `authorization`) is answered here, not by graphql-ws,
+        // which would echo the token back in its `pong`.
+        const renewal = renewalRequest(args[0]);
+        if (renewal !== null) {
+          renew(socket, renewal).catch((error: unknown) => {
+            log.error({ err: error }, 'token renewal failed');
+            socket.close(CloseCode.InternalServerError, 'Internal server error');
+          });
+          return true;
+        }
       }
       return emit(event, ...args);
     }) as WebSocket['emit'];
@@ -183,6 +195,33 @@ export function attachGraphqlWs(options: WsOptions) {
     return ctx.extra.state;
   };
 
+  /**
+   * Replaces the connection's token by a fresh one of the same user and session: later operations run with it, every
+   * running subscription authorizes its next events with its scopes, and the expiry timer moves to its `exp`. Any
+   * other token (invalid, expired, of another user or session, or on an anonymous connection) closes the socket.
+   */
+  const renew = async (socket: WebSocket, authorization: string) => {
+    const connection = states.get(socket);
+    const handle = connection?.handle;
+    if (!connection || !handle?.viewerId) return closeForbidden(socket, RENEWAL_REFUSED.notSignedIn);
+    if (authorization.trim() === '') return closeForbidden(socket, RENEWAL_REFUSED.invalid);
+    let authentication;
+    try {
+      authentication = await core.authenticate(authorization);
+    } catch (error) {
+      if (!(error instanceof AuthenticationError)) throw error;
+      log.info({ connectionId: handle.id, reason: error.reason }, 'token renewal refused');
+      return closeForbidden(socket, RENEWAL_REFUSED.invalid);
+    }
+    const claims = authentication.claims;
+    if (!claims || !options.realtime.sessions.renew(handle.id, claims)) {
+      log.info({ connectionId: handle.id, userId: handle.viewerId }, 'token renewal refused: another user or session');
+      return closeForbidden(socket, RENEWAL_REFUSED.otherSession);
+    }
+    connection.authorization = authorization;
+    if (socket.readyState === socket.OPEN) socket.send(renewedPong(claims));
+  };
+
   const run = async <T>(args: ExecutionArgs, go: (admission: Admission) => Promise<T>): Promise<T | ExecutionResult> => {
     const admission = core.admissionOf(args.contextValue);
     if (!admission) throw new Error('graphql-ws ran an operation that the operation core did not admit');
@@ -213,8 +252,9 @@ export function attachGraphqlWs(options: WsOptions) {
         const raw = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
         state(ctx).authorization = typeof raw === 'string' ? raw : null;
         if (raw !== undefined && raw !== null && typeof raw !== 'string') return false;
+        const checkedAt = Date.now();
         try {
-          const { viewer } = await core.authenticate(state(ctx).authorization);
+          const { viewer, claims, sessionId } = await core.authenticate(state(ctx).authorization);
           const { connections, config: limits } = options.realtime;
           if (viewer && connections.countFor(viewer.id) >= limits.maxConnectionsPerUser) {
             log.info({ connectionId: state(ctx).connectionId, userId: viewer.id }, 'websocket refused: too many connections');
@@ -222,9 +262,11 @@ export function attachGraphqlWs(options: WsOptions) {
             return false;
           }
           const socket = ctx.extra.socket;
+          const { sessions } = options.realtime;
           const handle: ConnectionHandle = {
             id: state(ctx).connectionId,
             viewerId: viewer?.id ?? null,
+            currentClaims: () => sessions.claimsOf(handle.id),
             // No close frame: a client that stopped reading would never receive it.
             // Once: every subscription of a stalled socket finds it over its bound at about the same moment.
             drop: (reason) => {
@@ -237,8 +279,19 @@ export function attachGraphqlWs(options: WsOptions) {
           state(ctx).handle = handle;
           handles.set(socket, handle);
           connections.add(handle);
+          // Logout, revocation and expiry close the socket at once (src/realtime/live-sessions.ts).
+          if (viewer && claims && sessionId) {
+            sessions.add(
+              { id: handle.id, transport: 'ws', userId: viewer.id, sessionId, close: (reason) => closeForbidden(socket, reason) },
+              claims,
+              checkedAt,
+            );
+          }
           if (viewer) anonymous.release(socket);
-          return true;
+          // Revoked while its token was being checked: closed by sessions.add already, no acknowledgement.
+          if (socket.readyState !== socket.OPEN) return false;
+          // The token's expiry in the acknowledgement: the client knows when to renew (see live-socket.ts).
+          return claims ? { expiresAt: new Date(claims.exp * 1_000).toISOString() } : true;
         } catch (error) {
           if (!(error instanceof AuthenticationError)) throw error;
           log.info({ connectionId: state(ctx).connectionId, reason: error.reason }, 'access token refused');
@@ -264,7 +317,8 @@ export function attachGraphqlWs(options: WsOptions) {
             trace: traceHeaders(ctx.extra.request.headers),
             connection: connection.handle ?? undefined,
             signal: connection.closed.signal,
-            onRevoked: () => socket.close(CloseCode.Forbidden, 'Forbidden'),
+            // An event that found the token expired before the expiry timer ran says so, as the timer would have.
+            onRevoked: (reason) => closeForbidden(socket, reason === 'expired' ? CloseReason.EXPIRED : 'Forbidden'),
             // Checked and taken in one synchronous step: concurrent subscribes on one socket cannot overshoot.
             accepts: (operation) => {
               if (operation.operation !== 'subscription') return null;
@@ -335,6 +389,7 @@ export function attachGraphqlWs(options: WsOptions) {
         connection?.closed.abort();
         for (const outcome of connection?.operations.values() ?? []) if (outcome.kind === 'admitted') core.finish(outcome);
         if (connection?.handle) options.realtime.connections.remove(connection.handle.id);
+        if (connection?.handle) options.realtime.sessions.remove(connection.handle.id);
       },
     },
     wss,

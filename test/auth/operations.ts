@@ -109,6 +109,18 @@ async function addComment(env: OperationEnv): Promise<string> {
   );
 }
 
+/** A USER account created through the service, for the administration mutations; returns its global id. */
+async function fixtureUser(env: OperationEnv): Promise<string> {
+  const name = `f_${unique()}`;
+  const { user } = await env.server.app.container.services.users.create({
+    username: name,
+    email: `fx${unique()}@example.com`,
+    password: 'Passw0rd',
+  });
+  if (!user) throw new Error('could not create a fixture user');
+  return toGlobalId('User', user.id);
+}
+
 export const operations: Record<string, OperationRule> = {
   // ------------------------------------------------------------------ identity
   'Query.viewer': { document: '{ viewer { id } }', scopes: null },
@@ -138,6 +150,48 @@ export const operations: Record<string, OperationRule> = {
     scopes: null,
   },
   'Mutation.logoutAll': { document: 'mutation { logoutAll }', scopes: [] },
+  'Mutation.revokeSession': {
+    document: 'mutation($id: ID!) { revokeSession(id: $id) { revokedSessions userErrors { code } } }',
+    variables: () => ({ id: toGlobalId('Session', '00000000-0000-4000-8000-000000000000') }),
+    scopes: [],
+  },
+  'Mutation.revokeUserSessions': {
+    document: 'mutation($id: ID!) { revokeUserSessions(userId: $id) { revokedSessions userErrors { code } } }',
+    variables: async (env) => ({ id: await fixtureUser(env) }),
+    scopes: ['user:write'],
+  },
+  'Mutation.updateProfile': {
+    document: 'mutation($input: UpdateProfileInput!) { updateProfile(input: $input) { user { id } userErrors { code } } }',
+    variables: () => ({ input: { bio: 'Coverage' } }),
+    scopes: ['profile:write'],
+  },
+  'Mutation.changePassword': {
+    document: 'mutation($input: ChangePasswordInput!) { changePassword(input: $input) { revokedSessions userErrors { code } } }',
+    variables: () => ({ input: { currentPassword: 'Not-the-passw0rd', newPassword: 'Another-passw0rd' } }),
+    scopes: ['profile:write'],
+  },
+  'Mutation.setUserRole': {
+    document: 'mutation($input: SetUserRoleInput!) { setUserRole(input: $input) { user { role } userErrors { code } } }',
+    variables: async (env) => ({ input: { userId: await fixtureUser(env), role: 'MODERATOR' } }),
+    scopes: ['user:write'],
+  },
+  'Mutation.setUserActive': {
+    document: 'mutation($input: SetUserActiveInput!) { setUserActive(input: $input) { user { isActive } userErrors { code } } }',
+    variables: async (env) => ({ input: { userId: await fixtureUser(env), isActive: false } }),
+    scopes: ['user:write'],
+  },
+  'Mutation.deleteUser': {
+    document: 'mutation($id: ID!) { deleteUser(id: $id) { deletedId userErrors { code } } }',
+    variables: async (env) => ({ id: await fixtureUser(env) }),
+    scopes: ['user:delete'],
+  },
+  'Subscription.userUpdated': {
+    document: 'subscription { userUpdated { change user { id } } }',
+    scopes: ['user:read'],
+    trigger: async (env) => {
+      await env.gql('mutation { updateProfile(input: { bio: "Changed" }) { userErrors { code } } }');
+    },
+  },
 
   // ------------------------------------------------------------------ node
   'Query.node': {

@@ -142,3 +142,15 @@ export async function ackedSocket(server: TestServer, payload?: Record<string, u
   if (ack.type !== 'connection_ack') throw new Error(`expected connection_ack, got ${JSON.stringify(ack)}`);
   return raw;
 }
+
+/**
+ * The socket's close, or a rejection when it takes longer than `ms`: for closes the server owes within a bound
+ * (a revoked session's sockets close within a second).
+ */
+export function closedWithin(raw: RawSocket, ms = 1_000): Promise<{ code: number; reason: string }> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`socket still open ${ms} ms later`)), ms);
+  });
+  return Promise.race([raw.closed, late]).finally(() => clearTimeout(timer));
+}

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { boolean, index, integer, pgEnum, pgTable, text, uniqueIndex, uuid, varchar } from 'drizzle-orm/pg-core';
+import { boolean, date, index, integer, pgEnum, pgTable, text, uniqueIndex, uuid, varchar } from 'drizzle-orm/pg-core';
 import { timestamptz } from './items.js';
 
 export const roleEnum = pgEnum('role', ['USER', 'MODERATOR', 'ADMIN']);
@@ -14,6 +14,10 @@ export const users = pgTable(
     /** `scrypt$N$r$p$salt$hash` (see src/auth/passwords.ts); never leaves the repository layer. */
     passwordHash: text('password_hash').notNull(),
     fullName: varchar('full_name', { length: 100 }),
+    /** Profile fields (updateProfile). */
+    bio: varchar('bio', { length: 500 }),
+    phone: varchar('phone', { length: 16 }),
+    birthDate: date('birth_date', { mode: 'string' }),
     role: roleEnum('role').notNull().default('USER'),
     isActive: boolean('is_active').notNull().default(true),
     createdAt: timestamptz('created_at').notNull().defaultNow(),

@@ -1,7 +1,7 @@
-import { Arg, Authorized, Ctx, Int, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
 import type { Context } from '../context.js';
 import { LoginInput, RegisterInput } from './user.input.js';
-import { AuthPayload, Scope, Session } from './user.type.js';
+import { AuthPayload, RevokeSessionsPayload, Scope, Session } from './user.type.js';
 
 /** Sign-up, sign-in and sessions. register, login, refreshSession, logout and scopes are public by design. */
 @Resolver()
@@ -48,6 +48,24 @@ export class AuthResolver {
   @Mutation(() => Int, { description: 'Ends every session of the viewer; returns how many were live.' })
   logoutAll(@Ctx() ctx: Context) {
     return ctx.services.auth.logoutAll(ctx.viewer!.id);
+  }
+
+  @Authorized()
+  @Mutation(() => RevokeSessionsPayload, {
+    description:
+      'Ends a session and closes its sockets and event streams at once (4403 "session revoked"). Own sessions; ' +
+      "anyone's with user:write (ADMIN). Another user's session without it is NOT_FOUND.",
+  })
+  revokeSession(@Arg('id', () => ID, { description: 'The session (`Session.id`).' }) id: string, @Ctx() ctx: Context) {
+    return ctx.services.auth.revokeSession(ctx, id);
+  }
+
+  @Authorized('user:write')
+  @Mutation(() => RevokeSessionsPayload, {
+    description: 'ADMIN: ends every session of a user and closes their sockets and event streams at once (4403 "session revoked").',
+  })
+  revokeUserSessions(@Arg('userId', () => ID, { description: 'The user.' }) userId: string, @Ctx() ctx: Context) {
+    return ctx.services.auth.revokeUserSessions(ctx, userId);
   }
 
   @Authorized()

@@ -7,12 +7,15 @@ import { ALL_SCOPES, grantScopes, isScope, SCOPE_CATALOGUE, type Role } from '..
 import { hashRefreshToken, type TokenService } from '../../auth/tokens.js';
 import type { SessionRow, UserRow } from '../../db/tables.js';
 import { rateLimited } from '../shared/errors.js';
-import { toGlobalId } from '../shared/global-id.js';
+import { parseGlobalId, toGlobalId } from '../shared/global-id.js';
+import { signedIn } from '../shared/authorize.js';
+import type { Authentication } from '../../auth/identity.js';
 import { userError, UserErrorCode, UserErrors, type UserError } from '../shared/user-error.js';
 import type { SessionRepo } from './session.repo.js';
 import type { NewUser, UserService } from './user.service.js';
 import { enqueueWelcomeEmail, type JobQueue } from '../../jobs/side-effects.js';
-import { User, type AuthPayload, type Scope, type Session } from './user.type.js';
+import { User, type AuthPayload, type RevokeSessionsPayload, type Scope, type Session } from './user.type.js';
+import { CloseReason, type LiveSessions } from '../../realtime/live-sessions.js';
 
 const failed = (userErrors: UserError[]): AuthPayload => ({
   accessToken: null,
@@ -34,6 +37,8 @@ export interface AuthServiceDeps {
   tokens: TokenService;
   config: Pick<Config, 'jwt' | 'loginRateLimit'>;
   jobs: JobQueue;
+  /** Live connections: revoked sessions' connections end on every process; `sessions` shows their activity. */
+  live: Pick<LiveSessions, 'revoke' | 'activityOf'>;
 }
 
 /** Sessions: login, registration, refresh-token rotation with reuse detection, logout. */
@@ -91,12 +96,14 @@ export class AuthService {
     if (row.revokedAt) return invalid('Token revoked');
     if (row.rotatedAt) {
       await this.deps.sessions.revokeFamily(row.familyId, now);
+      await this.deps.live.revoke({ userId: row.userId, sessionId: row.familyId, reason: CloseReason.REFRESH_REUSED });
       return invalid('Refresh token already used; the session has been revoked');
     }
     if (row.expiresAt <= now) return invalid('Refresh token expired');
     const [user] = await this.userRows([row.userId]);
     if (!user || !user.isActive) {
       await this.deps.sessions.revokeFamily(row.familyId, now);
+      await this.deps.live.revoke({ userId: row.userId, sessionId: row.familyId, reason: CloseReason.DEACTIVATED });
       return failed([userError(null, 'Inactive user', UserErrorCode.FORBIDDEN)]);
     }
     const scopes = grantScopes(user.role as Role, row.scopes);
@@ -117,6 +124,7 @@ export class AuthService {
     if (!rotated) {
       // Another request used this token first: the same reuse, seen concurrently.
       await this.deps.sessions.revokeFamily(row.familyId, now);
+      await this.deps.live.revoke({ userId: row.userId, sessionId: row.familyId, reason: CloseReason.REFRESH_REUSED });
       return invalid('Refresh token already used; the session has been revoked');
     }
     const access = await this.deps.tokens.signAccessToken({ userId: user.id, sessionId: row.familyId, scopes });
@@ -134,22 +142,64 @@ export class AuthService {
   async logout(refreshToken: string): Promise<boolean> {
     const row = await this.deps.sessions.findByTokenHash(hashRefreshToken(refreshToken));
     if (!row) return false;
-    return this.deps.sessions.revokeFamily(row.familyId, new Date());
+    const live = await this.deps.sessions.revokeFamily(row.familyId, new Date());
+    await this.deps.live.revoke({ userId: row.userId, sessionId: row.familyId, reason: CloseReason.LOGGED_OUT });
+    return live;
   }
 
   /** Ends every session of the user; returns how many were live. */
-  logoutAll(userId: string): Promise<number> {
-    return this.deps.sessions.revokeAllForUser(userId, new Date());
+  async logoutAll(userId: string): Promise<number> {
+    const count = await this.deps.sessions.revokeAllForUser(userId, new Date());
+    await this.deps.live.revoke({ userId, reason: CloseReason.LOGGED_OUT_EVERYWHERE });
+    return count;
   }
 
+  /**
+   * Ends one session and closes its live connections. The viewer's own sessions; anyone's with `user:write` (ADMIN).
+   * A session that does not exist, or is someone else's without the scope, is NOT_FOUND (its existence is not
+   * revealed).
+   */
+  async revokeSession(auth: Authentication, id: string): Promise<RevokeSessionsPayload> {
+    const viewer = signedIn(auth);
+    const notFound = { revokedSessions: 0, userErrors: [userError(['id'], 'Session not found', UserErrorCode.NOT_FOUND)] };
+    const familyId = parseGlobalId(id, 'Session');
+    if (!familyId) return notFound;
+    const owner = await this.deps.sessions.familyOwner(familyId);
+    if (!owner || (owner !== viewer.id && !auth.scopes.has('user:write'))) return notFound;
+    const live = await this.deps.sessions.revokeFamily(familyId, new Date());
+    await this.deps.live.revoke({ userId: owner, sessionId: familyId, reason: CloseReason.SESSION_REVOKED });
+    return { revokedSessions: live ? 1 : 0, userErrors: [] };
+  }
+
+  /** ADMIN: ends every session of a user and closes their live connections. */
+  async revokeUserSessions(auth: Authentication, userId: string): Promise<RevokeSessionsPayload> {
+    signedIn(auth);
+    const notFound = { revokedSessions: 0, userErrors: [userError(['userId'], 'User not found', UserErrorCode.NOT_FOUND)] };
+    const id = parseGlobalId(userId, 'User');
+    if (!id) return notFound;
+    const [user] = await this.userRows([id]);
+    if (!user) return notFound;
+    const revokedSessions = await this.deps.sessions.revokeAllForUser(id, new Date());
+    await this.deps.live.revoke({ userId: id, reason: CloseReason.SESSION_REVOKED });
+    return { revokedSessions, userErrors: [] };
+  }
+
+  /** The user's live sessions, with their open connections on this process and their last activity. */
   async listSessions(userId: string, currentSessionId: string | null): Promise<Session[]> {
     const rows = await this.deps.sessions.listLive(userId, new Date());
-    return rows.map((row: SessionRow) => ({
-      id: toGlobalId('Session', row.familyId),
-      createdAt: row.familyCreatedAt,
-      expiresAt: row.expiresAt,
-      current: row.familyId === currentSessionId,
-    }));
+    return rows.map((row: SessionRow) => {
+      const activity = this.deps.live.activityOf(userId, row.familyId);
+      // A refresh is activity too, seen by whichever process served it.
+      const lastActivityAt = activity.lastActivityAt && activity.lastActivityAt > row.createdAt ? activity.lastActivityAt : row.createdAt;
+      return {
+        id: toGlobalId('Session', row.familyId),
+        createdAt: row.familyCreatedAt,
+        expiresAt: row.expiresAt,
+        current: row.familyId === currentSessionId,
+        openSockets: activity.openSockets,
+        lastActivityAt,
+      };
+    });
   }
 
   scopeCatalogue(): Scope[] {

@@ -1,4 +1,4 @@
-import { and, desc, eq, gt, isNull, lt } from 'drizzle-orm';
+import { and, desc, eq, gt, isNull, lt, ne } from 'drizzle-orm';
 import type { Executor } from '../../db/client.js';
 import { loginAttempts, sessions, type SessionRow } from '../../db/tables.js';
 import { sql } from 'drizzle-orm';
@@ -47,12 +47,18 @@ export class SessionRepo {
     return rows.some((row) => row.rotatedAt === null && row.expiresAt > at);
   }
 
-  /** Revokes every session of a user; returns how many were live. */
-  async revokeAllForUser(userId: string, at: Date): Promise<number> {
+  /** The user a session family belongs to, or null when there is no such session. */
+  async familyOwner(familyId: string): Promise<string | null> {
+    const [row] = await this.db.select({ userId: sessions.userId }).from(sessions).where(eq(sessions.familyId, familyId)).limit(1);
+    return row?.userId ?? null;
+  }
+
+  /** Revokes every session of a user (but `exceptFamilyId`); returns how many were live. */
+  async revokeAllForUser(userId: string, at: Date, exceptFamilyId?: string | null): Promise<number> {
     const rows = await this.db
       .update(sessions)
       .set({ revokedAt: at })
-      .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt)))
+      .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), exceptFamilyId ? ne(sessions.familyId, exceptFamilyId) : undefined))
       .returning({ familyId: sessions.familyId, rotatedAt: sessions.rotatedAt, expiresAt: sessions.expiresAt });
     return new Set(rows.filter((row) => row.rotatedAt === null && row.expiresAt > at).map((row) => row.familyId)).size;
   }

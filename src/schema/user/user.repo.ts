@@ -1,11 +1,23 @@
-import { and, asc, count, eq, gt, inArray, isNull, sql } from 'drizzle-orm';
+import { and, asc, count, eq, gt, ilike, inArray, isNull, or, sql, type SQL } from 'drizzle-orm';
 import type { Executor } from '../../db/client.js';
 import { sessions, users, type UserRow } from '../../db/tables.js';
-import { createdAtSort, keysetCondition, keysetOrder, type PageRequest } from '../shared/connection.js';
+import { createdAtSort, keysetCondition, keysetOrder, type PageRequest, type SortDirection, type SortSpec } from '../shared/connection.js';
+import { likePattern } from '../shared/validation.js';
 
 export type NewUserRow = typeof users.$inferInsert;
 
-export const userSort = createdAtSort<UserRow>(users);
+/** The orders of the user directory: creation time or username, ties broken by id. */
+export function userSortBy(field: 'createdAt' | 'username', direction: SortDirection): SortSpec<UserRow> {
+  if (field === 'createdAt') return createdAtSort<UserRow>(users, direction);
+  return { column: users.username, id: users.id, kind: 'string', direction, valueOf: (row) => row.username, idOf: (row) => row.id };
+}
+
+/** The user directory's filters; null means "any". */
+export interface UserQuery {
+  search: string | null;
+  role: UserRow['role'] | null;
+  isActive: boolean | null;
+}
 
 /** What the context builder needs about a token's user and session, in one indexed lookup. */
 export interface AuthState {
@@ -91,6 +103,62 @@ export class UserRepo {
     });
   }
 
+  async findById(id: string): Promise<UserRow | null> {
+    const [row] = await this.db.select().from(users).where(eq(users.id, id)).limit(1);
+    return row ?? null;
+  }
+
+  async update(
+    id: string,
+    changes: Partial<Pick<UserRow, 'fullName' | 'bio' | 'phone' | 'birthDate' | 'passwordHash'>>,
+  ): Promise<UserRow | null> {
+    const [row] = await this.db
+      .update(users)
+      .set({ ...changes, updatedAt: new Date() })
+      .where(eq(users.id, id))
+      .returning();
+    return row ?? null;
+  }
+
+  /** Locks the rows of every active admin (FOR UPDATE) and returns their ids: the last-admin rule's critical section. */
+  async lockActiveAdmins(): Promise<string[]> {
+    const rows = await this.db
+      .select({ id: users.id })
+      .from(users)
+      .where(and(eq(users.role, 'ADMIN'), eq(users.isActive, true)))
+      .for('update');
+    return rows.map((row) => row.id);
+  }
+
+  /** Deletes the user; what references them cascades or, for orders, refuses (the foreign keys hold the rule). */
+  async delete(id: string): Promise<UserRow | null> {
+    const [row] = await this.db.delete(users).where(eq(users.id, id)).returning();
+    return row ?? null;
+  }
+
+  async search(query: UserQuery, sort: SortSpec<UserRow>, page: PageRequest): Promise<UserRow[]> {
+    return this.db
+      .select()
+      .from(users)
+      .where(and(this.matching(query), keysetCondition(sort, page)))
+      .orderBy(...keysetOrder(sort, page))
+      .limit(page.limit + 1);
+  }
+
+  async countMatching(query: UserQuery): Promise<number> {
+    const [row] = await this.db.select({ value: count() }).from(users).where(this.matching(query));
+    return row?.value ?? 0;
+  }
+
+  private matching(query: UserQuery): SQL | undefined {
+    const pattern = query.search ? likePattern(query.search) : null;
+    return and(
+      pattern ? or(ilike(users.username, pattern), ilike(users.email, pattern), ilike(users.fullName, pattern)) : undefined,
+      query.role ? eq(users.role, query.role) : undefined,
+      query.isActive !== null ? eq(users.isActive, query.isActive) : undefined,
+    );
+  }
+
   async setActive(id: string, isActive: boolean): Promise<UserRow | null> {
     const [row] = await this.db.update(users).set({ isActive, updatedAt: new Date() }).where(eq(users.id, id)).returning();
     return row ?? null;
@@ -99,20 +167,6 @@ export class UserRepo {
   async setRole(id: string, role: UserRow['role']): Promise<UserRow | null> {
     const [row] = await this.db.update(users).set({ role, updatedAt: new Date() }).where(eq(users.id, id)).returning();
     return row ?? null;
-  }
-
-  async page(page: PageRequest): Promise<UserRow[]> {
-    return this.db
-      .select()
-      .from(users)
-      .where(keysetCondition(userSort, page))
-      .orderBy(...keysetOrder(userSort, page))
-      .limit(page.limit + 1);
-  }
-
-  async count(): Promise<number> {
-    const [row] = await this.db.select({ value: count() }).from(users);
-    return row?.value ?? 0;
   }
 
   async countByRole(role: UserRow['role']): Promise<number> {

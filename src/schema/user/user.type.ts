@@ -2,6 +2,7 @@ import { Field, ID, Int, ObjectType, registerEnumType, UseMiddleware } from 'typ
 import { visibleToOwnerOr } from '../shared/authorize.js';
 import type { Role as RoleName } from '../../auth/scopes.js';
 import type { UserRow } from '../../db/tables.js';
+import type { UserEvent } from '../../pubsub/topics.js';
 import { toGlobalId } from '../shared/global-id.js';
 import { Node } from '../shared/node.js';
 import { DateTimeScalar } from '../shared/scalars.js';
@@ -57,6 +58,17 @@ export class User implements Node {
   @Field(() => String, { nullable: true, description: `Full name, ${FULL_NAME_MIN} to ${FULL_NAME_MAX} characters.` })
   fullName!: string | null;
 
+  @Field(() => String, { nullable: true, description: 'About the user (updateProfile).' })
+  bio!: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Phone number; null unless the viewer is this user or holds `user:read`.' })
+  @UseMiddleware(visibleToOwnerOr<User>((user, viewerId) => user.signedIn || user.rowId === viewerId, 'user:read'))
+  phone!: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Birth date (YYYY-MM-DD); null unless the viewer is this user or holds `user:read`.' })
+  @UseMiddleware(visibleToOwnerOr<User>((user, viewerId) => user.signedIn || user.rowId === viewerId, 'user:read'))
+  birthDate!: string | null;
+
   @Field(() => Role, { description: 'The role, which determines the scopes a login can obtain.' })
   role!: Role;
 
@@ -78,6 +90,9 @@ export class User implements Node {
       username: row.username,
       email: row.email,
       fullName: row.fullName,
+      bio: row.bio,
+      phone: row.phone,
+      birthDate: row.birthDate,
       role: row.role as Role,
       isActive: row.isActive,
       createdAt: row.createdAt,
@@ -109,6 +124,17 @@ export class Session {
 
   @Field(() => Boolean, { description: 'True for the session of the access token making this request.' })
   current!: boolean;
+
+  @Field(() => Int, {
+    description: 'Open graphql-ws sockets and SSE subscription streams of the session on the process answering.',
+  })
+  openSockets!: number;
+
+  @Field(() => DateTimeScalar, {
+    description:
+      'The last operation, event stream or token renewal of the session seen by the process answering, or its last refresh if later.',
+  })
+  lastActivityAt!: Date;
 }
 
 @ObjectType({ description: 'Result of register, login and refreshSession: a token pair on success.' })
@@ -133,4 +159,74 @@ export class AuthPayload {
 
   @Field(() => [UserError], { description: 'Why the mutation failed; empty on success.' })
   userErrors!: UserError[];
+}
+
+@ObjectType({ description: 'Result of a mutation on one account.' })
+export class UserPayload {
+  @Field(() => User, { nullable: true, description: 'The account as it is now; null when the mutation failed.' })
+  user!: User | null;
+
+  @Field(() => [UserError], { description: 'Why the mutation failed; empty on success.' })
+  userErrors!: UserError[];
+}
+
+@ObjectType({ description: 'Result of changePassword.' })
+export class ChangePasswordPayload {
+  @Field(() => User, { nullable: true, description: 'The viewer; null when the password was not changed.' })
+  user!: User | null;
+
+  @Field(() => Int, { description: "How many of the user's other sessions were live and have ended." })
+  revokedSessions!: number;
+
+  @Field(() => [UserError], { description: 'Why the password was not changed; empty on success.' })
+  userErrors!: UserError[];
+}
+
+@ObjectType({ description: 'Result of revokeSession and revokeUserSessions.' })
+export class RevokeSessionsPayload {
+  @Field(() => Int, { description: 'How many sessions were live and have ended.' })
+  revokedSessions!: number;
+
+  @Field(() => [UserError], { description: 'Why nothing was revoked; empty on success.' })
+  userErrors!: UserError[];
+}
+
+export enum UserChangeKind {
+  UPDATED = 'UPDATED',
+  DELETED = 'DELETED',
+}
+
+registerEnumType(UserChangeKind, {
+  name: 'UserChangeKind',
+  description: 'What happened to an account.',
+  valuesConfig: {
+    UPDATED: { description: 'Its profile, role or activation changed.' },
+    DELETED: { description: 'It was deleted.' },
+  },
+});
+
+@ObjectType({ description: 'An account change, for staff: changed (profile, role, activation) or deleted.' })
+export class UserChange {
+  @Field(() => UserChangeKind, { description: 'What happened to the account.' })
+  change!: UserChangeKind;
+
+  @Field(() => User, { description: 'The account after the change (as it was, for a deletion).' })
+  user!: User;
+}
+
+/** A user as it travels through pub/sub (no password hash, no private profile fields beyond the User type's own rules). */
+export function userFromEvent(event: UserEvent['user']): User {
+  return Object.assign(new User(), {
+    id: toGlobalId('User', event.id),
+    rowId: event.id,
+    username: event.username,
+    email: event.email,
+    fullName: event.fullName,
+    bio: event.bio,
+    phone: event.phone,
+    birthDate: event.birthDate,
+    role: event.role as Role,
+    isActive: event.isActive,
+    createdAt: new Date(event.createdAt),
+  });
 }
