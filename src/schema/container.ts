@@ -42,6 +42,11 @@ import { JobRepo } from '../jobs/job.repo.js';
 import { OutboxRepo } from '../jobs/outbox.repo.js';
 import { JobQueue } from '../jobs/queue.js';
 import { JobService } from './job/job.service.js';
+import { fileLoaders } from './file/file.loaders.js';
+import { FileRepo } from './file/file.repo.js';
+import { FileService } from './file/file.service.js';
+import { createStorage } from '../storage/index.js';
+import { UrlSigner } from '../storage/signing.js';
 
 export interface ContainerDeps {
   config: Config;
@@ -63,6 +68,7 @@ export function createContainer({ config, db, pubsub, jobHandlers = [] }: Contai
     notifications: new NotificationRepo(db),
     jobs: new JobRepo(db),
     outbox: new OutboxRepo(db),
+    files: new FileRepo(db),
   };
   const tokens = new TokenService(config);
   const users = new UserService({ db, repo: repos.users });
@@ -89,6 +95,7 @@ export function createContainer({ config, db, pubsub, jobHandlers = [] }: Contai
       ...jobHandlers,
     ]),
   });
+  const signer = new UrlSigner(config.files.urlSecret);
   const services = {
     items: new ItemService({ repo: repos.items, pubsub }),
     orders: new OrderService({ db, repo: repos.orders, pubsub, discountCodes: config.discountCodes, jobs: queue }),
@@ -107,6 +114,7 @@ export function createContainer({ config, db, pubsub, jobHandlers = [] }: Contai
       queueLimit,
     }),
     jobs: new JobService({ queue, repo: repos.jobs, pubsub, config: config.jobs }),
+    files: new FileService({ db, repo: repos.files, storage: createStorage(config.files, db), signer, config: config.files }),
   };
   return {
     db,
@@ -131,6 +139,7 @@ export function createContainer({ config, db, pubsub, jobHandlers = [] }: Contai
       ...chatLoaders(repos.chat),
       ...notificationLoaders(repos.notifications),
       ...jobLoaders(repos.jobs),
+      ...fileLoaders(repos.files),
     }),
   };
 }

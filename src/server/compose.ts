@@ -21,6 +21,7 @@ import { clientAddressOf, trustFunction } from './client-address.js';
 import { registerGraphiql } from './graphiql.js';
 import { registerHealth } from './health.js';
 import { registerDownloads } from './downloads.js';
+import { registerFileRoutes } from './files.js';
 import { registerGraphqlHttp } from './http.js';
 import { createMetrics, registerMetrics } from './metrics.js';
 import { JobRunner } from '../jobs/runner.js';
@@ -136,6 +137,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   if (config.nodeEnv === 'development') fastify.get('/', { logLevel: 'warn' }, async (_request, reply) => reply.redirect(GRAPHQL_PATH));
   registerMetrics(fastify, metrics, { token: config.metricsToken, production: config.nodeEnv === 'production' });
   registerDownloads(fastify, { contextBuilder, jobs: container.services.jobs });
+  await registerFileRoutes(fastify, { files: container.services.files, maxUploadBytes: Math.max(...Object.values(config.files.maxBytes)) });
   const runner = new JobRunner({
     jobs: container.repos.jobs,
     users: container.repos.users,
