@@ -96,10 +96,11 @@ export function createContainer({ config, db, pubsub, jobHandlers = [] }: Contai
     ]),
   });
   const signer = new UrlSigner(config.files.urlSecret);
+  const tasks = new TaskService({ repo: repos.tasks });
   const services = {
     items: new ItemService({ repo: repos.items, pubsub }),
     orders: new OrderService({ db, repo: repos.orders, pubsub, discountCodes: config.discountCodes, jobs: queue }),
-    tasks: new TaskService({ repo: repos.tasks }),
+    tasks,
     posts: new PostService({ db, repo: repos.posts, pubsub, jobs: queue }),
     rateLimit: new RateLimitService({ store: createRateLimitStore(config.redisUrl), config: config.rateLimit }),
     tokens,
@@ -114,7 +115,20 @@ export function createContainer({ config, db, pubsub, jobHandlers = [] }: Contai
       queueLimit,
     }),
     jobs: new JobService({ queue, repo: repos.jobs, pubsub, config: config.jobs }),
-    files: new FileService({ db, repo: repos.files, storage: createStorage(config.files, db), signer, config: config.files }),
+    files: new FileService({
+      db,
+      repo: repos.files,
+      storage: createStorage(config.files, db),
+      signer,
+      config: config.files,
+      targets: {
+        items: (ids) => repos.items.findByIds(ids),
+        tasks: (ids) => repos.tasks.findByIds(ids),
+        posts: (ids) => repos.posts.findByIds(ids),
+        users: (ids) => repos.users.findByIds(ids),
+        taskVisible: (auth, row) => tasks.visible(auth, row),
+      },
+    }),
   };
   return {
     db,

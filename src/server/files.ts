@@ -107,7 +107,9 @@ export async function registerFileRoutes(fastify: FastifyInstance, deps: { files
           .header('content-range', `bytes ${range.start}-${range.end}/${size}`)
           .header('content-length', range.end - range.start + 1);
       } else void reply.header('content-length', size);
-      return reply.send(Readable.from(deps.files.read(key, range ?? undefined)));
+      // The whole file is read as its full range too: the stream ends with its last chunk, not one query later, so the
+      // response has finished by the time the client holds every byte (a keep-alive socket is idle when it thinks so).
+      return reply.send(Readable.from(deps.files.read(key, range ?? { start: 0, end: size - 1 })));
     });
   }
 }

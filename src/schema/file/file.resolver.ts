@@ -2,7 +2,7 @@ import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Resolver, Root } fro
 import type { Context } from '../context.js';
 import { DeletePayload } from '../shared/payloads.js';
 import { User } from '../user/user.type.js';
-import { CreateUploadInput } from './file.input.js';
+import { AttachFileInput, CreateUploadInput, DetachFileInput } from './file.input.js';
 import { CreateUploadPayload, FilePayload, StoredFile } from './file.type.js';
 
 @Resolver(() => StoredFile)
@@ -32,6 +32,24 @@ export class FileResolver {
   @Mutation(() => DeletePayload, { description: "Deletes one of the viewer's files (anyone's with `files:delete`) and its bytes." })
   deleteFile(@Arg('id', () => ID, { description: 'The file to delete.' }) id: string, @Ctx() ctx: Context) {
     return ctx.services.files.deleteFile(ctx, id);
+  }
+
+  @Authorized('files:write')
+  @Mutation(() => FilePayload, {
+    description:
+      "Attaches one of the viewer's files to an object the viewer may change: an item's images (`items:write`), a task (its owner or assignee) or a post (its author, or `posts:delete`), or the viewer's own avatar (replacing the one before).",
+  })
+  attachFile(@Arg('input', () => AttachFileInput, { description: 'The file and the object.' }) input: AttachFileInput, @Ctx() ctx: Context) {
+    return ctx.services.files.attachFile(ctx, input);
+  }
+
+  @Authorized('files:write')
+  @Mutation(() => FilePayload, {
+    description:
+      'Detaches a file from its object (its uploader, staff, or whoever may change the object); a file attached to nothing is removed by the clean-up job after FILE_ORPHAN_GRACE_MS.',
+  })
+  detachFile(@Arg('input', () => DetachFileInput, { description: 'The file.' }) input: DetachFileInput, @Ctx() ctx: Context) {
+    return ctx.services.files.detachFile(ctx, input);
   }
 
   @FieldResolver(() => String, {

@@ -3,16 +3,16 @@ import { fileTypeFromBuffer } from 'file-type';
 import type { Authentication } from '../../auth/identity.js';
 import type { Config } from '../../config.js';
 import type { Database } from '../../db/client.js';
-import type { FileRow, UploadRow } from '../../db/tables.js';
+import type { FileRow, PostRow, TaskRow, UploadRow } from '../../db/tables.js';
 import type { SignedAction, UrlSigner } from '../../storage/signing.js';
 import { TooLargeError, type ByteRange, type ObjectStorage } from '../../storage/storage.js';
-import { parseGlobalId, toGlobalId } from '../shared/global-id.js';
+import { decodeGlobalId, parseGlobalId, toGlobalId } from '../shared/global-id.js';
 import type { DeletePayload } from '../shared/payloads.js';
 import { userError, UserErrorCode, UserErrors } from '../shared/user-error.js';
 import { ALLOWED_TYPES, checkFilename, TEXT_TYPES } from './file-rules.js';
-import type { CreateUploadInput } from './file.input.js';
-import type { FileRepo } from './file.repo.js';
-import { StoredFile, UploadMethod, type CreateUploadPayload, type FilePayload } from './file.type.js';
+import type { AttachFileInput, CreateUploadInput, DetachFileInput } from './file.input.js';
+import type { AttachmentTarget, FileRepo } from './file.repo.js';
+import { FilePurpose, StoredFile, UploadMethod, type CreateUploadPayload, type FilePayload } from './file.type.js';
 
 /** Staff scope: read and delete anyone's files. */
 export const MANAGE_FILES = 'files:delete';
@@ -20,13 +20,42 @@ export const MANAGE_FILES = 'files:delete';
 /** Bytes `file-type` needs to recognise every type it knows. */
 const SNIFF_BYTES = 4_100;
 
+/** The objects files attach to, as their own domains see them. */
+export interface AttachmentTargets {
+  items(ids: readonly string[]): Promise<Array<{ id: string }>>;
+  tasks(ids: readonly string[]): Promise<Array<Pick<TaskRow, 'id' | 'ownerId' | 'assigneeId'>>>;
+  posts(ids: readonly string[]): Promise<Array<Pick<PostRow, 'id' | 'authorId'>>>;
+  users(ids: readonly string[]): Promise<Array<{ id: string }>>;
+  /** The task domain's rule: who reads and changes a task. */
+  taskVisible(auth: Authentication, row: Pick<TaskRow, 'ownerId' | 'assigneeId'>): boolean;
+}
+
 export interface FileServiceDeps {
   db: Database;
   repo: FileRepo;
   storage: ObjectStorage;
   signer: UrlSigner;
   config: Config['files'];
+  targets: AttachmentTargets;
 }
+
+/** What the viewer may do with the object a file is (to be) attached to. */
+interface TargetAccess {
+  type: AttachmentTarget;
+  id: string;
+  readable: boolean;
+  writable: boolean;
+}
+
+/** The purpose a file must have to attach to each kind of object. */
+export const TARGET_PURPOSE: Readonly<Record<AttachmentTarget, FilePurpose>> = {
+  Item: FilePurpose.ITEM_IMAGE,
+  Task: FilePurpose.ATTACHMENT,
+  Post: FilePurpose.ATTACHMENT,
+  User: FilePurpose.AVATAR,
+};
+
+const isTarget = (type: string): type is AttachmentTarget => Object.hasOwn(TARGET_PURPOSE, type);
 
 /** What became of the bytes sent to an upload URL; the upload route answers with the matching status. */
 export type ReceiveOutcome =
@@ -48,7 +77,8 @@ const normalizedType = (value: string) => value.split(';')[0]!.trim().toLowerCas
 /**
  * Staged uploads and files: the declaration is checked when the upload is created, the bytes when it is completed
  * (real size, SHA-256, type sniffed from them); a refused upload leaves nothing stored. Ownership: a user reads and
- * deletes their own files; `files:delete` (staff) anyone's.
+ * deletes their own files, `files:delete` (staff) anyone's; an attached file is also read by whoever reads its object,
+ * and attached or detached by whoever may change it.
  */
 export class FileService {
   constructor(private readonly deps: FileServiceDeps) {}
@@ -57,11 +87,114 @@ export class FileService {
     return this.deps.storage;
   }
 
-  /** Who may read a file (its `node`, its fields and its URLs): the uploader and staff. */
-  visible(auth: Authentication, row: Pick<FileRow, 'ownerId'>): boolean {
+  /** The uploader and staff: who may read, detach and delete a file whatever it is attached to. */
+  private manages(auth: Authentication, row: Pick<FileRow, 'ownerId'>): boolean {
     const viewerId = auth.viewer?.id;
     if (!viewerId) return false;
     return row.ownerId === viewerId || auth.scopes.has(MANAGE_FILES);
+  }
+
+  /**
+   * Who may read a file (its `node`, its fields, its URLs): the uploader, staff, and whoever may read the object it
+   * is attached to (an item image is seen by everyone who sees the item).
+   */
+  async visible(auth: Authentication, row: Pick<FileRow, 'ownerId' | 'attachedType' | 'attachedId'>): Promise<boolean> {
+    if (this.manages(auth, row)) return true;
+    if (!auth.viewer || !row.attachedType || !row.attachedId || !isTarget(row.attachedType)) return false;
+    return (await this.access(auth, row.attachedType, row.attachedId))?.readable ?? false;
+  }
+
+  /** The object's access rules, its own domain's: null when it does not exist. */
+  private async access(auth: Authentication, type: AttachmentTarget, id: string): Promise<TargetAccess | null> {
+    const { targets } = this.deps;
+    const viewerId = auth.viewer?.id;
+    const has = (scope: string) => auth.scopes.has(scope);
+    switch (type) {
+      case 'Item': {
+        const [row] = await targets.items([id]);
+        return row ? { type, id, readable: has('items:read'), writable: has('items:write') } : null;
+      }
+      case 'Task': {
+        const [row] = await targets.tasks([id]);
+        if (!row) return null;
+        const visible = targets.taskVisible(auth, row);
+        return { type, id, readable: visible && has('tasks:read'), writable: visible && has('tasks:write') };
+      }
+      case 'Post': {
+        const [row] = await targets.posts([id]);
+        if (!row) return null;
+        const mayEdit = row.authorId === viewerId || has('posts:delete');
+        return { type, id, readable: has('posts:read'), writable: mayEdit && has('posts:write') };
+      }
+      case 'User': {
+        const [row] = await targets.users([id]);
+        return row ? { type, id, readable: viewerId !== undefined, writable: row.id === viewerId && has('profile:write') } : null;
+      }
+    }
+  }
+
+  /**
+   * Attaches one of the viewer's files to an object the viewer may change, in one transaction that holds the object's
+   * attachment lock: the per-object cap holds under concurrent attaches, and an avatar replaces the one before (which
+   * the clean-up job removes after the grace period).
+   */
+  async attachFile(auth: Authentication, input: AttachFileInput): Promise<FilePayload> {
+    const fail = (field: string, message: string, code = UserErrorCode.INVALID) => ({
+      file: null,
+      userErrors: [userError(['input', field], message, code)],
+    });
+    const file = await this.findVisible(auth, input.fileId);
+    if (!file) return fail('fileId', 'File not found', UserErrorCode.NOT_FOUND);
+    if (file.ownerId !== auth.viewer!.id) return fail('fileId', 'You can only attach your own files', UserErrorCode.FORBIDDEN);
+    const decoded = decodeGlobalId(input.targetId);
+    if (!decoded || !isTarget(decoded.type)) return fail('targetId', 'Files attach to an Item, a Task, a Post or a User');
+    const target = await this.access(auth, decoded.type, decoded.id);
+    if (!target || !target.readable) return fail('targetId', `${decoded.type} not found`, UserErrorCode.NOT_FOUND);
+    if (!target.writable) return fail('targetId', `You may not change this ${decoded.type}`, UserErrorCode.FORBIDDEN);
+    const purpose = TARGET_PURPOSE[target.type];
+    if (file.purpose !== purpose)
+      return fail('fileId', `Only ${purpose} files attach to ${target.type === 'Item' ? 'an' : 'a'} ${target.type}`);
+    if (file.attachedId) return fail('fileId', 'The file is attached already');
+    const cap = this.deps.config.maxPerEntity;
+    const attached = await this.deps.db.transaction(async (tx) => {
+      const repo = this.deps.repo.in(tx);
+      await repo.lockTarget(target.type, target.id);
+      const now = new Date();
+      if (target.type === 'User') await repo.detachAll('User', target.id, now);
+      else if ((await repo.attachedCount(target.type, target.id)) >= cap) return 'full' as const;
+      return repo.attach(file.id, target.type, target.id, now);
+    });
+    if (attached === 'full') return fail('targetId', `At most ${cap} files per ${target.type}`, UserErrorCode.LIMIT_EXCEEDED);
+    if (!attached) return fail('fileId', 'The file is attached already');
+    return { file: StoredFile.fromRow(attached), userErrors: [] };
+  }
+
+  /** Detaches a file: its uploader, staff, or whoever may change the object it is attached to. */
+  async detachFile(auth: Authentication, input: DetachFileInput): Promise<FilePayload> {
+    const fail = (message: string, code = UserErrorCode.INVALID) => ({
+      file: null,
+      userErrors: [userError(['input', 'fileId'], message, code)],
+    });
+    const file = await this.findVisible(auth, input.fileId);
+    if (!file) return fail('File not found', UserErrorCode.NOT_FOUND);
+    if (!file.attachedType || !file.attachedId || !isTarget(file.attachedType)) return fail('The file is not attached');
+    const target = await this.access(auth, file.attachedType, file.attachedId);
+    if (!this.manages(auth, file) && !target?.writable) {
+      return fail(`You may not change this ${file.attachedType}`, UserErrorCode.FORBIDDEN);
+    }
+    const row = await this.deps.repo.detach(file.id, new Date());
+    return row ? { file: StoredFile.fromRow(row), userErrors: [] } : fail('File not found', UserErrorCode.NOT_FOUND);
+  }
+
+  /** The files attached to an object, for its `images`/`attachments`/`avatar` fields (the loaders batch them). */
+  attachedTo(type: AttachmentTarget, ids: readonly string[]): Promise<FileRow[]> {
+    return this.deps.repo.attachedTo(type, ids);
+  }
+
+  private async findVisible(auth: Authentication, globalId: string): Promise<FileRow | null> {
+    const id = parseGlobalId(globalId, 'File');
+    const [row] = id ? await this.deps.repo.findFilesByIds([id]) : [];
+    return row && (await this.visible(auth, row)) ? row : null;
   }
 
   async createUpload(auth: Authentication, input: CreateUploadInput): Promise<CreateUploadPayload> {
@@ -193,9 +326,10 @@ export class FileService {
 
   async deleteFile(auth: Authentication, globalId: string): Promise<DeletePayload> {
     const notFound = { deletedId: null, userErrors: [userError(['id'], 'File not found', UserErrorCode.NOT_FOUND)] };
-    const id = parseGlobalId(globalId, 'File');
-    const [row] = id ? await this.deps.repo.findFilesByIds([id]) : [];
-    if (!row || !this.visible(auth, row)) return notFound;
+    const row = await this.findVisible(auth, globalId);
+    if (!row) return notFound;
+    if (!this.manages(auth, row))
+      return { deletedId: null, userErrors: [userError(['id'], 'You can only delete your own files', UserErrorCode.FORBIDDEN)] };
     const deleted = await this.deps.repo.deleteFile(row.id);
     if (!deleted) return notFound;
     await this.deps.storage.delete(deleted.thumbnailKey ? [deleted.storageKey, deleted.thumbnailKey] : [deleted.storageKey]);

@@ -1,15 +1,16 @@
 import type { DomainModule } from '../shared/domain.js';
+import { ItemImagesResolver, PostAttachmentsResolver, TaskAttachmentsResolver, UserAvatarResolver } from './attachments.resolver.js';
 import { FileResolver } from './file.resolver.js';
 import { StoredFile } from './file.type.js';
 
 export const fileModule: DomainModule = {
-  resolvers: [FileResolver],
+  resolvers: [FileResolver, ItemImagesResolver, TaskAttachmentsResolver, PostAttachmentsResolver, UserAvatarResolver],
   nodes: {
     File: {
       scopes: ['files:read'],
       fetch: async (ctx, id) => {
         const row = await ctx.loaders.file.load(id);
-        return row && ctx.services.files.visible(ctx, row) ? StoredFile.fromRow(row) : null;
+        return row && (await ctx.services.files.visible(ctx, row)) ? StoredFile.fromRow(row) : null;
       },
     },
   },
