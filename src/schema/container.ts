@@ -81,6 +81,7 @@ export function createContainer({ config, db, pubsub, jobHandlers = [] }: Contai
     queueLimit,
     streams: realtime.streams,
   });
+  const storage = createStorage(config.files, db);
   // The queue: other services enqueue their side effects with `queue.enqueue(tx, …)` inside their transactions.
   const queue = new JobQueue({
     db,
@@ -90,6 +91,9 @@ export function createContainer({ config, db, pubsub, jobHandlers = [] }: Contai
       ...defaultJobDefinitions({
         ...repos,
         config: config.jobs,
+        storage,
+        fileOrphanGraceMs: config.files.orphanGraceMs,
+        uploadSettleMs: config.http.requestTimeoutMs,
         notify: (userIds, content) => notifications.notify(userIds, content),
       }),
       ...jobHandlers,
@@ -118,7 +122,8 @@ export function createContainer({ config, db, pubsub, jobHandlers = [] }: Contai
     files: new FileService({
       db,
       repo: repos.files,
-      storage: createStorage(config.files, db),
+      storage,
+      jobs: queue,
       signer,
       config: config.files,
       targets: {

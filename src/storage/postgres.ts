@@ -16,7 +16,7 @@ export class PostgresStorage implements ObjectStorage {
 
   constructor(private readonly db: Executor) {}
 
-  async write(key: string, source: AsyncIterable<Uint8Array>, maxBytes: number): Promise<number> {
+  async write(key: string, source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, maxBytes: number): Promise<number> {
     let seq = 0;
     let total = 0;
     try {

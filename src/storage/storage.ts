@@ -23,7 +23,7 @@ export interface ObjectStorage {
    * Stores the stream under `key`, refusing it (TooLargeError, nothing kept) once it passes `maxBytes`. Resolves to
    * the number of bytes stored.
    */
-  write(key: string, source: AsyncIterable<Uint8Array>, maxBytes: number): Promise<number>;
+  write(key: string, source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, maxBytes: number): Promise<number>;
   /** The object's bytes, or the given range of them; empty when the object does not exist. */
   read(key: string, range?: ByteRange): AsyncIterable<Uint8Array>;
   /** The object's size, or null when it does not exist. */
@@ -41,7 +41,7 @@ export class TooLargeError extends Error {
 }
 
 /** Re-chunks a stream into pieces of exactly `size` bytes (the last one shorter). */
-export async function* fixedChunks(source: AsyncIterable<Uint8Array>, size: number): AsyncIterable<Uint8Array> {
+export async function* fixedChunks(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, size: number): AsyncIterable<Uint8Array> {
   let pending: Uint8Array[] = [];
   let pendingBytes = 0;
   for await (const piece of source) {

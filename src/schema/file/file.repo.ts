@@ -101,6 +101,19 @@ export class FileRepo {
     return rows.flatMap((row) => (row.thumbnail ? [row.key, row.thumbnail] : [row.key]));
   }
 
+  /**
+   * Files whose object was deleted (an item, task, post or user gone) are detached now, so the grace period of
+   * orphans starts.
+   */
+  async detachFromMissing(now: Date): Promise<void> {
+    await this.db.execute(sql`
+      update files set attached_type = null, attached_id = null, attached_at = ${now.toISOString()}::timestamptz
+      where (attached_type = 'Item' and not exists (select 1 from items where items.id = files.attached_id))
+         or (attached_type = 'Task' and not exists (select 1 from tasks where tasks.id = files.attached_id))
+         or (attached_type = 'Post' and not exists (select 1 from posts where posts.id = files.attached_id))
+         or (attached_type = 'User' and not exists (select 1 from users where users.id = files.attached_id))`);
+  }
+
   async setImageDetails(id: string, details: { width: number; height: number; thumbnailKey: string | null }): Promise<FileRow | null> {
     const [row] = await this.db.update(files).set(details).where(eq(files.id, id)).returning();
     return row ?? null;

@@ -4,12 +4,14 @@ import type { Authentication } from '../../auth/identity.js';
 import type { Config } from '../../config.js';
 import type { Database } from '../../db/client.js';
 import type { FileRow, PostRow, TaskRow, UploadRow } from '../../db/tables.js';
+import type { JobQueue } from '../../jobs/side-effects.js';
 import type { SignedAction, UrlSigner } from '../../storage/signing.js';
 import { TooLargeError, type ByteRange, type ObjectStorage } from '../../storage/storage.js';
 import { decodeGlobalId, parseGlobalId, toGlobalId } from '../shared/global-id.js';
 import type { DeletePayload } from '../shared/payloads.js';
 import { userError, UserErrorCode, UserErrors } from '../shared/user-error.js';
-import { ALLOWED_TYPES, checkFilename, TEXT_TYPES } from './file-rules.js';
+import { Job } from '../job/job.type.js';
+import { ALLOWED_TYPES, checkFilename, IMAGE_TYPES, TEXT_TYPES } from './file-rules.js';
 import type { AttachFileInput, CreateUploadInput, DetachFileInput } from './file.input.js';
 import type { AttachmentTarget, FileRepo } from './file.repo.js';
 import { FilePurpose, StoredFile, UploadMethod, type CreateUploadPayload, type FilePayload } from './file.type.js';
@@ -37,6 +39,8 @@ export interface FileServiceDeps {
   signer: UrlSigner;
   config: Config['files'];
   targets: AttachmentTargets;
+  /** FILE_PROCESSING is queued in the completion's transaction. */
+  jobs: JobQueue;
 }
 
 /** What the viewer may do with the object a file is (to be) attached to. */
@@ -309,7 +313,7 @@ export class FileService {
       const repo = this.deps.repo.in(tx);
       // Deleting the upload row is the completion's claim: of two concurrent completions, one finds it gone.
       if (!(await repo.takeUpload(upload.id, direct ? ['PENDING'] : ['RECEIVED']))) return null;
-      return repo.insertFile({
+      const file = await repo.insertFile({
         ownerId: upload.ownerId,
         purpose: upload.purpose,
         filename: upload.filename,
@@ -319,9 +323,18 @@ export class FileService {
         sha256: measured.sha256,
         storageKey: upload.storageKey,
       });
+      const job = (IMAGE_TYPES as readonly string[]).includes(file.contentType)
+        ? await this.deps.jobs.enqueue(tx, {
+            kind: 'FILE_PROCESSING',
+            params: { fileId: toGlobalId('File', file.id) },
+            ownerId: file.ownerId,
+            scopes: [...auth.scopes],
+          })
+        : null;
+      return { file, job };
     });
     if (!row) return notFound();
-    return { file: StoredFile.fromRow(row), userErrors: [] };
+    return { file: StoredFile.fromRow(row.file), processingJob: row.job && Job.fromRow(row.job), userErrors: [] };
   }
 
   async deleteFile(auth: Authentication, globalId: string): Promise<DeletePayload> {

@@ -1,6 +1,7 @@
 import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { fileDefaults } from '../../config.js';
 import type { FileRow } from '../../db/tables.js';
+import { Job } from '../job/job.type.js';
 import { toGlobalId } from '../shared/global-id.js';
 import { Node } from '../shared/node.js';
 import { DateTimeScalar, JSONScalar } from '../shared/scalars.js';
@@ -136,6 +137,13 @@ export class CreateUploadPayload {
 export class FilePayload {
   @Field(() => StoredFile, { nullable: true, description: 'The file; null when the mutation failed.' })
   file!: StoredFile | null;
+
+  @Field(() => Job, {
+    nullable: true,
+    description:
+      'From completeUpload of an image: the FILE_PROCESSING job that measures it and makes its thumbnail (watch it with `jobUpdated`); null otherwise.',
+  })
+  processingJob?: Job | null;
 
   @Field(() => [UserError], { description: 'Why the mutation failed; empty on success.' })
   userErrors!: UserError[];
