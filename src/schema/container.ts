@@ -145,6 +145,7 @@ export function createContainer({ config, db, pubsub, jobHandlers = [] }: Contai
     /** Releases what the services hold outside the database (the rate-limit store's Redis connection). */
     async close() {
       services.realtime.close();
+      storage.close?.();
       services.dashboard.ticker.close();
       await services.rateLimit.close();
     },

@@ -62,6 +62,11 @@ export class PostgresStorage implements ObjectStorage {
     await this.db.delete(storageChunks).where(inArray(storageChunks.key, [...keys]));
   }
 
+  async copy(from: string, to: string): Promise<void> {
+    await this.delete([to]);
+    await this.db.execute(sql`insert into storage_chunks (key, seq, data) select ${to}, seq, data from storage_chunks where key = ${from}`);
+  }
+
   async directUpload(): Promise<null> {
     return null;
   }

@@ -29,7 +29,11 @@ export interface ObjectStorage {
   /** The object's size, or null when it does not exist. */
   size(key: string): Promise<number | null>;
   delete(keys: readonly string[]): Promise<void>;
+  /** Copies an object to another key (replacing what was there). */
+  copy(from: string, to: string): Promise<void>;
   /** A presigned URL the client uploads to directly; null when uploads go through OpsHub's own route. */
+  /** Releases connections the backend holds (S3's HTTP agent). */
+  close?(): void;
   directUpload(key: string, contentType: string, byteSize: number, expiresInSeconds: number): Promise<DirectUpload | null>;
 }
 

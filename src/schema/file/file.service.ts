@@ -292,11 +292,16 @@ export class FileService {
     if (upload.status !== 'RECEIVED' && !direct) {
       return { file: null, userErrors: [userError(['id'], 'The upload has not received its bytes yet')] };
     }
+    // A presigned PUT keeps working until it expires: the file gets its own copy, verified here, so bytes sent to the
+    // old URL later land in an object nobody reads.
+    const key = direct ? `files/${randomUUID()}` : upload.storageKey;
+    if (direct) await this.deps.storage.copy(upload.storageKey, key);
     const refuse = async (message: string, code = UserErrorCode.INVALID) => {
+      if (direct) await this.deps.storage.delete([key]);
       await this.discard(upload);
       return { file: null, userErrors: [userError(['id'], message, code)] };
     };
-    const measured = await this.measure(upload.storageKey, upload.byteSize);
+    const measured = await this.measure(key, upload.byteSize);
     if (measured.byteSize !== upload.byteSize) {
       return refuse(`The upload has ${measured.byteSize} bytes, not the ${upload.byteSize} declared`);
     }
@@ -321,7 +326,7 @@ export class FileService {
         contentType: sniffed,
         byteSize: measured.byteSize,
         sha256: measured.sha256,
-        storageKey: upload.storageKey,
+        storageKey: key,
       });
       const job = (IMAGE_TYPES as readonly string[]).includes(file.contentType)
         ? await this.deps.jobs.enqueue(tx, {
@@ -333,6 +338,7 @@ export class FileService {
         : null;
       return { file, job };
     });
+    if (direct) await this.deps.storage.delete(row ? [upload.storageKey] : [key]);
     if (!row) return notFound();
     return { file: StoredFile.fromRow(row.file), processingJob: row.job && Job.fromRow(row.job), userErrors: [] };
   }
