@@ -376,6 +376,21 @@ export class FileService {
     return file && key ? { kind: 'file', file, key } : { kind: 'not-found' };
   }
 
+  /** The signed URL of a finished export's CSV (`Job.resultUrl`), opened without a header. */
+  signedExportUrl(job: { id: string; rowId: string }): string {
+    return this.deps.signer.sign(
+      `/exports/${job.id}`,
+      { action: 'export', method: 'GET', id: job.rowId },
+      this.deps.config.downloadUrlTtlSeconds,
+    ).url;
+  }
+
+  /** Whether a request to `/exports/:id` carries a valid signature for that job. */
+  verifyExport(globalId: string, query: { expires?: unknown; sig?: unknown }): 'valid' | 'invalid' | 'expired' {
+    const id = parseGlobalId(globalId, 'Job');
+    return id ? this.deps.signer.verify({ action: 'export', method: 'GET', id }, query) : 'invalid';
+  }
+
   read(key: string, range?: ByteRange): AsyncIterable<Uint8Array> {
     return this.deps.storage.read(key, range);
   }

@@ -1,10 +1,16 @@
 import type { DomainModule } from '../shared/domain.js';
-import { ItemImagesResolver, PostAttachmentsResolver, TaskAttachmentsResolver, UserAvatarResolver } from './attachments.resolver.js';
+import {
+  ItemImagesResolver,
+  JobResultUrlResolver,
+  PostAttachmentsResolver,
+  TaskAttachmentsResolver,
+  UserAvatarResolver,
+} from './attachments.resolver.js';
 import { FileResolver } from './file.resolver.js';
 import { StoredFile } from './file.type.js';
 
 export const fileModule: DomainModule = {
-  resolvers: [FileResolver, ItemImagesResolver, TaskAttachmentsResolver, PostAttachmentsResolver, UserAvatarResolver],
+  resolvers: [FileResolver, ItemImagesResolver, TaskAttachmentsResolver, PostAttachmentsResolver, UserAvatarResolver, JobResultUrlResolver],
   nodes: {
     File: {
       scopes: ['files:read'],
