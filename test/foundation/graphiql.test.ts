@@ -3,15 +3,13 @@
  * with no request leaving the machine, runs a query with the headers editor's Authorization header, receives a
  * subscription event over graphql-ws, and leaves a screenshot in test/artifacts/.
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser } from '../helpers/auth.js';
+import { ARTIFACTS, CHROMIUM, hasChromium, launchChromium } from '../helpers/browser.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = new URL('../artifacts/', import.meta.url);
-const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) process.stderr.write(`graphiql.test.ts skipped: ${CHROMIUM} is absent (CI installs Debian's chromium)\n`);
 
 let server: TestServer;
@@ -24,19 +22,7 @@ beforeAll(async () => {
   if (!hasChromium) return;
   server = await startServer();
   ({ token } = await createUser(server, { role: 'ADMIN' }));
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   page.on('request', (request) => requests.push(request.url()));
   page.on('websocket', (socket) => requests.push(socket.url()));
