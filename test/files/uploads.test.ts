@@ -256,6 +256,22 @@ describe('refusals leave nothing stored', () => {
       expect(over.userErrors).toEqual([
         { field: ['input', 'byteSize'], message: 'Storage quota of 5000 bytes exceeded', code: 'LIMIT_EXCEEDED' },
       ]);
+      // Uploads in flight count toward the quota too.
+      const second = await createUser(quotaServer);
+      const pending = await createUpload(quotaServer, second.token, {
+        filename: 'c.txt',
+        contentType: 'text/plain',
+        byteSize: 3000,
+        purpose: 'ATTACHMENT',
+      });
+      expect(pending.userErrors).toEqual([]);
+      const more = await createUpload(quotaServer, second.token, {
+        filename: 'd.txt',
+        contentType: 'text/plain',
+        byteSize: 3000,
+        purpose: 'ATTACHMENT',
+      });
+      expect(more.userErrors.map((error) => error.code)).toEqual(['LIMIT_EXCEEDED']);
     } finally {
       await quotaServer.close();
     }

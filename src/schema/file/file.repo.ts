@@ -87,6 +87,15 @@ export class FileRepo {
     return Number(row?.bytes ?? 0);
   }
 
+  /** Declared bytes of the user's uploads not completed yet, whose URL has not expired. */
+  async pendingUploadBytes(ownerId: string, now: Date): Promise<number> {
+    const [row] = await this.db
+      .select({ bytes: sql<string>`coalesce(sum(${uploads.byteSize}), 0)` })
+      .from(uploads)
+      .where(and(eq(uploads.ownerId, ownerId), gt(uploads.expiresAt, now)));
+    return Number(row?.bytes ?? 0);
+  }
+
   async deleteFile(id: string): Promise<FileRow | null> {
     const [row] = await this.db.delete(files).where(eq(files.id, id)).returning();
     return row ?? null;

@@ -217,7 +217,11 @@ export class FileService {
     if (!Number.isInteger(input.byteSize) || input.byteSize < 1) errors.add(['input', 'byteSize'], 'File must not be empty');
     else if (input.byteSize > maxBytes) {
       errors.add(['input', 'byteSize'], `File must be at most ${maxBytes} bytes`, UserErrorCode.LIMIT_EXCEEDED);
-    } else if ((await this.deps.repo.usedBytes(viewerId)) + input.byteSize > this.deps.config.userQuotaBytes) {
+    } else if (
+      // Uploads in flight count too, so declaring many large uploads cannot get past the quota.
+      (await this.deps.repo.usedBytes(viewerId)) + (await this.deps.repo.pendingUploadBytes(viewerId, new Date())) + input.byteSize >
+      this.deps.config.userQuotaBytes
+    ) {
       errors.add(['input', 'byteSize'], `Storage quota of ${this.deps.config.userQuotaBytes} bytes exceeded`, UserErrorCode.LIMIT_EXCEEDED);
     }
     if (errors.any || !name.ok) return { upload: null, userErrors: errors.list };
