@@ -76,6 +76,8 @@ interface Measured {
   text: boolean;
 }
 
+class AttachedMeanwhile extends Error {}
+
 const normalizedType = (value: string) => value.split(';')[0]!.trim().toLowerCase();
 
 /**
@@ -160,14 +162,22 @@ export class FileService {
       return fail('fileId', `Only ${purpose} files attach to ${target.type === 'Item' ? 'an' : 'a'} ${target.type}`);
     if (file.attachedId) return fail('fileId', 'The file is attached already');
     const cap = this.deps.config.maxPerEntity;
-    const attached = await this.deps.db.transaction(async (tx) => {
-      const repo = this.deps.repo.in(tx);
-      await repo.lockTarget(target.type, target.id);
-      const now = new Date();
-      if (target.type === 'User') await repo.detachAll('User', target.id, now);
-      else if ((await repo.attachedCount(target.type, target.id)) >= cap) return 'full' as const;
-      return repo.attach(file.id, target.type, target.id, now);
-    });
+    const attached = await this.deps.db
+      .transaction(async (tx) => {
+        const repo = this.deps.repo.in(tx);
+        await repo.lockTarget(target.type, target.id);
+        const now = new Date();
+        if (target.type === 'User') await repo.detachAll('User', target.id, now);
+        else if ((await repo.attachedCount(target.type, target.id)) >= cap) return 'full' as const;
+        const row = await repo.attach(file.id, target.type, target.id, now);
+        // Attached elsewhere meanwhile: roll back, so a replaced avatar stays where it was.
+        if (!row) throw new AttachedMeanwhile();
+        return row;
+      })
+      .catch((error: unknown) => {
+        if (error instanceof AttachedMeanwhile) return null;
+        throw error;
+      });
     if (attached === 'full') return fail('targetId', `At most ${cap} files per ${target.type}`, UserErrorCode.LIMIT_EXCEEDED);
     if (!attached) return fail('fileId', 'The file is attached already');
     return { file: StoredFile.fromRow(attached), userErrors: [] };
