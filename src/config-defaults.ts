@@ -87,3 +87,17 @@ export const discountCodeDefaults: DiscountCodes = new Map([
   ['DISC20', 20],
   ['OFFER30', 30],
 ]);
+
+/** What a file is for: the size limit and the content types allowed follow from it (src/schema/file/). */
+export const FILE_PURPOSES = ['AVATAR', 'ITEM_IMAGE', 'ATTACHMENT'] as const;
+export type FilePurpose = (typeof FILE_PURPOSES)[number];
+
+/** Files and uploads (src/schema/file/, src/storage/), overridable by FILE_* and UPLOAD_*. */
+export const fileDefaults = {
+  maxBytes: 10 * 1_024 * 1_024, // bytes per file, for every purpose (the seeds' `max_file_size`)
+  maxPerEntity: 10, // files attached to one item, task or post
+  userQuotaBytes: 100 * 1_024 * 1_024, // bytes of files one user may hold
+  uploadUrlTtlSeconds: 15 * 60, // s an upload URL stays usable
+  downloadUrlTtlSeconds: 5 * 60, // s a file's `url` stays valid
+  orphanGraceMs: 24 * 60 * 60 * 1_000, // ms a file may stay attached to nothing before the clean-up removes it
+};

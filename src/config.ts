@@ -9,10 +9,12 @@ import path from 'node:path';
 import {
   databaseDefaults,
   defaultLimits,
+  fileDefaults,
   discountCodeDefaults,
   productionLimits,
   rateLimitDefaults,
   type DiscountCodes,
+  type FilePurpose,
   type OperationLimits,
   type RateLimitConfig,
 } from './config-defaults.js';
@@ -102,6 +104,20 @@ export interface Config {
     /** PENDING jobs one user may have queued; starting one more is a user error. */
     maxQueuedPerUser: number;
   };
+  /** Staged uploads, file limits and storage (see the README's files table). */
+  files: {
+    /** Where file bytes live: PostgreSQL chunk rows, or an S3-compatible bucket (`s3` below). */
+    storage: 'postgres' | 's3';
+    /** HMAC key of signed URLs; null: a key generated per process. */
+    urlSecret: string | null;
+    uploadUrlTtlSeconds: number;
+    downloadUrlTtlSeconds: number;
+    maxBytes: Record<FilePurpose, number>;
+    maxPerEntity: number;
+    userQuotaBytes: number;
+    orphanGraceMs: number;
+    s3: S3Config | null;
+  };
   /** Chat, presence and graphql-ws connection limits (see the README's realtime table). */
   realtime: {
     /** graphql-ws ping interval; a socket that has not answered a ping by the next one is terminated. */
@@ -123,6 +139,17 @@ export interface Config {
     typingThrottleMs: number;
     typingTimeoutMs: number;
   };
+}
+
+export interface S3Config {
+  bucket: string;
+  /** An S3-compatible endpoint (MinIO, s3rver, …); null: AWS for `region`. */
+  endpoint: string | null;
+  region: string;
+  accessKeyId: string | null;
+  secretAccessKey: string | null;
+  /** `endpoint/bucket/key` instead of `bucket.endpoint/key` (most S3-compatible servers need it). */
+  forcePathStyle: boolean;
 }
 
 export class ConfigError extends Error {
@@ -329,6 +356,38 @@ function signingKeyPair(privateValue: string, publicValue: string): SigningKeyPa
   return { alg, privateKey, publicKey };
 }
 
+function fileConfig(env: Env): Config['files'] {
+  const urlSecret = str(env, 'FILE_URL_SECRET') ?? null;
+  if (urlSecret !== null && Buffer.byteLength(urlSecret) < 32) throw new ConfigError('FILE_URL_SECRET', 'must be at least 32 bytes');
+  const storage = oneOf(env, 'FILE_STORAGE', ['postgres', 's3'] as const, 'postgres');
+  const maxBytes = int(env, 'FILE_MAX_BYTES', fileDefaults.maxBytes, 1, 1_073_741_824);
+  const bucket = str(env, 'S3_BUCKET') ?? null;
+  if (storage === 's3' && bucket === null) throw new ConfigError('S3_BUCKET', 'is required when FILE_STORAGE is s3');
+  const accessKeyId = str(env, 'S3_ACCESS_KEY_ID') ?? null;
+  const secretAccessKey = str(env, 'S3_SECRET_ACCESS_KEY') ?? null;
+  if ((accessKeyId === null) !== (secretAccessKey === null)) {
+    throw new ConfigError(accessKeyId === null ? 'S3_ACCESS_KEY_ID' : 'S3_SECRET_ACCESS_KEY', 'must be set together with its pair');
+  }
+  const endpoint = url(env, 'S3_ENDPOINT', ['http:', 'https:']);
+  const region = str(env, 'S3_REGION') ?? 'us-east-1';
+  const forcePathStyle = bool(env, 'S3_FORCE_PATH_STYLE', false);
+  return {
+    storage,
+    urlSecret,
+    uploadUrlTtlSeconds: int(env, 'UPLOAD_URL_TTL_SECONDS', fileDefaults.uploadUrlTtlSeconds, 1, 24 * 60 * 60),
+    downloadUrlTtlSeconds: int(env, 'FILE_URL_TTL_SECONDS', fileDefaults.downloadUrlTtlSeconds, 1, 24 * 60 * 60),
+    maxBytes: {
+      AVATAR: int(env, 'FILE_MAX_BYTES_AVATAR', maxBytes, 1, 1_073_741_824),
+      ITEM_IMAGE: int(env, 'FILE_MAX_BYTES_ITEM_IMAGE', maxBytes, 1, 1_073_741_824),
+      ATTACHMENT: int(env, 'FILE_MAX_BYTES_ATTACHMENT', maxBytes, 1, 1_073_741_824),
+    },
+    maxPerEntity: int(env, 'FILE_MAX_PER_ENTITY', fileDefaults.maxPerEntity, 1, 1_000),
+    userQuotaBytes: int(env, 'FILE_USER_QUOTA_BYTES', fileDefaults.userQuotaBytes, 1, 2 ** 50),
+    orphanGraceMs: int(env, 'FILE_ORPHAN_GRACE_MS', fileDefaults.orphanGraceMs, 0, 365 * 24 * 60 * 60 * 1_000),
+    s3: bucket === null ? null : { bucket, endpoint, region, accessKeyId, secretAccessKey, forcePathStyle },
+  };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = oneOf(env, 'NODE_ENV', ['development', 'production', 'test'] as const, 'development');
   const production = nodeEnv === 'production';
@@ -427,6 +486,7 @@ export function loadConfig(env: Env = process.env): Config {
       concurrencyPerOwner: int(env, 'JOB_CONCURRENCY_PER_OWNER', 1, 1, 64),
       maxQueuedPerUser: int(env, 'JOB_MAX_QUEUED_PER_USER', 20, 1, 100_000),
     },
+    files: fileConfig(env),
     realtime: {
       keepAliveMs: int(env, 'WS_KEEPALIVE_MS', 12_000, 50, 300_000),
       maxBufferedBytes: int(env, 'WS_MAX_BUFFERED_BYTES', 1_048_576, 1_024, 1_073_741_824),

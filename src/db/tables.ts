@@ -7,3 +7,4 @@ export * from './tables/posts.js';
 export * from './tables/chat.js';
 export * from './tables/notifications.js';
 export * from './tables/jobs.js';
+export * from './tables/files.js';

@@ -5,11 +5,14 @@ import type { NotificationRepo } from '../schema/notification/notification.repo.
 import type { OrderRepo } from '../schema/order/order.repo.js';
 import type { SessionRepo } from '../schema/user/session.repo.js';
 import type { UserRepo } from '../schema/user/user.repo.js';
+import type { FileRepo } from '../schema/file/file.repo.js';
+import type { ObjectStorage } from '../storage/storage.js';
 import type { JobRepo } from './job.repo.js';
 import type { OutboxRepo } from './outbox.repo.js';
 import { cleanup } from './handlers/cleanup.js';
 import { newsletter, sendEmail } from './handlers/email.js';
 import { exportItems } from './handlers/export-items.js';
+import { fileProcessing } from './handlers/file-processing.js';
 import { notify, type Notify } from './handlers/notify.js';
 import { salesReport } from './handlers/sales-report.js';
 import type { JobDefinition } from './types.js';
@@ -23,7 +26,14 @@ export interface JobDeps {
   users: UserRepo;
   sessions: SessionRepo;
   notifications: NotificationRepo;
+  files: FileRepo;
+  /** Where file bytes live (src/storage). */
+  storage: ObjectStorage;
   config: Config['jobs'];
+  /** Grace period of files attached to nothing before the clean-up removes them. */
+  fileOrphanGraceMs: number;
+  /** HTTP_REQUEST_TIMEOUT_MS: how long after its URL expired an upload may still be receiving. */
+  uploadSettleMs: number;
   /** Stores and pushes notifications (the notification service). */
   notify: Notify;
 }
@@ -36,6 +46,7 @@ export function defaultJobDefinitions(deps: JobDeps): JobDefinition[] {
     newsletter({ ...deps, emailDelayMs: deps.config.emailDelayMs }),
     cleanup(deps),
     notify(deps),
+    fileProcessing(deps),
   ];
 }
 

@@ -11,7 +11,7 @@ import type { UserErrors } from '../schema/shared/user-error.js';
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
 /** The public kinds (the `JobKind` enum of the schema); anything else a registry holds is internal. */
-export const PUBLIC_JOB_KINDS = ['EXPORT_ITEMS', 'SALES_REPORT', 'SEND_EMAIL', 'NEWSLETTER', 'CLEANUP'] as const;
+export const PUBLIC_JOB_KINDS = ['EXPORT_ITEMS', 'SALES_REPORT', 'SEND_EMAIL', 'NEWSLETTER', 'CLEANUP', 'FILE_PROCESSING'] as const;
 export type PublicJobKind = (typeof PUBLIC_JOB_KINDS)[number];
 
 export function isPublicKind(kind: string): kind is PublicJobKind {

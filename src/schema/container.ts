@@ -42,6 +42,11 @@ import { JobRepo } from '../jobs/job.repo.js';
 import { OutboxRepo } from '../jobs/outbox.repo.js';
 import { JobQueue } from '../jobs/queue.js';
 import { JobService } from './job/job.service.js';
+import { fileLoaders } from './file/file.loaders.js';
+import { FileRepo } from './file/file.repo.js';
+import { FileService } from './file/file.service.js';
+import { createStorage } from '../storage/index.js';
+import { UrlSigner } from '../storage/signing.js';
 
 export interface ContainerDeps {
   config: Config;
@@ -63,6 +68,7 @@ export function createContainer({ config, db, pubsub, jobHandlers = [] }: Contai
     notifications: new NotificationRepo(db),
     jobs: new JobRepo(db),
     outbox: new OutboxRepo(db),
+    files: new FileRepo(db),
   };
   const tokens = new TokenService(config);
   const realtime = createRealtime(config, pubsub, (roomId) => repos.chat.memberIds(roomId));
@@ -75,6 +81,7 @@ export function createContainer({ config, db, pubsub, jobHandlers = [] }: Contai
     queueLimit,
     streams: realtime.streams,
   });
+  const storage = createStorage(config.files, db);
   // The queue: other services enqueue their side effects with `queue.enqueue(tx, …)` inside their transactions.
   const queue = new JobQueue({
     db,
@@ -84,15 +91,20 @@ export function createContainer({ config, db, pubsub, jobHandlers = [] }: Contai
       ...defaultJobDefinitions({
         ...repos,
         config: config.jobs,
+        storage,
+        fileOrphanGraceMs: config.files.orphanGraceMs,
+        uploadSettleMs: config.http.requestTimeoutMs,
         notify: (userIds, content) => notifications.notify(userIds, content),
       }),
       ...jobHandlers,
     ]),
   });
+  const signer = new UrlSigner(config.files.urlSecret);
+  const tasks = new TaskService({ repo: repos.tasks });
   const services = {
     items: new ItemService({ repo: repos.items, pubsub }),
     orders: new OrderService({ db, repo: repos.orders, pubsub, discountCodes: config.discountCodes, jobs: queue }),
-    tasks: new TaskService({ repo: repos.tasks }),
+    tasks,
     posts: new PostService({ db, repo: repos.posts, pubsub, jobs: queue }),
     rateLimit: new RateLimitService({ store: createRateLimitStore(config.redisUrl), config: config.rateLimit }),
     tokens,
@@ -107,6 +119,21 @@ export function createContainer({ config, db, pubsub, jobHandlers = [] }: Contai
       queueLimit,
     }),
     jobs: new JobService({ queue, repo: repos.jobs, pubsub, config: config.jobs }),
+    files: new FileService({
+      db,
+      repo: repos.files,
+      storage,
+      jobs: queue,
+      signer,
+      config: config.files,
+      targets: {
+        items: (ids) => repos.items.findByIds(ids),
+        tasks: (ids) => repos.tasks.findByIds(ids),
+        posts: (ids) => repos.posts.findByIds(ids),
+        users: (ids) => repos.users.findByIds(ids),
+        taskVisible: (auth, row) => tasks.visible(auth, row),
+      },
+    }),
   };
   return {
     db,
@@ -119,6 +146,7 @@ export function createContainer({ config, db, pubsub, jobHandlers = [] }: Contai
     async close() {
       services.realtime.close();
       await services.realtime.sessions.close();
+      storage.close?.();
       services.dashboard.ticker.close();
       await services.rateLimit.close();
     },
@@ -132,6 +160,7 @@ export function createContainer({ config, db, pubsub, jobHandlers = [] }: Contai
       ...chatLoaders(repos.chat),
       ...notificationLoaders(repos.notifications),
       ...jobLoaders(repos.jobs),
+      ...fileLoaders(repos.files),
     }),
   };
 }

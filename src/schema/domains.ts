@@ -4,6 +4,7 @@
  */
 import { chatModule } from './chat/index.js';
 import { dashboardModule } from './dashboard/index.js';
+import { fileModule } from './file/index.js';
 import { itemModule } from './item/index.js';
 import { jobModule } from './job/index.js';
 import { notificationModule } from './notification/index.js';
@@ -25,4 +26,5 @@ export const domains: readonly DomainModule[] = [
   chatModule,
   notificationModule,
   dashboardModule,
+  fileModule,
 ];

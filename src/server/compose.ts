@@ -22,6 +22,7 @@ import { registerDashboard } from './dashboard.js';
 import { registerGraphiql } from './graphiql.js';
 import { registerHealth } from './health.js';
 import { registerDownloads } from './downloads.js';
+import { registerFileRoutes } from './files.js';
 import { registerGraphqlHttp } from './http.js';
 import { createMetrics, registerMetrics } from './metrics.js';
 import { JobRunner } from '../jobs/runner.js';
@@ -141,7 +142,8 @@ export async function createApp(options: AppOptions): Promise<App> {
   // A browser pointed at the bare origin lands on GraphiQL in development; production keeps `/` a 404.
   if (config.nodeEnv === 'development') fastify.get('/', { logLevel: 'warn' }, async (_request, reply) => reply.redirect(GRAPHQL_PATH));
   registerMetrics(fastify, metrics, { token: config.metricsToken, production: config.nodeEnv === 'production' });
-  registerDownloads(fastify, { contextBuilder, jobs: container.services.jobs });
+  registerDownloads(fastify, { contextBuilder, jobs: container.services.jobs, files: container.services.files });
+  await registerFileRoutes(fastify, { files: container.services.files, maxUploadBytes: Math.max(...Object.values(config.files.maxBytes)) });
   const runner = new JobRunner({
     jobs: container.repos.jobs,
     users: container.repos.users,

@@ -12,7 +12,7 @@
  * FORBIDDEN error). `variables` may create the data the document needs (through `env.gql` with the admin token).
  * A subscription also needs `trigger`, which makes one event happen so the allowed case can receive it.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { fromGlobalId, toGlobalId } from '../../src/schema/shared/global-id.js';
 import type { TestUser } from '../helpers/auth.js';
 import type { GqlResponse, TestServer } from '../helpers/server.js';
@@ -322,6 +322,33 @@ export const operations: Record<string, OperationRule> = {
     scopes: [],
     // The subscription opens with the job's current state; no trigger is needed.
     trigger: async () => {},
+  },
+
+  // Files: files:write for every mutation; ownership (own uploads and files, the object's own rule) in the file service.
+  'Mutation.createUpload': {
+    document: 'mutation($input: CreateUploadInput!) { createUpload(input: $input) { upload { id } userErrors { code } } }',
+    variables: () => ({ input: { filename: 'op.png', contentType: 'image/png', byteSize: 10, purpose: 'ITEM_IMAGE' } }),
+    scopes: ['files:write'],
+  },
+  'Mutation.completeUpload': {
+    document: 'mutation($id: ID!) { completeUpload(id: $id) { file { id } userErrors { code } } }',
+    variables: () => ({ id: toGlobalId('Upload', randomUUID()) }),
+    scopes: ['files:write'],
+  },
+  'Mutation.deleteFile': {
+    document: 'mutation($id: ID!) { deleteFile(id: $id) { deletedId userErrors { code } } }',
+    variables: () => ({ id: toGlobalId('File', randomUUID()) }),
+    scopes: ['files:write'],
+  },
+  'Mutation.attachFile': {
+    document: 'mutation($input: AttachFileInput!) { attachFile(input: $input) { file { id } userErrors { code } } }',
+    variables: async (env) => ({ input: { fileId: toGlobalId('File', randomUUID()), targetId: await createItem(env) } }),
+    scopes: ['files:write'],
+  },
+  'Mutation.detachFile': {
+    document: 'mutation($input: DetachFileInput!) { detachFile(input: $input) { file { id } userErrors { code } } }',
+    variables: () => ({ input: { fileId: toGlobalId('File', randomUUID()) } }),
+    scopes: ['files:write'],
   },
 
   // Chat: rooms are listed to chat:read holders; reading and posting need membership, which the fixtures give.

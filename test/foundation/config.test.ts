@@ -74,6 +74,11 @@ describe('loadConfig', () => {
     [{ REDIS_URL: 'http://localhost:6379' }, 'REDIS_URL', /REDIS_URL must use redis: or rediss:/],
     [{ TRUST_PROXY: 'proxy.example.com' }, 'TRUST_PROXY', /TRUST_PROXY must be true, false, a hop count or a list/],
     [{ TRUST_PROXY: '10.0.0.0/33' }, 'TRUST_PROXY', /got "10.0.0.0\/33"/],
+    [{ FILE_URL_SECRET: 'short' }, 'FILE_URL_SECRET', /FILE_URL_SECRET must be at least 32 bytes/],
+    [{ FILE_STORAGE: 'disk' }, 'FILE_STORAGE', /FILE_STORAGE must be one of postgres, s3/],
+    [{ FILE_STORAGE: 's3' }, 'S3_BUCKET', /S3_BUCKET is required when FILE_STORAGE is s3/],
+    [{ S3_BUCKET: 'b', S3_ACCESS_KEY_ID: 'k' }, 'S3_SECRET_ACCESS_KEY', /must be set together with its pair/],
+    [{ S3_BUCKET: 'b', S3_ENDPOINT: 'ftp://s3.local' }, 'S3_ENDPOINT', /S3_ENDPOINT must use http: or https:/],
   ])('refuses %j, naming %s', (env, variable, message) => {
     const error = configError(env);
     expect(error.variable).toBe(variable);

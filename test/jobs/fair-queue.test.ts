@@ -6,6 +6,7 @@
  * Exports are made slow deterministically: this file's EXPORT_ITEMS is the real one (its parameters, priority and
  * CSV), except that each run first waits until the test releases it. The other kinds record when they start.
  */
+import type { ObjectStorage } from '../../src/storage/storage.js';
 import { and, count, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jobs } from '../../src/db/tables.js';
@@ -37,7 +38,12 @@ const SEND_DM = /* GraphQL */ `
 `;
 
 /** The handlers' repositories, filled in once the server exists (handlers read them only when they run). */
-const deps = {} as TestServer['app']['container']['repos'] & { emailDelayMs: number };
+const deps = {} as TestServer['app']['container']['repos'] & {
+  emailDelayMs: number;
+  storage: ObjectStorage;
+  fileOrphanGraceMs: number;
+  uploadSettleMs: number;
+};
 
 /** Job ids (uuids) in the order their handlers began, with their kinds. */
 const started: Array<{ id: string; kind: string }> = [];
@@ -97,7 +103,12 @@ beforeAll(async () => {
     { JOB_CONCURRENCY: '2', JOB_POLL_INTERVAL_MS: '50', JOB_MAX_QUEUED_PER_USER: String(QUEUED_CAP) },
     { jobHandlers: handlers },
   );
-  Object.assign(deps, server.app.container.repos, { emailDelayMs: 0 });
+  Object.assign(deps, server.app.container.repos, {
+    emailDelayMs: 0,
+    storage: server.app.container.services.files.storage,
+    fileOrphanGraceMs: server.config.files.orphanGraceMs,
+    uploadSettleMs: server.config.http.requestTimeoutMs,
+  });
   [flooder, other, sender, admin] = await Promise.all([
     createUser(server),
     createUser(server),

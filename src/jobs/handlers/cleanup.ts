@@ -1,6 +1,8 @@
-/** CLEANUP: expired sessions, old read notifications, old finished jobs. */
+/** CLEANUP: expired sessions, old read notifications, old finished jobs, abandoned uploads and orphaned files. */
 import type { NotificationRepo } from '../../schema/notification/notification.repo.js';
 import type { SessionRepo } from '../../schema/user/session.repo.js';
+import type { FileRepo } from '../../schema/file/file.repo.js';
+import type { ObjectStorage } from '../../storage/storage.js';
 import type { JobRepo } from '../job.repo.js';
 import { paramsObject } from '../params.js';
 import { JobPriority, type JobDefinition } from '../types.js';
@@ -15,6 +17,11 @@ export function cleanup(deps: {
   jobs: JobRepo;
   sessions: SessionRepo;
   notifications: NotificationRepo;
+  files: FileRepo;
+  storage: ObjectStorage;
+  fileOrphanGraceMs: number;
+  /** HTTP_REQUEST_TIMEOUT_MS: an upload whose URL expired longer ago than this cannot still be receiving bytes. */
+  uploadSettleMs: number;
 }): JobDefinition<Record<string, never>> {
   return {
     kind: 'CLEANUP',
@@ -32,9 +39,25 @@ export function cleanup(deps: {
       const sessions = await deps.sessions.deleteExpired(new Date(now));
       await progress(33);
       const notifications = await deps.notifications.deleteReadBefore(new Date(now - cleanupRetention.readNotificationsDays * DAY_MS));
-      await progress(66);
+      await progress(50);
       const jobs = await deps.jobs.deleteFinishedBefore(new Date(now - cleanupRetention.finishedJobsDays * DAY_MS));
-      return { deleted: { sessions, notifications, jobs } };
+      await progress(66);
+      // Rows first, bytes after: a crash in between leaves bytes nothing names, never a file without its bytes.
+      const uploadKeys = await deps.files.deleteExpiredUploads(new Date(now - deps.uploadSettleMs));
+      await deps.storage.delete(uploadKeys);
+      await progress(83);
+      await deps.files.detachFromMissing(new Date(now));
+      const fileKeys = await deps.files.deleteOrphans(new Date(now - deps.fileOrphanGraceMs));
+      await deps.storage.delete(fileKeys);
+      return {
+        deleted: {
+          sessions,
+          notifications,
+          jobs,
+          uploads: uploadKeys.length,
+          files: fileKeys.filter((key) => key.startsWith('files/')).length,
+        },
+      };
     },
   };
 }

@@ -144,12 +144,15 @@ export class JobService {
     return Job.fromEvent(event);
   }
 
-  /** A finished export's file, for its owner only; null (a 404) for anyone else or anything else. */
-  async exportFile(viewer: Viewer | null, globalId: string): Promise<ExportFile | null> {
+  /**
+   * A finished export's file, for its owner only; null (a 404) for anyone else or anything else. `viewer: 'signed'`:
+   * the request carries a URL signed for this job (`Job.resultUrl`), which stands for the owner.
+   */
+  async exportFile(viewer: Viewer | null | 'signed', globalId: string): Promise<ExportFile | null> {
     const id = parseGlobalId(globalId, 'Job');
     if (!viewer || !id) return null;
     const row = await this.repo.findById(id);
-    if (!row || row.ownerId !== viewer.id || row.kind !== 'EXPORT_ITEMS' || row.status !== 'COMPLETED') return null;
+    if (!row || (viewer !== 'signed' && row.ownerId !== viewer.id) || row.kind !== 'EXPORT_ITEMS' || row.status !== 'COMPLETED') return null;
     const result = row.result as { filename: string; contentType: string };
     return { filename: result.filename, contentType: result.contentType, chunks: this.repo.readChunks(row.id) };
   }

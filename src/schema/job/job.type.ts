@@ -18,6 +18,7 @@ export enum JobKind {
   SEND_EMAIL = 'SEND_EMAIL',
   NEWSLETTER = 'NEWSLETTER',
   CLEANUP = 'CLEANUP',
+  FILE_PROCESSING = 'FILE_PROCESSING',
 }
 
 registerEnumType(JobKind, {
@@ -36,7 +37,14 @@ registerEnumType(JobKind, {
     NEWSLETTER: {
       description: 'An e-mail to every active user, or to `params.recipientIds` (User ids), one per recipient; needs admin:write.',
     },
-    CLEANUP: { description: 'Deletes expired sessions, old read notifications and old finished jobs; needs system:write. Also scheduled.' },
+    CLEANUP: {
+      description:
+        'Deletes expired sessions, old read notifications, old finished jobs, uploads never completed and files attached to nothing past FILE_ORPHAN_GRACE_MS; needs system:write. Also scheduled.',
+    },
+    FILE_PROCESSING: {
+      description:
+        "An image's width, height and thumbnail (`params.fileId`: a File id of the owner's); queued by completeUpload for every image; needs files:write.",
+    },
   },
 });
 
