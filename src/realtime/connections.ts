@@ -9,6 +9,12 @@ export interface ConnectionHandle {
   readonly viewerId: string | null;
   /** Closes the connection at once (used for a subscriber that stopped reading). */
   drop(reason: string): void;
+  /**
+   * A transport that carries one subscription and its resume point itself (SSE: `Last-Event-ID`) offers the cursor
+   * here, used when the subscription has no `after` argument, and hears of each event's cursor as it is delivered.
+   */
+  readonly lastEventId?: string | null;
+  delivered?(cursor: string): void;
 }
 
 /** Carried by the context of every graphql-ws operation and subscription event. */

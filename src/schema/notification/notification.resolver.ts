@@ -43,13 +43,24 @@ export class NotificationResolver {
 
   @Authorized('notifications:read')
   @Subscription(() => Notification, {
-    description: "The viewer's new notifications, as they are stored, on every connection they have open.",
-    subscribe: ({ context }) => {
+    description:
+      "The viewer's new notifications, as they are stored, on every connection they have open, in the order of their " +
+      "list; with `after` (a notification's `streamCursor`), those stored after it are replayed first.",
+    subscribe: ({ args, context }) => {
       const ctx = context as Context & RealtimeContext;
-      return ctx.services.notifications.received(ctx, ctx.connection);
+      return ctx.services.notifications.received(ctx, args.after as string | null | undefined, ctx.connection);
     },
   })
-  notificationReceived(@Root() event: NotificationEvent): Notification {
+  notificationReceived(
+    @Root() event: NotificationEvent,
+    @Arg('after', () => String, {
+      nullable: true,
+      description:
+        "Resume after this `streamCursor` of one of the viewer's notifications. CURSOR_EXPIRED when older than the " +
+        'retention; BAD_USER_INPUT when it is not a cursor of this stream.',
+    })
+    _after: string | null,
+  ): Notification {
     return Notification.fromEvent(event);
   }
 }
