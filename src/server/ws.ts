@@ -18,6 +18,7 @@ import type { Admission, OperationCore, Refusal } from './operation.js';
 import { isAllowedWebSocketOrigin } from './security.js';
 import type { ConnectionHandle } from '../realtime/connections.js';
 import type { Realtime } from '../realtime/realtime.js';
+import { SLOW_SUBSCRIBER } from '../realtime/queue.js';
 
 export interface WsOptions {
   server: Server;
@@ -43,6 +44,14 @@ export const TOO_MANY_CONNECTIONS = { code: 1008, reason: 'Too many connections'
 export const TOO_MANY_ANONYMOUS = { code: 1008, reason: 'Too many anonymous connections' } as const;
 /** A socket beyond WS_MAX_ANONYMOUS_CONNECTIONS, all addresses together (RFC 6455 1013 Try Again Later). */
 export const SERVER_BUSY = { code: 1013, reason: 'Try again later' } as const;
+/**
+ * A subscriber whose queue overflowed while its socket still drained (it reads, only too slowly): RFC 6455 1013 Try
+ * Again Later, which graphql-ws's client retries, with the reason telling it to resubscribe with `after:` its last
+ * `streamCursor`. A socket with unsent output is terminated instead (1006): its client would never read the frame.
+ */
+export const SLOW_SUBSCRIBER_CLOSE = { code: 1013, reason: SLOW_SUBSCRIBER } as const;
+/** How long a closing slow subscriber has to answer the close frame before it is terminated. */
+const SLOW_CLOSE_GRACE_MS = 1_000;
 
 /** How often every socket's outgoing buffer is checked, besides at each event it is sent. */
 const BUFFER_CHECK_MS = 1_000;
@@ -221,16 +230,21 @@ export function attachGraphqlWs(options: WsOptions) {
             return false;
           }
           const socket = ctx.extra.socket;
+          let slowClose = false;
           const handle: ConnectionHandle = {
             id: state(ctx).connectionId,
             viewerId: viewer?.id ?? null,
-            // No close frame: a client that stopped reading would never receive it.
+            // No close frame for a client that stopped reading (it would never receive it); see SLOW_SUBSCRIBER_CLOSE.
             // Once: every subscription of a stalled socket finds it over its bound at about the same moment.
             drop: (reason) => {
+              if (slowClose) return;
               if (socket.readyState !== socket.OPEN) return socket.terminate();
               log.warn({ connectionId: handle.id, userId: handle.viewerId, reason }, 'websocket dropped');
               options.onDrop?.();
-              socket.terminate();
+              if (reason !== SLOW_SUBSCRIBER || socket.bufferedAmount > 0) return socket.terminate();
+              slowClose = true;
+              socket.close(SLOW_SUBSCRIBER_CLOSE.code, SLOW_SUBSCRIBER_CLOSE.reason);
+              setTimeout(() => socket.terminate(), SLOW_CLOSE_GRACE_MS).unref();
             },
           };
           state(ctx).handle = handle;

@@ -1,0 +1,314 @@
+/**
+ * Ordered, resumable event streams, through the real server: history and live delivery share one order, and a
+ * subscriber that reconnects with its last `streamCursor` (graphql-ws `after:`, SSE `Last-Event-ID`) gets every event
+ * it missed exactly once, in order.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Socket } from 'node:net';
+import { createClient, type Client } from 'graphql-ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import type { TestUser } from '../helpers/auth.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+import { collect } from '../helpers/subscriptions.js';
+import { createRoom, LEAVE_ROOM, SEND_MESSAGE, until, users } from './helpers.js';
+
+let server: TestServer;
+const disposers: Array<() => unknown> = [];
+
+beforeAll(async () => {
+  server = await startServer({ CHAT_MESSAGE_LIMIT: '1000000' });
+});
+
+afterAll(async () => {
+  for (const dispose of disposers.reverse()) await dispose();
+  await server?.close();
+});
+
+const RESUMABLE_ROOM_EVENTS = /* GraphQL */ `
+  subscription Resume($roomId: ID!, $after: String) {
+    roomEvents(roomId: $roomId, after: $after) {
+      __typename
+      ... on MessagePosted { streamCursor message { id body streamCursor } }
+      ... on MemberJoined { streamCursor }
+      ... on MemberLeft { streamCursor }
+      ... on TypingChanged { streamCursor }
+    }
+  }
+`;
+
+const HISTORY = /* GraphQL */ `
+  query History($id: ID!, $after: String) {
+    node(id: $id) {
+      ... on Room { messages(first: 100, after: $after) { nodes { id streamCursor } pageInfo { hasNextPage endCursor } } }
+    }
+  }
+`;
+
+const channels = () => server.app.container.services.realtime.channels;
+
+/** The room's message ids in history order, every page after `from` (a connection cursor), and where it ended. */
+async function historyPage(user: TestUser, roomId: string, from: string | null = null): Promise<{ ids: string[]; end: string | null }> {
+  const ids: string[] = [];
+  let after = from;
+  for (;;) {
+    const { body }: { body: Record<string, any> } = await server.gql(HISTORY, { id: roomId, after }, { token: user.token });
+    const page: { nodes: Array<{ id: string }>; pageInfo: { hasNextPage: boolean; endCursor: string | null } } | undefined =
+      body.data?.node.messages;
+    if (!page) throw new Error(`history failed: ${JSON.stringify(body)}`);
+    ids.push(...page.nodes.map((node) => node.id));
+    after = page.pageInfo.endCursor ?? after;
+    if (!page.pageInfo.hasNextPage) return { ids, end: after };
+  }
+}
+
+async function history(user: TestUser, roomId: string): Promise<string[]> {
+  return (await historyPage(user, roomId)).ids;
+}
+
+/** Each sender posts `count` messages one after the other; the senders run concurrently. */
+async function sendConcurrently(senders: TestUser[], roomId: string, count: number, label: string): Promise<void> {
+  await Promise.all(
+    senders.map(async (sender, s) => {
+      for (let i = 0; i < count; i++) {
+        const { body } = await server.gql(SEND_MESSAGE, { input: { roomId, body: `${label} ${s}.${i}` } }, { token: sender.token });
+        if (!body.data?.sendMessage.message) throw new Error(`send failed: ${JSON.stringify(body)}`);
+      }
+    }),
+  );
+}
+
+interface Follower {
+  /** Message ids in the order they arrived, over every connection. */
+  messages: string[];
+  errors: unknown[];
+  /** The sockets the client opened, the current one last. */
+  sockets: WebSocket[];
+  /** How many times the client connected. */
+  connections(): number;
+}
+
+/**
+ * The README's reconnect recipe: a graphql-ws client with `retryAttempts`, whose subscription payload carries the
+ * last `streamCursor` received in `variables.after` (graphql-ws sends the same payload object again on every
+ * reconnect), so a retried subscription resumes where the dropped one stopped.
+ */
+function follow(url: () => string, token: string, roomId: string): Follower {
+  const sockets: WebSocket[] = [];
+  class TrackedWebSocket extends WebSocket {
+    constructor(...args: ConstructorParameters<typeof WebSocket>) {
+      super(...args);
+      sockets.push(this);
+    }
+  }
+  const client: Client = createClient({
+    url,
+    webSocketImpl: TrackedWebSocket,
+    connectionParams: { authorization: `Bearer ${token}` },
+    lazy: false,
+    retryAttempts: 100,
+    retryWait: () => sleep(100),
+    shouldRetry: () => true,
+    onNonLazyError: () => {},
+  });
+  const follower: Follower = { messages: [], errors: [], sockets, connections: () => sockets.length };
+  const payload = { query: RESUMABLE_ROOM_EVENTS, variables: { roomId, after: null as string | null } };
+  const dispose = client.subscribe<Record<string, any>>(payload, {
+    next: (result) => {
+      const event = result.data?.roomEvents;
+      if (!event) return void follower.errors.push(result.errors);
+      if (event.__typename === 'MessagePosted') follower.messages.push(event.message.id);
+      payload.variables.after = event.streamCursor;
+    },
+    error: (error) => follower.errors.push(error),
+    complete: () => {},
+  });
+  disposers.push(async () => {
+    dispose();
+    await client.dispose();
+    for (const socket of sockets) socket.terminate();
+  });
+  return follower;
+}
+
+/** Cuts the client's TCP connection without a close frame (a network drop). */
+const destroy = (socket: WebSocket) => (socket as unknown as { _socket: Socket })._socket.destroy();
+
+describe('one order for history and live delivery (acceptance 1)', () => {
+  it('delivers 200 messages from 10 concurrent senders to every subscriber in history order, 20 times over', async () => {
+    const senders = await users(server, 10);
+    const watchers = await users(server, 3);
+    const roomId = await createRoom(server, senders[0]!, [...senders.slice(1), ...watchers]);
+    const before = channels().subscriberCount;
+    const streams = watchers.map((watcher) => follow(() => server.wsUrl, watcher.token, roomId));
+    await until(() => channels().subscriberCount === before + streams.length, 'the subscriptions');
+
+    const expected: string[] = [];
+    let end: string | null = null;
+    for (let round = 1; round <= 20; round++) {
+      await sendConcurrently(senders, roomId, 20, `round ${round}`);
+      const page = await historyPage(senders[0]!, roomId, end);
+      expected.push(...page.ids);
+      end = page.end;
+      expect(expected).toHaveLength(200 * round);
+      await until(() => streams.every((stream) => stream.messages.length >= expected.length), `round ${round} live`, 60_000);
+      for (const stream of streams) expect(stream.messages).toEqual(expected);
+    }
+    expect(streams.flatMap((stream) => stream.errors)).toEqual([]);
+  }, 600_000);
+});
+
+describe('resuming after a dropped connection (acceptance 2)', () => {
+  it('reconnects with the last cursor while the senders continue and ends with all 500 exactly once, in order', async () => {
+    const [reader, ...senders] = await users(server, 6);
+    const roomId = await createRoom(server, reader!, senders);
+    const before = channels().subscriberCount;
+    const follower = follow(() => server.wsUrl, reader!.token, roomId);
+    await until(() => channels().subscriberCount === before + 1, 'the subscription');
+
+    const sending = sendConcurrently(senders, roomId, 100, 'resume');
+    await until(() => follower.messages.length >= 50, 'the first 50 messages', 60_000);
+    destroy(follower.sockets.at(-1)!);
+    await sending;
+    await until(() => follower.messages.length >= 500, 'all 500 messages', 60_000);
+    // Anything delivered twice would arrive right behind the rest: give it the time to.
+    await sleep(300);
+    expect(follower.connections()).toBeGreaterThanOrEqual(2);
+    expect(follower.messages).toEqual(await history(reader!, roomId));
+    expect(new Set(follower.messages).size).toBe(500);
+    expect(follower.errors).toEqual([]);
+  }, 180_000);
+});
+
+interface SseEvent {
+  id: string | null;
+  data: Record<string, any>;
+}
+
+/** A raw event stream read as it arrives (as EventSource reads it), with each event's `id`. */
+function sseStream(query: string, variables: Record<string, unknown>, token: string, lastEventId?: string) {
+  const events: SseEvent[] = [];
+  const abort = new AbortController();
+  const done = (async () => {
+    const response = await fetch(server.httpUrl, {
+      method: 'POST',
+      signal: abort.signal,
+      headers: {
+        accept: 'text/event-stream',
+        'content-type': 'application/json',
+        authorization: `Bearer ${token}`,
+        ...(lastEventId ? { 'last-event-id': lastEventId } : {}),
+      },
+      body: JSON.stringify({ query, variables }),
+    });
+    const decoder = new TextDecoder();
+    let buffered = '';
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      buffered += decoder.decode(chunk, { stream: true });
+      const blocks = buffered.split('\n\n');
+      buffered = blocks.pop()!;
+      for (const block of blocks) {
+        const lines = block.split('\n');
+        if (!lines.includes('event: next')) continue;
+        const id = lines.find((line) => line.startsWith('id: '))?.slice(4) ?? null;
+        const data = lines.find((line) => line.startsWith('data: '))!.slice(6);
+        events.push({ id, data: JSON.parse(data) });
+      }
+    }
+  })().catch((error: unknown) => {
+    if (!abort.signal.aborted) throw error;
+  });
+  disposers.push(() => abort.abort());
+  return { events, done, close: () => abort.abort() };
+}
+
+describe('resuming an SSE stream with Last-Event-ID (acceptance 3)', () => {
+  it('takes the id of the last event received as the cursor and delivers the rest exactly once, in order', async () => {
+    const [reader, ...senders] = await users(server, 6);
+    const roomId = await createRoom(server, reader!, senders);
+    const before = channels().subscriberCount;
+    const first = sseStream(RESUMABLE_ROOM_EVENTS, { roomId }, reader!.token);
+    await until(() => channels().subscriberCount === before + 1, 'the SSE subscription');
+
+    const sending = sendConcurrently(senders, roomId, 60, 'sse');
+    await until(() => first.events.length >= 50, 'the first 50 events', 60_000);
+    first.close();
+    const received = [...first.events];
+    // Each event's id is its streamCursor.
+    for (const event of received) expect(event.id).toBe(event.data.data.roomEvents.streamCursor);
+
+    const second = sseStream(RESUMABLE_ROOM_EVENTS, { roomId }, reader!.token, received.at(-1)!.id!);
+    await sending;
+    await until(() => received.length + second.events.length >= 300, 'all 300 messages', 60_000);
+    await sleep(300);
+    const ids = [...received, ...second.events].map((event) => event.data.data.roomEvents.message.id);
+    expect(ids).toEqual(await history(reader!, roomId));
+    second.close();
+  }, 180_000);
+});
+
+describe('authorization and bad cursors (acceptances 4 and 5)', () => {
+  it('gives a member removed during the gap nothing: the resumed subscription is FORBIDDEN', async () => {
+    const [owner, member] = await users(server, 2);
+    const roomId = await createRoom(server, owner!, [member!]);
+    await sendConcurrently([owner!], roomId, 3, 'before');
+    const cursor = (await server.gql(HISTORY, { id: roomId }, { token: member!.token })).body.data!.node.messages.nodes.at(-1).streamCursor;
+    expect((await server.gql(LEAVE_ROOM, { roomId }, { token: member!.token })).body.data!.leaveRoom.userErrors).toEqual([]);
+    await sendConcurrently([owner!], roomId, 3, 'after the removal');
+
+    const client = server.wsClient({ authorization: `Bearer ${member!.token}` });
+    const resumed = collect(client, { query: RESUMABLE_ROOM_EVENTS, variables: { roomId, after: cursor } });
+    await resumed.done(20_000);
+    expect(resumed.events).toHaveLength(1);
+    expect(resumed.events[0]!.data ?? null).toBeNull();
+    expect(resumed.events[0]!.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+  });
+
+  it('replays to a member only what the room holds after the cursor, and stops at once when they leave', async () => {
+    const [owner, member] = await users(server, 2);
+    const roomId = await createRoom(server, owner!, [member!]);
+    await sendConcurrently([owner!], roomId, 2, 'seen');
+    const cursor = (await server.gql(HISTORY, { id: roomId }, { token: member!.token })).body.data!.node.messages.nodes.at(-1).streamCursor;
+    await sendConcurrently([owner!], roomId, 5, 'missed');
+    const before = channels().subscriberCount;
+    const stream = collect(server.wsClient({ authorization: `Bearer ${member!.token}` }), {
+      query: RESUMABLE_ROOM_EVENTS,
+      variables: { roomId, after: cursor },
+    });
+    const replayed = await stream.waitFor(5, 20_000);
+    expect(replayed.map((event) => event.data?.roomEvents.message.body)).toEqual([0, 1, 2, 3, 4].map((i) => `missed 0.${i}`));
+    await until(() => channels().subscriberCount === before + 1, 'the subscription');
+    await server.gql(LEAVE_ROOM, { roomId }, { token: member!.token });
+    await stream.done(20_000);
+    expect(stream.completed).toBe(true);
+    expect(stream.events).toHaveLength(5);
+  });
+
+  it('answers an expired cursor with CURSOR_EXPIRED and a forged or foreign one with BAD_USER_INPUT', async () => {
+    const [owner, other] = await users(server, 2);
+    const roomId = await createRoom(server, owner!);
+    const otherRoomId = await createRoom(server, other!, [owner!]);
+    const roomRowId = Buffer.from(roomId, 'base64url').toString().split(':')[1]!;
+    // A message stored two days ago: past the default retention of one day.
+    await server.app.container.repos.chat.insertMessage({
+      roomId: roomRowId,
+      authorId: owner!.rowId,
+      body: 'long ago',
+      createdAt: new Date(Date.now() - 2 * 24 * 60 * 60 * 1_000),
+    });
+    await sendConcurrently([other!], otherRoomId, 1, 'elsewhere');
+    const [old] = (await server.gql(HISTORY, { id: roomId }, { token: owner!.token })).body.data!.node.messages.nodes;
+    const [foreign] = (await server.gql(HISTORY, { id: otherRoomId }, { token: owner!.token })).body.data!.node.messages.nodes;
+    const client = server.wsClient({ authorization: `Bearer ${owner!.token}` });
+    const outcome = async (after: string) => {
+      const stream = collect(client, { query: RESUMABLE_ROOM_EVENTS, variables: { roomId, after } });
+      await stream.done(20_000);
+      return stream.events[0]?.errors?.[0]?.extensions?.code;
+    };
+    expect(await outcome(old.streamCursor)).toBe('CURSOR_EXPIRED');
+    expect(await outcome(foreign.streamCursor)).toBe('BAD_USER_INPUT');
+    expect(await outcome('not-a-cursor')).toBe('BAD_USER_INPUT');
+    expect(await outcome(Buffer.from(`s1:room:${roomRowId}:999999999`).toString('base64url'))).toBe('BAD_USER_INPUT');
+    expect(await outcome(Buffer.from(`s1:direct:${owner!.rowId}:1`).toString('base64url'))).toBe('BAD_USER_INPUT');
+  });
+});
