@@ -211,9 +211,9 @@ describe('resuming across processes', () => {
     'resumes on the subscriber’s process what the other process published, with REDIS_URL (PostgreSQL only)',
     async () => {
       const env = { ...baseEnv(await storage()), REDIS_URL };
-      const publisher = spawnServer(env);
-      const subscriber = spawnServer(env);
-      const [publisherUrl, subscriberUrl] = await Promise.all([publisher.ready, subscriber.ready]);
+      // One after the other: the first applies the migrations.
+      const publisherUrl = await spawnServer(env).ready;
+      const subscriberUrl = await spawnServer(env).ready;
       const token = await loginToken(publisherUrl, ADMIN.email, ADMIN.password);
       const roomId = await createRoomAt(publisherUrl, token);
       const follower = follow(() => toWs(subscriberUrl), token, roomId);
