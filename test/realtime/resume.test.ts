@@ -11,6 +11,7 @@ import WebSocket from 'ws';
 import type { TestUser } from '../helpers/auth.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { collect } from '../helpers/subscriptions.js';
+import { stockedItem } from '../domain/fixtures.js';
 import { createRoom, LEAVE_ROOM, SEND_MESSAGE, until, users } from './helpers.js';
 
 let server: TestServer;
@@ -310,5 +311,129 @@ describe('authorization and bad cursors (acceptances 4 and 5)', () => {
     expect(await outcome('not-a-cursor')).toBe('BAD_USER_INPUT');
     expect(await outcome(Buffer.from(`s1:room:${roomRowId}:999999999`).toString('base64url'))).toBe('BAD_USER_INPUT');
     expect(await outcome(Buffer.from(`s1:direct:${owner!.rowId}:1`).toString('base64url'))).toBe('BAD_USER_INPUT');
+  });
+});
+
+describe('the other resumable streams', () => {
+  it('prices a resumed subscription as a replay page of its events', async () => {
+    const [owner] = await users(server, 1);
+    const roomId = await createRoom(server, owner!);
+    await sendConcurrently([owner!], roomId, 1, 'priced');
+    const cursor = (await server.gql(HISTORY, { id: roomId }, { token: owner!.token })).body.data!.node.messages.nodes[0].streamCursor;
+    const before = channels().subscriberCount;
+    const fresh = sseStream(RESUMABLE_ROOM_EVENTS, { roomId }, owner!.token);
+    const resumed = sseStream(RESUMABLE_ROOM_EVENTS, { roomId, after: cursor }, owner!.token);
+    await until(() => channels().subscriberCount === before + 2, 'the subscriptions');
+    await sendConcurrently([owner!], roomId, 1, 'next');
+    await until(() => fresh.events.length >= 1 && resumed.events.length >= 1, 'the first events');
+    const costOf = (stream: { events: SseEvent[] }) => stream.events[0]!.data.extensions?.cost?.requested as number;
+    expect(costOf(resumed)).toBeGreaterThanOrEqual(100 * costOf(fresh));
+    fresh.close();
+    resumed.close();
+  });
+
+  it('replays direct messages and notifications after a cursor, then goes on live', async () => {
+    const [reader, writer] = await users(server, 2);
+    const [admin] = await users(server, 1, 'ADMIN');
+    const dm = (body: string) =>
+      server.gql(
+        'mutation($input: SendDirectMessageInput!) { sendDirectMessage(input: $input) { message { streamCursor } userErrors { message } } }',
+        { input: { toUserId: reader!.id, body } },
+        { token: writer!.token },
+      );
+    const notify = (title: string) =>
+      server.gql(
+        'mutation($input: SendNotificationInput!) { sendNotification(input: $input) { sentCount userErrors { message } } }',
+        { input: { userIds: [reader!.id], title, body: title } },
+        { token: admin!.token },
+      );
+    const dmCursors: string[] = [];
+    for (let i = 0; i < 5; i++) dmCursors.push((await dm(`dm ${i}`)).body.data!.sendDirectMessage.message.streamCursor);
+    for (let i = 0; i < 5; i++) await notify(`note ${i}`);
+    const listed = await server.gql('{ notifications(first: 10) { nodes { title streamCursor } } }', {}, { token: reader!.token });
+    // The direct messages' own notifications (sent by a job) interleave: only the sent ones are compared.
+    const noteCursor = listed.body.data!.notifications.nodes.find((node: { title: string }) => node.title === 'note 1').streamCursor;
+    const titles = () =>
+      notes.events.map((event) => event.data?.notificationReceived.title as string).filter((title) => title.startsWith('note'));
+
+    const client = server.wsClient({ authorization: `Bearer ${reader!.token}` });
+    const dms = collect(client, {
+      query: 'subscription($after: String) { directMessages(after: $after) { body } }',
+      variables: { after: dmCursors[1] },
+    });
+    const notes = collect(client, {
+      query: 'subscription($after: String) { notificationReceived(after: $after) { title } }',
+      variables: { after: noteCursor },
+    });
+    await dms.waitFor(3, 20_000);
+    await until(() => titles().length >= 3, 'the replayed notifications');
+    await dm('dm live');
+    await notify('note live');
+    await dms.waitFor(4, 20_000);
+    await until(() => titles().length >= 4, 'the live notification');
+    expect(dms.events.map((event) => event.data?.directMessages.body)).toEqual(['dm 2', 'dm 3', 'dm 4', 'dm live']);
+    expect(titles()).toEqual(['note 2', 'note 3', 'note 4', 'note live']);
+
+    // Another user's direct-message cursor is a foreign stream.
+    const stranger = collect(server.wsClient({ authorization: `Bearer ${writer!.token}` }), {
+      query: 'subscription($after: String) { directMessages(after: $after) { body } }',
+      variables: { after: dmCursors[0] },
+    });
+    await stranger.done(20_000);
+    expect(stranger.events[0]?.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+
+  it('replays placed orders after a cursor, and sends a job only its newer states', async () => {
+    const [admin] = await users(server, 1, 'ADMIN');
+    const item = await stockedItem(server, 100);
+    const place = async () =>
+      (
+        await server.gql(
+          'mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { order { id streamCursor } userErrors { message } } }',
+          { input: { itemId: item.id, quantity: 1 } },
+          { token: admin!.token },
+        )
+      ).body.data!.placeOrder.order as { id: string; streamCursor: string };
+    const placed = [await place(), await place(), await place()];
+    const orders = collect(server.wsClient({ authorization: `Bearer ${admin!.token}` }), {
+      query: 'subscription($after: String) { orderPlaced(after: $after) { id } }',
+      variables: { after: placed[0]!.streamCursor },
+    });
+    await orders.waitFor(2, 20_000);
+    placed.push(await place());
+    await orders.waitFor(3, 20_000);
+    expect(orders.events.map((event) => event.data?.orderPlaced.id)).toEqual(placed.slice(1).map((order) => order.id));
+
+    const started = await server.gql(
+      'mutation { startJob(input: { kind: EXPORT_ITEMS, params: {} }) { job { id } userErrors { message } } }',
+      {},
+      { token: admin!.token },
+    );
+    const jobId = started.body.data!.startJob.job.id as string;
+    const job = async () =>
+      (await server.gql('query($id: ID!) { node(id: $id) { ... on Job { status streamCursor } } }', { id: jobId }, { token: admin!.token }))
+        .body.data!.node as { status: string; streamCursor: string };
+    let current = await job();
+    for (let i = 0; i < 300 && current.status !== 'COMPLETED'; i++) {
+      await sleep(100);
+      current = await job();
+    }
+    expect(current.status).toBe('COMPLETED');
+    const watch = (after: string) =>
+      collect(server.wsClient({ authorization: `Bearer ${admin!.token}` }), {
+        query: 'subscription($id: ID!, $after: String) { jobUpdated(id: $id, after: $after) { status } }',
+        variables: { id: jobId, after },
+      });
+    const upToDate = watch(current.streamCursor);
+    await upToDate.done(20_000);
+    expect(upToDate.completed).toBe(true);
+    expect(upToDate.events).toEqual([]);
+    const jobRowId = Buffer.from(jobId, 'base64url').toString().split(':')[1]!;
+    const behind = watch(Buffer.from(`s1:job:${jobRowId}:0`).toString('base64url'));
+    await behind.done(20_000);
+    expect(behind.events.map((event) => event.data?.jobUpdated.status)).toEqual(['COMPLETED']);
+    const ahead = watch(Buffer.from(`s1:job:${jobRowId}:999999`).toString('base64url'));
+    await ahead.done(20_000);
+    expect(ahead.events[0]?.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   });
 });

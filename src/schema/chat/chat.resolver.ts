@@ -2,8 +2,8 @@ import { Arg, Args, Authorized, Ctx, Extensions, FieldResolver, ID, Mutation, Qu
 import type { Context } from '../context.js';
 import type { MessageEventData, RoomEvent as RoomEventData } from '../../pubsub/topics.js';
 import type { RealtimeContext } from '../../realtime/connections.js';
-import type { Positioned } from '../../realtime/ordered.js';
-import { encodeStreamCursor } from '../shared/stream-cursor.js';
+import { REPLAY_PAGE_SIZE, type Positioned } from '../../realtime/ordered.js';
+import { encodeStreamCursor, REPLAY_PAGE_EXTENSION } from '../shared/stream-cursor.js';
 import { ConnectionArgs, connectionTypes, DEFAULT_PAGE_EXTENSION } from '../shared/connection.js';
 import { forbidden, notFound } from '../shared/errors.js';
 import { User } from '../user/user.type.js';
@@ -113,6 +113,7 @@ export class RoomResolver {
   }
 
   @Authorized('chat:read')
+  @Extensions({ [REPLAY_PAGE_EXTENSION]: REPLAY_PAGE_SIZE })
   @Subscription(() => RoomEvent, {
     description:
       "The room's messages, joins, leaves, presence and typing. Members only, checked for every event: a member who " +
@@ -150,6 +151,7 @@ export class RoomResolver {
   }
 
   @Authorized('chat:read')
+  @Extensions({ [REPLAY_PAGE_EXTENSION]: REPLAY_PAGE_SIZE })
   @Subscription(() => Message, {
     description:
       'Direct messages sent to the viewer, on every connection they have open, in the order they were stored; with ' +

@@ -1,4 +1,6 @@
-import { Arg, Args, Authorized, Ctx, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { Arg, Args, Authorized, Ctx, Extensions, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { REPLAY_PAGE_SIZE } from '../../realtime/ordered.js';
+import { REPLAY_PAGE_EXTENSION } from '../shared/stream-cursor.js';
 import type { Context } from '../context.js';
 import type { NotificationEvent } from '../../pubsub/topics.js';
 import type { RealtimeContext } from '../../realtime/connections.js';
@@ -42,6 +44,7 @@ export class NotificationResolver {
   }
 
   @Authorized('notifications:read')
+  @Extensions({ [REPLAY_PAGE_EXTENSION]: REPLAY_PAGE_SIZE })
   @Subscription(() => Notification, {
     description:
       "The viewer's new notifications, as they are stored, on every connection they have open, in the order of their " +

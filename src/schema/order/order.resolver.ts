@@ -1,4 +1,6 @@
-import { Arg, Args, Authorized, Ctx, FieldResolver, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { Arg, Args, Authorized, Ctx, Extensions, FieldResolver, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { REPLAY_PAGE_SIZE } from '../../realtime/ordered.js';
+import { REPLAY_PAGE_EXTENSION } from '../shared/stream-cursor.js';
 import type { Context } from '../context.js';
 import type { OrderEvent } from '../../pubsub/topics.js';
 import type { RealtimeContext } from '../../realtime/connections.js';
@@ -42,6 +44,7 @@ export class OrderResolver {
   }
 
   @Authorized('orders:read')
+  @Extensions({ [REPLAY_PAGE_EXTENSION]: REPLAY_PAGE_SIZE })
   @Subscription(() => Order, {
     description:
       'Every order placed, once its transaction committed, in the order they were stored (for dashboards; needs ' +

@@ -32,6 +32,13 @@ export interface StreamStore {
   countAfter(seq: number, limit: number): Promise<number>;
 }
 
+/**
+ * A resumable subscription field declares the page its replay reads (`@Extensions({ [REPLAY_PAGE_EXTENSION]: n })`):
+ * subscribed with `after`, it is priced like a history page of n events, so resuming costs what reading the history
+ * would (src/server/limits.ts).
+ */
+export const REPLAY_PAGE_EXTENSION = 'replayPageSize';
+
 const PREFIX = 's1';
 const MAX_CURSOR_LENGTH = 200;
 
