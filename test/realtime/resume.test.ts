@@ -8,11 +8,14 @@ import type { Socket } from 'node:net';
 import { createClient, type Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import type { TestUser } from '../helpers/auth.js';
+import { createUser, type TestUser } from '../helpers/auth.js';
+import { Topic } from '../../src/pubsub/topics.js';
+import { SLOW_SUBSCRIBER } from '../../src/realtime/queue.js';
+import { fromGlobalId } from '../../src/schema/shared/global-id.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { collect } from '../helpers/subscriptions.js';
 import { stockedItem } from '../domain/fixtures.js';
-import { createRoom, LEAVE_ROOM, SEND_MESSAGE, until, users } from './helpers.js';
+import { createRoom, LEAVE_ROOM, rawClient, SEND_MESSAGE, until, users, type RawClient } from './helpers.js';
 
 let server: TestServer;
 const disposers: Array<() => unknown> = [];
@@ -435,5 +438,33 @@ describe('the other resumable streams', () => {
     const ahead = watch(Buffer.from(`s1:job:${jobRowId}:999999`).toString('base64url'));
     await ahead.done(20_000);
     expect(ahead.events[0]?.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+});
+
+describe('a slow subscriber (the bounded queue)', () => {
+  it('is closed with 1013 and a reason telling it to resume from its last cursor while its socket still drains', async () => {
+    const slow = await startServer({ WS_SUBSCRIPTION_QUEUE_LIMIT: '2' });
+    disposers.push(() => slow.close());
+    const [reader, typist] = await Promise.all([createUser(slow), createUser(slow)]);
+    const roomId = await createRoom(slow, reader, [typist]);
+    const registry: RawClient[] = [];
+    disposers.push(() => Promise.allSettled(registry.map((client) => client.dispose())));
+    const raw = rawClient(slow, reader.token, registry);
+    collect(raw.client, { query: RESUMABLE_ROOM_EVENTS, variables: { roomId } });
+    await until(() => slow.app.container.services.realtime.channels.subscriberCount === 1, 'the subscription');
+    const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+      raw.socket().once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+    );
+    // Ten events in one burst: each takes a user lookup to deliver, so the queue of two overflows before the socket
+    // has anything unsent.
+    for (let i = 0; i < 10; i++) {
+      slow.app.container.pubsub.publish(Topic.RoomEvent, fromGlobalId(roomId, 'Room'), {
+        type: 'TYPING',
+        roomId: fromGlobalId(roomId, 'Room'),
+        userId: typist.rowId,
+        typing: i % 2 === 0,
+      });
+    }
+    expect(await closed).toEqual({ code: 1013, reason: SLOW_SUBSCRIBER });
   });
 });
