@@ -55,6 +55,11 @@ export class RoomChannels {
     return total;
   }
 
+  /** Local subscriptions open to one room. */
+  subscriberCountOf(roomId: string): number {
+    return this.channels.get(roomId)?.subscribers.size ?? 0;
+  }
+
   /**
    * The room's events for one member, in publication order, without the viewer's own typing and presence. The
    * caller has checked membership against the database; the stream completes when the viewer stops being a member.
