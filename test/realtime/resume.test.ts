@@ -436,17 +436,42 @@ describe('the other resumable streams', () => {
   });
 });
 
-describe('a slow subscriber (the bounded queue)', () => {
-  it('is closed with 1013 and a reason telling it to resume from its last cursor while its socket still drains', async () => {
-    const slow = await startServer({ WS_SUBSCRIPTION_QUEUE_LIMIT: '2' });
+describe('a server with small limits', () => {
+  let slow: TestServer;
+  beforeAll(async () => {
+    slow = await startServer({ WS_SUBSCRIPTION_QUEUE_LIMIT: '2', STREAM_REPLAY_MAX: '3', CHAT_MESSAGE_LIMIT: '1000' });
     disposers.push(() => slow.close());
+  });
+
+  it('answers a cursor more than STREAM_REPLAY_MAX events back with CURSOR_EXPIRED, and replays one within it', async () => {
+    const [owner] = await Promise.all([createUser(slow)]);
+    const roomId = await createRoom(slow, owner);
+    const cursors: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const { body } = await slow.gql(SEND_MESSAGE, { input: { roomId, body: `m${i}` } }, { token: owner.token });
+      cursors.push((await slow.gql(HISTORY, { id: roomId }, { token: owner.token })).body.data!.node.messages.nodes.at(-1).streamCursor);
+      expect(body.data?.sendMessage.userErrors).toEqual([]);
+    }
+    const client = slow.wsClient({ authorization: `Bearer ${owner.token}` });
+    const tooFar = collect(client, { query: RESUMABLE_ROOM_EVENTS, variables: { roomId, after: cursors[0] } });
+    await tooFar.done(20_000);
+    expect(tooFar.events[0]?.errors?.[0]?.extensions).toMatchObject({ code: 'CURSOR_EXPIRED', maxEvents: 3 });
+    const within = collect(client, { query: RESUMABLE_ROOM_EVENTS, variables: { roomId, after: cursors[1] } });
+    const replayed = await within.waitFor(3, 20_000);
+    expect(replayed.map((event) => event.data?.roomEvents.message.body)).toEqual(['m2', 'm3', 'm4']);
+  });
+
+  it('closes a slow subscriber with 1013 and a reason telling it to resume from its last cursor while its socket still drains', async () => {
     const [reader, typist] = await Promise.all([createUser(slow), createUser(slow)]);
     const roomId = await createRoom(slow, reader, [typist]);
     const registry: RawClient[] = [];
     disposers.push(() => Promise.allSettled(registry.map((client) => client.dispose())));
     const raw = rawClient(slow, reader.token, registry);
     collect(raw.client, { query: RESUMABLE_ROOM_EVENTS, variables: { roomId } });
-    await until(() => slow.app.container.services.realtime.channels.subscriberCount === 1, 'the subscription');
+    await until(
+      () => slow.app.container.services.realtime.channels.subscriberCountOf(fromGlobalId(roomId, 'Room')) === 1,
+      'the subscription',
+    );
     const closed = new Promise<{ code: number; reason: string }>((resolve) =>
       raw.socket().once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
     );
