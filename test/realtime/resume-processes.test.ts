@@ -5,11 +5,10 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Socket } from 'node:net';
-import { createClient } from 'graphql-ws';
 import { afterAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { createTestDatabase } from '../helpers/database.js';
 import { gql, loginToken, spawnServer, stopAll, tempDataDir } from '../helpers/spawn.js';
+import { followRoom } from './helpers.js';
 
 const ADMIN = { email: 'resume-admin@example.com', password: 'Adm1n-Passw0rd' };
 const onPostgres = Boolean(process.env.DATABASE_URL);
@@ -96,43 +95,11 @@ async function send(url: () => string, token: string, roomId: string, senders: n
   );
 }
 
-/** The README's reconnect recipe (see resume.test.ts): graphql-ws retries, the payload carries the last cursor. */
+/** The README's reconnect recipe (see followRoom), disposed after the file. */
 function follow(wsUrl: () => string, token: string, roomId: string) {
-  const sockets: WebSocket[] = [];
-  class TrackedWebSocket extends WebSocket {
-    constructor(...args: ConstructorParameters<typeof WebSocket>) {
-      super(...args);
-      sockets.push(this);
-    }
-  }
-  const client = createClient({
-    url: wsUrl,
-    webSocketImpl: TrackedWebSocket,
-    connectionParams: { authorization: `Bearer ${token}` },
-    lazy: false,
-    retryAttempts: 600,
-    retryWait: () => sleep(100),
-    shouldRetry: () => true,
-    onNonLazyError: () => {},
-  });
-  const state = { messages: [] as Array<{ id: string; body: string }>, errors: [] as unknown[], sockets };
-  const payload = { query: ROOM_EVENTS, variables: { roomId, after: null as string | null } };
-  const dispose = client.subscribe<Record<string, any>>(payload, {
-    next: (result) => {
-      const event = result.data?.roomEvents;
-      if (!event) return void state.errors.push(result.errors);
-      if (event.__typename === 'MessagePosted') state.messages.push(event.message);
-      payload.variables.after = event.streamCursor;
-    },
-    error: (error) => state.errors.push(error),
-    complete: () => {},
-  });
-  cleanups.push(async () => {
-    dispose();
-    await client.dispose();
-    for (const socket of sockets) socket.terminate();
-  });
-  return state;
+  const follower = followRoom(wsUrl, token, roomId, ROOM_EVENTS);
+  cleanups.push(() => follower.dispose());
+  return follower;
 }
 
 async function until(check: () => boolean, what: string, timeoutMs = 120_000): Promise<void> {
