@@ -138,6 +138,10 @@ export interface Config {
     /** At most one TypingChanged per user and room per `typingThrottleMs`; cleared after `typingTimeoutMs`. */
     typingThrottleMs: number;
     typingTimeoutMs: number;
+    /** A subscription's `after` cursor (or SSE `Last-Event-ID`) older than this is CURSOR_EXPIRED. */
+    streamRetentionMs: number;
+    /** At most this many stored events are replayed to a resuming subscription; a cursor further back is CURSOR_EXPIRED. */
+    streamReplayMax: number;
   };
 }
 
@@ -499,6 +503,8 @@ export function loadConfig(env: Env = process.env): Config {
       messageWindowMs: int(env, 'CHAT_MESSAGE_WINDOW_MS', 60_000, 100, 24 * 60 * 60 * 1_000),
       typingThrottleMs: int(env, 'TYPING_THROTTLE_MS', 2_000, 0, 60_000),
       typingTimeoutMs: int(env, 'TYPING_TIMEOUT_MS', 5_000, 10, 600_000),
+      streamRetentionMs: int(env, 'STREAM_RETENTION_MS', 24 * 60 * 60 * 1_000, 1_000, 365 * 24 * 60 * 60 * 1_000),
+      streamReplayMax: int(env, 'STREAM_REPLAY_MAX', 1_000, 1, 100_000),
     },
   };
 }

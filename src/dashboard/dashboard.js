@@ -55,7 +55,7 @@
     startExport: `mutation DashboardExport { startJob(input: { kind: EXPORT_ITEMS, params: {} }) { job { ${JOB_FIELDS} } userErrors { message } } }`,
   };
 
-  /** Subscriptions; `cursor` is filled in when the server's stream takes `after:` and its events carry a `cursor`. */
+  /** Subscriptions; `cursor` is set when the server's stream takes `after:` and its events carry a `streamCursor`. */
   const STREAMS = {
     stats: { field: 'dashboardStats', fields: STATS_FIELDS, args: { intervalMs: 'Int' }, cursor: false },
     orders: { field: 'orderPlaced', fields: ORDER_FIELDS, args: {}, cursor: false },
@@ -64,13 +64,13 @@
     job: { field: 'jobUpdated', fields: JOB_FIELDS, args: { id: 'ID!' }, cursor: false },
   };
 
-  /** The document of a stream, with `after:` and `cursor` only where the server offers them. */
+  /** The document of a stream, with `after:` and `streamCursor` only where the server offers them. */
   function streamDocument(stream) {
     const args = Object.assign({}, stream.args, stream.cursor ? { after: 'String' } : {});
     const names = Object.keys(args);
     const declared = names.length ? `(${names.map((name) => `$${name}: ${args[name]}`).join(', ')})` : '';
     const passed = names.length ? `(${names.map((name) => `${name}: $${name}`).join(', ')})` : '';
-    const fields = stream.cursor ? `${stream.fields} cursor` : stream.fields;
+    const fields = stream.cursor ? `${stream.fields} streamCursor` : stream.fields;
     return `subscription Dashboard_${stream.field}${declared} { ${stream.field}${passed} { ${fields} } }`;
   }
 
@@ -165,7 +165,7 @@
   }
 
   /**
-   * Which streams can resume from a cursor: those whose field takes `after:` and whose event type has a `cursor`.
+   * Which streams can resume from a cursor: those whose field takes `after:` and whose event type has a `streamCursor`.
    * Introspection may be off (production); then no stream resumes by cursor and a reconnect reloads panel state.
    */
   async function detectCursors() {
@@ -177,7 +177,7 @@
         const field = fields.find((candidate) => candidate.name === stream.field);
         const type = field && (field.type.ofType || field.type);
         stream.cursor = Boolean(
-          field && field.args.some((arg) => arg.name === 'after') && type && (type.fields || []).some((f) => f.name === 'cursor'),
+          field && field.args.some((arg) => arg.name === 'after') && type && (type.fields || []).some((f) => f.name === 'streamCursor'),
         );
       }
     } catch {
@@ -280,7 +280,7 @@
             if (result.errors && result.errors.length) return report(new GraphqlError(result.errors));
             const event = result.data && result.data[stream.field];
             if (!event) return;
-            if (stream.cursor && event.cursor) stream.lastCursor = event.cursor;
+            if (stream.cursor && event.streamCursor) stream.lastCursor = event.streamCursor;
             onEvent(event);
           },
           error: (error) => {

@@ -53,7 +53,10 @@ export interface OrderEvent {
     status: string;
     createdAt: string;
     updatedAt: string;
+    seq: number;
   };
+  /** The `seq` of the order placed before it (src/db/streams.ts). */
+  prev: number;
 }
 
 /** A post as it travels through pub/sub, published once it committed. */
@@ -61,7 +64,11 @@ export interface PostEvent {
   post: { id: string; authorId: string; title: string; body: string; createdAt: string; updatedAt: string };
 }
 
-/** A room or direct message as it travels through pub/sub, published once it committed. */
+/**
+ * A room or direct message as it travels through pub/sub, published once it committed. `seq` orders its stream (the
+ * room, or the recipient's direct messages); `prev` is the `seq` of the stream's message before it, so a subscriber
+ * can tell a gap from a quiet stream (src/realtime/ordered.ts).
+ */
 export interface MessageEventData {
   id: string;
   roomId: string | null;
@@ -69,6 +76,8 @@ export interface MessageEventData {
   authorId: string;
   body: string;
   createdAt: string;
+  seq: number;
+  prev: number;
 }
 
 /**
@@ -88,6 +97,9 @@ export interface NotificationEvent {
   title: string;
   body: string;
   createdAt: string;
+  /** The order of the user's notifications, and the `seq` of the one before it (see MessageEventData). */
+  seq: number;
+  prev: number;
 }
 
 /** A job's state as it travels through pub/sub. `revision` grows with every change, so older events can be dropped. */

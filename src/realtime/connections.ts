@@ -13,6 +13,12 @@ export interface ConnectionHandle {
   drop(reason: string): void;
   /** The connection's current token claims, when renewed in-band since the operation started (see LiveSessions). */
   currentClaims?(): AccessClaims | null;
+  /**
+   * A transport that carries one subscription and its resume point itself (SSE: `Last-Event-ID`) offers the cursor
+   * here, used when the subscription has no `after` argument, and hears of each event's cursor as it is delivered.
+   */
+  readonly lastEventId?: string | null;
+  delivered?(cursor: string): void;
 }
 
 /** Carried by the context of every graphql-ws operation and subscription event. */

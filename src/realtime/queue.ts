@@ -90,6 +90,12 @@ export class EventQueue<T> implements AsyncIterableIterator<T> {
   }
 }
 
+/**
+ * Why a subscriber's connection was dropped when its queue overflowed; a client resumes each stream from the last
+ * `streamCursor` it received (the README's reconnect recipe).
+ */
+export const SLOW_SUBSCRIBER = 'Subscriber too slow: resume from the last streamCursor';
+
 /** Open subscriptions of a kind; a stream counts from the moment it listens (tests and metrics read it). */
 export interface StreamCount {
   open: number;
@@ -108,7 +114,7 @@ export function bounded<T>(
   const iterator = source[Symbol.asyncIterator]();
   if (streams) streams.open += 1;
   const queue = new EventQueue<T>(limit, {
-    onOverflow: () => connection?.drop('Subscriber too slow'),
+    onOverflow: () => connection?.drop(SLOW_SUBSCRIBER),
     onEnd: () => {
       if (streams) streams.open -= 1;
       void iterator.return?.();

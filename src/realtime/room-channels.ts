@@ -15,7 +15,7 @@
 import type { PubSub } from '@graphql-yoga/subscription';
 import { Topic, type RoomEvent, type Topics } from '../pubsub/topics.js';
 import type { ConnectionHandle } from './connections.js';
-import { EventQueue, markBounded } from './queue.js';
+import { EventQueue, markBounded, SLOW_SUBSCRIBER } from './queue.js';
 import { END, pipeStream, SKIP } from './streams.js';
 
 interface Subscriber {
@@ -55,11 +55,22 @@ export class RoomChannels {
     return total;
   }
 
+  /** Local subscriptions open to one room. */
+  subscriberCountOf(roomId: string): number {
+    return this.channels.get(roomId)?.subscribers.size ?? 0;
+  }
+
   /**
    * The room's events for one member, in publication order, without the viewer's own typing and presence. The
    * caller has checked membership against the database; the stream completes when the viewer stops being a member.
    */
-  async subscribe(roomId: string, viewerId: string, connection?: ConnectionHandle): Promise<AsyncIterableIterator<RoomEvent>> {
+  async subscribe<T extends RoomEvent = RoomEvent>(
+    roomId: string,
+    viewerId: string,
+    connection?: ConnectionHandle,
+    /** Orders (and replays) the subscriber's queued events before the per-event check (src/realtime/ordered.ts). */
+    order?: (queued: AsyncIterable<RoomEvent>) => AsyncIterable<T>,
+  ): Promise<AsyncIterableIterator<T>> {
     const channel = this.channel(roomId);
     channel.opening += 1;
     try {
@@ -72,7 +83,7 @@ export class RoomChannels {
       queue: new EventQueue<RoomEvent>(this.options.queueLimit, {
         onOverflow: () => {
           this.options.log?.warn({ roomId, userId: viewerId, connectionId: connection?.id }, 'room subscriber dropped: queue full');
-          connection?.drop('Subscriber too slow');
+          connection?.drop(SLOW_SUBSCRIBER);
         },
         onEnd: () => this.unsubscribe(channel, subscriber),
       }),
@@ -83,7 +94,7 @@ export class RoomChannels {
     if (open === 1) this.options.pubsub.publish(Topic.RoomEvent, roomId, { type: 'JOINED', roomId, userId: viewerId, membership: false });
 
     return markBounded(
-      pipeStream(subscriber.queue, (event) => {
+      pipeStream(order ? order(subscriber.queue) : (subscriber.queue as AsyncIterable<T>), (event) => {
         // The per-event check: membership as it is now, whenever this event is delivered.
         if (!channel.members.has(viewerId)) return END;
         return event.type !== 'MESSAGE' && event.userId === viewerId ? SKIP : event;

@@ -74,12 +74,14 @@ export function createContainer({ config, db, pubsub, jobHandlers = [] }: Contai
   const realtime = createRealtime(config, pubsub, (roomId) => repos.chat.memberIds(roomId));
   const users = new UserService({ db, repo: repos.users, sessions: repos.sessions, pubsub, live: realtime.sessions });
   const queueLimit = config.realtime.subscriptionQueueLimit;
+  const replay = { retentionMs: config.realtime.streamRetentionMs, maxEvents: config.realtime.streamReplayMax };
   const notifications = new NotificationService({
     repo: repos.notifications,
     pubsub,
     activeUserIds: (ids) => repos.chat.activeUserIds(ids),
     queueLimit,
     streams: realtime.streams,
+    replay,
   });
   const storage = createStorage(config.files, db);
   // The queue: other services enqueue their side effects with `queue.enqueue(tx, …)` inside their transactions.
@@ -103,7 +105,7 @@ export function createContainer({ config, db, pubsub, jobHandlers = [] }: Contai
   const tasks = new TaskService({ repo: repos.tasks });
   const services = {
     items: new ItemService({ repo: repos.items, pubsub }),
-    orders: new OrderService({ db, repo: repos.orders, pubsub, discountCodes: config.discountCodes, jobs: queue }),
+    orders: new OrderService({ db, repo: repos.orders, pubsub, discountCodes: config.discountCodes, jobs: queue, queueLimit, replay }),
     tasks,
     posts: new PostService({ db, repo: repos.posts, pubsub, jobs: queue }),
     rateLimit: new RateLimitService({ store: createRateLimitStore(config.redisUrl), config: config.rateLimit }),
@@ -112,13 +114,13 @@ export function createContainer({ config, db, pubsub, jobHandlers = [] }: Contai
     auth: new AuthService({ db, users, sessions: repos.sessions, tokens, config, jobs: queue, live: realtime.sessions }),
     realtime,
     notifications,
-    chat: new ChatService({ repo: repos.chat, pubsub, notifications, db, jobs: queue, queueLimit, ...realtime }),
+    chat: new ChatService({ repo: repos.chat, pubsub, notifications, db, jobs: queue, queueLimit, ...realtime, replay }),
     dashboard: new DashboardService({
       connections: realtime.connections,
       sources: { ordersSince: (since) => repos.orders.statsSince(since), runningJobs: () => repos.jobs.countRunning() },
       queueLimit,
     }),
-    jobs: new JobService({ queue, repo: repos.jobs, pubsub, config: config.jobs }),
+    jobs: new JobService({ queue, repo: repos.jobs, pubsub, config: config.jobs, replay }),
     files: new FileService({
       db,
       repo: repos.files,

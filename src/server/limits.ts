@@ -27,6 +27,7 @@ import { createComplexityRule, type ComplexityEstimator } from 'graphql-query-co
 import type { OperationLimits } from '../config.js';
 import { DEFAULT_PAGE_EXTENSION, DEFAULT_PAGE_SIZE } from '../schema/shared/connection.js';
 import { ErrorCode } from '../schema/shared/errors.js';
+import { REPLAY_PAGE_EXTENSION } from '../schema/shared/stream-cursor.js';
 
 export function limitError(limit: keyof OperationLimits | string, value: number, maximum: number, message: string): GraphQLError {
   return new GraphQLError(message, {
@@ -265,7 +266,8 @@ export function tokenLimitError(error: GraphQLError, limits: OperationLimits): G
 // ---------------------------------------------------------------------------------------------------------------
 // Static cost, GitHub-like: a scalar costs 0, an object 1; a connection multiplies its children by `first`/`last`
 // (the field's default page when neither is given) and costs nothing itself, so `items(first: 100) { nodes { id } }` costs
-// 100 and is charged one rate-limit point; `nodes(ids)` multiplies by the number of ids.
+// 100 and is charged one rate-limit point; `nodes(ids)` multiplies by the number of ids; a subscription resumed with
+// `after` costs a replay page of its events.
 
 const estimator: ComplexityEstimator = ({ type, field, args, childComplexity }) => {
   const named = getNamedType(field.type);
@@ -274,6 +276,11 @@ const estimator: ComplexityEstimator = ({ type, field, args, childComplexity }) 
   if (isConnection) {
     const size = Number(args.first ?? args.last ?? field.extensions?.[DEFAULT_PAGE_EXTENSION] ?? DEFAULT_PAGE_SIZE) || 0;
     return Math.max(0, size) * childComplexity;
+  }
+  // A resuming subscription replays stored events in pages: priced as one page of them (a resume is not a free dump).
+  const replayPage = Number(field.extensions?.[REPLAY_PAGE_EXTENSION]);
+  if (type.name === 'Subscription' && replayPage > 0 && args.after !== undefined && args.after !== null) {
+    return replayPage * (1 + childComplexity);
   }
   if (type.name === 'Query' && field.name === 'nodes' && Array.isArray(args.ids)) {
     return 1 + args.ids.length * childComplexity;

@@ -40,6 +40,9 @@ interface StreamState {
   written: number;
   /** The request's parameters, read and checked before graphql-sse sees the request. */
   params: OperationParams;
+  /** The stream cursor of the event being delivered, and those of the results not yet written, in order. */
+  cursor?: string;
+  ids: Array<string | undefined>;
 }
 
 /**
@@ -114,9 +117,15 @@ export function registerGraphqlSse(fastify: FastifyInstance, options: SseOptions
       const request = req.raw;
       const stream = streams.get(request)!;
       const socket = stream.reply.raw;
+      const lastEventId = request.headers['last-event-id'];
       const handle: ConnectionHandle = {
         id: randomUUID(),
         viewerId: null,
+        // The EventSource reconnect header names the same resume point as a subscription's `after` argument.
+        lastEventId: typeof lastEventId === 'string' && lastEventId !== '' ? lastEventId : null,
+        delivered: (cursor) => {
+          stream.cursor = cursor;
+        },
         drop: (reason) => {
           if (socket.destroyed) return;
           request.log.warn({ connectionId: handle.id, reason }, 'event stream dropped');
@@ -167,6 +176,10 @@ export function registerGraphqlSse(fastify: FastifyInstance, options: SseOptions
       const stream = streams.get(req.raw)!;
       const admission = stream.admission;
       if (!admission) return undefined;
+      // Called once per result, after its event was taken from the stream and before the next one is: the cursor
+      // delivered last is this result's, written as its SSE `id` (what EventSource sends back as Last-Event-ID).
+      stream.ids.push(stream.cursor);
+      stream.cursor = undefined;
       // A bounded queue per stream: graphql-sse buffers events without limit while the client does not read.
       stream.produced += 1;
       if (stream.produced - stream.written > realtime.config.subscriptionQueueLimit) {
@@ -198,11 +211,15 @@ export function registerGraphqlSse(fastify: FastifyInstance, options: SseOptions
     // (and wait for it forever) or answer without a code.
     const read = readParams(request);
     if ('error' in read) return reply.code(400).send(errorEnvelope(read.error, ErrorCode.BAD_REQUEST, request.id));
-    const stream: StreamState = { reply, produced: 0, written: 0, params: read.params };
+    const stream: StreamState = { reply, produced: 0, written: 0, params: read.params, ids: [] };
     streams.set(request, stream);
     const write = reply.raw.write.bind(reply.raw) as (...args: unknown[]) => boolean;
     reply.raw.write = ((chunk: unknown, ...rest: unknown[]) => {
-      if (typeof chunk === 'string' && chunk.startsWith('event: next')) stream.written += 1;
+      if (typeof chunk === 'string' && chunk.startsWith('event: next')) {
+        stream.written += 1;
+        const id = stream.ids.shift();
+        if (id) return write(`id: ${id}\n${chunk}`, ...rest);
+      }
       return write(chunk, ...rest);
     }) as typeof reply.raw.write;
     open.add(stream);

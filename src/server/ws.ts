@@ -21,6 +21,7 @@ import { CloseReason } from '../realtime/live-sessions.js';
 import { renewalRequest, RENEWAL_REFUSED, closeForbidden, renewedPong } from './live-socket.js';
 import type { Realtime } from '../realtime/realtime.js';
 import { traceHeaders } from '../tracing.js';
+import { SLOW_SUBSCRIBER } from '../realtime/queue.js';
 
 export interface WsOptions {
   server: Server;
@@ -46,6 +47,14 @@ export const TOO_MANY_CONNECTIONS = { code: 1008, reason: 'Too many connections'
 export const TOO_MANY_ANONYMOUS = { code: 1008, reason: 'Too many anonymous connections' } as const;
 /** A socket beyond WS_MAX_ANONYMOUS_CONNECTIONS, all addresses together (RFC 6455 1013 Try Again Later). */
 export const SERVER_BUSY = { code: 1013, reason: 'Try again later' } as const;
+/**
+ * A subscriber whose queue overflowed while its socket still drained (it reads, only too slowly): RFC 6455 1013 Try
+ * Again Later, which graphql-ws's client retries, with the reason telling it to resubscribe with `after:` its last
+ * `streamCursor`. A socket with unsent output is terminated instead (1006): its client would never read the frame.
+ */
+export const SLOW_SUBSCRIBER_CLOSE = { code: 1013, reason: SLOW_SUBSCRIBER } as const;
+/** How long a closing slow subscriber has to answer the close frame before it is terminated. */
+const SLOW_CLOSE_GRACE_MS = 1_000;
 
 /** How often every socket's outgoing buffer is checked, besides at each event it is sent. */
 const BUFFER_CHECK_MS = 1_000;
@@ -263,17 +272,22 @@ export function attachGraphqlWs(options: WsOptions) {
           }
           const socket = ctx.extra.socket;
           const { sessions } = options.realtime;
+          let slowClose = false;
           const handle: ConnectionHandle = {
             id: state(ctx).connectionId,
             viewerId: viewer?.id ?? null,
             currentClaims: () => sessions.claimsOf(handle.id),
-            // No close frame: a client that stopped reading would never receive it.
+            // No close frame for a client that stopped reading (it would never receive it); see SLOW_SUBSCRIBER_CLOSE.
             // Once: every subscription of a stalled socket finds it over its bound at about the same moment.
             drop: (reason) => {
+              if (slowClose) return;
               if (socket.readyState !== socket.OPEN) return socket.terminate();
               log.warn({ connectionId: handle.id, userId: handle.viewerId, reason }, 'websocket dropped');
               options.onDrop?.();
-              socket.terminate();
+              if (reason !== SLOW_SUBSCRIBER || socket.bufferedAmount > 0) return socket.terminate();
+              slowClose = true;
+              socket.close(SLOW_SUBSCRIBER_CLOSE.code, SLOW_SUBSCRIBER_CLOSE.reason);
+              setTimeout(() => socket.terminate(), SLOW_CLOSE_GRACE_MS).unref();
             },
           };
           state(ctx).handle = handle;

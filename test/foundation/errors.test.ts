@@ -127,7 +127,7 @@ describe('a subscription source that fails', () => {
         return this;
       },
     };
-    vi.spyOn(server.app.container.services.notifications, 'received').mockReturnValueOnce(failing);
+    vi.spyOn(server.app.container.services.notifications, 'received').mockResolvedValueOnce(failing as never);
     const client = server.wsClient({ authorization: `Bearer ${token}` });
     const stream = collect(client, { query: 'subscription Mine { notificationReceived { id } }' });
     await stream.done();

@@ -63,6 +63,16 @@ export async function sendMessage(server: TestServer, user: TestUser, roomId: st
   return response.body;
 }
 
+/** A WebSocket class that records every socket it opens in `sockets`. */
+function trackingWebSocket(sockets: WebSocket[]) {
+  return class TrackedWebSocket extends WebSocket {
+    constructor(...args: ConstructorParameters<typeof WebSocket>) {
+      super(...args);
+      sockets.push(this);
+    }
+  };
+}
+
 export interface RawClient {
   client: Client;
   /** The underlying WebSocket (once connected). */
@@ -73,12 +83,7 @@ export interface RawClient {
 /** A graphql-ws client that exposes its `ws` socket, so a test can pause it or cut its TCP connection. */
 export function rawClient(server: TestServer, token: string | null, registry: RawClient[]): RawClient {
   const sockets: WebSocket[] = [];
-  class TrackedWebSocket extends WebSocket {
-    constructor(...args: ConstructorParameters<typeof WebSocket>) {
-      super(...args);
-      sockets.push(this);
-    }
-  }
+  const TrackedWebSocket = trackingWebSocket(sockets);
   const client = createClient({
     url: server.wsUrl,
     webSocketImpl: TrackedWebSocket,
@@ -131,4 +136,52 @@ export async function until(check: () => boolean, what: string, timeoutMs = 30_0
     if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+export interface Follower {
+  /** The `MessagePosted` messages in the order they arrived, over every connection. */
+  messages: Array<{ id: string; body: string }>;
+  errors: unknown[];
+  /** The sockets the client opened, the current one last. */
+  sockets: WebSocket[];
+  dispose(): Promise<void>;
+}
+
+/**
+ * The README's reconnect recipe: a graphql-ws client with `retryAttempts`, whose subscription payload carries the
+ * last `streamCursor` received in `variables.after` (graphql-ws sends the same payload object again on every
+ * reconnect), so a retried `roomEvents` subscription resumes where the dropped one stopped. `query` selects
+ * `streamCursor` on every event and `message { id body }` on MessagePosted.
+ */
+export function followRoom(url: () => string, token: string, roomId: string, query: string): Follower {
+  const sockets: WebSocket[] = [];
+  const TrackedWebSocket = trackingWebSocket(sockets);
+  const client = createClient({
+    url,
+    webSocketImpl: TrackedWebSocket,
+    connectionParams: { authorization: `Bearer ${token}` },
+    lazy: false,
+    retryAttempts: 600,
+    retryWait: () => new Promise((resolve) => setTimeout(resolve, 100)),
+    shouldRetry: () => true,
+    onNonLazyError: () => {},
+  });
+  const payload = { query, variables: { roomId, after: null as string | null } };
+  const follower: Follower = { messages: [], errors: [], sockets, dispose: async () => {} };
+  const unsubscribe = client.subscribe<Record<string, any>>(payload, {
+    next: (result) => {
+      const event = result.data?.roomEvents;
+      if (!event) return void follower.errors.push(result.errors);
+      if (event.__typename === 'MessagePosted') follower.messages.push(event.message);
+      payload.variables.after = event.streamCursor;
+    },
+    error: (error) => follower.errors.push(error),
+    complete: () => {},
+  });
+  follower.dispose = async () => {
+    unsubscribe();
+    await client.dispose();
+    for (const socket of sockets) socket.terminate();
+  };
+  return follower;
 }

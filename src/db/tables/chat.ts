@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { check, index, pgTable, primaryKey, uniqueIndex, uuid, varchar } from 'drizzle-orm/pg-core';
+import { bigint, check, index, pgTable, primaryKey, uniqueIndex, uuid, varchar } from 'drizzle-orm/pg-core';
 import { timestamptz } from './items.js';
 import { users } from './users.js';
 
@@ -43,6 +43,10 @@ export type RoomMemberRow = typeof roomMembers.$inferSelect;
 /**
  * Room messages and direct messages: a room message has `room_id`, a direct message has `recipient_id` instead.
  * Bodies are stored trimmed, 1–2000 characters.
+ *
+ * `seq` is the total order of a room's (or a recipient's direct) messages, shared by history, live events and
+ * stream cursors: assigned by the insert while the stream's lock is held (src/db/streams.ts), so within a stream a
+ * larger `seq` always commits later. Timestamps tie within a millisecond; `seq` never does.
  */
 export const messages = pgTable(
   'messages',
@@ -55,10 +59,12 @@ export const messages = pgTable(
       .references(() => users.id, { onDelete: 'cascade' }),
     body: varchar('body', { length: 2000 }).notNull(),
     createdAt: timestamptz('created_at').notNull().defaultNow(),
+    seq: bigint('seq', { mode: 'number' }).notNull().generatedAlwaysAsIdentity(),
   },
   (t) => [
-    index('messages_room_created_at_id_idx').on(t.roomId, t.createdAt, t.id),
-    index('messages_recipient_created_at_idx').on(t.recipientId, t.createdAt),
+    uniqueIndex('messages_seq_unique').on(t.seq),
+    index('messages_room_seq_idx').on(t.roomId, t.seq),
+    index('messages_recipient_seq_idx').on(t.recipientId, t.seq),
     check('messages_room_xor_recipient', sql`(${t.roomId} IS NULL) <> (${t.recipientId} IS NULL)`),
   ],
 );

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, check, index, integer, pgEnum, pgTable, uuid, varchar } from 'drizzle-orm/pg-core';
+import { bigint, check, index, integer, pgEnum, pgTable, uniqueIndex, uuid, varchar } from 'drizzle-orm/pg-core';
 import { items, timestamptz } from './items.js';
 import { users } from './users.js';
 
@@ -7,7 +7,8 @@ export const orderStatusEnum = pgEnum('order_status', ['PENDING', 'PAID', 'SHIPP
 
 /**
  * Orders of catalog items. Money is stored in cents: the unit price at the time of the order, the discount applied
- * and the total the server computed from them (a client never sends a total).
+ * and the total the server computed from them (a client never sends a total). `seq` is the order of the
+ * `orderPlaced` stream, assigned while the stream's lock is held (see messages.seq).
  */
 export const orders = pgTable(
   'orders',
@@ -28,8 +29,10 @@ export const orders = pgTable(
     status: orderStatusEnum('status').notNull().default('PENDING'),
     createdAt: timestamptz('created_at').notNull().defaultNow(),
     updatedAt: timestamptz('updated_at').notNull().defaultNow(),
+    seq: bigint('seq', { mode: 'number' }).notNull().generatedAlwaysAsIdentity(),
   },
   (t) => [
+    uniqueIndex('orders_seq_unique').on(t.seq),
     index('orders_created_at_id_idx').on(t.createdAt, t.id),
     index('orders_placed_by_created_at_id_idx').on(t.placedBy, t.createdAt, t.id),
     index('orders_item_idx').on(t.itemId),

@@ -1,12 +1,38 @@
-import { and, count, eq, inArray } from 'drizzle-orm';
+import { and, asc, count, eq, gt, inArray, lt, sql, type SQL } from 'drizzle-orm';
 import type { Executor } from '../../db/client.js';
+import { lockStreams } from '../../db/streams.js';
 import { messages, roomMembers, rooms, users, type MessageRow, type RoomRow, type UserRow } from '../../db/tables.js';
 import { createdAtSort, keysetCondition, keysetOrder, SortDirection, type PageRequest, type SortSpec } from '../shared/connection.js';
+import { streamLockKey, type StreamRef, type StreamStore } from '../shared/stream-cursor.js';
 
 export const roomSort = createdAtSort<RoomRow>(rooms);
 
-/** Oldest first, so `last: 50` is the newest fifty in reading order and `before` walks back in time. */
-export const messageSort = createdAtSort<MessageRow>(messages, SortDirection.ASC);
+/**
+ * Oldest first, so `last: 50` is the newest fifty in reading order and `before` walks back in time. In `seq` order,
+ * the order live subscribers receive them in (timestamps tie within a millisecond).
+ */
+export const messageSort: SortSpec<MessageRow> = {
+  column: messages.seq,
+  id: messages.id,
+  kind: 'number',
+  direction: SortDirection.ASC,
+  valueOf: (row) => row.seq,
+  idOf: (row) => row.id,
+};
+
+/** A message stream: a room's messages, or the direct messages one user received. */
+export type MessageStream = { roomId: string } | { recipientId: string };
+
+export function messageStreamRef(stream: MessageStream): StreamRef {
+  return 'roomId' in stream ? { kind: 'room', id: stream.roomId } : { kind: 'direct', id: stream.recipientId };
+}
+
+function inStream(stream: MessageStream): SQL {
+  return 'roomId' in stream ? eq(messages.roomId, stream.roomId) : eq(messages.recipientId, stream.recipientId);
+}
+
+/** A stored message with the `seq` of the message before it in its stream. */
+export type SequencedMessage = { row: MessageRow; prev: number };
 
 export type MemberRow = UserRow & { joinedAt: Date };
 
@@ -111,9 +137,56 @@ export class ChatRepo {
     return row?.value ?? 0;
   }
 
-  async insertMessage(values: typeof messages.$inferInsert): Promise<MessageRow> {
-    const [row] = await this.db.insert(messages).values(values).returning();
-    return row!;
+  /** Stores a message in its stream (see src/db/streams.ts): in a transaction of its own, or in the caller's. */
+  async insertMessage(values: Omit<typeof messages.$inferInsert, 'seq'>): Promise<SequencedMessage> {
+    const stream: MessageStream = values.roomId ? { roomId: values.roomId } : { recipientId: values.recipientId! };
+    return this.db.transaction(async (tx) => {
+      await lockStreams(tx, [streamLockKey(messageStreamRef(stream))]);
+      const prev = await new ChatRepo(tx).streamHead(stream);
+      const [row] = await tx.insert(messages).values(values).returning();
+      return { row: row!, prev };
+    });
+  }
+
+  /** The stream's last `seq`; 0 when it has no message. */
+  async streamHead(stream: MessageStream): Promise<number> {
+    const [row] = await this.db
+      .select({ value: sql<string>`coalesce(max(${messages.seq}), 0)` })
+      .from(messages)
+      .where(inStream(stream));
+    return Number(row?.value ?? 0);
+  }
+
+  /** The stream's messages with `after < seq < before` (no upper bound when null), in `seq` order, at most `limit`. */
+  async streamPage(stream: MessageStream, after: number, before: number | null, limit: number): Promise<MessageRow[]> {
+    return this.db
+      .select()
+      .from(messages)
+      .where(and(inStream(stream), gt(messages.seq, after), before === null ? undefined : lt(messages.seq, before)))
+      .orderBy(asc(messages.seq))
+      .limit(limit);
+  }
+
+  /** The stream as a resume check reads it. */
+  streamStore(stream: MessageStream): StreamStore {
+    return {
+      storedAt: async (seq) => {
+        const [row] = await this.db
+          .select({ createdAt: messages.createdAt })
+          .from(messages)
+          .where(and(inStream(stream), eq(messages.seq, seq)));
+        return row?.createdAt ?? null;
+      },
+      firstAfter: async (seq) => (await this.streamPage(stream, seq, null, 1))[0]?.createdAt ?? null,
+      countAfter: async (seq, limit) => {
+        const rows = await this.db
+          .select({ id: messages.id })
+          .from(messages)
+          .where(and(inStream(stream), gt(messages.seq, seq)))
+          .limit(limit);
+        return rows.length;
+      },
+    };
   }
 
   async findMessagesByIds(ids: readonly string[]): Promise<MessageRow[]> {

@@ -2,6 +2,8 @@ import { Arg, Args, Authorized, Ctx, Extensions, FieldResolver, ID, Mutation, Qu
 import type { Context } from '../context.js';
 import type { MessageEventData, RoomEvent as RoomEventData } from '../../pubsub/topics.js';
 import type { RealtimeContext } from '../../realtime/connections.js';
+import { REPLAY_PAGE_SIZE, type Positioned } from '../../realtime/ordered.js';
+import { encodeStreamCursor, REPLAY_PAGE_EXTENSION } from '../shared/stream-cursor.js';
 import { ConnectionArgs, connectionTypes, DEFAULT_PAGE_EXTENSION } from '../shared/connection.js';
 import { forbidden, notFound } from '../shared/errors.js';
 import { User } from '../user/user.type.js';
@@ -111,41 +113,64 @@ export class RoomResolver {
   }
 
   @Authorized('chat:read')
+  @Extensions({ [REPLAY_PAGE_EXTENSION]: REPLAY_PAGE_SIZE })
   @Subscription(() => RoomEvent, {
     description:
       "The room's messages, joins, leaves, presence and typing. Members only, checked for every event: a member who " +
-      'leaves stops receiving at once, and their subscription completes.',
+      'leaves stops receiving at once, and their subscription completes. Messages arrive in the order of the room ' +
+      "history; with `after` (an event's `streamCursor`), the messages stored after it are replayed first, then live " +
+      'events follow with none missed or repeated. Joins, leaves, presence and typing are not replayed.',
     subscribe: ({ args, context }) => {
       const ctx = context as ChatContext;
-      return ctx.services.chat.roomEvents(ctx, args.roomId as string, ctx.connection);
+      return ctx.services.chat.roomEvents(ctx, args.roomId as string, args.after as string | null | undefined, ctx.connection);
     },
   })
   async roomEvents(
-    @Root() event: RoomEventData,
+    @Root() event: Positioned<RoomEventData>,
     @Arg('roomId', () => ID, { description: 'The room.' }) _roomId: string,
+    @Arg('after', () => String, {
+      nullable: true,
+      description:
+        'Resume after this `streamCursor` of the same room: stored messages after it are replayed first. ' +
+        'CURSOR_EXPIRED when older than the retention; BAD_USER_INPUT when it is not a cursor of this room.',
+    })
+    _after: string | null,
     @Ctx() ctx: Context,
   ): Promise<MessagePosted | MemberJoined | MemberLeft | TypingChanged> {
+    const streamCursor = encodeStreamCursor({ kind: 'room', id: event.roomId }, event.position);
     switch (event.type) {
       case 'MESSAGE':
-        return Object.assign(new MessagePosted(), { message: Message.fromEvent(event.message) });
+        return Object.assign(new MessagePosted(), { message: Message.fromEvent(event.message), streamCursor });
       case 'JOINED':
-        return Object.assign(new MemberJoined(), { user: await loadUser(ctx, event.userId) });
+        return Object.assign(new MemberJoined(), { user: await loadUser(ctx, event.userId), streamCursor });
       case 'LEFT':
-        return Object.assign(new MemberLeft(), { user: await loadUser(ctx, event.userId) });
+        return Object.assign(new MemberLeft(), { user: await loadUser(ctx, event.userId), streamCursor });
       case 'TYPING':
-        return Object.assign(new TypingChanged(), { user: await loadUser(ctx, event.userId), typing: event.typing });
+        return Object.assign(new TypingChanged(), { user: await loadUser(ctx, event.userId), typing: event.typing, streamCursor });
     }
   }
 
   @Authorized('chat:read')
+  @Extensions({ [REPLAY_PAGE_EXTENSION]: REPLAY_PAGE_SIZE })
   @Subscription(() => Message, {
-    description: 'Direct messages sent to the viewer, on every connection they have open.',
-    subscribe: ({ context }) => {
+    description:
+      'Direct messages sent to the viewer, on every connection they have open, in the order they were stored; with ' +
+      "`after` (a received message's `streamCursor`), those stored after it are replayed first.",
+    subscribe: ({ args, context }) => {
       const ctx = context as ChatContext;
-      return ctx.services.chat.directMessages(ctx, ctx.connection);
+      return ctx.services.chat.directMessages(ctx, args.after as string | null | undefined, ctx.connection);
     },
   })
-  directMessages(@Root() message: MessageEventData): Message {
+  directMessages(
+    @Root() message: MessageEventData,
+    @Arg('after', () => String, {
+      nullable: true,
+      description:
+        "Resume after this `streamCursor` of one of the viewer's received direct messages. CURSOR_EXPIRED when " +
+        'older than the retention; BAD_USER_INPUT when it is not a cursor of this stream.',
+    })
+    _after: string | null,
+  ): Message {
     return Message.fromEvent(message);
   }
 }

@@ -5,6 +5,8 @@ import { isUniqueViolation } from '../../db/errors.js';
 import type { MessageRow, RoomRow } from '../../db/tables.js';
 import { Topic, type MessageEventData, type RoomEvent, type Topics } from '../../pubsub/topics.js';
 import { bounded, type StreamCount } from '../../realtime/queue.js';
+import { orderedStream, REPLAY_PAGE_SIZE, type Positioned } from '../../realtime/ordered.js';
+import { encodeStreamCursor, resumePosition, type ReplayLimits } from '../shared/stream-cursor.js';
 import type { ConnectionHandle } from '../../realtime/connections.js';
 import type { MessageLimiter } from '../../realtime/message-limiter.js';
 import type { RoomChannels } from '../../realtime/room-channels.js';
@@ -19,7 +21,7 @@ import type { NotificationService } from '../notification/notification.service.j
 import type { Database } from '../../db/client.js';
 import { enqueueNotification, type JobQueue } from '../../jobs/side-effects.js';
 import type { CreateRoomInput, SendDirectMessageInput, SendMessageInput } from './chat.input.js';
-import { memberSort, messageSort, roomSort, type ChatRepo } from './chat.repo.js';
+import { memberSort, messageSort, messageStreamRef, roomSort, type ChatRepo, type MessageStream } from './chat.repo.js';
 import { Message, MESSAGE_MAX, Room, ROOM_NAME_MAX, type MessagePayload, type RoomPayload } from './chat.type.js';
 
 /** Messages of a room's history page without paging arguments: the newest ones, as `last: 50`. */
@@ -38,6 +40,8 @@ export interface ChatDeps {
   /** Undelivered events one subscription may hold before its connection is dropped. */
   queueLimit: number;
   streams: StreamCount;
+  /** How far back a resuming subscription may start. */
+  replay: ReplayLimits;
 }
 
 const NOT_A_MEMBER = 'You are not a member of this room';
@@ -120,10 +124,10 @@ export class ChatService {
       return { message: null, userErrors: errors.add(['input', 'roomId'], NOT_A_MEMBER, UserErrorCode.FORBIDDEN).list };
     }
     await this.takeMessageBudget(viewer.id);
-    const row = await this.deps.repo.insertMessage({ roomId, authorId: viewer.id, body });
+    const { row, prev } = await this.deps.repo.insertMessage({ roomId, authorId: viewer.id, body });
     // Published only now that the insert has committed: subscribers never see a message that could roll back.
     const message = Message.fromRow(row);
-    this.publish(row.roomId!, { type: 'MESSAGE', roomId: row.roomId!, message: message.toEvent() });
+    this.publish(row.roomId!, { type: 'MESSAGE', roomId: row.roomId!, message: message.toEvent(prev) });
     return { message, userErrors: [] };
   }
 
@@ -140,7 +144,7 @@ export class ChatService {
     }
     await this.takeMessageBudget(viewer.id);
     // The recipient's notification is queued in the message's transaction and sent by the job runner.
-    const row: MessageRow = await this.deps.db.transaction(async (tx) => {
+    const { row, prev } = await this.deps.db.transaction(async (tx) => {
       const inserted = await this.deps.repo.in(tx).insertMessage({ recipientId, authorId: viewer.id, body });
       await enqueueNotification(this.deps.jobs, tx, [recipientId], {
         title: `New message from ${viewer.username}`,
@@ -149,7 +153,7 @@ export class ChatService {
       return inserted;
     });
     const message = Message.fromRow(row);
-    this.deps.pubsub.publish(Topic.DirectMessage, recipientId, message.toEvent());
+    this.deps.pubsub.publish(Topic.DirectMessage, recipientId, message.toEvent(prev));
     return { message, userErrors: [] };
   }
 
@@ -162,18 +166,73 @@ export class ChatService {
     return true;
   }
 
-  /** `roomEvents`: members only (checked here against the database, then for every event by the room channel). */
-  async roomEvents(auth: Authentication, roomGlobalId: string, connection?: ConnectionHandle): Promise<AsyncIterable<RoomEvent>> {
+  /**
+   * `roomEvents`: members only (checked here against the database, then for every event by the room channel, replayed
+   * ones included). Messages arrive in `seq` order; with `after`, first those stored after that cursor.
+   */
+  async roomEvents(
+    auth: Authentication,
+    roomGlobalId: string,
+    after?: string | null,
+    connection?: ConnectionHandle,
+  ): Promise<AsyncIterable<Positioned<RoomEvent>>> {
     const viewer = signedIn(auth);
     const roomId = fromGlobalId(roomGlobalId, 'Room');
     if (!(await this.isMember(roomId, viewer.id))) throw forbidden([], NOT_A_MEMBER);
-    return this.deps.channels.subscribe(roomId, viewer.id, connection);
+    const stream: MessageStream = { roomId };
+    const from = await resumePosition(
+      after ?? connection?.lastEventId,
+      messageStreamRef(stream),
+      this.deps.repo.streamStore(stream),
+      this.deps.replay,
+    );
+    return this.deps.channels.subscribe(roomId, viewer.id, connection, (queued) =>
+      this.ordered<RoomEvent>(stream, from, queued, connection, {
+        positionOf: (event) => (event.type === 'MESSAGE' ? { seq: event.message.seq, prev: event.message.prev } : null),
+        toEvent: (message) => ({ type: 'MESSAGE', roomId, message }),
+      }),
+    );
   }
 
-  /** `directMessages`: messages sent to the viewer, on every connection they have open. */
-  directMessages(auth: Authentication, connection?: ConnectionHandle): AsyncIterableIterator<MessageEventData> {
+  /** `directMessages`: messages sent to the viewer, on every connection they have open, in `seq` order; resumable. */
+  async directMessages(
+    auth: Authentication,
+    after?: string | null,
+    connection?: ConnectionHandle,
+  ): Promise<AsyncIterableIterator<Positioned<MessageEventData>>> {
     const viewer = signedIn(auth);
-    return bounded(this.deps.pubsub.subscribe(Topic.DirectMessage, viewer.id), this.deps.queueLimit, connection, this.deps.streams);
+    const stream: MessageStream = { recipientId: viewer.id };
+    const from = await resumePosition(
+      after ?? connection?.lastEventId,
+      messageStreamRef(stream),
+      this.deps.repo.streamStore(stream),
+      this.deps.replay,
+    );
+    const live = bounded(this.deps.pubsub.subscribe(Topic.DirectMessage, viewer.id), this.deps.queueLimit, connection, this.deps.streams);
+    return this.ordered<MessageEventData>(stream, from, live, connection, {
+      positionOf: (message) => ({ seq: message.seq, prev: message.prev }),
+      toEvent: (message) => message,
+    });
+  }
+
+  /** A message stream's events from `from` (or its head now), live ones in order, gaps filled from the database. */
+  private ordered<T extends object>(
+    stream: MessageStream,
+    from: number | null,
+    live: AsyncIterable<T>,
+    connection: ConnectionHandle | undefined,
+    events: { positionOf(event: T): { seq: number; prev: number } | null; toEvent(message: MessageEventData): T },
+  ): AsyncIterableIterator<Positioned<T>> {
+    const ref = messageStreamRef(stream);
+    return orderedStream(live, {
+      positionOf: events.positionOf,
+      start: async () => from ?? (await this.deps.repo.streamHead(stream)),
+      replay: from !== null,
+      load: async (after, before, limit) =>
+        (await this.deps.repo.streamPage(stream, after, before, limit)).map((row) => events.toEvent(Message.fromRow(row).toEvent(0))),
+      pageSize: REPLAY_PAGE_SIZE,
+      onDeliver: (position) => connection?.delivered?.(encodeStreamCursor(ref, position)),
+    });
   }
 
   /** A room message is its room's members'; a direct message its author's and recipient's. */

@@ -3,6 +3,7 @@ import type { MessageRow, RoomRow } from '../../db/tables.js';
 import type { MessageEventData } from '../../pubsub/topics.js';
 import { toGlobalId } from '../shared/global-id.js';
 import { Node } from '../shared/node.js';
+import { encodeStreamCursor } from '../shared/stream-cursor.js';
 import { DateTimeScalar } from '../shared/scalars.js';
 import { UserError } from '../shared/user-error.js';
 import { User } from '../user/user.type.js';
@@ -50,6 +51,16 @@ export class Message implements Node {
   @Field(() => DateTimeScalar, { description: 'When the message was sent.' })
   createdAt!: Date;
 
+  /** Its place in its stream (the room, or the recipient's direct messages). */
+  seq!: number;
+
+  @Field(() => String, {
+    description:
+      "Opaque resume point in the message's stream: `roomEvents(roomId, after:)` for a room message, the recipient's " +
+      '`directMessages(after:)` for a direct one, delivers the messages after this one.',
+  })
+  streamCursor!: string;
+
   static fromRow(row: MessageRow): Message {
     return Object.assign(new Message(), {
       id: toGlobalId('Message', row.id),
@@ -59,6 +70,8 @@ export class Message implements Node {
       authorId: row.authorId,
       body: row.body,
       createdAt: row.createdAt,
+      seq: row.seq,
+      streamCursor: encodeStreamCursor(row.roomId ? { kind: 'room', id: row.roomId } : { kind: 'direct', id: row.recipientId! }, row.seq),
     });
   }
 
@@ -66,7 +79,8 @@ export class Message implements Node {
     return Message.fromRow({ ...event, createdAt: new Date(event.createdAt) });
   }
 
-  toEvent(): MessageEventData {
+  /** The message as pub/sub carries it; `prev` is the `seq` of its stream's message before it. */
+  toEvent(prev: number): MessageEventData {
     return {
       id: this.rowId,
       roomId: this.roomId,
@@ -74,35 +88,58 @@ export class Message implements Node {
       authorId: this.authorId,
       body: this.body,
       createdAt: this.createdAt.toISOString(),
+      seq: this.seq,
+      prev,
     };
   }
 }
+
+/** Every room event's resume point: stored events (messages) are replayed after it, ephemeral ones are not. */
+const STREAM_CURSOR_DESCRIPTION =
+  'Opaque resume point: `roomEvents(roomId, after:)` with it delivers the messages posted after this event. Only ' +
+  'messages are stored and replayed; joins, leaves, presence and typing are delivered live only.';
 
 @ObjectType({ description: 'A message was posted in the room (sent after it was stored).' })
 export class MessagePosted {
   @Field(() => Message, { description: 'The new message.' })
   message!: Message;
+
+  @Field(() => String, { description: STREAM_CURSOR_DESCRIPTION })
+  streamCursor!: string;
 }
 
-@ObjectType({ description: 'A member joined the room, or opened their first subscription to it (came online).' })
+@ObjectType({
+  description: 'A member joined the room, or opened their first subscription to it (came online). Not replayed on resume.',
+})
 export class MemberJoined {
   @Field(() => User, { description: 'The member.' })
   user!: User;
+
+  @Field(() => String, { description: STREAM_CURSOR_DESCRIPTION })
+  streamCursor!: string;
 }
 
-@ObjectType({ description: 'A member left the room, or closed their last subscription to it (went offline).' })
+@ObjectType({
+  description: 'A member left the room, or closed their last subscription to it (went offline). Not replayed on resume.',
+})
 export class MemberLeft {
   @Field(() => User, { description: 'The member.' })
   user!: User;
+
+  @Field(() => String, { description: STREAM_CURSOR_DESCRIPTION })
+  streamCursor!: string;
 }
 
-@ObjectType({ description: 'A member started or stopped typing in the room. Never sent to the typist.' })
+@ObjectType({ description: 'A member started or stopped typing in the room. Never sent to the typist; ephemeral, not replayed on resume.' })
 export class TypingChanged {
   @Field(() => User, { description: 'The member.' })
   user!: User;
 
   @Field(() => Boolean, { description: 'True while typing; false when stopped or after 5 s without an update.' })
   typing!: boolean;
+
+  @Field(() => String, { description: STREAM_CURSOR_DESCRIPTION })
+  streamCursor!: string;
 }
 
 export const RoomEvent = createUnionType({

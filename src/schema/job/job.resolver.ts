@@ -1,5 +1,6 @@
 import { Arg, Args, Authorized, Ctx, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { Context } from '../context.js';
+import type { RealtimeContext } from '../../realtime/connections.js';
 import type { JobEvent } from '../../pubsub/topics.js';
 import { ConnectionArgs, connectionTypes } from '../shared/connection.js';
 import { StartJobInput } from './job.input.js';
@@ -37,11 +38,25 @@ export class JobResolver {
 
   @Authorized()
   @Subscription(() => Job, {
-    subscribe: ({ args, context }) => (context as Context).services.jobs.subscribe(context as Context, (args as { id: string }).id),
+    subscribe: ({ args, context }) => {
+      const ctx = context as Context & RealtimeContext;
+      const { id, after } = args as { id: string; after?: string | null };
+      return ctx.services.jobs.subscribe(ctx, id, after, ctx.connection);
+    },
     description:
-      "A job's current state, then every change (progress at most 4 times a second; status changes always) until it completes, fails or is cancelled. Own jobs; anyone's with jobs:read.",
+      "A job's current state, then every change (progress at most 4 times a second; status changes always) until it completes, fails or is cancelled. Own jobs; anyone's with jobs:read. With `after` (a state's `streamCursor`), the current state is sent first only if it is newer.",
   })
-  jobUpdated(@Arg('id', () => ID, { description: 'The job to watch.' }) _id: string, @Root() event: JobEvent, @Ctx() ctx: Context): Job {
+  jobUpdated(
+    @Arg('id', () => ID, { description: 'The job to watch.' }) _id: string,
+    @Arg('after', () => String, {
+      nullable: true,
+      description:
+        "Resume after this `streamCursor` of the job's states: intermediate progress is not replayed, the current state is. CURSOR_EXPIRED when the job finished longer ago than the retention; BAD_USER_INPUT when it is not a cursor of this job.",
+    })
+    _after: string | null,
+    @Root() event: JobEvent,
+    @Ctx() ctx: Context,
+  ): Job {
     return ctx.services.jobs.eventFor(ctx, event);
   }
 }

@@ -8,7 +8,9 @@ import { isPublicKind, PUBLIC_JOB_KINDS } from '../../jobs/types.js';
 import { Topic, type JobEvent, type Topics } from '../../pubsub/topics.js';
 import { pipeStream, SKIP } from '../../realtime/streams.js';
 import { pageRequest, toConnection, type Connection, type ConnectionArgs } from '../shared/connection.js';
-import { notFound, unauthenticated } from '../shared/errors.js';
+import { badUserInput, notFound, unauthenticated } from '../shared/errors.js';
+import { cursorExpired, decodeStreamCursor, encodeStreamCursor, type ReplayLimits } from '../shared/stream-cursor.js';
+import type { ConnectionHandle } from '../../realtime/connections.js';
 import { fromGlobalId, parseGlobalId } from '../shared/global-id.js';
 import { userError, UserErrorCode, UserErrors } from '../shared/user-error.js';
 import type { StartJobInput } from './job.input.js';
@@ -33,9 +35,17 @@ export class JobService {
   private readonly repo: JobRepo;
   private readonly pubsub: PubSub<Topics>;
   private readonly config: Pick<Config['jobs'], 'maxQueuedPerUser'>;
+  private readonly replay: ReplayLimits;
 
-  constructor(deps: { queue: JobQueue; repo: JobRepo; pubsub: PubSub<Topics>; config: Pick<Config['jobs'], 'maxQueuedPerUser'> }) {
-    ({ queue: this.queue, repo: this.repo, pubsub: this.pubsub, config: this.config } = deps);
+  constructor(deps: {
+    queue: JobQueue;
+    repo: JobRepo;
+    pubsub: PubSub<Topics>;
+    config: Pick<Config['jobs'], 'maxQueuedPerUser'>;
+    /** How far back a resuming subscription may start. */
+    replay: ReplayLimits;
+  }) {
+    ({ queue: this.queue, repo: this.repo, pubsub: this.pubsub, config: this.config, replay: this.replay } = deps);
   }
 
   /** Owners see their jobs; jobs:read holders see everyone's. Internal kinds never appear in the API. */
@@ -106,9 +116,18 @@ export class JobService {
    * completes). Listening starts before the current state is read, and events not newer than what was already sent
    * are dropped, so a subscriber never misses the end and never sees progress go back.
    */
-  async subscribe(viewer: JobViewer, globalId: string): Promise<AsyncIterableIterator<JobEvent>> {
+  async subscribe(
+    viewer: JobViewer,
+    globalId: string,
+    after?: string | null,
+    connection?: ConnectionHandle,
+  ): Promise<AsyncIterableIterator<JobEvent>> {
     if (!viewer.viewer) throw unauthenticated();
     const id = fromGlobalId(globalId, 'Job');
+    const stream = { kind: 'job', id } as const;
+    const cursor = after ?? connection?.lastEventId;
+    // A job's stream is its states: resuming from a revision delivers the current state only if it is newer.
+    const from = cursor === null || cursor === undefined ? null : decodeStreamCursor(cursor, stream);
     const source = this.pubsub.subscribe(Topic.JobUpdated, id)[Symbol.asyncIterator]();
     // The first next() starts the listener; its result is the first live event.
     const firstLive = source.next();
@@ -116,6 +135,17 @@ export class JobService {
     if (!row || !this.visible(viewer, row)) {
       await source.return?.();
       throw notFound(JOB_NOT_FOUND);
+    }
+    if (from !== null && from > row.revision) {
+      await source.return?.();
+      throw badUserInput('The cursor in "after" names no state of this job', { argument: 'after' });
+    }
+    if (from !== null && row.finishedAt && row.finishedAt.getTime() < Date.now() - this.replay.retentionMs) {
+      await source.return?.();
+      throw cursorExpired(`The cursor in "after" is older than the ${this.replay.retentionMs} ms retention: refetch the job`, {
+        argument: 'after',
+        retentionMs: this.replay.retentionMs,
+      });
     }
     const done: IteratorReturnResult<undefined> = { value: undefined, done: true };
     const ahead: Array<Promise<IteratorResult<JobEvent>>> = [Promise.resolve({ value: toJobEvent(row), done: false }), firstLive];
@@ -129,11 +159,14 @@ export class JobService {
       },
       [Symbol.asyncIterator]: () => feed,
     };
-    let last = -1;
+    // Resuming at the current revision: nothing newer to replay, and a finished job has nothing more to send.
+    if (from !== null && from === row.revision && TERMINAL_STATUSES.has(row.status)) finished = true;
+    let last = from ?? -1;
     return pipeStream(feed, (event) => {
       if (event.revision <= last) return SKIP;
       last = event.revision;
       if (TERMINAL_STATUSES.has(event.status)) finished = true;
+      connection?.delivered?.(encodeStreamCursor(stream, event.revision));
       return event;
     });
   }

@@ -3,6 +3,7 @@ import type { JobRow } from '../../db/tables.js';
 import type { JobEvent } from '../../pubsub/topics.js';
 import { toGlobalId } from '../shared/global-id.js';
 import { Node } from '../shared/node.js';
+import { encodeStreamCursor } from '../shared/stream-cursor.js';
 import { DateTimeScalar, JSONScalar } from '../shared/scalars.js';
 import { UserError } from '../shared/user-error.js';
 
@@ -113,6 +114,9 @@ export class Job implements Node {
   @Field(() => DateTimeScalar, { nullable: true, description: 'When it completed, failed or was cancelled.' })
   finishedAt!: Date | null;
 
+  @Field(() => String, { description: "Opaque resume point in the job's states: `jobUpdated(id, after:)` sends only newer states." })
+  streamCursor!: string;
+
   static fromRow(row: JobFields): Job {
     return Object.assign(new Job(), {
       id: toGlobalId('Job', row.id),
@@ -128,6 +132,7 @@ export class Job implements Node {
       createdAt: row.createdAt,
       startedAt: row.startedAt,
       finishedAt: row.finishedAt,
+      streamCursor: encodeStreamCursor({ kind: 'job', id: row.id }, row.revision),
     });
   }
 

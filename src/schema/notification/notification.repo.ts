@@ -1,11 +1,24 @@
-import { and, count, eq, inArray, isNotNull, isNull, lt, type SQL } from 'drizzle-orm';
+import { and, asc, count, eq, gt, inArray, isNotNull, isNull, lt, sql, type SQL } from 'drizzle-orm';
 import type { Executor } from '../../db/client.js';
+import { lockStreams } from '../../db/streams.js';
 import { notifications, type NotificationRow } from '../../db/tables.js';
-import { createdAtSort, keysetCondition, keysetOrder, type PageRequest } from '../shared/connection.js';
+import { keysetCondition, keysetOrder, SortDirection, type PageRequest, type SortSpec } from '../shared/connection.js';
+import { streamLockKey, type StreamStore } from '../shared/stream-cursor.js';
 
-export type NewNotificationRow = typeof notifications.$inferInsert;
+export type NewNotificationRow = Omit<typeof notifications.$inferInsert, 'seq'>;
 
-export const notificationSort = createdAtSort<NotificationRow>(notifications);
+/** Newest first, in `seq` order (the order `notificationReceived` delivers them in). */
+export const notificationSort: SortSpec<NotificationRow> = {
+  column: notifications.seq,
+  id: notifications.id,
+  kind: 'number',
+  direction: SortDirection.DESC,
+  valueOf: (row) => row.seq,
+  idOf: (row) => row.id,
+};
+
+/** A stored notification with the `seq` of its recipient's notification before it. */
+export type SequencedNotification = NotificationRow & { prev: number };
 
 export class NotificationRepo {
   constructor(private readonly db: Executor) {}
@@ -15,9 +28,71 @@ export class NotificationRepo {
     return new NotificationRepo(tx);
   }
 
-  async insertMany(rows: NewNotificationRow[]): Promise<NotificationRow[]> {
+  /** Stores the rows in their recipients' streams (see src/db/streams.ts), in a transaction of its own or the caller's. */
+  async insertMany(rows: NewNotificationRow[]): Promise<SequencedNotification[]> {
     if (rows.length === 0) return [];
-    return this.db.insert(notifications).values(rows).returning();
+    const userIds = [...new Set(rows.map((row) => row.userId))];
+    return this.db.transaction(async (tx) => {
+      await lockStreams(
+        tx,
+        userIds.map((id) => streamLockKey({ kind: 'notifications', id })),
+      );
+      const heads = await tx
+        .select({ userId: notifications.userId, head: sql<string>`max(${notifications.seq})` })
+        .from(notifications)
+        .where(inArray(notifications.userId, userIds))
+        .groupBy(notifications.userId);
+      const last = new Map(heads.map((row) => [row.userId, Number(row.head)]));
+      const inserted = await tx.insert(notifications).values(rows).returning();
+      return inserted
+        .sort((a, b) => a.seq - b.seq)
+        .map((row) => {
+          const prev = last.get(row.userId) ?? 0;
+          last.set(row.userId, row.seq);
+          return { ...row, prev };
+        });
+    });
+  }
+
+  /** The user's last notification `seq`; 0 when they have none. */
+  async streamHead(userId: string): Promise<number> {
+    const [row] = await this.db
+      .select({ value: sql<string>`coalesce(max(${notifications.seq}), 0)` })
+      .from(notifications)
+      .where(eq(notifications.userId, userId));
+    return Number(row?.value ?? 0);
+  }
+
+  /** The user's notifications with `after < seq < before` (no upper bound when null), in `seq` order, at most `limit`. */
+  async streamPage(userId: string, after: number, before: number | null, limit: number): Promise<NotificationRow[]> {
+    return this.db
+      .select()
+      .from(notifications)
+      .where(and(eq(notifications.userId, userId), gt(notifications.seq, after), before === null ? undefined : lt(notifications.seq, before)))
+      .orderBy(asc(notifications.seq))
+      .limit(limit);
+  }
+
+  /** The user's stream as a resume check reads it. */
+  streamStore(userId: string): StreamStore {
+    return {
+      storedAt: async (seq) => {
+        const [row] = await this.db
+          .select({ createdAt: notifications.createdAt })
+          .from(notifications)
+          .where(and(eq(notifications.userId, userId), eq(notifications.seq, seq)));
+        return row?.createdAt ?? null;
+      },
+      firstAfter: async (seq) => (await this.streamPage(userId, seq, null, 1))[0]?.createdAt ?? null,
+      countAfter: async (seq, limit) => {
+        const rows = await this.db
+          .select({ id: notifications.id })
+          .from(notifications)
+          .where(and(eq(notifications.userId, userId), gt(notifications.seq, seq)))
+          .limit(limit);
+        return rows.length;
+      },
+    };
   }
 
   async findByIds(ids: readonly string[]): Promise<NotificationRow[]> {

@@ -1,4 +1,6 @@
-import { Arg, Args, Authorized, Ctx, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { Arg, Args, Authorized, Ctx, Extensions, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { REPLAY_PAGE_SIZE } from '../../realtime/ordered.js';
+import { REPLAY_PAGE_EXTENSION } from '../shared/stream-cursor.js';
 import type { Context } from '../context.js';
 import type { NotificationEvent } from '../../pubsub/topics.js';
 import type { RealtimeContext } from '../../realtime/connections.js';
@@ -42,14 +44,26 @@ export class NotificationResolver {
   }
 
   @Authorized('notifications:read')
+  @Extensions({ [REPLAY_PAGE_EXTENSION]: REPLAY_PAGE_SIZE })
   @Subscription(() => Notification, {
-    description: "The viewer's new notifications, as they are stored, on every connection they have open.",
-    subscribe: ({ context }) => {
+    description:
+      "The viewer's new notifications, as they are stored, on every connection they have open, in the order of their " +
+      "list; with `after` (a notification's `streamCursor`), those stored after it are replayed first.",
+    subscribe: ({ args, context }) => {
       const ctx = context as Context & RealtimeContext;
-      return ctx.services.notifications.received(ctx, ctx.connection);
+      return ctx.services.notifications.received(ctx, args.after as string | null | undefined, ctx.connection);
     },
   })
-  notificationReceived(@Root() event: NotificationEvent): Notification {
+  notificationReceived(
+    @Root() event: NotificationEvent,
+    @Arg('after', () => String, {
+      nullable: true,
+      description:
+        "Resume after this `streamCursor` of one of the viewer's notifications. CURSOR_EXPIRED when older than the " +
+        'retention; BAD_USER_INPUT when it is not a cursor of this stream.',
+    })
+    _after: string | null,
+  ): Notification {
     return Notification.fromEvent(event);
   }
 }

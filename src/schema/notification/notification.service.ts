@@ -6,6 +6,8 @@ import { signedIn } from '../shared/authorize.js';
 import { Topic, type NotificationEvent, type Topics } from '../../pubsub/topics.js';
 import type { ConnectionHandle } from '../../realtime/connections.js';
 import { bounded, type StreamCount } from '../../realtime/queue.js';
+import { orderedStream, REPLAY_PAGE_SIZE, type Positioned } from '../../realtime/ordered.js';
+import { encodeStreamCursor, resumePosition, type ReplayLimits } from '../shared/stream-cursor.js';
 import { pageRequest, toConnection, type ConnectionArgs } from '../shared/connection.js';
 import { badUserInput } from '../shared/errors.js';
 import { fromGlobalId, parseGlobalId } from '../shared/global-id.js';
@@ -37,6 +39,21 @@ export interface NotificationServiceDeps {
   activeUserIds: (ids: readonly string[]) => Promise<Set<string>>;
   queueLimit: number;
   streams?: StreamCount;
+  /** How far back a resuming subscription may start. */
+  replay: ReplayLimits;
+}
+
+function toEvent(row: NotificationRow, prev: number): NotificationEvent {
+  return {
+    id: row.id,
+    userId: row.userId,
+    kind: row.kind,
+    title: row.title,
+    body: row.body,
+    createdAt: row.createdAt.toISOString(),
+    seq: row.seq,
+    prev,
+  };
 }
 
 /** Notifications: stored per user, pushed to their subscriptions. */
@@ -56,10 +73,33 @@ export class NotificationService {
       .then((rows) => toConnection(rows, page, notificationSort, Notification.fromRow, () => this.deps.repo.count(viewerId, unreadOnly)));
   }
 
-  /** `notificationReceived`: the viewer's new notifications, on every connection they have open. */
-  received(auth: Authentication, connection?: ConnectionHandle): AsyncIterableIterator<NotificationEvent> {
+  /**
+   * `notificationReceived`: the viewer's new notifications, on every connection they have open, in `seq` order; with
+   * `after`, those stored after that cursor first (src/realtime/ordered.ts).
+   */
+  async received(
+    auth: Authentication,
+    after?: string | null,
+    connection?: ConnectionHandle,
+  ): Promise<AsyncIterableIterator<Positioned<NotificationEvent>>> {
     const viewerId = signedIn(auth).id;
-    return bounded(this.deps.pubsub.subscribe(Topic.NotificationReceived, viewerId), this.deps.queueLimit, connection, this.deps.streams);
+    const { repo } = this.deps;
+    const stream = { kind: 'notifications', id: viewerId } as const;
+    const from = await resumePosition(after ?? connection?.lastEventId, stream, repo.streamStore(viewerId), this.deps.replay);
+    const live = bounded(
+      this.deps.pubsub.subscribe(Topic.NotificationReceived, viewerId),
+      this.deps.queueLimit,
+      connection,
+      this.deps.streams,
+    );
+    return orderedStream(live, {
+      positionOf: (event) => ({ seq: event.seq, prev: event.prev }),
+      start: async () => from ?? (await repo.streamHead(viewerId)),
+      replay: from !== null,
+      load: async (afterSeq, before, limit) => (await repo.streamPage(viewerId, afterSeq, before, limit)).map((row) => toEvent(row, 0)),
+      pageSize: REPLAY_PAGE_SIZE,
+      onDeliver: (position) => connection?.delivered?.(encodeStreamCursor(stream, position)),
+    });
   }
 
   /** Marks the viewer's own notifications read: those listed, or all when `ids` is null. Returns how many changed. */
@@ -107,16 +147,7 @@ export class NotificationService {
     const publish = () => {
       if (published) return;
       published = true;
-      for (const row of rows) {
-        this.deps.pubsub.publish(Topic.NotificationReceived, row.userId, {
-          id: row.id,
-          userId: row.userId,
-          kind: row.kind,
-          title: row.title,
-          body: row.body,
-          createdAt: row.createdAt.toISOString(),
-        });
-      }
+      for (const row of rows) this.deps.pubsub.publish(Topic.NotificationReceived, row.userId, toEvent(row, row.prev));
     };
     if (!tx) publish();
     return { count: rows.length, publish };

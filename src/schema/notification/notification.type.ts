@@ -3,6 +3,7 @@ import type { NotificationRow } from '../../db/tables.js';
 import type { NotificationEvent } from '../../pubsub/topics.js';
 import { toGlobalId } from '../shared/global-id.js';
 import { Node } from '../shared/node.js';
+import { encodeStreamCursor } from '../shared/stream-cursor.js';
 import { DateTimeScalar } from '../shared/scalars.js';
 import { UserError } from '../shared/user-error.js';
 
@@ -53,6 +54,12 @@ export class Notification implements Node {
   @Field(() => DateTimeScalar, { description: 'When it was sent.' })
   createdAt!: Date;
 
+  @Field(() => String, {
+    description:
+      "Opaque resume point in the recipient's stream: `notificationReceived(after:)` delivers the notifications stored after this one.",
+  })
+  streamCursor!: string;
+
   static fromRow(row: NotificationRow): Notification {
     return Object.assign(new Notification(), {
       id: toGlobalId('Notification', row.id),
@@ -63,6 +70,7 @@ export class Notification implements Node {
       body: row.body,
       readAt: row.readAt,
       createdAt: row.createdAt,
+      streamCursor: encodeStreamCursor({ kind: 'notifications', id: row.userId }, row.seq),
     });
   }
 

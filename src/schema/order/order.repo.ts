@@ -1,9 +1,14 @@
-import { and, count, eq, gte, inArray, lt, ne, sql } from 'drizzle-orm';
+import { and, asc, count, eq, gt, gte, inArray, lt, ne, sql } from 'drizzle-orm';
 import type { Executor } from '../../db/client.js';
+import { lockStreams } from '../../db/streams.js';
 import { items, orders, type ItemRow, type OrderRow } from '../../db/tables.js';
 import { createdAtSort, keysetCondition, keysetOrder, type PageRequest } from '../shared/connection.js';
+import { streamLockKey, type StreamRef, type StreamStore } from '../shared/stream-cursor.js';
 
-export type NewOrderRow = typeof orders.$inferInsert;
+export type NewOrderRow = Omit<typeof orders.$inferInsert, 'seq'>;
+
+/** The `orderPlaced` stream: every order, in `seq` order. */
+export const ORDER_STREAM: StreamRef = { kind: 'orders', id: '' };
 
 /** Orders are listed newest first; ties break on the id. */
 export const orderSort = createdAtSort<OrderRow>(orders);
@@ -46,9 +51,43 @@ export class OrderRepo {
     return rows.length > 0;
   }
 
-  async insert(values: NewOrderRow): Promise<OrderRow> {
+  /**
+   * Stores the order in the `orderPlaced` stream (src/db/streams.ts), inside the caller's transaction; its lock is held
+   * to the commit, so call this last. Returns the row and the `seq` of the order placed before it.
+   */
+  async insert(values: NewOrderRow): Promise<{ row: OrderRow; prev: number }> {
+    await lockStreams(this.db, [streamLockKey(ORDER_STREAM)]);
+    const prev = await this.streamHead();
     const [row] = await this.db.insert(orders).values(values).returning();
-    return row!;
+    return { row: row!, prev };
+  }
+
+  /** The last order's `seq`; 0 without orders. */
+  async streamHead(): Promise<number> {
+    const [row] = await this.db.select({ value: sql<string>`coalesce(max(${orders.seq}), 0)` }).from(orders);
+    return Number(row?.value ?? 0);
+  }
+
+  /** Orders with `after < seq < before` (no upper bound when null), in `seq` order, at most `limit`. */
+  async streamPage(after: number, before: number | null, limit: number): Promise<OrderRow[]> {
+    return this.db
+      .select()
+      .from(orders)
+      .where(and(gt(orders.seq, after), before === null ? undefined : lt(orders.seq, before)))
+      .orderBy(asc(orders.seq))
+      .limit(limit);
+  }
+
+  /** The `orderPlaced` stream as a resume check reads it. */
+  streamStore(): StreamStore {
+    return {
+      storedAt: async (seq) => {
+        const [row] = await this.db.select({ createdAt: orders.createdAt }).from(orders).where(eq(orders.seq, seq));
+        return row?.createdAt ?? null;
+      },
+      firstAfter: async (seq) => (await this.streamPage(seq, null, 1))[0]?.createdAt ?? null,
+      countAfter: async (seq, limit) => (await this.db.select({ id: orders.id }).from(orders).where(gt(orders.seq, seq)).limit(limit)).length,
+    };
   }
 
   async findByIds(ids: readonly string[]): Promise<OrderRow[]> {

@@ -1,6 +1,9 @@
-import { Arg, Args, Authorized, Ctx, FieldResolver, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { Arg, Args, Authorized, Ctx, Extensions, FieldResolver, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { REPLAY_PAGE_SIZE } from '../../realtime/ordered.js';
+import { REPLAY_PAGE_EXTENSION } from '../shared/stream-cursor.js';
 import type { Context } from '../context.js';
-import { Topic, type OrderEvent } from '../../pubsub/topics.js';
+import type { OrderEvent } from '../../pubsub/topics.js';
+import type { RealtimeContext } from '../../realtime/connections.js';
 import { Item } from '../item/item.type.js';
 import { ConnectionArgs, connectionTypes } from '../shared/connection.js';
 import { User } from '../user/user.type.js';
@@ -41,11 +44,26 @@ export class OrderResolver {
   }
 
   @Authorized('orders:read')
+  @Extensions({ [REPLAY_PAGE_EXTENSION]: REPLAY_PAGE_SIZE })
   @Subscription(() => Order, {
-    topics: Topic.OrderPlaced,
-    description: 'Every order placed, once its transaction committed (for dashboards; needs `orders:read`).',
+    description:
+      'Every order placed, once its transaction committed, in the order they were stored (for dashboards; needs ' +
+      "`orders:read`); with `after` (an order's `streamCursor`), those placed after it are replayed first.",
+    subscribe: ({ args, context }) => {
+      const ctx = context as Context & RealtimeContext;
+      return ctx.services.orders.placedStream(args.after as string | null | undefined, ctx.connection);
+    },
   })
-  orderPlaced(@Root() event: OrderEvent): Order {
+  orderPlaced(
+    @Root() event: OrderEvent,
+    @Arg('after', () => String, {
+      nullable: true,
+      description:
+        "Resume after this order's `streamCursor`. CURSOR_EXPIRED when older than the retention; BAD_USER_INPUT when " +
+        'it is not a cursor of this stream.',
+    })
+    _after: string | null,
+  ): Order {
     return Order.fromEvent(event.order);
   }
 

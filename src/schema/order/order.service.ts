@@ -2,13 +2,17 @@ import type { PubSub } from '@graphql-yoga/subscription';
 import type { Authentication } from '../../auth/identity.js';
 import type { Database } from '../../db/client.js';
 import type { ItemRow, OrderRow } from '../../db/tables.js';
-import { Topic, type Topics } from '../../pubsub/topics.js';
+import { Topic, type OrderEvent, type Topics } from '../../pubsub/topics.js';
+import type { ConnectionHandle } from '../../realtime/connections.js';
+import { orderedStream, REPLAY_PAGE_SIZE, type Positioned } from '../../realtime/ordered.js';
+import { bounded } from '../../realtime/queue.js';
+import { encodeStreamCursor, resumePosition, type ReplayLimits } from '../shared/stream-cursor.js';
 import { pageRequest, toConnection, type Connection, type ConnectionArgs } from '../shared/connection.js';
 import { parseGlobalId } from '../shared/global-id.js';
 import { UserErrorCode, UserErrors } from '../shared/user-error.js';
 import { DISCOUNT_CODE_PATTERN, type DiscountCodes } from '../../config.js';
 import { MAX_QUANTITY, type PlaceOrderInput, type UpdateOrderStatusInput } from './order.input.js';
-import { orderSort, type OrderRepo } from './order.repo.js';
+import { ORDER_STREAM, orderSort, type OrderRepo } from './order.repo.js';
 import { enqueueNotification, type JobQueue } from '../../jobs/side-effects.js';
 import { Order, OrderStatus, type OrderPayload } from './order.type.js';
 
@@ -38,6 +42,14 @@ export interface OrderServiceDeps {
   pubsub: PubSub<Topics>;
   discountCodes: DiscountCodes;
   jobs: JobQueue;
+  /** Undelivered events one subscription may hold before its connection is dropped. */
+  queueLimit: number;
+  /** How far back a resuming subscription may start. */
+  replay: ReplayLimits;
+}
+
+function toEvent(row: OrderRow, prev: number): OrderEvent {
+  return { order: { ...row, createdAt: row.createdAt.toISOString(), updatedAt: row.updatedAt.toISOString() }, prev };
 }
 
 /** Orders: server-computed totals, discount codes, stock that never goes below zero, status moves. */
@@ -80,7 +92,7 @@ export class OrderService {
       const repo = this.deps.repo.in(tx);
       const item = await repo.takeStock(itemId!, input.quantity);
       if (!item) return { error: (await repo.itemExists(itemId!)) ? ('stock' as const) : ('item' as const) };
-      const order = await repo.insert({
+      const { row: order, prev } = await repo.insert({
         itemId: item.id,
         placedBy,
         quantity: input.quantity,
@@ -89,7 +101,7 @@ export class OrderService {
         discountPercent,
         totalCents: orderTotalCents(item.priceCents, input.quantity, discountPercent),
       });
-      return { order, item };
+      return { order, prev, item };
     });
     if ('error' in result) {
       if (result.error === 'item') errors.add(['input', 'itemId'], 'Item not found', UserErrorCode.NOT_FOUND);
@@ -97,7 +109,7 @@ export class OrderService {
       return { order: null, userErrors: errors.list };
     }
     // After commit: subscribers never hear of an order that could still roll back.
-    this.publishPlaced(result.order);
+    this.deps.pubsub.publish(Topic.OrderPlaced, toEvent(result.order, result.prev));
     this.publishStock(result.item);
     return { order: Order.fromRow(result.order), userErrors: [] };
   }
@@ -151,9 +163,21 @@ export class OrderService {
     return { order: Order.fromRow(result.updated), userErrors: [] };
   }
 
-  private publishPlaced(row: OrderRow): void {
-    this.deps.pubsub.publish(Topic.OrderPlaced, {
-      order: { ...row, createdAt: row.createdAt.toISOString(), updatedAt: row.updatedAt.toISOString() },
+  /**
+   * `orderPlaced`: every order placed from now (or, with `after`, from that cursor: the stored ones first), in `seq`
+   * order (src/realtime/ordered.ts). The resolver requires orders:read.
+   */
+  async placedStream(after?: string | null, connection?: ConnectionHandle): Promise<AsyncIterableIterator<Positioned<OrderEvent>>> {
+    const { repo } = this.deps;
+    const from = await resumePosition(after ?? connection?.lastEventId, ORDER_STREAM, repo.streamStore(), this.deps.replay);
+    const live = bounded(this.deps.pubsub.subscribe(Topic.OrderPlaced), this.deps.queueLimit, connection);
+    return orderedStream(live, {
+      positionOf: (event) => ({ seq: event.order.seq, prev: event.prev }),
+      start: async () => from ?? (await repo.streamHead()),
+      replay: from !== null,
+      load: async (afterSeq, before, limit) => (await repo.streamPage(afterSeq, before, limit)).map((row) => toEvent(row, 0)),
+      pageSize: REPLAY_PAGE_SIZE,
+      onDeliver: (position) => connection?.delivered?.(encodeStreamCursor(ORDER_STREAM, position)),
     });
   }
 

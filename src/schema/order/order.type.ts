@@ -2,6 +2,8 @@ import { Field, Float, ID, Int, ObjectType, registerEnumType } from 'type-graphq
 import type { OrderRow } from '../../db/tables.js';
 import type { OrderEvent } from '../../pubsub/topics.js';
 import { toGlobalId } from '../shared/global-id.js';
+import { encodeStreamCursor } from '../shared/stream-cursor.js';
+import { ORDER_STREAM } from './order.repo.js';
 import { Node } from '../shared/node.js';
 import { DateTimeScalar } from '../shared/scalars.js';
 import { UserError } from '../shared/user-error.js';
@@ -63,6 +65,11 @@ export class Order implements Node {
   @Field(() => DateTimeScalar, { description: 'When the order last changed status.' })
   updatedAt!: Date;
 
+  @Field(() => String, {
+    description: 'Opaque resume point in the stream of orders placed: `orderPlaced(after:)` delivers the orders placed after this one.',
+  })
+  streamCursor!: string;
+
   static fromRow(row: OrderRow): Order {
     return Object.assign(new Order(), {
       id: toGlobalId('Order', row.id),
@@ -77,6 +84,7 @@ export class Order implements Node {
       status: row.status as OrderStatus,
       createdAt: row.createdAt,
       updatedAt: row.updatedAt,
+      streamCursor: encodeStreamCursor(ORDER_STREAM, row.seq),
     });
   }
 

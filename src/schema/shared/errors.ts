@@ -15,6 +15,8 @@ export const ErrorCode = {
   PERSISTED_QUERY_NOT_FOUND: 'PERSISTED_QUERY_NOT_FOUND',
   PERSISTED_QUERY_NOT_SUPPORTED: 'PERSISTED_QUERY_NOT_SUPPORTED',
   OPERATION_RESOLUTION_FAILURE: 'OPERATION_RESOLUTION_FAILURE',
+  /** A subscription's `after` cursor (or SSE `Last-Event-ID`) is past the stream's retention: refetch, then resume. */
+  CURSOR_EXPIRED: 'CURSOR_EXPIRED',
   /** PostgreSQL cancelled a statement that ran past DB_STATEMENT_TIMEOUT_MS; a mutation's transaction rolled back. */
   TIMEOUT: 'TIMEOUT',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
