@@ -11,6 +11,8 @@
   const HOUR = 60 * MINUTE;
   /** An item at or below this stock is low. */
   const LOW_STOCK = 5;
+  /** A running-jobs figure the page cannot account for is looked up again after this long. */
+  const JOB_LOOKUP_INTERVAL_MS = 2_000;
   const FEED_LENGTH = 12;
   /** Pages (of 100) read at most when loading the last hour's orders and the catalog. */
   const MAX_PAGES = 20;
@@ -169,7 +171,8 @@
    * Introspection may be off (production); then no stream resumes by cursor and a reconnect reloads panel state.
    */
   async function detectCursors() {
-    for (const stream of Object.values(STREAMS)) stream.cursor = false;
+    // A new sign-in starts every stream afresh: another viewer's cursors name streams that are not theirs.
+    for (const stream of Object.values(STREAMS)) Object.assign(stream, { cursor: false, lastCursors: new Map() });
     try {
       const data = await gql(Q.streams);
       const fields = (data.__type && data.__type.fields) || [];
@@ -272,7 +275,10 @@
       const client = this.client;
       if (!client) return () => {};
       const vars = Object.assign({}, variables);
-      if (stream.cursor && stream.lastCursor) vars.after = stream.lastCursor;
+      // One resume point per stream and arguments: each job's states are a stream of their own.
+      const key = JSON.stringify(variables);
+      const cursors = (stream.lastCursors = stream.lastCursors || new Map());
+      if (stream.cursor && cursors.has(key)) vars.after = cursors.get(key);
       return client.subscribe(
         { query: streamDocument(stream), variables: vars },
         {
@@ -280,7 +286,7 @@
             if (result.errors && result.errors.length) return report(new GraphqlError(result.errors));
             const event = result.data && result.data[stream.field];
             if (!event) return;
-            if (stream.cursor && event.streamCursor) stream.lastCursor = event.streamCursor;
+            if (stream.cursor && event.streamCursor) cursors.set(key, event.streamCursor);
             onEvent(event);
           },
           error: (error) => {
@@ -328,6 +334,7 @@
     jobLookup: null,
     /** The running-jobs figure the job list was last read for. */
     jobsLookedUpFor: null,
+    jobsLookedUpAt: 0,
   };
 
   function resetState() {
@@ -421,9 +428,17 @@
    */
   function lookUpJobsIfNew(runningJobs) {
     const followed = [...state.jobs.values()].filter((job) => job.status === 'RUNNING').length;
-    // Once per new figure: jobs the viewer may not see (others', without jobs:read) would otherwise mean a read per tick.
-    if (runningJobs <= followed || state.jobLookup || state.jobsLookedUpFor === runningJobs) return;
+    if (runningJobs <= followed) {
+      state.jobsLookedUpFor = null;
+      return;
+    }
+    // Once per figure and at most every 2 s: jobs the viewer may not see (others', without jobs:read) would otherwise
+    // mean a read per tick. The same figure may stand for other jobs later (one finished, another started within a
+    // tick), so a figure is looked up again after that time.
+    const recent = state.jobsLookedUpFor === runningJobs && Date.now() - state.jobsLookedUpAt < JOB_LOOKUP_INTERVAL_MS;
+    if (state.jobLookup || recent) return;
     state.jobsLookedUpFor = runningJobs;
+    state.jobsLookedUpAt = Date.now();
     state.jobLookup = loadJobs()
       .catch(report)
       .finally(() => (state.jobLookup = null));
