@@ -43,7 +43,8 @@ describe('/readyz', () => {
     expect(status).toBe(200);
     expect(body.status).toBe('ready');
     expect(body.checks.database).toEqual({ status: 'up', kind: process.env.DATABASE_URL ? 'postgres' : 'pglite' });
-    expect(body.checks.jobs).toMatchObject({ status: 'up', running: 0, concurrency: 3 });
+    // Running: the clean-up the runner schedules at start may be one of them.
+    expect(body.checks.jobs).toMatchObject({ status: 'up', running: expect.any(Number), concurrency: 3 });
     expect(Date.parse(body.checks.jobs.lastPollAt)).toBeGreaterThan(Date.now() - 60_000);
     expect(body.checks.redis).toBeUndefined();
 
@@ -63,7 +64,12 @@ describe('/readyz', () => {
 
   it('reports Redis up when REDIS_URL answers', async () => {
     const server = await start({ REDIS_URL });
-    const { status, body } = await readyz(server);
+    // Its connections open after the server listens; a loaded machine may take longer than the check's second.
+    let { status, body } = await readyz(server);
+    for (let tries = 0; body.checks.redis.status !== 'up' && tries < 40; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      ({ status, body } = await readyz(server));
+    }
     expect(status).toBe(200);
     expect(body).toMatchObject({ status: 'ready', checks: { redis: { status: 'up' } } });
   });
