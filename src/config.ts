@@ -2,7 +2,7 @@
  * The only module that reads the environment. Every variable is parsed and validated once, here; a bad value stops
  * the process with a message naming the variable. The README's configuration table lists the same variables.
  */
-import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, hkdfSync, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
@@ -360,9 +360,20 @@ function signingKeyPair(privateValue: string, publicValue: string): SigningKeyPa
   return { alg, privateKey, publicKey };
 }
 
-function fileConfig(env: Env): Config['files'] {
-  const urlSecret = str(env, 'FILE_URL_SECRET') ?? null;
-  if (urlSecret !== null && Buffer.byteLength(urlSecret) < 32) throw new ConfigError('FILE_URL_SECRET', 'must be at least 32 bytes');
+/**
+ * The key of signed file URLs: FILE_URL_SECRET, or one derived from JWT_SECRET (HKDF-SHA256, its own label, so neither
+ * key reveals the other) — every process that shares the JWT secret then accepts the others' URLs. Null without
+ * either: the signer generates a key for its process.
+ */
+function fileUrlSecret(env: Env, jwtSecret: string | null): string | null {
+  const secret = str(env, 'FILE_URL_SECRET') ?? null;
+  if (secret !== null && Buffer.byteLength(secret) < 32) throw new ConfigError('FILE_URL_SECRET', 'must be at least 32 bytes');
+  if (secret !== null || jwtSecret === null) return secret;
+  return Buffer.from(hkdfSync('sha256', jwtSecret, 'opshub', 'signed file URLs', 32)).toString('hex');
+}
+
+function fileConfig(env: Env, jwtSecret: string | null): Config['files'] {
+  const urlSecret = fileUrlSecret(env, jwtSecret);
   const storage = oneOf(env, 'FILE_STORAGE', ['postgres', 's3'] as const, 'postgres');
   const maxBytes = int(env, 'FILE_MAX_BYTES', fileDefaults.maxBytes, 1, 1_073_741_824);
   const bucket = str(env, 'S3_BUCKET') ?? null;
@@ -490,7 +501,7 @@ export function loadConfig(env: Env = process.env): Config {
       concurrencyPerOwner: int(env, 'JOB_CONCURRENCY_PER_OWNER', 1, 1, 64),
       maxQueuedPerUser: int(env, 'JOB_MAX_QUEUED_PER_USER', 20, 1, 100_000),
     },
-    files: fileConfig(env),
+    files: fileConfig(env, secret),
     realtime: {
       keepAliveMs: int(env, 'WS_KEEPALIVE_MS', 12_000, 50, 300_000),
       maxBufferedBytes: int(env, 'WS_MAX_BUFFERED_BYTES', 1_048_576, 1_024, 1_073_741_824),

@@ -187,6 +187,17 @@ describe('loadConfig', () => {
     expect(loadConfig({ DATA_DIR: ':memory:' }).dataDir).toBeNull();
   });
 
+  it('derives the file URL key from JWT_SECRET, so processes sharing it accept each other’s URLs', () => {
+    const derived = loadConfig({ JWT_SECRET: SECRET }).files.urlSecret;
+    expect(derived).toMatch(/^[0-9a-f]{64}$/);
+    expect(loadConfig({ JWT_SECRET: SECRET }).files.urlSecret).toBe(derived);
+    expect(derived).not.toContain(SECRET);
+    expect(loadConfig({ JWT_SECRET: `${SECRET}x` }).files.urlSecret).not.toBe(derived);
+    const own = 'a-file-url-secret-of-at-least-32-bytes!';
+    expect(loadConfig({ JWT_SECRET: SECRET, FILE_URL_SECRET: own }).files.urlSecret).toBe(own);
+    expect(loadConfig({}).files.urlSecret).toBeNull();
+  });
+
   it('turns GraphiQL, introspection and demo data off in production', () => {
     expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: SECRET })).toMatchObject({
       graphiql: false,
