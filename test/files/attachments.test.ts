@@ -78,12 +78,12 @@ describe('Item.images', () => {
 
     // A USER reads the item, so its images and their URLs; the file itself through node(id) as well.
     const { body } = await server.gql(
-      'query($id: ID!) { node(id: $id) { ... on Item { images { id byteSize url } } } }',
+      'query($id: ID!) { node(id: $id) { ... on Item { images { nodes { id byteSize url } } } } }',
       { id: itemId },
       { token: alice.token },
     );
-    expect(body.data!.node.images.map((file: { id: string }) => file.id)).toEqual([first.id, second.id]);
-    const download = await fetch(absolute(server, body.data!.node.images[0].url));
+    expect(body.data!.node.images.nodes.map((file: { id: string }) => file.id)).toEqual([first.id, second.id]);
+    const download = await fetch(absolute(server, body.data!.node.images.nodes[0].url));
     expect(Buffer.from(await download.arrayBuffer()).equals(png)).toBe(true);
     const node = await server.gql('query($id: ID!) { node(id: $id) { id } }', { id: first.id }, { token: alice.token });
     expect(node.body.data).toEqual({ node: { id: first.id } });
@@ -105,11 +105,11 @@ describe('Item.images', () => {
 
     expect((await mutate(DETACH, { fileId: first.id }, staff)).userErrors).toEqual([]);
     const after = await server.gql(
-      'query($id: ID!) { node(id: $id) { ... on Item { images { id } } } }',
+      'query($id: ID!) { node(id: $id) { ... on Item { images { nodes { id } totalCount } } } }',
       { id: itemId },
       { token: alice.token },
     );
-    expect(after.body.data!.node.images).toEqual([{ id: second.id }]);
+    expect(after.body.data!.node.images).toEqual({ nodes: [{ id: second.id }], totalCount: 1 });
     // Detached, the file is the uploader's again: Alice no longer sees it.
     expect((await server.gql('query($id: ID!) { node(id: $id) { id } }', { id: first.id }, { token: alice.token })).body.data).toEqual({
       node: null,
@@ -124,11 +124,11 @@ describe('Task.attachments', () => {
     const file = await image(alice, 'ATTACHMENT');
     expect((await mutate(ATTACH, { fileId: file.id, targetId: taskId }, alice)).userErrors).toEqual([]);
     const read = await server.gql(
-      'query($id: ID!) { node(id: $id) { ... on Task { attachments { id } } } }',
+      'query($id: ID!) { node(id: $id) { ... on Task { attachments { nodes { id } } } } }',
       { id: taskId },
       { token: alice.token },
     );
-    expect(read.body.data!.node.attachments).toEqual([{ id: file.id }]);
+    expect(read.body.data!.node.attachments).toEqual({ nodes: [{ id: file.id }] });
 
     // Bob sees neither the task nor the file, and cannot attach Alice's file anywhere.
     const hidden = await server.gql('query($id: ID!) { node(id: $id) { id } }', { id: file.id }, { token: bob.token });
@@ -163,11 +163,11 @@ describe('Post.attachments and User.avatar', () => {
       { field: ['input', 'targetId'], message: 'You may not change this Post', code: 'FORBIDDEN' },
     ]);
     const read = await server.gql(
-      'query($id: ID!) { node(id: $id) { ... on Post { attachments { id } } } }',
+      'query($id: ID!) { node(id: $id) { ... on Post { attachments { nodes { id } } } } }',
       { id: postId },
       { token: bob.token },
     );
-    expect(read.body.data!.node.attachments).toEqual([{ id: file.id }]);
+    expect(read.body.data!.node.attachments).toEqual({ nodes: [{ id: file.id }] });
 
     const first = await image(alice, 'AVATAR');
     const second = await image(alice, 'AVATAR');

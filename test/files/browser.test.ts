@@ -74,11 +74,11 @@ describe.skipIf(!hasChromium)('files in a browser', () => {
     );
     expect(attached.body.data!.attachFile.userErrors).toEqual([]);
     const { body } = await server.gql(
-      'query($id: ID!) { node(id: $id) { ... on Item { images { url } } } }',
+      'query($id: ID!) { node(id: $id) { ... on Item { images { nodes { url } } } } }',
       { id: itemId },
       { token: staff.token },
     );
-    const url = body.data!.node.images[0].url as string;
+    const url = body.data!.node.images.nodes[0].url as string;
 
     // A page of the server's origin (GraphiQL's, whose CSP allows same-origin images) shows it without any header.
     await page.goto(`${server.url}/graphql`);

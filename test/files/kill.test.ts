@@ -124,8 +124,8 @@ describe('a server killed during an upload', () => {
       file: null,
       userErrors: [{ field: ['id'], message: 'The upload has not received its bytes yet' }],
     });
-    const images = await gql(url2, 'query($id: ID!) { node(id: $id) { ... on Item { images { id } } } }', { id: itemId }, token2);
-    expect(images.body.data.node.images).toEqual([{ id: kept }]);
+    const images = await gql(url2, 'query($id: ID!) { node(id: $id) { ... on Item { images { nodes { id } } } } }', { id: itemId }, token2);
+    expect(images.body.data.node.images.nodes).toEqual([{ id: kept }]);
 
     // Once the URL expired and a request could no longer be running, the clean-up job takes the upload and the orphan.
     await until(() => Date.now() > new Date(staged.expiresAt).getTime() + 3_500, 20_000, 'the upload to be abandoned');

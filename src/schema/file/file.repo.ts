@@ -1,12 +1,24 @@
-import { and, asc, eq, gt, inArray, isNull, lt, or, sql } from 'drizzle-orm';
+import { and, asc, count, eq, getTableColumns, gt, inArray, isNull, lt, lte, or, sql } from 'drizzle-orm';
 import type { Executor } from '../../db/client.js';
 import { files, uploads, type FileRow, type UploadRow } from '../../db/tables.js';
+import type { Windowed } from '../post/nested.js';
+import { keysetCondition, keysetOrder, SortDirection, type PageRequest, type SortSpec } from '../shared/connection.js';
 
 export type NewUploadRow = typeof uploads.$inferInsert;
 export type NewFileRow = typeof files.$inferInsert;
 
 /** The kinds of object a file can be attached to (`files.attached_type`). */
 export type AttachmentTarget = 'Item' | 'Task' | 'Post' | 'User';
+
+/** Attached files are listed in the order they were attached, oldest first; ties break on the id. */
+export const attachedSort: SortSpec<FileRow> = {
+  column: files.attachedAt,
+  id: files.id,
+  kind: 'date',
+  direction: SortDirection.ASC,
+  valueOf: (row) => row.attachedAt,
+  idOf: (row) => row.id,
+};
 
 /** SQL for staged uploads and files; the bytes themselves are the storage backend's. */
 export class FileRepo {
@@ -179,5 +191,43 @@ export class FileRepo {
       .from(files)
       .where(and(eq(files.attachedType, type), inArray(files.attachedId, [...ids])))
       .orderBy(asc(files.attachedAt), asc(files.id));
+  }
+
+  /**
+   * One page of attached files for each of these objects, in one statement: the first `page.limit + 1` rows of each
+   * object in keyset order (numbered per object by a window function), with each object's file count from a second
+   * window over the same partition (exact when no cursor narrows it; see post/nested.ts).
+   */
+  async attachedPages(type: AttachmentTarget, ids: string[], page: PageRequest): Promise<Windowed<FileRow>[]> {
+    if (ids.length === 0) return [];
+    const numbered = this.db
+      .select({
+        ...getTableColumns(files),
+        parentId: sql<string>`${files.attachedId}`.as('parent_id'),
+        rn: sql<number>`row_number() over (partition by ${files.attachedId} order by ${sql.join(keysetOrder(attachedSort, page), sql`, `)})`.as(
+          'rn',
+        ),
+        total: sql<number>`count(*) over (partition by ${files.attachedId})`.as('total'),
+      })
+      .from(files)
+      .where(and(eq(files.attachedType, type), inArray(files.attachedId, ids), keysetCondition(attachedSort, page)))
+      .as('numbered');
+    const rows = await this.db
+      .select()
+      .from(numbered)
+      .where(lte(numbered.rn, page.limit + 1))
+      .orderBy(numbered.parentId, numbered.rn);
+    return rows.map((row) => ({ ...row, total: Number(row.total) }) as unknown as Windowed<FileRow>);
+  }
+
+  /** How many files are attached to each of these objects, in one grouped query (for a cursor-bound totalCount). */
+  async countAttachedTo(type: AttachmentTarget, ids: readonly string[]): Promise<Array<{ parentId: string; count: number }>> {
+    if (ids.length === 0) return [];
+    const rows = await this.db
+      .select({ parentId: files.attachedId, count: count() })
+      .from(files)
+      .where(and(eq(files.attachedType, type), inArray(files.attachedId, [...ids])))
+      .groupBy(files.attachedId);
+    return rows.map((row) => ({ parentId: row.parentId!, count: row.count }));
   }
 }

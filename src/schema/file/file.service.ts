@@ -200,11 +200,6 @@ export class FileService {
     return row ? { file: StoredFile.fromRow(row), userErrors: [] } : fail('File not found', UserErrorCode.NOT_FOUND);
   }
 
-  /** The files attached to an object, for its `images`/`attachments`/`avatar` fields (the loaders batch them). */
-  attachedTo(type: AttachmentTarget, ids: readonly string[]): Promise<FileRow[]> {
-    return this.deps.repo.attachedTo(type, ids);
-  }
-
   private async findVisible(auth: Authentication, globalId: string): Promise<FileRow | null> {
     const id = parseGlobalId(globalId, 'File');
     const [row] = id ? await this.deps.repo.findFilesByIds([id]) : [];
