@@ -4,10 +4,8 @@
  */
 import { request } from 'node:http';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openDatabase, type DatabaseHandle } from '../../src/db/client.js';
 import { files, storageChunks, uploads } from '../../src/db/tables.js';
-import { createTestDatabase } from '../helpers/database.js';
-import { gql, loginToken, spawnServer, stopAll, tempDataDir, wsClient } from '../helpers/spawn.js';
+import { gql, loginToken, spawnedStorage, spawnServer, stopAll, wsClient } from '../helpers/spawn.js';
 import { collect } from '../helpers/subscriptions.js';
 import { noisePng } from './helpers.js';
 
@@ -18,20 +16,6 @@ afterAll(async () => {
   await stopAll();
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
-
-async function storage(): Promise<{ env: Record<string, string>; open(): Promise<DatabaseHandle> }> {
-  const database = await createTestDatabase();
-  cleanups.push(() => database.drop());
-  if (database.url) {
-    return { env: { DATABASE_URL: database.url }, open: () => openDatabase({ databaseUrl: database.url, dataDir: null }) };
-  }
-  const data = tempDataDir();
-  cleanups.push(data.remove);
-  return {
-    env: { DATA_DIR: data.dir, DATABASE_URL: '' },
-    open: () => openDatabase({ databaseUrl: null, dataDir: data.dir }),
-  };
-}
 
 async function until(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -61,7 +45,7 @@ async function upload(base: string, url: string, token: string, bytes: Buffer, f
 
 describe('a server killed during an upload', () => {
   it('leaves no file and nothing half-attached, and the clean-up removes what the upload wrote and the orphans', async () => {
-    const store = await storage();
+    const store = await spawnedStorage(cleanups);
     const env = {
       ...store.env,
       ADMIN_EMAIL: ADMIN.email,

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Topic } from '../../src/pubsub/topics.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { collect } from '../helpers/subscriptions.js';
+import { until } from '../realtime/helpers.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const servers: TestServer[] = [];
@@ -17,13 +18,6 @@ async function start(env: Record<string, string> = {}): Promise<TestServer> {
   const server = await startServer(env);
   servers.push(server);
   return server;
-}
-
-async function until(check: () => boolean, ms = 10_000): Promise<void> {
-  for (const deadline = Date.now() + ms; !check();) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 async function readyz(server: TestServer) {
@@ -86,7 +80,7 @@ describe('/readyz', () => {
     // A subscription and a publish while Redis is down: both commands fail after their retries, the process lives on.
     const subscriber = collect(server.wsClient(), { query: 'subscription { itemChanged { id } }' });
     server.app.container.pubsub.publish(Topic.ItemChanged, { id: 'none' } as never);
-    await until(() => server.logs.some((line) => line.msg === 'redis pub/sub connection failed'));
+    await until(() => server.logs.some((line) => line.msg === 'redis pub/sub connection failed'), 'the Redis failure log line', 10_000);
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     subscriber.dispose();
     const again = await server.gql('{ __typename }');

@@ -10,6 +10,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
+import { openDatabase, type DatabaseHandle } from '../../src/db/client.js';
+import { createTestDatabase } from './database.js';
 import { TEST_JWT_SECRET } from './server.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -117,6 +119,24 @@ export async function stopAll(): Promise<void> {
 export function tempDataDir(): { dir: string; remove(): void } {
   const dir = mkdtempSync(path.join(tmpdir(), 'opshub-'));
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * Where spawned servers keep their data: a fresh PostgreSQL database when DATABASE_URL is set, a PGlite directory
+ * otherwise; `env` points a server at it, `open` opens it from the test. Dropping and removing it go to `cleanups`.
+ */
+export async function spawnedStorage(
+  cleanups: Array<() => unknown>,
+): Promise<{ env: Record<string, string>; open(): Promise<DatabaseHandle> }> {
+  const database = await createTestDatabase();
+  cleanups.push(() => database.drop());
+  if (database.url) {
+    const databaseUrl = database.url;
+    return { env: { DATABASE_URL: databaseUrl }, open: () => openDatabase({ databaseUrl, dataDir: null }) };
+  }
+  const data = tempDataDir();
+  cleanups.push(data.remove);
+  return { env: { DATA_DIR: data.dir, DATABASE_URL: '' }, open: () => openDatabase({ databaseUrl: null, dataDir: data.dir }) };
 }
 
 /** A GraphQL request to a spawned server (which has no test helpers of its own). */

@@ -4,11 +4,9 @@
  */
 import { and, count, eq, inArray } from 'drizzle-orm';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openDatabase, type DatabaseHandle } from '../../src/db/client.js';
 import { emailOutbox, jobs } from '../../src/db/tables.js';
 import { fromGlobalId } from '../../src/schema/shared/global-id.js';
-import { gql, loginToken, spawnServer, stopAll, tempDataDir, wsClient, type SpawnedServer } from '../helpers/spawn.js';
-import { createTestDatabase } from '../helpers/database.js';
+import { gql, loginToken, spawnedStorage, spawnServer, stopAll, wsClient, type SpawnedServer } from '../helpers/spawn.js';
 import { collect } from '../helpers/subscriptions.js';
 
 const ADMIN = { email: 'jobs-admin@example.com', password: 'Adm1n-Passw0rd' };
@@ -30,21 +28,6 @@ function watch(url: string, token: string, id: string) {
   return collect(client, { query: 'subscription($id: ID!) { jobUpdated(id: $id) { status progress error } }', variables: { id } });
 }
 
-/** Where a spawned server keeps its data: a fresh PostgreSQL database, or a PGlite directory. */
-async function storage(): Promise<{ env: Record<string, string>; open(): Promise<DatabaseHandle> }> {
-  const database = await createTestDatabase();
-  cleanups.push(() => database.drop());
-  if (database.url) {
-    return { env: { DATABASE_URL: database.url }, open: () => openDatabase({ databaseUrl: database.url, dataDir: null }) };
-  }
-  const data = tempDataDir();
-  cleanups.push(data.remove);
-  return {
-    env: { DATA_DIR: data.dir, DATABASE_URL: '' },
-    open: () => openDatabase({ databaseUrl: null, dataDir: data.dir }),
-  };
-}
-
 function logsOf(server: SpawnedServer, msg: string, jobId?: string) {
   return server.logs.filter((line) => line.msg === msg && (jobId === undefined || line.jobId === jobId));
 }
@@ -60,7 +43,7 @@ async function until(check: () => Promise<boolean>, timeoutMs: number, what: str
 
 describe('a server process killed while a job runs', () => {
   it('leaves the job to the next process, which completes it exactly once without duplicate outbox rows', async () => {
-    const store = await storage();
+    const store = await spawnedStorage(cleanups);
     const env = {
       ...store.env,
       ADMIN_EMAIL: ADMIN.email,
@@ -117,7 +100,7 @@ describe('two server processes on one PostgreSQL database', () => {
   it.skipIf(!onPostgres)(
     'run each of 200 queued jobs exactly once (PostgreSQL only: skipped without DATABASE_URL)',
     async () => {
-      const store = await storage();
+      const store = await spawnedStorage(cleanups);
       // Migrated here first, so the two processes do not race to create the tables.
       const database = await store.open();
       cleanups.push(() => database.close());

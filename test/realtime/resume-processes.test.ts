@@ -6,8 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Socket } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../helpers/database.js';
-import { gql, loginToken, spawnServer, stopAll, tempDataDir } from '../helpers/spawn.js';
+import { gql, loginToken, spawnedStorage, spawnServer, stopAll } from '../helpers/spawn.js';
 import { followRoom } from './helpers.js';
 
 const ADMIN = { email: 'resume-admin@example.com', password: 'Adm1n-Passw0rd' };
@@ -37,15 +36,6 @@ const HISTORY = /* GraphQL */ `
     node(id: $id) { ... on Room { messages(first: 100, after: $after) { nodes { id } pageInfo { hasNextPage endCursor } } } }
   }
 `;
-
-async function storage(): Promise<Record<string, string>> {
-  const database = await createTestDatabase();
-  cleanups.push(() => database.drop());
-  if (database.url) return { DATABASE_URL: database.url };
-  const data = tempDataDir();
-  cleanups.push(data.remove);
-  return { DATA_DIR: data.dir, DATABASE_URL: '' };
-}
 
 function baseEnv(store: Record<string, string>): Record<string, string> {
   return {
@@ -153,7 +143,7 @@ function expectExactlyOnce(messages: Array<{ id: string; body: string }>, stored
 
 describe('resuming across processes', () => {
   it('resumes with the last cursor after the server restarts (SIGTERM, new process) while the senders continue', async () => {
-    const env = baseEnv(await storage());
+    const env = baseEnv((await spawnedStorage(cleanups)).env);
     const first = spawnServer(env);
     let url = await first.ready;
     const token = await loginToken(url, ADMIN.email, ADMIN.password);
@@ -177,7 +167,7 @@ describe('resuming across processes', () => {
   it.skipIf(!onPostgres)(
     'resumes on the subscriber’s process what the other process published, with REDIS_URL (PostgreSQL only)',
     async () => {
-      const env = { ...baseEnv(await storage()), REDIS_URL };
+      const env = { ...baseEnv((await spawnedStorage(cleanups)).env), REDIS_URL };
       // One after the other: the first applies the migrations.
       const publisherUrl = await spawnServer(env).ready;
       const subscriberUrl = await spawnServer(env).ready;
