@@ -34,6 +34,11 @@ export interface Config {
   statementTimeoutMs: number;
   dataDir: string | null;
   redisUrl: string | null;
+  /**
+   * Prefix of every Redis key and pub/sub channel OpsHub uses (`opshub:`): deployments (or test runs) sharing one
+   * Redis keep apart by giving each its own.
+   */
+  redisPrefix: string;
   logLevel: string;
   corsOrigins: string[];
   /**
@@ -231,6 +236,12 @@ function oneOf<T extends string>(env: Env, name: string, values: readonly T[], f
     throw new ConfigError(name, `must be one of ${values.join(', ')}, got "${raw}"`);
   }
   return raw as T;
+}
+
+function redisPrefix(env: Env, name: string): string {
+  const value = str(env, name) ?? 'opshub:';
+  if (!/^[A-Za-z0-9:_.-]{1,64}$/.test(value)) throw new ConfigError(name, 'must be 1–64 letters, digits or ":_.-"');
+  return value;
 }
 
 function url(env: Env, name: string, protocols: readonly string[]): string | null {
@@ -445,6 +456,7 @@ export function loadConfig(env: Env = process.env): Config {
     statementTimeoutMs: int(env, 'DB_STATEMENT_TIMEOUT_MS', databaseDefaults.statementTimeoutMs, 0, 24 * 60 * 60 * 1_000),
     dataDir,
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    redisPrefix: redisPrefix(env, 'REDIS_PREFIX'),
     logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
     corsOrigins: origins(env, 'CORS_ORIGINS'),
     trustProxy: trustProxy(env, 'TRUST_PROXY'),

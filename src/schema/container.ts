@@ -108,7 +108,7 @@ export function createContainer({ config, db, pubsub, jobHandlers = [] }: Contai
     orders: new OrderService({ db, repo: repos.orders, pubsub, discountCodes: config.discountCodes, jobs: queue, queueLimit, replay }),
     tasks,
     posts: new PostService({ db, repo: repos.posts, pubsub, jobs: queue }),
-    rateLimit: new RateLimitService({ store: createRateLimitStore(config.redisUrl), config: config.rateLimit }),
+    rateLimit: new RateLimitService({ store: createRateLimitStore(config.redisUrl, config.redisPrefix), config: config.rateLimit }),
     tokens,
     users,
     auth: new AuthService({ db, users, sessions: repos.sessions, tokens, config, jobs: queue, live: realtime.sessions }),

@@ -72,6 +72,7 @@ describe('loadConfig', () => {
     [{ CORS_ORIGINS: 'app.example.com' }, 'CORS_ORIGINS', /CORS_ORIGINS must be a comma-separated list of origins/],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL', /LOG_LEVEL must be one of/],
     [{ REDIS_URL: 'http://localhost:6379' }, 'REDIS_URL', /REDIS_URL must use redis: or rediss:/],
+    [{ REDIS_PREFIX: 'has space' }, 'REDIS_PREFIX', /REDIS_PREFIX must be 1–64/],
     [{ TRUST_PROXY: 'proxy.example.com' }, 'TRUST_PROXY', /TRUST_PROXY must be true, false, a hop count or a list/],
     [{ TRUST_PROXY: '10.0.0.0/33' }, 'TRUST_PROXY', /got "10.0.0.0\/33"/],
     [{ FILE_URL_SECRET: 'short' }, 'FILE_URL_SECRET', /FILE_URL_SECRET must be at least 32 bytes/],

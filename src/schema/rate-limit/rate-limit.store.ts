@@ -175,6 +175,6 @@ export class RedisRateLimitStore extends FlexibleRateLimitStore {
   }
 }
 
-export function createRateLimitStore(redisUrl: string | null): RateLimitStore {
-  return redisUrl ? new RedisRateLimitStore(redisUrl) : new MemoryRateLimitStore();
+export function createRateLimitStore(redisUrl: string | null, redisPrefix = 'opshub:'): RateLimitStore {
+  return redisUrl ? new RedisRateLimitStore(redisUrl, `${redisPrefix}rate:`) : new MemoryRateLimitStore();
 }
