@@ -5,6 +5,7 @@
 import { createPrivateKey, createPublicKey, hkdfSync, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import {
   databaseDefaults,
@@ -28,6 +29,12 @@ export interface Config {
   nodeEnv: NodeEnv;
   port: number;
   host: string;
+  /**
+   * Processes serving `port` together (node:cluster, src/cluster.ts); 1 runs the server in this process. Above 1 needs
+   * REDIS_URL and DATABASE_URL: the workers share events, presence and limits through Redis, data and jobs through
+   * PostgreSQL.
+   */
+  workers: number;
   /** postgres:// URL; when unset, embedded PGlite in `dataDir` (or in memory when `dataDir` is null). */
   databaseUrl: string | null;
   /** PostgreSQL `statement_timeout` of every pooled connection, in ms; 0 turns it off. PGlite has none. */
@@ -238,6 +245,25 @@ function oneOf<T extends string>(env: Env, name: string, values: readonly T[], f
   return raw as T;
 }
 
+/**
+ * WORKERS: an integer, or `auto` for the machine's available parallelism (`npm run start:cluster` passes `auto` when
+ * it is unset). More than one worker needs a server that every process can share: Redis for events, presence and
+ * limits, PostgreSQL for data and jobs (an embedded PGlite directory belongs to one process).
+ */
+function workers(env: Env, redisUrl: string | null, databaseUrl: string | null): number {
+  const count = str(env, 'WORKERS')?.toLowerCase() === 'auto' ? availableParallelism() : int(env, 'WORKERS', 1, 1, 256);
+  if (count > 1 && redisUrl === null) {
+    throw new ConfigError('WORKERS', `is ${count}, and more than one worker needs REDIS_URL (events, presence and limits live in Redis)`);
+  }
+  if (count > 1 && databaseUrl === null) {
+    throw new ConfigError(
+      'WORKERS',
+      `is ${count}, and more than one worker needs DATABASE_URL (embedded PGlite's DATA_DIR belongs to one process)`,
+    );
+  }
+  return count;
+}
+
 function redisPrefix(env: Env, name: string): string {
   const value = str(env, name) ?? 'opshub:';
   if (!/^[A-Za-z0-9:_.-]{1,64}$/.test(value)) throw new ConfigError(name, 'must be 1–64 letters, digits or ":_.-"');
@@ -418,6 +444,7 @@ export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = oneOf(env, 'NODE_ENV', ['development', 'production', 'test'] as const, 'development');
   const production = nodeEnv === 'production';
   const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']);
+  const redisUrl = url(env, 'REDIS_URL', ['redis:', 'rediss:']);
   const dataDirRaw = str(env, 'DATA_DIR');
   const dataDir = dataDirRaw === ':memory:' ? null : path.resolve(dataDirRaw ?? '.data');
 
@@ -452,10 +479,11 @@ export function loadConfig(env: Env = process.env): Config {
     nodeEnv,
     port: int(env, 'PORT', 4000, 0, 65_535),
     host: str(env, 'HOST') ?? '0.0.0.0',
+    workers: workers(env, redisUrl, databaseUrl),
     databaseUrl,
     statementTimeoutMs: int(env, 'DB_STATEMENT_TIMEOUT_MS', databaseDefaults.statementTimeoutMs, 0, 24 * 60 * 60 * 1_000),
     dataDir,
-    redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    redisUrl,
     redisPrefix: redisPrefix(env, 'REDIS_PREFIX'),
     logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
     corsOrigins: origins(env, 'CORS_ORIGINS'),

@@ -9,6 +9,8 @@
  * drops all of that and keeps the statement text, which has placeholders only. Credentials are censored by key,
  * wherever a caller puts them: pino's redaction list covers fixed paths, and `censored` the same keys at any depth.
  */
+import cluster from 'node:cluster';
+import { hostname } from 'node:os';
 import type { BaseLogger, Bindings, LoggerOptions } from 'pino';
 import { SQL_VALUE_FIELDS, withoutSqlValues } from './db/errors.js';
 
@@ -182,6 +184,8 @@ function serializeRequest(request: LoggedRequest) {
 export function loggerOptions(level: string, stream?: { write(line: string): void }) {
   return {
     level,
+    // A node:cluster worker (WORKERS > 1) says which one it is on every line; pino's own pid and hostname stay.
+    ...(cluster.worker ? { base: { pid: process.pid, hostname: hostname(), worker: cluster.worker.id } } : {}),
     redact: { paths: [...REDACTED_PATHS], censor: CENSOR },
     formatters: { log: censored, bindings: censored },
     serializers: { err: serializeError, req: serializeRequest },

@@ -1,11 +1,14 @@
 /**
  * Entry point: configuration → database (locked, reachable, migrated) → demo data → server; SIGTERM/SIGINT stop it
- * gracefully. `npm start` runs the build of this file (dist/main.js) with `exec`, so the signals npm forwards reach
+ * gracefully. With WORKERS > 1 this process prepares the database and becomes the node:cluster primary
+ * (src/cluster.ts); each worker runs this file again and serves. `npm start` runs the build of this file (dist/main.js) with `exec`, so the signals npm forwards reach
  * this process and not a shell that would die and leave the server listening.
  */
 import 'reflect-metadata';
+import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import pino from 'pino';
+import { reportReady, runPrimary } from './cluster.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { databaseOptions, openDatabase, waitForDatabase } from './db/client.js';
 import { DataDirLockedError } from './db/lock.js';
@@ -30,15 +33,8 @@ function banner(url: string, pages: { graphiql: boolean; dashboard: boolean }, d
   return `${lines.join('\n')}\n`;
 }
 
-async function main(config: Config): Promise<void> {
-  // The same options as the server's logger: the lines before Fastify exists look like the lines after.
-  const log = pino(loggerOptions(config.logLevel));
-  let tracing: TracingHandle | null = null;
-  if (config.tracing) {
-    const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-    tracing = await startTracing({ version });
-    log.info('tracing on: spans exported over OTLP/HTTP');
-  }
+/** Database reachable and migrated, the app built, demo data checked: what a start does before it listens. */
+async function prepare(config: Config, log: pino.Logger, options: { migrate: boolean }) {
   log.info(
     { database: config.databaseUrl ? 'postgres' : 'pglite', dataDir: config.databaseUrl ? undefined : config.dataDir },
     'opening the database',
@@ -47,11 +43,13 @@ async function main(config: Config): Promise<void> {
   await waitForDatabase(database, ({ attempt, delayMs, error }) =>
     log.warn({ attempt, retryInMs: delayMs, err: error }, 'database not reachable yet; retrying'),
   );
-  log.info('applying migrations');
-  await database.migrate();
+  if (options.migrate) {
+    log.info('applying migrations');
+    await database.migrate();
+  }
   const app = await createApp({ config, database });
   const demo: DemoLogin[] = [];
-  if (config.seedDemoData) {
+  if (config.seedDemoData && options.migrate) {
     log.info('checking demo data');
     const created = await seedDemoData(app.container);
     if (created > 0) log.info({ created }, 'demo catalog created');
@@ -61,6 +59,18 @@ async function main(config: Config): Promise<void> {
       demo.push(account);
     }
   }
+  return { database, app, demo };
+}
+
+/** One server in this process: WORKERS=1, or one worker of a cluster (whose primary already migrated and seeded). */
+async function serve(config: Config, log: pino.Logger): Promise<void> {
+  let tracing: TracingHandle | null = null;
+  if (config.tracing) {
+    const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    tracing = await startTracing({ version });
+    log.info('tracing on: spans exported over OTLP/HTTP');
+  }
+  const { database, app, demo } = await prepare(config, log, { migrate: !cluster.isWorker });
 
   let tokenSocket: { close(): Promise<void> } | null = null;
   stopOnSignals(
@@ -84,7 +94,35 @@ async function main(config: Config): Promise<void> {
     });
   }
   log.info({ url: `${url}${GRAPHQL_PATH}`, database: database.kind }, 'OpsHub is ready');
+  reportReady(url);
   if (config.nodeEnv === 'development' && process.stdout.isTTY) process.stdout.write(banner(url, config, demo));
+}
+
+/**
+ * WORKERS > 1, in the primary: migrations and demo data once, here, before any worker exists, then the workers. Done
+ * by the primary rather than by a first worker the others wait for, because the primary is the one process that
+ * exists before all others: nothing needs to coordinate, and a database that is down or a migration that fails stops
+ * the start with one message instead of every worker failing and being restarted.
+ */
+async function startCluster(config: Config, log: pino.Logger): Promise<void> {
+  const { app, demo } = await prepare(config, log, { migrate: true });
+  await app.close();
+  runPrimary({
+    workers: config.workers,
+    graceMs: config.shutdownGraceMs,
+    log: log.child({ component: 'cluster' }),
+    onReady: (url) => {
+      log.info({ url: `${url}${GRAPHQL_PATH}`, workers: config.workers }, 'OpsHub cluster is ready');
+      if (config.nodeEnv === 'development' && process.stdout.isTTY) process.stdout.write(banner(url, config, demo));
+    },
+  });
+}
+
+async function main(config: Config): Promise<void> {
+  // The same options as the server's logger: the lines before Fastify exists look like the lines after.
+  const log = pino(loggerOptions(config.logLevel));
+  if (config.workers > 1 && cluster.isPrimary) await startCluster(config, log);
+  else await serve(config, log);
 }
 
 let config: Config;
