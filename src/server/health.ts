@@ -14,9 +14,12 @@ export interface HealthSources {
  * `/healthz`: the process answers. `/readyz`: whether this process should get traffic, and what it depends on.
  *
  * - 503 `unavailable` when the database does not answer or a migration is missing: nothing works without it.
- * - 200 `degraded` when Redis does not answer or the job runner is down: queries and mutations still work (events
- *   stay in this process, jobs wait in their table), and taking every process out of the load balancer for it
- *   would turn a partial outage into a full one. The `checks` say which part is down.
+ * - 503 `degraded` when REDIS_URL is set and Redis does not answer. Queries and mutations still work, but this
+ *   process is no longer part of the one server the processes form: events published elsewhere do not reach its
+ *   subscribers, and its own do not leave it. The load balancer stops sending new connections until Redis answers
+ *   again; the connections it has stay open.
+ * - 200 `degraded` when the job runner is down or stopped: jobs wait in their table for another process (or for
+ *   this one), so the process still serves.
  * - 200 `ready` otherwise.
  */
 export function registerHealth(fastify: FastifyInstance, sources: HealthSources): void {
@@ -32,6 +35,6 @@ export function registerHealth(fastify: FastifyInstance, sources: HealthSources)
     };
     const degraded = redisUp === false || jobs?.status === 'down' || jobs?.status === 'stopped';
     const status = !databaseUp ? 'unavailable' : degraded ? 'degraded' : 'ready';
-    return reply.code(databaseUp ? 200 : 503).send({ status, database: database.kind, checks });
+    return reply.code(databaseUp && redisUp !== false ? 200 : 503).send({ status, database: database.kind, checks });
   });
 }

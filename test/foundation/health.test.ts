@@ -1,7 +1,9 @@
 /**
- * `/readyz` reports what this process depends on: the database (503 without it), Redis when REDIS_URL is set and
- * the job runner (200 `degraded` when either is down: queries still work).
+ * `/readyz` reports what this process depends on: the database (503 without it), Redis when REDIS_URL is set (503
+ * `degraded` without it: queries still work, but events no longer cross processes) and the job runner (200
+ * `degraded` when it is down).
  */
+import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Topic } from '../../src/pubsub/topics.js';
 import { startServer, type TestServer } from '../helpers/server.js';
@@ -57,7 +59,7 @@ describe('/readyz', () => {
   });
 
   it('reports Redis up when REDIS_URL answers', async () => {
-    const server = await start({ REDIS_URL });
+    const server = await start({ REDIS_URL, REDIS_PREFIX: `opshub-test-${randomUUID()}:` });
     // Its connections open after the server listens; a loaded machine may take longer than the check's second.
     let { status, body } = await readyz(server);
     for (let tries = 0; body.checks.redis.status !== 'up' && tries < 40; tries++) {
@@ -68,11 +70,11 @@ describe('/readyz', () => {
     expect(body).toMatchObject({ status: 'ready', checks: { redis: { status: 'up' } } });
   });
 
-  it('is degraded, not unavailable, when Redis does not answer, and queries still run', async () => {
+  it('is degraded and 503, not unavailable, when Redis does not answer, and queries still run', async () => {
     // Nothing listens on port 1.
     const server = await start({ REDIS_URL: 'redis://127.0.0.1:1' });
     const { status, body } = await readyz(server);
-    expect(status).toBe(200);
+    expect(status).toBe(503);
     expect(body).toMatchObject({ status: 'degraded', checks: { redis: { status: 'down' }, database: { status: 'up' } } });
     const { body: answer } = await server.gql('{ __typename }');
     expect(answer).toMatchObject({ data: { __typename: 'Query' } });
