@@ -40,6 +40,8 @@ export interface PrimaryOptions {
   /** The workers' SHUTDOWN_GRACE_MS. */
   graceMs: number;
   log: Logger;
+  /** Variables added to every worker's environment. */
+  env?: Record<string, string>;
   /** Once, when every worker of the first start reported ready. */
   onReady(url: string): void;
 }
@@ -83,7 +85,7 @@ export function runPrimary(options: PrimaryOptions): void {
 
   const fork = (slot: number) => {
     slots[slot]!.timer = null;
-    const worker = cluster.fork();
+    const worker = cluster.fork(options.env);
     live.set(worker, { slot, startedAt: Date.now(), ready: false });
     relayed.push(new Promise((resolve) => worker.process.once('close', () => resolve())));
     relay(worker.process.stdout, process.stdout);

@@ -6,6 +6,7 @@
  */
 import 'reflect-metadata';
 import cluster from 'node:cluster';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import pino from 'pino';
 import { reportReady, runPrimary } from './cluster.js';
@@ -111,6 +112,9 @@ async function startCluster(config: Config, log: pino.Logger): Promise<void> {
     workers: config.workers,
     graceMs: config.shutdownGraceMs,
     log: log.child({ component: 'cluster' }),
+    // Without FILE_URL_SECRET and JWT_SECRET each process would sign file URLs with a key of its own, and a URL signed
+    // by one worker would fail on the next: the workers of this cluster share one instead.
+    env: config.files.urlSecret === null ? { FILE_URL_SECRET: randomBytes(32).toString('hex') } : {},
     onReady: (url) => {
       log.info({ url: `${url}${GRAPHQL_PATH}`, workers: config.workers }, 'OpsHub cluster is ready');
       if (config.nodeEnv === 'development' && process.stdout.isTTY) process.stdout.write(banner(url, config, demo));
