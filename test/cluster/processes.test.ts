@@ -554,6 +554,8 @@ describe.skipIf(!onPostgres)('WORKERS=2: the node:cluster entry', () => {
       () => primary.logs.some((line) => line.msg === 'worker died; restarting it' && line.worker === victim.worker),
       'the restart line',
     );
+    // The first death of a slot waits the shortest back-off.
+    expect(primary.logs.find((line) => line.msg === 'worker died; restarting it')).toMatchObject({ signal: 'SIGKILL', restartInMs: 1_000 });
     expect((await freshRequest(url)).status).toBe(200);
     await eventually(() => primary.logs.filter((line) => line.msg === 'OpsHub is ready').length === 3, 'the replacement worker');
     const replacement = primary.logs.filter((line) => line.msg === 'OpsHub is ready').at(-1)!;
