@@ -251,7 +251,10 @@ function oneOf<T extends string>(env: Env, name: string, values: readonly T[], f
  * limits, PostgreSQL for data and jobs (an embedded PGlite directory belongs to one process).
  */
 function workers(env: Env, redisUrl: string | null, databaseUrl: string | null): number {
-  const count = str(env, 'WORKERS')?.toLowerCase() === 'auto' ? availableParallelism() : int(env, 'WORKERS', 1, 1, 256);
+  const raw = str(env, 'WORKERS')?.toLowerCase();
+  if (raw !== undefined && raw !== 'auto' && !/^-?\d+$/.test(raw))
+    throw new ConfigError('WORKERS', `must be an integer or auto, got "${raw}"`);
+  const count = raw === 'auto' ? availableParallelism() : int(env, 'WORKERS', 1, 1, 256);
   if (count > 1 && redisUrl === null) {
     throw new ConfigError('WORKERS', `is ${count}, and more than one worker needs REDIS_URL (events, presence and limits live in Redis)`);
   }

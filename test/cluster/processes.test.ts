@@ -10,11 +10,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { request } from 'node:http';
 import { connect } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { count, eq, inArray } from 'drizzle-orm';
 import { createClient as createSseClient } from 'graphql-sse';
 import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
 import { openDatabase, type DatabaseHandle } from '../../src/db/client.js';
 import { emailOutbox, jobs } from '../../src/db/tables.js';
 import { fromGlobalId } from '../../src/schema/shared/global-id.js';
@@ -577,6 +579,15 @@ describe.skipIf(!onPostgres)('WORKERS=2: the node:cluster entry', () => {
 });
 
 describe('WORKERS above 1 refuses to start without a server the processes can share', () => {
+  it("reads an integer or auto, the machine's available parallelism", () => {
+    const shared = { REDIS_URL: MACHINE_REDIS_URL, DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/never-opened' };
+    expect(loadConfig({}).workers).toBe(1);
+    expect(loadConfig({ ...shared, WORKERS: '3' }).workers).toBe(3);
+    expect(loadConfig({ ...shared, WORKERS: 'auto' }).workers).toBe(availableParallelism());
+    expect(() => loadConfig({ ...shared, WORKERS: '0' })).toThrow(ConfigError);
+    expect(() => loadConfig({ ...shared, WORKERS: 'many' })).toThrow('Invalid configuration: WORKERS must be an integer or auto, got "many"');
+  });
+
   it('exits 1 without REDIS_URL, and on embedded PGlite', async () => {
     const withoutRedis = spawnServer({ WORKERS: '2', DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/never-opened' });
     const onPglite = spawnServer({ WORKERS: '2', REDIS_URL: MACHINE_REDIS_URL, DATABASE_URL: '' });
