@@ -13,8 +13,8 @@ import { Transform, type Readable, type TransformCallback, type Writable } from 
 import type { Logger } from './log.js';
 
 /** First restart delay of a worker that died; doubled for each further death in a row, up to RESTART_MAX_MS. */
-export const RESTART_BASE_MS = 1_000;
-export const RESTART_MAX_MS = 30_000;
+const RESTART_BASE_MS = 1_000;
+const RESTART_MAX_MS = 30_000;
 /** A worker that ran this long before it died starts the back-off over. */
 const STABLE_MS = 60_000;
 /** What the primary gives the workers beyond their own SHUTDOWN_GRACE_MS before it kills them. */
@@ -81,7 +81,6 @@ export function runPrimary(options: PrimaryOptions): void {
   let started = false;
   let stopping = false;
   let failed = false;
-  let url = '';
 
   const fork = (slot: number) => {
     slots[slot]!.timer = null;
@@ -94,10 +93,9 @@ export function runPrimary(options: PrimaryOptions): void {
       const state = live.get(worker);
       if (!isReady(message) || !state || state.ready) return;
       state.ready = true;
-      url = message.url;
       if (!started && [...live.values()].filter((entry) => entry.ready).length === options.workers) {
         started = true;
-        options.onReady(url);
+        options.onReady(message.url);
       }
     });
   };
