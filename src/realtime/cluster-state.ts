@@ -439,10 +439,11 @@ export class ClusterState {
   private async tick(): Promise<void> {
     if (this.closed || this.redis.status !== 'ready') return;
     if (!this.synced) return this.resync();
-    const added = await this.run<number>('opshubHeartbeat', [this.livenessKey(this.processId), this.key('procs')], [
-      this.options.livenessMs,
-      this.processId,
-    ]);
+    const added = await this.run<number>(
+      'opshubHeartbeat',
+      [this.livenessKey(this.processId), this.key('procs')],
+      [this.options.livenessMs, this.processId],
+    );
     // Swept while alive (paused past the TTL, or Redis lost its data): the entries must be written again.
     if (added === 1) {
       this.synced = false;

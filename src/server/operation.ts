@@ -82,7 +82,10 @@ export interface OperationClient {
    */
   accepts?(operation: OperationDefinitionNode): TransportRefusal | null;
   /** The transport's rule on the caller, once authenticated (an event stream counts against the user's cap). */
-  admitsCaller?(authentication: Authentication, operation: OperationDefinitionNode): TransportRefusal | null | Promise<TransportRefusal | null>;
+  admitsCaller?(
+    authentication: Authentication,
+    operation: OperationDefinitionNode,
+  ): TransportRefusal | null | Promise<TransportRefusal | null>;
   /** Measure the operation's SQL statements (number, time) for `Server-Timing` (HTTP). */
   timeSql?: boolean;
   /** Report them in `extensions.sql` too (DEBUG_SQL, HTTP). */

@@ -83,7 +83,10 @@ export function registerGraphqlSse(fastify: FastifyInstance, options: SseOptions
       const decide = (admitted: boolean): TransportRefusal | null => {
         if (!admitted) {
           stream.handle = undefined;
-          return { error: new GraphQLError('Too many connections', { extensions: { code: ErrorCode.RATE_LIMITED, limit: max } }), status: 429 };
+          return {
+            error: new GraphQLError('Too many connections', { extensions: { code: ErrorCode.RATE_LIMITED, limit: max } }),
+            status: 429,
+          };
         }
         // Closed while it waited: its `close` has run already.
         if (stream.reply.raw.destroyed) {
