@@ -15,6 +15,7 @@ import { gql, loginToken, spawnServer, stopAll, wsClient, type SpawnedServer } f
 import { collect, triggerUntilEvent, type Collected } from '../helpers/subscriptions.js';
 import { ROOM_EVENTS, SEND_MESSAGE, SET_TYPING, JOIN_ROOM, until } from '../realtime/helpers.js';
 import { rawSocket } from '../security/helpers.js';
+import { sseRun } from '../helpers/sse.js';
 
 const onPostgres = Boolean(process.env.DATABASE_URL);
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -177,10 +178,13 @@ describe.skipIf(!onPostgres)('two processes on one PostgreSQL and one Redis', ()
       const { body } = await gql(url, '{ dashboard { onlineUsers openConnections } }', {}, adminToken);
       expect(body.data).toEqual({ dashboard: { onlineUsers: 2, openConnections: 3 } });
     }
-    // Cap 2, held on two processes: a third socket is refused on either.
+    // Cap 2, held on two processes: a third socket is refused on either, and so is an event stream.
     for (const url of urls) {
       const raw = await initSocket(url, member.token);
       expect(await raw.closed).toEqual({ code: 1008, reason: 'Too many connections' });
+      const stream = await sseRun({ httpUrl: url } as TestServer, { query: ROOM_EVENTS, variables: { roomId } }, member.token);
+      expect(stream.status).toBe(429);
+      expect(stream.results[0]?.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', limit: 2 });
     }
 
     await onA.client.dispose();
