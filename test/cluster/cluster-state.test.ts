@@ -97,6 +97,20 @@ describe('a dead process', () => {
   });
 });
 
+describe('a process that stops', () => {
+  it('removes its entries at once, without waiting for its liveness key to expire', async () => {
+    const [a, b] = [await cluster(60_000), await cluster(60_000)];
+    const user = randomUUID();
+    const left: string[] = [];
+    a.onChange((family, key, present) => family === 'presence' && !present && left.push(key));
+    expect(await new ConnectionRegistry(a).admit(handle(user), 1)).toBe(true);
+    await a.counter('presence').acquire('p', `room:${user}`);
+    await a.close();
+    expect(left).toEqual([`room:${user}`]);
+    expect(await new ConnectionRegistry(b).admit(handle(user), 1)).toBe(true);
+  });
+});
+
 describe('typing', () => {
   it('is throttled and cleared once for every process', async () => {
     const [a, b] = [await cluster(), await cluster()];
