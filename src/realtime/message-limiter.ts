@@ -1,14 +1,34 @@
 /**
- * At most `limit` messages per user per window of `windowMs` (by default 10 messages per 60 s). A fixed window that opens with the user's first message, counted by rate-limiter-flexible in process: with
- * REDIS_URL each process counts the messages it accepted.
+ * At most `limit` messages per user per window of `windowMs` (by default 10 messages per 60 s): a fixed window that
+ * opens with the user's first message, counted by rate-limiter-flexible. In process without REDIS_URL; with it, in
+ * Redis (`RateLimiterRedis`), so the 11th message is refused whichever process receives it. While Redis does not
+ * answer, the insurance limiter counts in process. RateLimiterRedis keeps windows in whole seconds (`EX`): a window
+ * under a second is rounded up to one.
  */
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import type { Redis } from 'ioredis';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+
+export interface SharedLimiterStore {
+  client: Redis;
+  /** config.redisPrefix. */
+  prefix: string;
+}
 
 export class MessageLimiter {
-  private readonly limiter: RateLimiterMemory;
+  private readonly limiter: RateLimiterAbstract;
 
-  constructor(limit: number, windowMs: number) {
-    this.limiter = new RateLimiterMemory({ points: limit, duration: windowMs / 1_000, keyPrefix: '' });
+  constructor(limit: number, windowMs: number, shared?: SharedLimiterStore | null) {
+    const memory = new RateLimiterMemory({ points: limit, duration: windowMs / 1_000, keyPrefix: '' });
+    this.limiter = shared
+      ? new RateLimiterRedis({
+          storeClient: shared.client,
+          points: limit,
+          duration: Math.max(1, Math.ceil(windowMs / 1_000)),
+          keyPrefix: `${shared.prefix}chat-limit`,
+          rejectIfRedisNotReady: true,
+          insuranceLimiter: memory,
+        })
+      : memory;
   }
 
   /** Records a message and returns 0, or returns the ms until the next message would be allowed (nothing recorded). */

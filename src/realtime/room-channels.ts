@@ -9,11 +9,14 @@
  * leaves (or is removed) has their subscriptions to the room completed at once, on every connection.
  *
  * Presence: a member's first open subscription to the room publishes JOINED (membership: false), their last one
- * closing (completed, socket closed, or terminated by keep-alive) publishes LEFT. Counts are per process: with
- * REDIS_URL, a user subscribed through two processes is announced by each.
+ * closing (completed, socket closed, or terminated by keep-alive) publishes LEFT. With REDIS_URL "first" and "last"
+ * are over every process (src/realtime/cluster-state.ts): this process counts its own subscriptions and tells Redis
+ * when it holds its first and releases its last; a process that dies has its LEFTs published by the one that finds
+ * it dead.
  */
 import type { PubSub } from '@graphql-yoga/subscription';
 import { Topic, type RoomEvent, type Topics } from '../pubsub/topics.js';
+import type { ClusterState, SharedCounter } from './cluster-state.js';
 import type { ConnectionHandle } from './connections.js';
 import { EventQueue, markBounded, SLOW_SUBSCRIBER } from './queue.js';
 import { END, pipeStream, SKIP } from './streams.js';
@@ -41,12 +44,27 @@ export interface RoomChannelOptions {
   /** Undelivered events one subscriber may hold before it is dropped. */
   queueLimit: number;
   log?: { warn(object: object, message: string): void; error(object: object, message: string): void };
+  /** With REDIS_URL: presence over every process. */
+  cluster?: ClusterState | null;
 }
+
+/** A member's presence in a room, as a key of the shared presence counts. */
+const presenceKey = (roomId: string, userId: string) => `${roomId}:${userId}`;
 
 export class RoomChannels {
   private readonly channels = new Map<string, Channel>();
+  private readonly presence: SharedCounter | null;
 
-  constructor(private readonly options: RoomChannelOptions) {}
+  constructor(private readonly options: RoomChannelOptions) {
+    this.presence = options.cluster?.counter('presence') ?? null;
+    // Presence that changed outside a subscribe or unsubscribe here: a dead process swept, or this process's own
+    // presence written again after a Redis outage.
+    options.cluster?.onChange((family, key, present) => {
+      if (family !== 'presence') return;
+      const [roomId, userId] = key.split(':') as [string, string];
+      this.publishPresence(roomId, userId, present);
+    });
+  }
 
   /** Local subscriptions open, over all rooms (for tests and metrics). */
   get subscriberCount(): number {
@@ -91,7 +109,14 @@ export class RoomChannels {
     channel.subscribers.add(subscriber);
     const open = (channel.presence.get(viewerId) ?? 0) + 1;
     channel.presence.set(viewerId, open);
-    if (open === 1) this.options.pubsub.publish(Topic.RoomEvent, roomId, { type: 'JOINED', roomId, userId: viewerId, membership: false });
+    if (open === 1) {
+      if (!this.presence) this.publishPresence(roomId, viewerId, true);
+      else {
+        void this.presence.acquire(presenceKey(roomId, viewerId), presenceKey(roomId, viewerId)).then(({ first }) => {
+          if (first) this.publishPresence(roomId, viewerId, true);
+        });
+      }
+    }
 
     return markBounded(
       pipeStream(order ? order(subscriber.queue) : (subscriber.queue as AsyncIterable<T>), (event) => {
@@ -183,16 +208,20 @@ export class RoomChannels {
     else {
       channel.presence.delete(subscriber.viewerId);
       // A member who left the room was announced by the leave itself.
-      if (channel.members.has(subscriber.viewerId)) {
-        this.options.pubsub.publish(Topic.RoomEvent, channel.roomId, {
-          type: 'LEFT',
-          roomId: channel.roomId,
-          userId: subscriber.viewerId,
-          membership: false,
+      const announce = channel.members.has(subscriber.viewerId);
+      if (!this.presence) {
+        if (announce) this.publishPresence(channel.roomId, subscriber.viewerId, false);
+      } else {
+        void this.presence.release(presenceKey(channel.roomId, subscriber.viewerId)).then((last) => {
+          if (last && announce) this.publishPresence(channel.roomId, subscriber.viewerId, false);
         });
       }
     }
     if (channel.subscribers.size === 0 && channel.opening === 0) this.teardown(channel);
+  }
+
+  private publishPresence(roomId: string, userId: string, present: boolean): void {
+    this.options.pubsub.publish(Topic.RoomEvent, roomId, { type: present ? 'JOINED' : 'LEFT', roomId, userId, membership: false });
   }
 
   private teardown(channel: Channel): void {

@@ -2,12 +2,20 @@
  * Typing indicators: ephemeral (published, never stored). Only changes are published — "user X started/stopped
  * typing in room R" — and at most one per user and room per `throttleMs`: a change inside the window is held and
  * published when the window ends, if it still stands. `typing: true` expires after `timeoutMs` without another
- * `typing: true`, publishing `typing: false`. State is per process (with REDIS_URL, per process that served the call).
+ * `typing: true`, publishing `typing: false`.
+ *
+ * With REDIS_URL the state is one for every process, in Redis (a script on Redis's clock: src/realtime/cluster-state.ts),
+ * so a user whose calls reach two processes is throttled and cleared as on one. Each process that served a call keeps a
+ * timer for the next check the script names (the end of the window, the expiry); a check that finds nothing due does
+ * nothing, so several such timers publish once. While Redis is down, typing is tracked in process as without it.
  */
+import type { ClusterState } from './cluster-state.js';
+
 export interface TypingOptions {
   throttleMs: number;
   timeoutMs: number;
   publish(roomId: string, userId: string, typing: boolean): void;
+  cluster?: ClusterState | null;
 }
 
 interface TypingState {
@@ -22,10 +30,17 @@ interface TypingState {
 
 export class TypingTracker {
   private readonly states = new Map<string, TypingState>();
+  /** With REDIS_URL: this process's timers for the shared state's next check, per room and user. */
+  private readonly checks = new Map<string, NodeJS.Timeout>();
 
   constructor(private readonly options: TypingOptions) {}
 
   set(roomId: string, userId: string, typing: boolean): void {
+    if (this.options.cluster?.usable) void this.shared(roomId, userId, typing ? '1' : '0');
+    else this.setLocal(roomId, userId, typing);
+  }
+
+  private setLocal(roomId: string, userId: string, typing: boolean): void {
     const key = `${roomId}:${userId}`;
     let state = this.states.get(key);
     if (!state) {
@@ -39,7 +54,7 @@ export class TypingTracker {
     if (typing) {
       state.expiryTimer = setTimeout(() => {
         state.expiryTimer = null;
-        this.set(roomId, userId, false);
+        this.setLocal(roomId, userId, false);
       }, this.options.timeoutMs).unref();
     }
     this.flush(key, roomId, userId, state);
@@ -48,6 +63,9 @@ export class TypingTracker {
   /** Forgets a user's state in a room without publishing (they left it). */
   forget(roomId: string, userId: string): void {
     const key = `${roomId}:${userId}`;
+    clearTimeout(this.checks.get(key));
+    this.checks.delete(key);
+    void this.options.cluster?.forgetTyping(roomId, userId);
     const state = this.states.get(key);
     if (!state) return;
     if (state.flushTimer) clearTimeout(state.flushTimer);
@@ -56,10 +74,35 @@ export class TypingTracker {
   }
 
   close(): void {
+    for (const timer of this.checks.values()) clearTimeout(timer);
+    this.checks.clear();
     for (const key of [...this.states.keys()]) {
       const [roomId, userId] = key.split(':') as [string, string];
       this.forget(roomId, userId);
     }
+  }
+
+  /** One step of the shared state: a call ('1', '0') or a timer's check ('t'). */
+  private async shared(roomId: string, userId: string, mode: '1' | '0' | 't'): Promise<void> {
+    const { cluster, throttleMs, timeoutMs } = this.options;
+    const reply = await cluster!.typing(roomId, userId, mode, throttleMs, timeoutMs);
+    const key = `${roomId}:${userId}`;
+    clearTimeout(this.checks.get(key));
+    this.checks.delete(key);
+    if (!reply) {
+      // Redis failed: a call is tracked here; a check that cannot run clears the indicator rather than leave it set.
+      if (mode === 't') this.options.publish(roomId, userId, false);
+      else this.setLocal(roomId, userId, mode === '1');
+      return;
+    }
+    const [publish, nextMs] = reply;
+    if (publish >= 0) this.options.publish(roomId, userId, publish === 1);
+    if (nextMs < 0) return;
+    const timer = setTimeout(() => {
+      this.checks.delete(key);
+      void this.shared(roomId, userId, 't');
+    }, nextMs).unref();
+    this.checks.set(key, timer);
   }
 
   private flush(key: string, roomId: string, userId: string, state: TypingState): void {

@@ -146,7 +146,7 @@ export function createContainer({ config, db, pubsub, jobHandlers = [] }: Contai
     pubsub,
     /** Releases what the services hold outside the database (the rate-limit store's Redis connection). */
     async close() {
-      services.realtime.close();
+      await services.realtime.close();
       await services.realtime.sessions.close();
       storage.close?.();
       services.dashboard.ticker.close();

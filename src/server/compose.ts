@@ -156,10 +156,9 @@ export async function createApp(options: AppOptions): Promise<App> {
   registerHealth(fastify, { database, redis: pubsub.reachable, jobs: () => runner.health() });
   metrics.sources.runningJobs = () => runner.activeCount;
   metrics.sources.jobs = () => container.repos.jobs.queueStats();
-  metrics.sources.realtime = () => ({
-    connections: container.services.realtime.connections.openConnections,
-    onlineUsers: container.services.realtime.connections.onlineUsers,
-  });
+  // Over every process with REDIS_URL, as last read (each liveness tick reads them).
+  metrics.sources.realtime = () => container.services.realtime.connections.cachedCounts;
+  container.services.realtime.cluster?.setLog(fastify.log.child({ component: 'cluster' }));
   // Loads (or generates) the signing keys now, so a bad key stops start-up instead of the first login.
   const signingKeys = await container.services.tokens.keys();
   await bootstrapAdmin(container.services.users, config, fastify.log);

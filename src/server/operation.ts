@@ -82,7 +82,10 @@ export interface OperationClient {
    */
   accepts?(operation: OperationDefinitionNode): TransportRefusal | null;
   /** The transport's rule on the caller, once authenticated (an event stream counts against the user's cap). */
-  admitsCaller?(authentication: Authentication, operation: OperationDefinitionNode): TransportRefusal | null;
+  admitsCaller?(
+    authentication: Authentication,
+    operation: OperationDefinitionNode,
+  ): TransportRefusal | null | Promise<TransportRefusal | null>;
   /** Measure the operation's SQL statements (number, time) for `Server-Timing` (HTTP). */
   timeSql?: boolean;
   /** Report them in `extensions.sql` too (DEBUG_SQL, HTTP). */
@@ -444,7 +447,9 @@ export function createOperationCore(options: OperationCoreOptions) {
       });
     }
 
-    const callerRefusal = client.admitsCaller?.(authentication, operation);
+    let callerRefusal = client.admitsCaller?.(authentication, operation);
+    // With REDIS_URL a connection cap is answered by Redis.
+    if (callerRefusal instanceof Promise) callerRefusal = await callerRefusal;
     if (callerRefusal) return refuse(pending, [callerRefusal.error], callerRefusal.status, { headers: callerRefusal.headers });
 
     const context = contextBuilder.build({

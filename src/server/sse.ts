@@ -69,27 +69,41 @@ export function registerGraphqlSse(fastify: FastifyInstance, options: SseOptions
 
   /**
    * A subscription holds its stream open like a socket: it counts against the same per-user cap, and is registered
-   * in the same synchronous step as the check, so concurrent streams of one user cannot overshoot it.
+   * in the same step as the check (synchronous in process, one Redis script with REDIS_URL), so concurrent streams of
+   * one user cannot overshoot it.
    */
   const capRule =
     (stream: StreamState, handle: ConnectionHandle) =>
-    (authentication: Authentication, { operation }: { operation: string }): TransportRefusal | null => {
+    (authentication: Authentication, { operation }: { operation: string }): TransportRefusal | null | Promise<TransportRefusal | null> => {
       const { viewer, claims, sessionId } = authentication;
       if (operation !== 'subscription') return null;
       const max = realtime.config.maxConnectionsPerUser;
-      if (viewer && realtime.connections.countFor(viewer.id) >= max) {
-        return { error: new GraphQLError('Too many connections', { extensions: { code: ErrorCode.RATE_LIMITED, limit: max } }), status: 429 };
-      }
-      stream.handle = { ...handle, viewerId: viewer?.id ?? null };
-      realtime.connections.add(stream.handle);
-      // Logout, revocation and expiry end the stream at once with a final event (src/realtime/live-sessions.ts).
-      if (viewer && claims && sessionId) {
-        realtime.sessions.add(
-          { id: handle.id, transport: 'sse', userId: viewer.id, sessionId, close: (reason) => endRevoked(stream, reason) },
-          claims,
-        );
-      }
-      return null;
+      // Set before the answer: a stream that closes while Redis answers unregisters it (see `close`).
+      const entry = (stream.handle = { ...handle, viewerId: viewer?.id ?? null });
+      const decide = (admitted: boolean): TransportRefusal | null => {
+        if (!admitted) {
+          stream.handle = undefined;
+          return {
+            error: new GraphQLError('Too many connections', { extensions: { code: ErrorCode.RATE_LIMITED, limit: max } }),
+            status: 429,
+          };
+        }
+        // Closed while it waited: its `close` has run already.
+        if (stream.reply.raw.destroyed) {
+          realtime.connections.remove(entry.id);
+          return null;
+        }
+        // Logout, revocation and expiry end the stream at once with a final event (src/realtime/live-sessions.ts).
+        if (viewer && claims && sessionId) {
+          realtime.sessions.add(
+            { id: handle.id, transport: 'sse', userId: viewer.id, sessionId, close: (reason) => endRevoked(stream, reason) },
+            claims,
+          );
+        }
+        return null;
+      };
+      const admitted = realtime.connections.admit(entry, max);
+      return typeof admitted === 'boolean' ? decide(admitted) : admitted.then(decide);
     };
 
   const close = (stream: StreamState) => {

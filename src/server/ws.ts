@@ -16,7 +16,7 @@ import { ErrorCode } from '../schema/shared/errors.js';
 import { firstErrorCode } from './errors.js';
 import type { Admission, OperationCore, Refusal } from './operation.js';
 import { isAllowedWebSocketOrigin } from './security.js';
-import type { ConnectionHandle } from '../realtime/connections.js';
+import { AnonymousSockets, type ConnectionHandle } from '../realtime/connections.js';
 import { CloseReason } from '../realtime/live-sessions.js';
 import { renewalRequest, RENEWAL_REFUSED, closeForbidden, renewedPong } from './live-socket.js';
 import type { Realtime } from '../realtime/realtime.js';
@@ -78,37 +78,6 @@ type Extra = {
   state?: ConnectionState;
 };
 
-/**
- * Sockets that are not signed in, per client address and in all: a socket counts from the moment it opens until its
- * `connection_init` carries a user's token (a signed-in user has a cap of their own), or it closes.
- */
-class AnonymousSockets {
-  private readonly perAddress = new Map<string, number>();
-  private total = 0;
-  private readonly counted = new WeakMap<WebSocket, string>();
-
-  /** Counts the socket, or names the cap it would exceed. */
-  admit(socket: WebSocket, address: string, limits: { maxAnonymousPerAddress: number; maxAnonymous: number }) {
-    if (this.total >= limits.maxAnonymous) return SERVER_BUSY;
-    const count = this.perAddress.get(address) ?? 0;
-    if (count >= limits.maxAnonymousPerAddress) return TOO_MANY_ANONYMOUS;
-    this.perAddress.set(address, count + 1);
-    this.total++;
-    this.counted.set(socket, address);
-    return null;
-  }
-
-  release(socket: WebSocket): void {
-    const address = this.counted.get(socket);
-    if (address === undefined) return;
-    this.counted.delete(socket);
-    this.total--;
-    const left = (this.perAddress.get(address) ?? 1) - 1;
-    if (left > 0) this.perAddress.set(address, left);
-    else this.perAddress.delete(address);
-  }
-}
-
 const SERVER_ONLY_TYPE = /"type"\s*:\s*"(connection_ack|next|error)"/;
 
 /** The type of a message only the server may send, or null. The regex spares a second JSON.parse of most messages. */
@@ -132,18 +101,24 @@ export function attachGraphqlWs(options: WsOptions) {
   //   closed the socket with the right code when it emits the error, so it is only logged;
   // - a message of a type only the server sends (connection_ack, next, error): the protocol says a message of the
   //   wrong type or format closes the socket with 4400 (graphql-ws PROTOCOL.md), graphql-ws throws instead.
-  const anonymous = new AnonymousSockets();
+  // Counted over every process with REDIS_URL: the answer then comes from Redis, after graphql-ws has the socket.
+  const anonymous = new AnonymousSockets(options.realtime.cluster);
+  const anonymousIds = new WeakMap<WebSocket, string>();
   wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
     const address = options.clientAddress(request);
-    const refused = anonymous.admit(socket, address, options.realtime.config);
-    if (refused) {
+    const anonymousId = randomUUID();
+    anonymousIds.set(socket, anonymousId);
+    const refuse = (cap: 'total' | 'address') => {
+      const refused = cap === 'total' ? SERVER_BUSY : TOO_MANY_ANONYMOUS;
       log.info({ reason: refused.reason, address }, 'websocket refused');
       socket.close(refused.code, refused.reason);
       // Not kept for `ws`'s 30 s closing handshake: a flood of refused sockets would hold that long.
       setTimeout(() => socket.terminate(), 1_000).unref();
-      return;
-    }
-    socket.once('close', () => anonymous.release(socket));
+    };
+    const admitted = anonymous.admit(anonymousId, address, options.realtime.config);
+    if (typeof admitted === 'string') return refuse(admitted);
+    socket.once('close', () => anonymous.release(anonymousId));
+    if (admitted) void admitted.then((cap) => cap && refuse(cap));
     const emit = socket.emit.bind(socket);
     socket.emit = ((event: string | symbol, ...args: unknown[]) => {
       const error = args[0] as { code?: unknown; message?: string } | undefined;
@@ -265,11 +240,6 @@ export function attachGraphqlWs(options: WsOptions) {
         try {
           const { viewer, claims, sessionId } = await core.authenticate(state(ctx).authorization);
           const { connections, config: limits } = options.realtime;
-          if (viewer && connections.countFor(viewer.id) >= limits.maxConnectionsPerUser) {
-            log.info({ connectionId: state(ctx).connectionId, userId: viewer.id }, 'websocket refused: too many connections');
-            ctx.extra.socket.close(TOO_MANY_CONNECTIONS.code, TOO_MANY_CONNECTIONS.reason);
-            return false;
-          }
           const socket = ctx.extra.socket;
           const { sessions } = options.realtime;
           let slowClose = false;
@@ -290,9 +260,19 @@ export function attachGraphqlWs(options: WsOptions) {
               setTimeout(() => socket.terminate(), SLOW_CLOSE_GRACE_MS).unref();
             },
           };
+          // The per-user cap, over every process with REDIS_URL (then answered by Redis: the socket may close meanwhile).
+          const admitted = connections.admit(handle, limits.maxConnectionsPerUser);
+          if (!(typeof admitted === 'boolean' ? admitted : await admitted)) {
+            log.info({ connectionId: handle.id, userId: handle.viewerId }, 'websocket refused: too many connections');
+            socket.close(TOO_MANY_CONNECTIONS.code, TOO_MANY_CONNECTIONS.reason);
+            return false;
+          }
           state(ctx).handle = handle;
           handles.set(socket, handle);
-          connections.add(handle);
+          if (socket.readyState !== socket.OPEN) {
+            connections.remove(handle.id);
+            return false;
+          }
           // Logout, revocation and expiry close the socket at once (src/realtime/live-sessions.ts).
           if (viewer && claims && sessionId) {
             sessions.add(
@@ -301,7 +281,7 @@ export function attachGraphqlWs(options: WsOptions) {
               checkedAt,
             );
           }
-          if (viewer) anonymous.release(socket);
+          if (viewer) anonymous.release(anonymousIds.get(socket) ?? '');
           // Revoked while its token was being checked: closed by sessions.add already, no acknowledgement.
           if (socket.readyState !== socket.OPEN) return false;
           // The token's expiry in the acknowledgement: the client knows when to renew (see live-socket.ts).

@@ -28,13 +28,15 @@ export class DashboardService {
 
   async compute(): Promise<DashboardStats> {
     const now = new Date();
-    const [orders, runningJobs] = await Promise.all([
+    // Connections over every process with REDIS_URL (this process's without it, or while Redis is down).
+    const [orders, runningJobs, online] = await Promise.all([
       this.deps.sources.ordersSince(new Date(now.getTime() - HOUR)),
       this.deps.sources.runningJobs(),
+      this.deps.connections.counts(),
     ]);
     return Object.assign(new DashboardStats(), {
-      onlineUsers: this.deps.connections.onlineUsers,
-      openConnections: this.deps.connections.openConnections,
+      onlineUsers: online.onlineUsers,
+      openConnections: online.connections,
       ordersLastHour: orders.count,
       revenueLastHour: orders.revenueCents / 100,
       runningJobs,

@@ -6,10 +6,12 @@ export const DASHBOARD_INTERVAL = { default: 1_000, min: 500, max: 60_000 } as c
 
 @ObjectType({ description: 'Live figures for operations dashboards.' })
 export class DashboardStats {
-  @Field(() => Int, { description: 'Signed-in users with at least one open realtime connection (this server process).' })
+  @Field(() => Int, {
+    description: 'Signed-in users with at least one open realtime connection (every server process when they share a Redis).',
+  })
   onlineUsers!: number;
 
-  @Field(() => Int, { description: 'Open graphql-ws connections (this server process).' })
+  @Field(() => Int, { description: 'Open graphql-ws connections and SSE subscriptions (every server process when they share a Redis).' })
   openConnections!: number;
 
   @Field(() => Int, { description: 'Orders placed in the last hour.' })
