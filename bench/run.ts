@@ -44,6 +44,7 @@ const CANDIDATES: CandidateSpec[] = [
   { id: 'graphql-js', title: 'graphql-js execute on node:http', entry: 'bench/candidates/graphql-js.ts' },
   { id: 'yoga', title: 'GraphQL Yoga', entry: 'bench/candidates/yoga.ts' },
   { id: 'mercurius', title: 'Mercurius (jit: 1)', entry: 'bench/candidates/mercurius.ts' },
+  { id: 'lean', title: 'lean: hand-written graphql-js + SQL on node:http', entry: 'bench/candidates/lean.ts' },
   { id: 'ceiling', title: 'node:http fixed body (ceiling)', entry: 'bench/candidates/ceiling.ts' },
 ];
 
