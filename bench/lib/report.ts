@@ -197,7 +197,7 @@ export function renderMarkdown(report: BenchReport): string {
     lines.push(`## Scale out: ${workers} cluster workers / one process`);
     lines.push('');
     lines.push(
-      `The same build (dist/main.js) on the same PostgreSQL and Redis (each with its own REDIS_PREFIX), once as one process and once with WORKERS=${workers}. Above ${workers} / one is better for req/s, below 1 for p99.`,
+      `The same build (dist/main.js) on the same PostgreSQL and Redis (each with its own REDIS_PREFIX), once as one process and once with WORKERS=${workers}. For req/s a ratio above 1 means the workers serve more; for the fan-out p99 below 1 means they deliver sooner. Subscribers connect to the primary's port, which hands each connection to a worker, so they are split across the processes and every event crosses Redis to reach the other worker's share.`,
     );
     lines.push('');
     lines.push(`| measure | ${workers} workers / one: median [min–max] | machine · Node · database |`);
