@@ -26,7 +26,7 @@ export interface BenchOptions {
 }
 
 const HELP = `Usage: npm run bench -- [options]
-  --quick              short profile: 5 rounds of 0.8 s, fan-out to 100 and 1,000 (about 2.5 minutes)
+  --quick              short profile: 5 rounds of 0.8 s, fan-out to 100 and 1,000 (about 4 minutes)
   --rounds <n>         measured rounds per workload (default 7; quick 5)
   --duration <s>       seconds per measured run (default 3; quick 0.8)
   --warmup <s>         seconds of warm-up per candidate and workload (default 2; quick 0.5)
