@@ -4,12 +4,15 @@
  */
 import 'reflect-metadata';
 import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import postgres from 'postgres';
 import { openDatabase } from '../src/db/client.js';
 import { hashPassword } from '../src/auth/passwords.js';
 import { toGlobalId } from '../src/schema/shared/global-id.js';
-import { prepareDatabase, type BenchDatabase } from './lib/database.js';
+import { cpuMeter, type CpuMeter } from './lib/cpu.js';
+import { BENCH_DATABASE, prepareDatabase, type BenchDatabase } from './lib/database.js';
 import { BENCH_ADMIN, parts, seed } from './lib/dataset.js';
 import { runFanout } from './lib/fanout.js';
 import { runHttp, verifyReference, type Reference, type Target } from './lib/http-bench.js';
@@ -18,15 +21,17 @@ import { killAll, RESULTS_DIR, spawnCandidate, waitReady, type Spawned } from '.
 import {
   environmentLabel,
   renderMarkdown,
+  roundRatios,
   summarise,
   type BenchReport,
   type CandidateRow,
   type Environment,
+  type ScaleOut,
   type WorkloadReport,
 } from './lib/report.js';
 import { startVerifier } from './lib/verify.js';
 import { startOtlpSink, type OtlpSink } from './lib/otlp-sink.js';
-import { missingFields, workloads, type Fixtures } from './lib/workloads.js';
+import { missingFields, postgraphileQueries, workloads, type Fixtures, type OwnQuery, type Workload } from './lib/workloads.js';
 
 interface CandidateSpec {
   id: string;
@@ -34,6 +39,13 @@ interface CandidateSpec {
   entry: string;
   /** Added to the shared environment. */
   env?: Record<string, string>;
+  /**
+   * Its own schema: it answers only these workloads, with its own queries, checked against OpsHub's rows and values
+   * rather than byte for byte (lib/workloads.ts, OwnQuery).
+   */
+  own?: Record<string, OwnQuery>;
+  /** Runs on PostgreSQL only; on PGlite its rows say so. */
+  postgresOnly?: boolean;
 }
 
 const CANDIDATES: CandidateSpec[] = [
@@ -44,6 +56,14 @@ const CANDIDATES: CandidateSpec[] = [
   { id: 'graphql-js', title: 'graphql-js execute on node:http', entry: 'bench/candidates/graphql-js.ts' },
   { id: 'yoga', title: 'GraphQL Yoga', entry: 'bench/candidates/yoga.ts' },
   { id: 'mercurius', title: 'Mercurius (jit: 1)', entry: 'bench/candidates/mercurius.ts' },
+  { id: 'lean', title: 'lean: hand-written graphql-js + SQL on node:http', entry: 'bench/candidates/lean.ts' },
+  {
+    id: 'postgraphile',
+    title: 'PostGraphile 5 (own schema and queries)',
+    entry: 'bench/candidates/postgraphile.ts',
+    own: postgraphileQueries,
+    postgresOnly: true,
+  },
   { id: 'ceiling', title: 'node:http fixed body (ceiling)', entry: 'bench/candidates/ceiling.ts' },
 ];
 
@@ -57,8 +77,12 @@ const progress = (message: string) => process.stderr.write(`[bench ${seconds(clo
 
 const options = parseOptions(process.argv.slice(2));
 const wanted = (id: string) => options.only === null || options.only.includes(id);
+/** `--workers N`: OpsHub's build as one process (the reference, `opshub`) and as N cluster workers. */
+const scaleOut = options.workers > 1;
+const WORKERS_ID = 'opshub-workers';
 
 let database: BenchDatabase | null = null;
+let meter: CpuMeter | null = null;
 const sinks: OtlpSink[] = [];
 const running: Spawned[] = [];
 let cleaning: Promise<void> | null = null;
@@ -67,6 +91,7 @@ function cleanup(): Promise<void> {
     await Promise.allSettled(running.map((candidate) => candidate.stop()));
     await Promise.allSettled(sinks.map((sink) => sink.close()));
     killAll();
+    await meter?.close().catch(() => {});
     await database?.drop().catch(() => {});
   })();
   return cleaning;
@@ -81,7 +106,13 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 async function main(): Promise<void> {
   const cpus = os.cpus();
   const timings: Record<string, number> = {};
+  if (scaleOut && !process.env.DATABASE_URL) throw new Error('--workers needs PostgreSQL (DATABASE_URL): the cluster shares one database');
   database = await prepareDatabase(process.env.DATABASE_URL);
+  if (database.databaseUrl) {
+    const url = new URL(database.databaseUrl);
+    const monitor = postgres(database.databaseUrl, { max: 1, onnotice: () => {}, connection: { application_name: 'opshub-bench-monitor' } });
+    meter = cpuMeter(monitor, Number(url.port || 5432), BENCH_DATABASE);
+  } else meter = cpuMeter(null, 0, BENCH_DATABASE);
   const environment: Environment = {
     machine: os.hostname(),
     cpus: cpus.length,
@@ -120,9 +151,17 @@ async function main(): Promise<void> {
   };
   const handle = await openDatabase({ databaseUrl: database.databaseUrl, dataDir: database.dataDir });
   await handle.migrate();
-  const specs = CANDIDATES.filter((spec) => spec.id === 'opshub' || options.candidates === null || options.candidates.includes(spec.id));
-  if (specs.some((spec) => spec.id === 'opshub-traced')) {
+  const specs = scaleOut
+    ? scaleOutCandidates(options.workers)
+    : CANDIDATES.filter((spec) => spec.id === 'opshub' || options.candidates === null || options.candidates.includes(spec.id));
+  // Candidates that cannot run on this database: their rows say why.
+  const skipped = new Map(
+    specs.filter((spec) => spec.postgresOnly && database!.kind !== 'postgres').map((spec) => [spec.id, 'PostgreSQL only, skipped on PGlite']),
+  );
+  if (specs.some((spec) => spec.entry.startsWith('dist/'))) {
     execFileSync(process.execPath, ['scripts/build.mjs', '--if-stale'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+  if (specs.some((spec) => spec.id === 'opshub-traced')) {
     const sink = await startOtlpSink();
     sinks.push(sink);
     baseEnv.OTEL_EXPORTER_OTLP_ENDPOINT = sink.url;
@@ -132,7 +171,7 @@ async function main(): Promise<void> {
   const startCandidates = () => {
     startedCandidatesAt = performance.now();
     starting = (async () => {
-      for (const spec of specs) {
+      for (const spec of specs.filter((candidate) => !skipped.has(candidate.id))) {
         const nodeArgs = options.cpuProf && spec.id === 'opshub' ? ['--cpu-prof', `--cpu-prof-dir=${RESULTS_DIR}profiles`] : [];
         const env = { ...baseEnv, ...spec.env, ...(await database!.envFor(spec.id)) };
         running.push(await spawnCandidate({ id: spec.id, entry: spec.entry, env, nodeArgs }));
@@ -216,13 +255,16 @@ async function main(): Promise<void> {
   const title = (id: string) => specs.find((spec) => spec.id === id)!.title;
   const targetOf = (candidate: Spawned): Target => ({ url: candidate.url, headers: authorization ? { authorization } : {} });
 
-  // 3. Subscription fan-out: OpsHub, and plain graphql-ws + graphql-js as the baseline.
+  // 3. Subscription fan-out: OpsHub, and plain graphql-ws + graphql-js as the baseline (with --workers: OpsHub as
+  // one process and as the cluster, whose primary spreads the subscribers' connections over its workers).
   const fanout: BenchReport['fanout'] = [];
   let fanoutStatus: string | undefined;
   if (wanted('fanout')) {
     phase = performance.now();
     const missing = missingFields(verifier.schema, ['Subscription.itemChanged', 'Mutation.updateItem']);
-    const servers = ['opshub', 'graphql-js'].map((id) => byId.get(id)).filter((server): server is Spawned => server !== undefined);
+    const servers = (scaleOut ? ['opshub', WORKERS_ID] : ['opshub', 'graphql-js'])
+      .map((id) => byId.get(id))
+      .filter((server): server is Spawned => server !== undefined);
     if (missing.length > 0) fanoutStatus = `not available yet: schema lacks ${missing.join(', ')}`;
     else {
       const limit = openFileLimit();
@@ -233,7 +275,7 @@ async function main(): Promise<void> {
         for (const server of servers) {
           progress(`fan-out to ${n} on ${server.id}`);
           const result = await runFanout({ server, n, events: options.fanoutEvents, authorization, itemId: fanoutItemId });
-          fanout.push({ ...result, title: server.id === 'opshub' ? title('opshub') : 'graphql-ws + graphql-js (baseline)' });
+          fanout.push({ ...result, title: server.id === 'graphql-js' ? 'graphql-ws + graphql-js (baseline)' : title(server.id) });
         }
       }
     }
@@ -258,32 +300,61 @@ async function main(): Promise<void> {
       const response = await fetch(`${ceiling.url}/_bench/body`, { method: 'PUT', body: reference.body });
       await response.arrayBuffer();
     }
-    for (const candidate of running) {
+    // What each candidate runs: the workload itself, or for a candidate with its own schema its own query.
+    const asRun = new Map<string, Workload>();
+    for (const spec of specs) {
       const row: CandidateRow = {
-        candidate: candidate.id,
-        title: title(candidate.id),
+        candidate: spec.id,
+        title: spec.title,
         runs: [],
         failures: [],
         rps: NaN,
         p50: NaN,
         p99: NaN,
+        serverCpuMs: NaN,
+        databaseCpuMs: null,
         ratio: null,
       };
-      rows.set(candidate.id, row);
+      rows.set(spec.id, row);
+      const candidate = byId.get(spec.id);
+      const own = spec.own ? ownWorkload(workload, spec.own[workload.id], expectedData.get(workload.id)) : workload;
+      if (!candidate || !own) {
+        row.skipped = skipped.get(spec.id) ?? `with its own schema it runs ${Object.keys(spec.own ?? {}).join(' and ')} only`;
+        continue;
+      }
+      asRun.set(spec.id, own);
+      // A candidate with its own queries is compared with OpsHub's rows by its check, not byte for byte.
       const verified =
-        candidate === opshub ? reference : await verifyReference(targetOf(candidate), workload, fixtures, expectedData.get(workload.id));
-      if ('reason' in verified) row.runs.push({ round: 0, requests: 0, rps: NaN, p50: NaN, p99: NaN, failures: [verified.reason] });
-      else references.set(candidate.id, verified);
+        candidate === opshub
+          ? reference
+          : await verifyReference(targetOf(candidate), own, fixtures, spec.own ? undefined : expectedData.get(workload.id));
+      if ('reason' in verified)
+        row.runs.push({
+          round: 0,
+          requests: 0,
+          rps: NaN,
+          p50: NaN,
+          p99: NaN,
+          serverCpuMs: NaN,
+          databaseCpuMs: null,
+          failures: [verified.reason],
+        });
+      else references.set(spec.id, verified);
     }
-    const measure = async (candidate: Spawned, durationS: number) =>
-      runHttp({
+    const measure = async (candidate: Spawned, durationS: number) => {
+      const before = await meter!.snapshot(candidate.pid);
+      const result = await runHttp({
         target: targetOf(candidate),
-        workload,
+        workload: asRun.get(candidate.id)!,
         fixtures,
         reference: references.get(candidate.id)!,
         durationS,
         connections: options.connections,
       });
+      const cpu = meter!.between(before, await meter!.snapshot(candidate.pid));
+      const perRequest = (ms: number) => ms / Math.max(result.requests, 1);
+      return { ...result, serverCpuMs: perRequest(cpu.serverMs), databaseCpuMs: cpu.databaseMs === null ? null : perRequest(cpu.databaseMs) };
+    };
     const live = running.filter((candidate) => references.has(candidate.id));
     progress(`${workload.id}: warm-up`);
     for (const candidate of live) if (options.warmupS > 0) await measure(candidate, options.warmupS);
@@ -322,12 +393,83 @@ async function main(): Promise<void> {
     workloads: reports,
     fanout,
     ...(fanoutStatus ? { fanoutStatus } : {}),
-    goals: goals(reports, fanout),
+    goals: scaleOut ? [] : goals(reports, fanout),
+    ...(scaleOut ? { scaleOut: scaleOutSummary(options.workers, reports, fanout) } : {}),
   };
-  writeFileSync(`${RESULTS_DIR}latest.json`, `${JSON.stringify(report, null, 2)}\n`);
+  // A --workers run is a different comparison: it keeps its own files and leaves latest.* to the main run.
+  const name = scaleOut ? 'workers' : 'latest';
+  writeFileSync(`${RESULTS_DIR}${name}.json`, `${JSON.stringify(report, null, 2)}\n`);
   const markdown = renderMarkdown(report);
-  writeFileSync(`${RESULTS_DIR}latest.md`, markdown);
+  writeFileSync(`${RESULTS_DIR}${name}.md`, markdown);
   process.stdout.write(markdown);
+}
+
+/**
+ * `--workers N`: the build as one process and as a cluster of N workers, both on the same PostgreSQL and on Redis
+ * (the cluster needs it to reach subscribers on other workers; the single process uses it too, so that the only
+ * difference is the worker count). Each has its own REDIS_PREFIX, so neither sees the other's events.
+ */
+function scaleOutCandidates(workers: number): CandidateSpec[] {
+  const redis = { REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' };
+  const prefix = (id: string) => `opshub-bench-${id}-${randomUUID()}:`;
+  return [
+    { id: 'opshub', title: 'OpsHub built (dist/), one process', entry: 'dist/main.js', env: { ...redis, REDIS_PREFIX: prefix('one') } },
+    {
+      id: WORKERS_ID,
+      title: `OpsHub built (dist/), WORKERS=${workers}`,
+      entry: 'dist/main.js',
+      env: { ...redis, REDIS_PREFIX: prefix('workers'), WORKERS: String(workers) },
+    },
+  ];
+}
+
+/** N-workers / one: req/s per round of each HTTP workload, and the fan-out p99 per subscriber count. */
+function scaleOutSummary(workers: number, reports: WorkloadReport[], fanout: BenchReport['fanout']): ScaleOut {
+  return {
+    workers,
+    http: reports.map((report) => {
+      const one = report.rows.find((row) => row.candidate === 'opshub');
+      const many = report.rows.find((row) => row.candidate === WORKERS_ID);
+      const failed = [one, many].find((row) => !row || row.failures.length > 0);
+      if (report.status !== 'measured' || failed !== undefined)
+        return {
+          workload: report.id,
+          title: report.title,
+          ratio: null,
+          reason: report.status !== 'measured' ? report.status : 'failed a gate',
+        };
+      return { workload: report.id, title: report.title, ratio: roundRatios(one!, many!, (a, b) => b.rps / a.rps) };
+    }),
+    fanout: [...new Set(fanout.map((row) => row.n))].map((n) => {
+      const one = fanout.find((row) => row.n === n && row.candidate === 'opshub');
+      const many = fanout.find((row) => row.n === n && row.candidate === WORKERS_ID);
+      const complete = (row: typeof one) => row !== undefined && row.failures.length === 0 && row.delivered === row.expected;
+      return {
+        n,
+        oneP99: one?.p99 ?? NaN,
+        workersP99: many?.p99 ?? NaN,
+        ratio: complete(one) && complete(many) ? many!.p99 / one!.p99 : null,
+        ...(complete(one) && complete(many) ? {} : { reason: 'failed: not every event reached every subscriber' }),
+      };
+    }),
+  };
+}
+
+/**
+ * A workload as a candidate with its own schema runs it: its own query, and a check that its data, mapped to OpsHub's
+ * shape, equals OpsHub's verified data. Undefined when the candidate has no counterpart.
+ */
+function ownWorkload(workload: Workload, own: OwnQuery | undefined, expected: unknown): Workload | undefined {
+  if (!own || !workload.deterministic) return undefined;
+  return {
+    ...workload,
+    request: own.request,
+    check: (data) => {
+      const wrong = workload.check(own.toOpsHub(data) as Record<string, any>);
+      if (wrong) return wrong;
+      return JSON.stringify(own.toOpsHub(data)) === JSON.stringify(expected) ? null : 'its rows or values differ from OpsHub’s';
+    },
+  };
 }
 
 /** The soft limit of open files of this process (children inherit it); null when unknown. */

@@ -1,6 +1,5 @@
 /**
- * The OpsHub stack without its clientAddress: '127.0.0.1',
-      transport: configuration, database, pub/sub, container, TypeGraphQL schema and the
+ * The OpsHub stack without its transport: configuration, database, pub/sub, container, TypeGraphQL schema and the
  * one context builder — wired as src/server/compose.ts wires them, so every peer runs the same resolvers and SQL.
  * Keep this in step with createApp when its wiring changes.
  */

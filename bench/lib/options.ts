@@ -21,10 +21,12 @@ export interface BenchOptions {
   candidates: string[] | null;
   /** Start OpsHub with --cpu-prof; profiles land in bench/results/profiles. */
   cpuProf: boolean;
+  /** Above 1: compare OpsHub as this many cluster workers with OpsHub as one process (PostgreSQL only). */
+  workers: number;
 }
 
 const HELP = `Usage: npm run bench -- [options]
-  --quick              short profile: 5 rounds of 0.8 s, fan-out to 100 and 1,000 (about 2.5 minutes)
+  --quick              short profile: 5 rounds of 0.8 s, fan-out to 100 and 1,000 (about 4 minutes)
   --rounds <n>         measured rounds per workload (default 7; quick 5)
   --duration <s>       seconds per measured run (default 3; quick 0.8)
   --warmup <s>         seconds of warm-up per candidate and workload (default 2; quick 0.5)
@@ -32,8 +34,10 @@ const HELP = `Usage: npm run bench -- [options]
   --fanout <n,n>       subscriber counts (default 100,1000,5000; quick 100,1000)
   --fanout-events <n>  events published per fan-out run (default 50; quick 20)
   --only <ids>         workloads to run: node,items,nested,createItem,fanout
-  --candidates <ids>   peers to run besides OpsHub: graphql-js,yoga,mercurius,ceiling
+  --candidates <ids>   peers to run besides OpsHub: opshub-traced,graphql-js,yoga,mercurius,lean,postgraphile,ceiling
   --cpu-prof           profile OpsHub (node --cpu-prof) into bench/results/profiles
+  --workers <n>        instead of the peers: OpsHub as n cluster workers against one process (PostgreSQL and
+                       Redis only; results in bench/results/workers.md)
 `;
 
 export function parseOptions(argv: string[]): BenchOptions {
@@ -50,6 +54,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       only: { type: 'string' },
       candidates: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
+      workers: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -87,5 +92,6 @@ export function parseOptions(argv: string[]): BenchOptions {
     only: list(values.only),
     candidates: list(values.candidates),
     cpuProf: values['cpu-prof'] ?? false,
+    workers: Math.round(number(values.workers, 1, 'workers', 1)),
   };
 }

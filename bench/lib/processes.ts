@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { processTree } from './cpu.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url));
@@ -47,9 +48,13 @@ export interface Spawned {
   url: string;
   logFile: string;
   child: ChildProcess;
-  /** Resident set size of the process, in bytes (VmRSS of /proc/<pid>/status). */
+  /**
+   * Resident set size in bytes (VmRSS of /proc/<pid>/status) of the candidate's Node processes: the process itself
+   * and, for a cluster, its workers (every descendant that loaded candidates/preload.ts; tsx's esbuild helper is not
+   * one of them).
+   */
   rss(): number;
-  /** Resident set size after two full garbage collections (see candidates/preload.ts). */
+  /** The same after two full garbage collections in each of those processes (see candidates/preload.ts). */
   rssAfterGc(): Promise<number>;
   stop(): Promise<void>;
 }
@@ -67,6 +72,17 @@ export function readRss(pid: number): number {
   const match = /^VmRSS:\s+(\d+)\s+kB$/m.exec(status);
   if (!match) throw new Error(`no VmRSS for pid ${pid}`);
   return Number(match[1]) * 1_024;
+}
+
+/** The processes of the tree under `pid` that run the preload (Node processes of the candidate, workers included). */
+function nodeProcesses(pid: number): number[] {
+  return processTree(pid).filter((member) => {
+    try {
+      return member === pid || readFileSync(`/proc/${member}/cmdline`, 'utf8').includes(PRELOAD);
+    } catch {
+      return false;
+    }
+  });
 }
 
 export async function spawnCandidate(options: SpawnOptions): Promise<Spawned> {
@@ -89,11 +105,13 @@ export async function spawnCandidate(options: SpawnOptions): Promise<Spawned> {
     url: `http://127.0.0.1:${port}`,
     logFile,
     child,
-    rss: () => readRss(child.pid!),
+    rss: () => nodeProcesses(child.pid!).reduce((sum, pid) => sum + readRss(pid), 0),
     async rssAfterGc() {
-      child.kill('SIGUSR2');
+      // Only processes with the preload's SIGUSR2 handler: the signal's default action is to terminate.
+      const members = nodeProcesses(child.pid!);
+      for (const pid of members) process.kill(pid, 'SIGUSR2');
       await new Promise((resolve) => setTimeout(resolve, 500));
-      return readRss(child.pid!);
+      return members.reduce((sum, pid) => sum + readRss(pid), 0);
     },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;

@@ -135,3 +135,62 @@ export function missingFields(schema: GraphQLSchema, wanted: string[]): string[]
     return !(fieldName in type.getFields());
   });
 }
+
+/**
+ * A candidate that serves its own schema (PostGraphile) answers a workload with its own query. It is outside the
+ * byte-identical gate; instead `toOpsHub` maps its `data` to the shape of OpsHub's, and the mapped data must equal
+ * OpsHub's verified data (same rows, same values). Its own responses must then be byte-identical run after run.
+ */
+export interface OwnQuery {
+  request(fixtures: Fixtures): GraphqlRequest;
+  toOpsHub(data: Record<string, any>): unknown;
+}
+
+const isoDate = (value: string) => new Date(value).toISOString();
+const username = (user: { username: string } | null) => ({ username: user?.username });
+
+/** PostGraphile 5 (Amber preset) on OpsHub's tables: primary-key lookup and the nested posts page. */
+export const postgraphileQueries: Record<string, OwnQuery> = {
+  node: {
+    request: (fixtures) => ({
+      query: /* GraphQL */ `query Node($rowId: UUID!) {
+  itemByRowId(rowId: $rowId) { rowId sku name description priceCents category tags stock createdAt updatedAt }
+}`,
+      variables: { rowId: Buffer.from(fixtures.nodeId, 'base64url').toString('utf8').split(':')[1] },
+    }),
+    toOpsHub: ({ itemByRowId: item }) => ({
+      node: item && {
+        id: Buffer.from(`Item:${item.rowId}`).toString('base64url'),
+        sku: item.sku,
+        name: item.name,
+        description: item.description,
+        price: item.priceCents / 100,
+        category: item.category,
+        tags: item.tags,
+        stock: item.stock,
+        createdAt: isoDate(item.createdAt),
+        updatedAt: isoDate(item.updatedAt),
+      },
+    }),
+  },
+  nested: {
+    request: () => ({
+      query: /* GraphQL */ `query Nested {
+  allPosts(first: 20, orderBy: [CREATED_AT_DESC, ROW_ID_DESC]) {
+    nodes {
+      userByAuthorId { username }
+      commentsByPostId(first: 3, orderBy: [CREATED_AT_DESC, ROW_ID_DESC]) { nodes { userByAuthorId { username } } }
+    }
+  }
+}`,
+    }),
+    toOpsHub: ({ allPosts }) => ({
+      posts: {
+        nodes: (allPosts.nodes as any[]).map((post) => ({
+          author: username(post.userByAuthorId),
+          comments: { nodes: (post.commentsByPostId.nodes as any[]).map((comment) => ({ author: username(comment.userByAuthorId) })) },
+        })),
+      },
+    }),
+  },
+};
