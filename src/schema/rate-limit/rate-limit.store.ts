@@ -137,10 +137,31 @@ export class RedisRateLimitStore extends FlexibleRateLimitStore {
     private readonly prefix = 'opshub:rate:',
   ) {
     super();
-    // While Redis is unreachable a command fails after one reconnect attempt, or a second without an answer, and the
-    // insurance limiter answers; commands sent before the first connection wait for it.
-    this.redis = new Redis(url, { maxRetriesPerRequest: 1, commandTimeout: 1_000 });
+    // While Redis is unreachable a command fails at once (no offline queue), or after a second without an answer, and
+    // the insurance limiter answers: queries keep their speed through an outage instead of each waiting on Redis.
+    // Only the first commands wait, for the first connection (a second at most), so a process that just started
+    // does not count in memory what it could count in Redis.
+    this.redis = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 1_000 });
     this.redis.on('error', () => {});
+    this.firstConnection = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 1_000).unref();
+      this.redis.once('ready', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private readonly firstConnection: Promise<void>;
+
+  override async consume(key: string, points: number, limit: number, windowMs: number): Promise<ConsumeResult> {
+    await this.firstConnection;
+    return super.consume(key, points, limit, windowMs);
+  }
+
+  override async peek(key: string, windowMs: number): Promise<WindowState> {
+    await this.firstConnection;
+    return super.peek(key, windowMs);
   }
 
   /**
