@@ -1,7 +1,15 @@
 import { and, count, eq, gt, gte, ilike, lte, sql, type SQL } from 'drizzle-orm';
 import type { Executor } from '../../db/client.js';
 import { categoryEnum, items, type ItemRow } from '../../db/tables.js';
-import { keysetOrder, keysetParams, keysetPlaceholders, pageShape, type PageRequest, type SortSpec, SortDirection } from '../shared/connection.js';
+import {
+  keysetOrder,
+  keysetParams,
+  keysetPlaceholders,
+  pageShape,
+  type PageRequest,
+  type SortSpec,
+  SortDirection,
+} from '../shared/connection.js';
 import { anyId, anyOfEnum, once, Statements, type Prepared } from '../shared/prepared.js';
 import { likePattern } from '../shared/validation.js';
 

@@ -1,7 +1,8 @@
 import type { PubSub } from '@graphql-yoga/subscription';
+import type DataLoader from 'dataloader';
 import type { Authentication } from '../../auth/identity.js';
 import type { Database } from '../../db/client.js';
-import type { PostRow } from '../../db/tables.js';
+import type { PostRow, UserRow } from '../../db/tables.js';
 import { Topic, type Topics } from '../../pubsub/topics.js';
 import { pageRequest, toConnection, type Connection, type ConnectionArgs } from '../shared/connection.js';
 import { fromGlobalId, parseGlobalId } from '../shared/global-id.js';
@@ -38,10 +39,16 @@ export interface PostServiceDeps {
 export class PostService {
   constructor(private readonly deps: PostServiceDeps) {}
 
-  async list(args: ConnectionArgs, authorGlobalId: string | null | undefined): Promise<Connection<Post>> {
+  /** A page of posts; the authors come in the same statement and prime `users` (the request's user loader). */
+  async list(
+    args: ConnectionArgs,
+    authorGlobalId: string | null | undefined,
+    users?: DataLoader<string, UserRow | null>,
+  ): Promise<Connection<Post>> {
     const authorId = authorGlobalId ? fromGlobalId(authorGlobalId, 'User') : null;
     const page = pageRequest(args, postSort.kind);
     const rows = await this.deps.repo.page(authorId, page);
+    if (users) for (const { author } of rows) users.prime(author.id, author);
     return toConnection(rows, page, postSort, Post.fromRow, () => this.deps.repo.count(authorId));
   }
 

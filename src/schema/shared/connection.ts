@@ -204,11 +204,7 @@ export function pageRequest(args: ConnectionArgs, kind: SortValueKind): PageRequ
   };
 }
 
-function beyond(
-  sort: SortSpec<unknown>,
-  position: CursorPosition | { value: Placeholder; id: Placeholder },
-  forwardInOrder: boolean,
-): SQL {
+function beyond(sort: SortSpec<unknown>, position: CursorPosition | { value: Placeholder; id: Placeholder }, forwardInOrder: boolean): SQL {
   // `forwardInOrder`: the rows that come after `position` in the list's own order.
   const ascending = (sort.direction === SortDirection.ASC) === forwardInOrder;
   const cmp = ascending ? gt : lt;
