@@ -34,7 +34,7 @@ export class PostResolver {
   @Authorized('posts:write')
   @Mutation(() => PostPayload, { description: 'Publishes a post by the viewer; `postPublished` subscribers see it.' })
   createPost(@Arg('input', () => CreatePostInput, { description: 'The post.' }) input: CreatePostInput, @Ctx() ctx: Context) {
-    return ctx.services.posts.create(ctx, input);
+    return ctx.services.posts.create(ctx, input, ctx.loaders.posts);
   }
 
   @Authorized('posts:write')
@@ -45,7 +45,7 @@ export class PostResolver {
     @Arg('input', () => UpdatePostInput, { description: 'The post and the fields to change.' }) input: UpdatePostInput,
     @Ctx() ctx: Context,
   ) {
-    return ctx.services.posts.update(ctx, input);
+    return ctx.services.posts.update(ctx, input, ctx.loaders.posts);
   }
 
   @Authorized('posts:write')
@@ -59,7 +59,7 @@ export class PostResolver {
   @Authorized('posts:write')
   @Mutation(() => CommentPayload, { description: 'Adds a comment by the viewer to a post.' })
   addComment(@Arg('input', () => AddCommentInput, { description: 'The comment.' }) input: AddCommentInput, @Ctx() ctx: Context) {
-    return ctx.services.posts.addComment(ctx, input);
+    return ctx.services.posts.addComment(ctx, input, ctx.loaders.posts);
   }
 
   @Authorized('posts:write')
