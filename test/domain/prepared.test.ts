@@ -61,7 +61,7 @@ describe('prepared statements', () => {
     const page = { limit: 10, backward: false, after: null, before: null };
     const byName = itemSort('name', SortDirection.ASC);
     const home = await repo.page({ categories: ['HOME'], minPriceCents: 50 }, byName, page);
-    const none = await repo.page({ categories: ['BOOKS', 'CLOTHING'], minPriceCents: 1 }, byName, page);
+    const none = await repo.page({ categories: ['BOOKS'], minPriceCents: 1 }, byName, page);
     expect(home.map((row) => row.sku)).toEqual(['PS0001', 'PS0002', 'PS0003']);
     expect(none).toEqual([]);
     if (handle.kind !== 'postgres') return;

@@ -22,14 +22,6 @@ export function anyOf(column: AnyPgColumn, name: string, type: string): SQL {
   return sql`${column} = any(${sql.placeholder(name)}::${sql.raw(type)}[])`;
 }
 
-/**
- * `column = any($name::text[]::enum[])` for an enum column: the parameter travels as text[], which both drivers know
- * how to send (PGlite has no serializer for an enum's array type and would send the JavaScript array as one string).
- */
-export function anyOfEnum(column: AnyPgColumn, name: string, enumName: string): SQL {
-  return sql`${column} = any(${sql.placeholder(name)}::text[]::${sql.raw(enumName)}[])`;
-}
-
 /** `column = any($ids::uuid[])`: the by-id lookups of the loaders. */
 export function anyId(column: AnyPgColumn, name = 'ids'): SQL {
   return anyOf(column, name, 'uuid');
