@@ -78,6 +78,11 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
     const client = postgres(databaseUrl, {
       max: options.poolSize ?? 10,
       onnotice: () => {},
+      // Statements Drizzle runs with `.prepare()` (the hot paths, src/schema/shared/prepared.ts) become named
+      // prepared statements, parsed and planned once per pooled connection; every other statement stays unnamed.
+      // Named statements live in a server session: behind PgBouncer in transaction mode, PgBouncer 1.21+ with
+      // `max_prepared_statements` > 0 is needed (session mode or a direct connection need nothing).
+      prepare: true,
       // A startup parameter, so it holds for every statement on the connection, transactions included; sent even
       // when 0, which then also lifts a timeout set on the role or the database.
       connection: { application_name: 'opshub', statement_timeout: options.statementTimeoutMs ?? databaseDefaults.statementTimeoutMs },

@@ -4,6 +4,7 @@ import { lockStreams } from '../../db/streams.js';
 import { messages, roomMembers, rooms, users, type MessageRow, type RoomRow, type UserRow } from '../../db/tables.js';
 import { createdAtSort, keysetCondition, keysetOrder, SortDirection, type PageRequest, type SortSpec } from '../shared/connection.js';
 import { streamLockKey, type StreamRef, type StreamStore } from '../shared/stream-cursor.js';
+import { anyId, once } from '../shared/prepared.js';
 
 export const roomSort = createdAtSort<RoomRow>(rooms);
 
@@ -50,6 +51,12 @@ export const memberSort: SortSpec<MemberRow> = {
 export class ChatRepo {
   constructor(private readonly db: Executor) {}
 
+  /** The loader's lookup by id, prepared once (shared/prepared.ts). */
+  private readonly messagesByIds = once(() => this.db.select().from(messages).where(anyId(messages.id)).prepare('messages_by_ids'));
+
+  /** The loader's lookup by id, prepared once (shared/prepared.ts). */
+  private readonly roomsByIds = once(() => this.db.select().from(rooms).where(anyId(rooms.id)).prepare('rooms_by_ids'));
+
   /** The same queries inside a transaction. */
   in(tx: Executor): ChatRepo {
     return new ChatRepo(tx);
@@ -66,10 +73,7 @@ export class ChatRepo {
 
   async findRoomsByIds(ids: readonly string[]): Promise<RoomRow[]> {
     if (ids.length === 0) return [];
-    return this.db
-      .select()
-      .from(rooms)
-      .where(inArray(rooms.id, [...ids]));
+    return this.roomsByIds().execute({ ids });
   }
 
   async roomPage(page: PageRequest): Promise<RoomRow[]> {
@@ -191,10 +195,7 @@ export class ChatRepo {
 
   async findMessagesByIds(ids: readonly string[]): Promise<MessageRow[]> {
     if (ids.length === 0) return [];
-    return this.db
-      .select()
-      .from(messages)
-      .where(inArray(messages.id, [...ids]));
+    return this.messagesByIds().execute({ ids });
   }
 
   async messagePage(roomId: string, page: PageRequest): Promise<MessageRow[]> {

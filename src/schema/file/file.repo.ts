@@ -3,6 +3,7 @@ import type { Executor } from '../../db/client.js';
 import { files, uploads, type FileRow, type UploadRow } from '../../db/tables.js';
 import type { Windowed } from '../post/nested.js';
 import { keysetCondition, keysetOrder, SortDirection, type PageRequest, type SortSpec } from '../shared/connection.js';
+import { anyId, once } from '../shared/prepared.js';
 
 export type NewUploadRow = typeof uploads.$inferInsert;
 export type NewFileRow = typeof files.$inferInsert;
@@ -23,6 +24,9 @@ export const attachedSort: SortSpec<FileRow> = {
 /** SQL for staged uploads and files; the bytes themselves are the storage backend's. */
 export class FileRepo {
   constructor(private readonly db: Executor) {}
+
+  /** The loader's lookup by id, prepared once (shared/prepared.ts). */
+  private readonly filesByIds = once(() => this.db.select().from(files).where(anyId(files.id)).prepare('files_by_ids'));
 
   in(tx: Executor): FileRepo {
     return new FileRepo(tx);
@@ -84,10 +88,7 @@ export class FileRepo {
 
   async findFilesByIds(ids: readonly string[]): Promise<FileRow[]> {
     if (ids.length === 0) return [];
-    return this.db
-      .select()
-      .from(files)
-      .where(inArray(files.id, [...ids]));
+    return this.filesByIds().execute({ ids });
   }
 
   /** Bytes of files the user holds. */

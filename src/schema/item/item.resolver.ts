@@ -27,7 +27,7 @@ export class ItemResolver {
   @Authorized('items:write')
   @Mutation(() => ItemPayload, { description: 'Adds an item to the catalog.' })
   createItem(@Arg('input', () => CreateItemInput, { description: 'The item to add.' }) input: CreateItemInput, @Ctx() ctx: Context) {
-    return ctx.services.items.create(input);
+    return ctx.services.items.create(input, ctx.loaders.item);
   }
 
   @Authorized('items:write')
@@ -36,13 +36,13 @@ export class ItemResolver {
     @Arg('input', () => UpdateItemInput, { description: 'The item and the fields to change.' }) input: UpdateItemInput,
     @Ctx() ctx: Context,
   ) {
-    return ctx.services.items.update(input);
+    return ctx.services.items.update(input, ctx.loaders.item);
   }
 
   @Authorized('items:write', 'items:delete')
   @Mutation(() => DeletePayload, { description: 'Removes an item from the catalog.' })
   deleteItem(@Arg('id', () => ID, { description: 'The item to delete.' }) id: string, @Ctx() ctx: Context) {
-    return ctx.services.items.delete(id);
+    return ctx.services.items.delete(id, ctx.loaders.item);
   }
 
   @SharedEvents()

@@ -1,9 +1,11 @@
 import type { PubSub } from '@graphql-yoga/subscription';
+import type DataLoader from 'dataloader';
 import { isForeignKeyViolation, isUniqueViolation } from '../../db/errors.js';
 import type { ItemRow } from '../../db/tables.js';
 import { Topic, type ChangeKind, type Topics } from '../../pubsub/topics.js';
 import { pageRequest, SortDirection, toConnection, type Connection, type ConnectionArgs } from '../shared/connection.js';
 import { parseGlobalId } from '../shared/global-id.js';
+import { primeRow } from '../shared/loaders.js';
 import type { DeletePayload } from '../shared/payloads.js';
 import { userError, UserErrorCode, UserErrors } from '../shared/user-error.js';
 import { checkLength, normalizeTags } from '../shared/validation.js';
@@ -13,6 +15,9 @@ import { itemSort, type ItemChanges, type ItemRepo, type ItemSortField } from '.
 import { DESCRIPTION_MAX, Item, MAX_PRICE, NAME_MAX, type ItemPayload } from './item.type.js';
 
 export const SKU_PATTERN = /^[A-Z]{2}\d{4}$/;
+
+/** The request's item loader: a mutation primes it with the row it wrote (shared/loaders.ts `primeRow`). */
+type ItemLoader = DataLoader<string, ItemRow | null>;
 
 const SORT_FIELDS: Record<ItemOrderField, ItemSortField> = {
   [ItemOrderField.CREATED_AT]: 'createdAt',
@@ -50,7 +55,7 @@ export class ItemService {
     return toConnection(rows, page, sort, Item.fromRow, () => this.deps.repo.count(query)) satisfies Connection<Item>;
   }
 
-  async create(input: CreateItemInput): Promise<ItemPayload> {
+  async create(input: CreateItemInput, loader?: ItemLoader): Promise<ItemPayload> {
     const errors = new UserErrors();
     const sku = input.sku.trim();
     if (!SKU_PATTERN.test(sku)) errors.add(['input', 'sku'], 'SKU must be 2 uppercase letters followed by 4 digits');
@@ -63,6 +68,7 @@ export class ItemService {
 
     try {
       const row = await this.deps.repo.insert({ sku, name, description, priceCents, category: input.category, tags, stock });
+      primeRow(loader, row.id, row);
       return this.changed('CREATED', row);
     } catch (error) {
       if (isUniqueViolation(error, 'items_sku_unique')) {
@@ -72,7 +78,7 @@ export class ItemService {
     }
   }
 
-  async update(input: UpdateItemInput): Promise<ItemPayload> {
+  async update(input: UpdateItemInput, loader?: ItemLoader): Promise<ItemPayload> {
     const errors = new UserErrors();
     const id = parseGlobalId(input.id, 'Item');
     if (!id) return { item: null, userErrors: errors.add(['input', 'id'], 'Item not found', UserErrorCode.NOT_FOUND).list };
@@ -88,10 +94,11 @@ export class ItemService {
 
     const row = await this.deps.repo.update(id, changes);
     if (!row) return { item: null, userErrors: errors.add(['input', 'id'], 'Item not found', UserErrorCode.NOT_FOUND).list };
+    primeRow(loader, row.id, row);
     return this.changed('UPDATED', row);
   }
 
-  async delete(globalId: string): Promise<DeletePayload> {
+  async delete(globalId: string, loader?: ItemLoader): Promise<DeletePayload> {
     const id = parseGlobalId(globalId, 'Item');
     let row: ItemRow | null;
     try {
@@ -106,6 +113,7 @@ export class ItemService {
     if (!row) {
       return { deletedId: null, userErrors: [userError(['id'], 'Item not found', UserErrorCode.NOT_FOUND)] };
     }
+    primeRow(loader, row.id, null);
     this.changed('DELETED', row);
     return { deletedId: globalId, userErrors: [] };
   }

@@ -4,6 +4,7 @@ import { lockStreams } from '../../db/streams.js';
 import { notifications, type NotificationRow } from '../../db/tables.js';
 import { keysetCondition, keysetOrder, SortDirection, type PageRequest, type SortSpec } from '../shared/connection.js';
 import { streamLockKey, type StreamStore } from '../shared/stream-cursor.js';
+import { anyId, once } from '../shared/prepared.js';
 
 export type NewNotificationRow = Omit<typeof notifications.$inferInsert, 'seq'>;
 
@@ -22,6 +23,11 @@ export type SequencedNotification = NotificationRow & { prev: number };
 
 export class NotificationRepo {
   constructor(private readonly db: Executor) {}
+
+  /** The loader's lookup by id, prepared once (shared/prepared.ts). */
+  private readonly rowsByIds = once(() =>
+    this.db.select().from(notifications).where(anyId(notifications.id)).prepare('notifications_by_ids'),
+  );
 
   /** The same queries inside a transaction. */
   in(tx: Executor): NotificationRepo {
@@ -97,10 +103,7 @@ export class NotificationRepo {
 
   async findByIds(ids: readonly string[]): Promise<NotificationRow[]> {
     if (ids.length === 0) return [];
-    return this.db
-      .select()
-      .from(notifications)
-      .where(inArray(notifications.id, [...ids]));
+    return this.rowsByIds().execute({ ids });
   }
 
   async page(userId: string, unreadOnly: boolean, page: PageRequest): Promise<NotificationRow[]> {

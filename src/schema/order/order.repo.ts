@@ -1,8 +1,9 @@
-import { and, asc, count, eq, gt, gte, inArray, lt, ne, sql } from 'drizzle-orm';
+import { and, asc, count, eq, gt, gte, lt, ne, sql } from 'drizzle-orm';
 import type { Executor } from '../../db/client.js';
 import { lockStreams } from '../../db/streams.js';
 import { items, orders, type ItemRow, type OrderRow } from '../../db/tables.js';
-import { createdAtSort, keysetCondition, keysetOrder, type PageRequest } from '../shared/connection.js';
+import { createdAtSort, keysetOrder, keysetParams, keysetPlaceholders, pageShape, type PageRequest } from '../shared/connection.js';
+import { anyId, once, Statements, type Prepared } from '../shared/prepared.js';
 import { streamLockKey, type StreamRef, type StreamStore } from '../shared/stream-cursor.js';
 
 export type NewOrderRow = Omit<typeof orders.$inferInsert, 'seq'>;
@@ -13,9 +14,16 @@ export const ORDER_STREAM: StreamRef = { kind: 'orders', id: '' };
 /** Orders are listed newest first; ties break on the id. */
 export const orderSort = createdAtSort<OrderRow>(orders);
 
-/** SQL for orders and the stock they reserve. Accepts the database or a transaction. */
+/**
+ * SQL for orders and the stock they reserve. Accepts the database or a transaction. The lookups by id and the list's
+ * page and count are prepared statements (shared/prepared.ts).
+ */
 export class OrderRepo {
   constructor(private readonly db: Executor) {}
+
+  private readonly byIds = once(() => this.db.select().from(orders).where(anyId(orders.id)).prepare('orders_by_ids'));
+  private readonly pages = new Statements<Prepared<OrderRow>>();
+  private readonly counts = new Statements<Prepared<{ value: number }>>();
 
   /** The same queries inside a transaction. */
   in(tx: Executor): OrderRepo {
@@ -92,10 +100,7 @@ export class OrderRepo {
 
   async findByIds(ids: readonly string[]): Promise<OrderRow[]> {
     if (ids.length === 0) return [];
-    return this.db
-      .select()
-      .from(orders)
-      .where(inArray(orders.id, [...ids]));
+    return this.byIds().execute({ ids });
   }
 
   /** The order, locked until the transaction ends: status changes of one order run one after the other. */
@@ -111,19 +116,27 @@ export class OrderRepo {
 
   /** A page of orders: everyone's, or one user's when `placedBy` is given. */
   async page(placedBy: string | null, page: PageRequest): Promise<OrderRow[]> {
-    return this.db
-      .select()
-      .from(orders)
-      .where(and(placedBy ? eq(orders.placedBy, placedBy) : undefined, keysetCondition(orderSort, page)))
-      .orderBy(...keysetOrder(orderSort, page))
-      .limit(page.limit + 1);
+    const statement = this.pages.get(`${placedBy ? 'by' : 'all'} ${pageShape(orderSort, page)}`, () =>
+      this.db
+        .select()
+        .from(orders)
+        .where(and(placedBy ? eq(orders.placedBy, sql.placeholder('placedBy')) : undefined, keysetPlaceholders(orderSort, page)))
+        .orderBy(...keysetOrder(orderSort, page))
+        .limit(sql.placeholder('limit'))
+        .prepare('orders_page'),
+    );
+    return statement.execute({ ...(placedBy ? { placedBy } : {}), ...keysetParams(orderSort, page) });
   }
 
   async count(placedBy: string | null): Promise<number> {
-    const [row] = await this.db
-      .select({ value: count() })
-      .from(orders)
-      .where(placedBy ? eq(orders.placedBy, placedBy) : undefined);
+    const statement = this.counts.get(placedBy ? 'by' : 'all', () =>
+      this.db
+        .select({ value: count() })
+        .from(orders)
+        .where(placedBy ? eq(orders.placedBy, sql.placeholder('placedBy')) : undefined)
+        .prepare('orders_count'),
+    );
+    const [row] = await statement.execute(placedBy ? { placedBy } : {});
     return row?.value ?? 0;
   }
 

@@ -1,8 +1,17 @@
-import { and, count, eq, getTableColumns, inArray, lte, sql } from 'drizzle-orm';
+import { and, count, eq, getTableColumns, lte, sql } from 'drizzle-orm';
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import type { Executor } from '../../db/client.js';
-import { comments, posts, type CommentRow, type PostRow } from '../../db/tables.js';
-import { createdAtSort, keysetCondition, keysetOrder, type PageRequest, type SortSpec } from '../shared/connection.js';
+import { comments, posts, users, type CommentRow, type PostRow, type UserRow } from '../../db/tables.js';
+import {
+  createdAtSort,
+  keysetOrder,
+  keysetParams,
+  keysetPlaceholders,
+  pageShape,
+  type PageRequest,
+  type SortSpec,
+} from '../shared/connection.js';
+import { anyId, once, Statements, type Prepared } from '../shared/prepared.js';
 import type { Windowed } from './nested.js';
 
 export type NewPostRow = typeof posts.$inferInsert;
@@ -13,9 +22,38 @@ export const postSort = createdAtSort<PostRow>(posts);
 
 export const commentSort = createdAtSort<CommentRow>(comments);
 
-/** SQL for posts and comments. Accepts the database or a transaction. */
+/** A post or comment with its author's row, read in the same statement so the user loader can be primed with it. */
+export type WithAuthor<Row> = Row & { author: UserRow };
+export type AuthoredComment = WithAuthor<CommentRow>;
+
+/**
+ * SQL for posts and comments. Accepts the database or a transaction. The lookups by id, the pages, the nested
+ * windows and the grouped counts are prepared statements (shared/prepared.ts), one per page shape.
+ */
 export class PostRepo {
   constructor(private readonly db: Executor) {}
+
+  private readonly postsByIds = once(() => this.db.select().from(posts).where(anyId(posts.id)).prepare('posts_by_ids'));
+  private readonly commentsByIds = once(() => this.db.select().from(comments).where(anyId(comments.id)).prepare('comments_by_ids'));
+  private readonly postCounts = once(() =>
+    this.db
+      .select({ parentId: posts.authorId, count: count() })
+      .from(posts)
+      .where(anyId(posts.authorId))
+      .groupBy(posts.authorId)
+      .prepare('post_counts_by_authors'),
+  );
+  private readonly commentCounts = once(() =>
+    this.db
+      .select({ parentId: comments.postId, count: count() })
+      .from(comments)
+      .where(anyId(comments.postId))
+      .groupBy(comments.postId)
+      .prepare('comment_counts_by_posts'),
+  );
+  private readonly pages = new Statements<Prepared<{ post: PostRow; author: UserRow }>>();
+  private readonly authorPages = new Statements<Prepared<unknown>>();
+  private readonly commentWindows = new Statements<Prepared<unknown>>();
 
   /** The same queries inside a transaction. */
   in(tx: Executor): PostRepo {
@@ -43,10 +81,7 @@ export class PostRepo {
 
   async findByIds(ids: readonly string[]): Promise<PostRow[]> {
     if (ids.length === 0) return [];
-    return this.db
-      .select()
-      .from(posts)
-      .where(inArray(posts.id, [...ids]));
+    return this.postsByIds().execute({ ids });
   }
 
   /** Locks the post against deletion until the transaction ends (a comment never lands on a deleted post). */
@@ -55,13 +90,20 @@ export class PostRepo {
     return row ?? null;
   }
 
-  async page(authorId: string | null, page: PageRequest): Promise<PostRow[]> {
-    return this.db
-      .select()
-      .from(posts)
-      .where(and(authorId ? eq(posts.authorId, authorId) : undefined, keysetCondition(postSort, page)))
-      .orderBy(...keysetOrder(postSort, page))
-      .limit(page.limit + 1);
+  /** A page of posts (everyone's, or one author's), each with its author's row. */
+  async page(authorId: string | null, page: PageRequest): Promise<Array<WithAuthor<PostRow>>> {
+    const statement = this.pages.get(`${authorId ? 'author' : 'all'} ${pageShape(postSort, page)}`, () =>
+      this.db
+        .select({ post: posts, author: users })
+        .from(posts)
+        .innerJoin(users, eq(users.id, posts.authorId))
+        .where(and(authorId ? eq(posts.authorId, sql.placeholder('authorId')) : undefined, keysetPlaceholders(postSort, page)))
+        .orderBy(...keysetOrder(postSort, page))
+        .limit(sql.placeholder('limit'))
+        .prepare('posts_page'),
+    );
+    const rows = await statement.execute({ ...(authorId ? { authorId } : {}), ...keysetParams(postSort, page) });
+    return rows.map(({ post, author }) => ({ ...post, author }));
   }
 
   async count(authorId: string | null): Promise<number> {
@@ -73,17 +115,23 @@ export class PostRepo {
   }
 
   /** One page of posts for each of several authors: one statement (see nested.ts). */
-  pageByAuthors(authorIds: string[], page: PageRequest): Promise<Windowed<PostRow>[]> {
-    return this.windowed(posts, posts.authorId, postSort, authorIds, page);
+  async pageByAuthors(authorIds: string[], page: PageRequest): Promise<Windowed<PostRow>[]> {
+    const statement = this.authorPages.get(pageShape(postSort, page), () => {
+      const numbered = this.windowed(posts, posts.authorId, postSort, page);
+      return this.db
+        .select()
+        .from(numbered)
+        .where(lte(numbered.rn, sql.placeholder('limit')))
+        .orderBy(numbered.parentId, numbered.rn)
+        .prepare('posts_by_authors');
+    });
+    const rows = (await statement.execute({ parentIds: authorIds, ...keysetParams(postSort, page) })) as Windowed<PostRow>[];
+    return rows.map((row) => ({ ...row, total: Number(row.total) }));
   }
 
   async countByAuthors(authorIds: readonly string[]): Promise<Array<{ parentId: string; count: number }>> {
     if (authorIds.length === 0) return [];
-    return this.db
-      .select({ parentId: posts.authorId, count: count() })
-      .from(posts)
-      .where(inArray(posts.authorId, [...authorIds]))
-      .groupBy(posts.authorId);
+    return this.postCounts().execute({ ids: authorIds });
   }
 
   // ------------------------------------------------------------------------------------------------ comments
@@ -100,52 +148,48 @@ export class PostRepo {
 
   async findCommentsByIds(ids: readonly string[]): Promise<CommentRow[]> {
     if (ids.length === 0) return [];
-    return this.db
-      .select()
-      .from(comments)
-      .where(inArray(comments.id, [...ids]));
+    return this.commentsByIds().execute({ ids });
   }
 
-  /** One page of comments for each of several posts: one statement (see nested.ts). */
-  commentsByPosts(postIds: string[], page: PageRequest): Promise<Windowed<CommentRow>[]> {
-    return this.windowed(comments, comments.postId, commentSort, postIds, page);
+  /** One page of comments for each of several posts, each with its author's row: one statement (see nested.ts). */
+  async commentsByPosts(postIds: string[], page: PageRequest): Promise<Windowed<WithAuthor<CommentRow>>[]> {
+    const statement = this.commentWindows.get(pageShape(commentSort, page), () => {
+      const numbered = this.windowed(comments, comments.postId, commentSort, page);
+      return this.db
+        .select()
+        .from(numbered)
+        .innerJoin(users, eq(users.id, numbered.authorId))
+        .where(lte(numbered.rn, sql.placeholder('limit')))
+        .orderBy(numbered.parentId, numbered.rn)
+        .prepare('comments_by_posts');
+    });
+    const rows = (await statement.execute({ parentIds: postIds, ...keysetParams(commentSort, page) })) as Array<{
+      numbered: Windowed<CommentRow>;
+      users: UserRow;
+    }>;
+    return rows.map(({ numbered, users: author }) => ({ ...numbered, total: Number(numbered.total), author }));
   }
 
   async countCommentsByPosts(postIds: readonly string[]): Promise<Array<{ parentId: string; count: number }>> {
     if (postIds.length === 0) return [];
-    return this.db
-      .select({ parentId: comments.postId, count: count() })
-      .from(comments)
-      .where(inArray(comments.postId, [...postIds]))
-      .groupBy(comments.postId);
+    return this.commentCounts().execute({ ids: postIds });
   }
 
   /**
-   * The first `page.limit + 1` rows (in keyset order) of each parent's list, numbered per parent by a window function,
-   * with each parent's row count from a second window over the same partition (exact when no cursor narrows it).
+   * The rows of each parent's list (placeholders: `parentIds`, the keyset's), numbered per parent in keyset order by a
+   * window function, with each parent's row count from a second window over the same partition (exact when no cursor
+   * narrows it). The caller keeps the first `page.limit + 1` of each (`rn <= $limit`).
    */
-  private async windowed<Row>(
-    table: typeof posts | typeof comments,
-    parent: AnyPgColumn,
-    sort: SortSpec<Row>,
-    parentIds: string[],
-    page: PageRequest,
-  ): Promise<Windowed<Row>[]> {
-    const numbered = this.db
+  private windowed<Row>(table: typeof posts | typeof comments, parent: AnyPgColumn, sort: SortSpec<Row>, page: PageRequest) {
+    return this.db
       .select({
-        ...getTableColumns(table),
+        ...getTableColumns(table as typeof comments),
         parentId: sql<string>`${parent}`.as('parent_id'),
         rn: sql<number>`row_number() over (partition by ${parent} order by ${sql.join(keysetOrder(sort, page), sql`, `)})`.as('rn'),
         total: sql<number>`count(*) over (partition by ${parent})`.as('total'),
       })
-      .from(table as typeof posts)
-      .where(and(inArray(parent, parentIds), keysetCondition(sort, page)))
+      .from(table as typeof comments)
+      .where(and(anyId(parent, 'parentIds'), keysetPlaceholders(sort, page)))
       .as('numbered');
-    const rows = await this.db
-      .select()
-      .from(numbered)
-      .where(lte(numbered.rn, page.limit + 1))
-      .orderBy(numbered.parentId, numbered.rn);
-    return rows.map((row) => ({ ...row, total: Number(row.total) }) as unknown as Windowed<Row>);
   }
 }

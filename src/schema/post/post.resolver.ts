@@ -6,7 +6,7 @@ import { DeletePayload } from '../shared/payloads.js';
 import { User } from '../user/user.type.js';
 import { nestedConnection, nestedKey } from './nested.js';
 import { AddCommentInput, CreatePostInput, UpdatePostInput } from './post.input.js';
-import { commentSort, postSort } from './post.repo.js';
+import { commentSort, postSort, type AuthoredComment } from './post.repo.js';
 import { Comment, CommentPayload, Post, PostPayload } from './post.type.js';
 
 export const { ConnectionType: PostConnection } = connectionTypes(Post, 'Post', 'posts');
@@ -28,13 +28,13 @@ export class PostResolver {
     @Arg('authorId', () => ID, { nullable: true, description: 'Only the posts of this user.' }) authorId: string | null,
     @Ctx() ctx: Context,
   ) {
-    return ctx.services.posts.list(args, authorId);
+    return ctx.services.posts.list(args, authorId, ctx.loaders.user);
   }
 
   @Authorized('posts:write')
   @Mutation(() => PostPayload, { description: 'Publishes a post by the viewer; `postPublished` subscribers see it.' })
   createPost(@Arg('input', () => CreatePostInput, { description: 'The post.' }) input: CreatePostInput, @Ctx() ctx: Context) {
-    return ctx.services.posts.create(ctx, input);
+    return ctx.services.posts.create(ctx, input, ctx.loaders.posts);
   }
 
   @Authorized('posts:write')
@@ -45,7 +45,7 @@ export class PostResolver {
     @Arg('input', () => UpdatePostInput, { description: 'The post and the fields to change.' }) input: UpdatePostInput,
     @Ctx() ctx: Context,
   ) {
-    return ctx.services.posts.update(ctx, input);
+    return ctx.services.posts.update(ctx, input, ctx.loaders.posts);
   }
 
   @Authorized('posts:write')
@@ -59,7 +59,7 @@ export class PostResolver {
   @Authorized('posts:write')
   @Mutation(() => CommentPayload, { description: 'Adds a comment by the viewer to a post.' })
   addComment(@Arg('input', () => AddCommentInput, { description: 'The comment.' }) input: AddCommentInput, @Ctx() ctx: Context) {
-    return ctx.services.posts.addComment(ctx, input);
+    return ctx.services.posts.addComment(ctx, input, ctx.loaders.posts);
   }
 
   @Authorized('posts:write')
@@ -85,7 +85,17 @@ export class PostResolver {
   @FieldResolver(() => CommentConnection, { description: 'Comments on the post, newest first.' })
   comments(@Root() post: Post, @Args(() => ConnectionArgs) args: ConnectionArgs, @Ctx() ctx: Context) {
     const { commentsByPost, commentCount } = ctx.loaders.posts;
-    return nestedConnection(commentsByPost, commentCount, nestedKey(post.rowId, args, commentSort.kind), commentSort, Comment.fromRow);
+    // Each comment's author came with it (post.repo.ts): primed, `Comment.author` costs no statement.
+    return nestedConnection(
+      commentsByPost,
+      commentCount,
+      nestedKey(post.rowId, args, commentSort.kind),
+      commentSort,
+      (row: AuthoredComment) => {
+        ctx.loaders.user.prime(row.author.id, row.author);
+        return Comment.fromRow(row);
+      },
+    );
   }
 }
 

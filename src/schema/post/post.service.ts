@@ -1,10 +1,12 @@
 import type { PubSub } from '@graphql-yoga/subscription';
+import type DataLoader from 'dataloader';
 import type { Authentication } from '../../auth/identity.js';
 import type { Database } from '../../db/client.js';
-import type { PostRow } from '../../db/tables.js';
+import type { CommentRow, PostRow, UserRow } from '../../db/tables.js';
 import { Topic, type Topics } from '../../pubsub/topics.js';
 import { pageRequest, toConnection, type Connection, type ConnectionArgs } from '../shared/connection.js';
 import { fromGlobalId, parseGlobalId } from '../shared/global-id.js';
+import { primeRow } from '../shared/loaders.js';
 import type { DeletePayload } from '../shared/payloads.js';
 import { userError, UserErrorCode, UserErrors } from '../shared/user-error.js';
 import { checkLength } from '../shared/validation.js';
@@ -27,6 +29,12 @@ function mayEdit(auth: Authentication, authorId: string): boolean {
   return auth.viewer?.id === authorId || auth.scopes.has(MODERATE_POSTS);
 }
 
+/** The request's post and comment loaders: a mutation primes them with the rows it wrote or read. */
+export interface PostLoaders {
+  post: DataLoader<string, PostRow | null>;
+  comment: DataLoader<string, CommentRow | null>;
+}
+
 export interface PostServiceDeps {
   db: Database;
   repo: PostRepo;
@@ -38,24 +46,31 @@ export interface PostServiceDeps {
 export class PostService {
   constructor(private readonly deps: PostServiceDeps) {}
 
-  async list(args: ConnectionArgs, authorGlobalId: string | null | undefined): Promise<Connection<Post>> {
+  /** A page of posts; the authors come in the same statement and prime `users` (the request's user loader). */
+  async list(
+    args: ConnectionArgs,
+    authorGlobalId: string | null | undefined,
+    users?: DataLoader<string, UserRow | null>,
+  ): Promise<Connection<Post>> {
     const authorId = authorGlobalId ? fromGlobalId(authorGlobalId, 'User') : null;
     const page = pageRequest(args, postSort.kind);
     const rows = await this.deps.repo.page(authorId, page);
+    if (users) for (const { author } of rows) users.prime(author.id, author);
     return toConnection(rows, page, postSort, Post.fromRow, () => this.deps.repo.count(authorId));
   }
 
-  async create(auth: Authentication, input: CreatePostInput): Promise<PostPayload> {
+  async create(auth: Authentication, input: CreatePostInput, loaders?: PostLoaders): Promise<PostPayload> {
     const errors = new UserErrors();
     const title = checkLength(input.title, errors, ['input', 'title'], 'Title', 1, TITLE_MAX);
     const body = checkLength(input.body, errors, ['input', 'body'], 'Body', 1, BODY_MAX);
     if (errors.any) return { post: null, userErrors: errors.list };
     const row = await this.deps.repo.insert({ authorId: viewerId(auth), title, body });
+    primeRow(loaders?.post, row.id, row);
     this.published(row);
     return { post: Post.fromRow(row), userErrors: [] };
   }
 
-  async update(auth: Authentication, input: UpdatePostInput): Promise<PostPayload> {
+  async update(auth: Authentication, input: UpdatePostInput, loaders?: PostLoaders): Promise<PostPayload> {
     const errors = new UserErrors();
     const id = parseGlobalId(input.id, 'Post');
     const [existing] = id ? await this.deps.repo.findByIds([id]) : [];
@@ -73,6 +88,7 @@ export class PostService {
     if (errors.any) return { post: null, userErrors: errors.list };
     const row = await this.deps.repo.update(existing.id, changes);
     if (!row) return { post: null, userErrors: errors.add(['input', 'id'], 'Post not found', UserErrorCode.NOT_FOUND).list };
+    primeRow(loaders?.post, row.id, row);
     return { post: Post.fromRow(row), userErrors: [] };
   }
 
@@ -92,14 +108,14 @@ export class PostService {
    * One transaction: the post is locked against deletion while the comment is inserted, and side effects of a new
    * comment (a notification to the post's author) are enqueued inside it, so they exist exactly when the comment does.
    */
-  async addComment(auth: Authentication, input: AddCommentInput): Promise<CommentPayload> {
+  async addComment(auth: Authentication, input: AddCommentInput, loaders?: PostLoaders): Promise<CommentPayload> {
     const errors = new UserErrors();
     const postId = parseGlobalId(input.postId, 'Post');
     const body = checkLength(input.body, errors, ['input', 'body'], 'Body', 1, COMMENT_MAX);
     if (!postId) errors.add(['input', 'postId'], 'Post not found', UserErrorCode.NOT_FOUND);
     if (errors.any) return { comment: null, userErrors: errors.list };
     const authorId = viewerId(auth);
-    const row = await this.deps.db.transaction(async (tx) => {
+    const written = await this.deps.db.transaction(async (tx) => {
       const repo = this.deps.repo.in(tx);
       const post = await repo.findForShare(postId!);
       if (!post) return null;
@@ -110,10 +126,13 @@ export class PostService {
           body: `${auth.viewer!.username} commented on "${post.title}": ${body}`,
         });
       }
-      return comment;
+      return { comment, post };
     });
-    if (!row) return { comment: null, userErrors: errors.add(['input', 'postId'], 'Post not found', UserErrorCode.NOT_FOUND).list };
-    return { comment: Comment.fromRow(row), userErrors: [] };
+    if (!written) return { comment: null, userErrors: errors.add(['input', 'postId'], 'Post not found', UserErrorCode.NOT_FOUND).list };
+    // Committed: `Comment.post` of the payload is the post just locked, and costs no statement.
+    primeRow(loaders?.post, written.post.id, written.post);
+    primeRow(loaders?.comment, written.comment.id, written.comment);
+    return { comment: Comment.fromRow(written.comment), userErrors: [] };
   }
 
   async deleteComment(auth: Authentication, globalId: string): Promise<DeletePayload> {

@@ -5,10 +5,11 @@
  * inserted or deleted during a walk never make an existing row repeat or vanish. Pages are `first`/`after` forward or
  * `last`/`before` backward; the default page is 20 rows, the maximum 100.
  */
-import { and, asc, desc, eq, gt, lt, or, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, lt, or, sql, type Placeholder, type SQL } from 'drizzle-orm';
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import { ArgsType, Field, Int, ObjectType, registerEnumType, type ClassType } from 'type-graphql';
 import { badUserInput } from './errors.js';
+import { driverValue } from './prepared.js';
 
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
@@ -203,7 +204,7 @@ export function pageRequest(args: ConnectionArgs, kind: SortValueKind): PageRequ
   };
 }
 
-function beyond(sort: SortSpec<unknown>, position: CursorPosition, forwardInOrder: boolean): SQL {
+function beyond(sort: SortSpec<unknown>, position: CursorPosition | { value: Placeholder; id: Placeholder }, forwardInOrder: boolean): SQL {
   // `forwardInOrder`: the rows that come after `position` in the list's own order.
   const ascending = (sort.direction === SortDirection.ASC) === forwardInOrder;
   const cmp = ascending ? gt : lt;
@@ -214,6 +215,31 @@ function beyond(sort: SortSpec<unknown>, position: CursorPosition, forwardInOrde
 export function keysetCondition<Row>(sort: SortSpec<Row>, page: PageRequest): SQL | undefined {
   const spec = sort as SortSpec<unknown>;
   return and(page.after ? beyond(spec, page.after, true) : undefined, page.before ? beyond(spec, page.before, false) : undefined);
+}
+
+/**
+ * The keyset condition of a prepared page statement: `keysetCondition` with placeholders (`afterValue`, `afterId`,
+ * `beforeValue`, `beforeId`) for the cursor's values, which `keysetParams` supplies.
+ */
+export function keysetPlaceholders<Row>(sort: SortSpec<Row>, page: PageRequest): SQL | undefined {
+  const spec = sort as SortSpec<unknown>;
+  return and(
+    page.after ? beyond(spec, { value: sql.placeholder('afterValue'), id: sql.placeholder('afterId') }, true) : undefined,
+    page.before ? beyond(spec, { value: sql.placeholder('beforeValue'), id: sql.placeholder('beforeId') }, false) : undefined,
+  );
+}
+
+/** The values of a prepared page statement's keyset placeholders, and its `limit` (one row more than the page). */
+export function keysetParams<Row>(sort: SortSpec<Row>, page: PageRequest): Record<string, unknown> {
+  const params: Record<string, unknown> = { limit: page.limit + 1 };
+  if (page.after) Object.assign(params, { afterValue: driverValue(sort.column, page.after.value), afterId: page.after.id });
+  if (page.before) Object.assign(params, { beforeValue: driverValue(sort.column, page.before.value), beforeId: page.before.id });
+  return params;
+}
+
+/** What a page statement's text depends on besides its values: the sort, the direction of paging, the cursors set. */
+export function pageShape<Row>(sort: SortSpec<Row>, page: PageRequest): string {
+  return `${sort.column.name} ${sort.direction} ${page.backward ? 'last' : 'first'}${page.after ? ' after' : ''}${page.before ? ' before' : ''}`;
 }
 
 /** ORDER BY for a page: the list's order, reversed when paging backward (the rows are reversed back afterwards). */

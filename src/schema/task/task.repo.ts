@@ -1,7 +1,16 @@
-import { and, count, eq, inArray, lt, or, type SQL } from 'drizzle-orm';
+import { and, count, eq, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { Executor } from '../../db/client.js';
 import { tasks, users, type TaskRow } from '../../db/tables.js';
-import { keysetCondition, keysetOrder, type PageRequest, type SortSpec, SortDirection } from '../shared/connection.js';
+import {
+  keysetOrder,
+  keysetParams,
+  keysetPlaceholders,
+  pageShape,
+  type PageRequest,
+  type SortSpec,
+  SortDirection,
+} from '../shared/connection.js';
+import { anyId, driverValue, once, Statements, type Prepared } from '../shared/prepared.js';
 
 export type NewTaskRow = typeof tasks.$inferInsert;
 export type TaskChanges = Partial<Omit<NewTaskRow, 'id' | 'ownerId' | 'createdAt' | 'updatedAt'>>;
@@ -28,9 +37,23 @@ export function taskSort(field: TaskSortField, direction: SortDirection): SortSp
   };
 }
 
-/** SQL for tasks: filters compile to Drizzle expressions. */
+/** A filter compiled for a prepared statement: its shape (which filters are set), its condition and its values. */
+interface CompiledFilter {
+  shape: string;
+  where: () => SQL | undefined;
+  params: Record<string, unknown>;
+}
+
+/**
+ * SQL for tasks: filters compile to Drizzle expressions. The lookups by id and the list's page and count are prepared
+ * statements (shared/prepared.ts), one per filter and page shape.
+ */
 export class TaskRepo {
   constructor(private readonly db: Executor) {}
+
+  private readonly byIds = once(() => this.db.select().from(tasks).where(anyId(tasks.id)).prepare('tasks_by_ids'));
+  private readonly pages = new Statements<Prepared<TaskRow>>();
+  private readonly counts = new Statements<Prepared<{ value: number }>>();
 
   /** The same queries inside a transaction. */
   in(tx: Executor): TaskRepo {
@@ -58,10 +81,7 @@ export class TaskRepo {
 
   async findByIds(ids: readonly string[]): Promise<TaskRow[]> {
     if (ids.length === 0) return [];
-    return this.db
-      .select()
-      .from(tasks)
-      .where(inArray(tasks.id, [...ids]));
+    return this.byIds().execute({ ids });
   }
 
   async userExists(id: string): Promise<boolean> {
@@ -70,26 +90,55 @@ export class TaskRepo {
   }
 
   async page(query: TaskQuery, sort: SortSpec<TaskRow>, page: PageRequest): Promise<TaskRow[]> {
-    return this.db
-      .select()
-      .from(tasks)
-      .where(and(this.where(query), keysetCondition(sort, page)))
-      .orderBy(...keysetOrder(sort, page))
-      .limit(page.limit + 1);
+    const filter = this.filter(query);
+    const statement = this.pages.get(`${filter.shape} ${pageShape(sort, page)}`, () =>
+      this.db
+        .select()
+        .from(tasks)
+        .where(and(filter.where(), keysetPlaceholders(sort, page)))
+        .orderBy(...keysetOrder(sort, page))
+        .limit(sql.placeholder('limit'))
+        .prepare('tasks_page'),
+    );
+    return statement.execute({ ...filter.params, ...keysetParams(sort, page) });
   }
 
   async count(query: TaskQuery): Promise<number> {
-    const [row] = await this.db.select({ value: count() }).from(tasks).where(this.where(query));
+    const filter = this.filter(query);
+    const statement = this.counts.get(filter.shape, () =>
+      this.db.select({ value: count() }).from(tasks).where(filter.where()).prepare('tasks_count'),
+    );
+    const [row] = await statement.execute(filter.params);
     return row?.value ?? 0;
   }
 
-  private where(query: TaskQuery): SQL | undefined {
-    return and(
-      query.visibleTo ? or(eq(tasks.ownerId, query.visibleTo), eq(tasks.assigneeId, query.visibleTo)) : undefined,
-      query.completed != null ? eq(tasks.completed, query.completed) : undefined,
-      query.priority ? eq(tasks.priority, query.priority) : undefined,
-      query.assigneeId ? eq(tasks.assigneeId, query.assigneeId) : undefined,
-      query.dueBefore ? lt(tasks.dueAt, query.dueBefore) : undefined,
-    );
+  /** The filter with placeholders for its values: equal shapes share one prepared statement. */
+  private filter(query: TaskQuery): CompiledFilter {
+    const visibleTo = query.visibleTo || null;
+    const completed = query.completed ?? null;
+    const priority = query.priority || null;
+    const assigneeId = query.assigneeId || null;
+    const dueBefore = query.dueBefore || null;
+    const params: Record<string, unknown> = {};
+    if (visibleTo !== null) params.visibleTo = visibleTo;
+    if (completed !== null) params.completed = completed;
+    if (priority !== null) params.priority = priority;
+    if (assigneeId !== null) params.assigneeId = assigneeId;
+    if (dueBefore !== null) params.dueBefore = driverValue(tasks.dueAt, dueBefore);
+    const set = (value: unknown, flag: string) => (value === null ? '-' : flag);
+    return {
+      shape: `${set(visibleTo, 'v')}${set(completed, 'c')}${set(priority, 'p')}${set(assigneeId, 'a')}${set(dueBefore, 'd')}`,
+      where: () =>
+        and(
+          visibleTo !== null
+            ? or(eq(tasks.ownerId, sql.placeholder('visibleTo')), eq(tasks.assigneeId, sql.placeholder('visibleTo')))
+            : undefined,
+          completed !== null ? eq(tasks.completed, sql.placeholder('completed')) : undefined,
+          priority !== null ? eq(tasks.priority, sql.placeholder('priority')) : undefined,
+          assigneeId !== null ? eq(tasks.assigneeId, sql.placeholder('assigneeId')) : undefined,
+          dueBefore !== null ? lt(tasks.dueAt, sql.placeholder('dueBefore')) : undefined,
+        ),
+      params,
+    };
   }
 }

@@ -3,6 +3,7 @@ import type { Executor } from '../../db/client.js';
 import { sessions, users, type UserRow } from '../../db/tables.js';
 import { createdAtSort, keysetCondition, keysetOrder, type PageRequest, type SortDirection, type SortSpec } from '../shared/connection.js';
 import { likePattern } from '../shared/validation.js';
+import { anyId, once } from '../shared/prepared.js';
 
 export type NewUserRow = typeof users.$inferInsert;
 
@@ -32,6 +33,9 @@ export interface AuthState {
 export class UserRepo {
   constructor(private readonly db: Executor) {}
 
+  /** The loader's lookup by id, prepared once (shared/prepared.ts). */
+  private readonly rowsByIds = once(() => this.db.select().from(users).where(anyId(users.id)).prepare('users_by_ids'));
+
   /** The same queries inside a transaction. */
   in(tx: Executor): UserRepo {
     return new UserRepo(tx);
@@ -44,10 +48,7 @@ export class UserRepo {
 
   async findByIds(ids: readonly string[]): Promise<UserRow[]> {
     if (ids.length === 0) return [];
-    return this.db
-      .select()
-      .from(users)
-      .where(inArray(users.id, [...ids]));
+    return this.rowsByIds().execute({ ids });
   }
 
   /** By username (ignoring case) or, when the login contains `@`, by e-mail; both use the lower() unique indexes. */

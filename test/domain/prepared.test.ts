@@ -1,0 +1,105 @@
+/**
+ * Hot statements are prepared (src/schema/shared/prepared.ts): built once, one statement for every batch size, still
+ * counted, traced and cancelled like any other; and the rows a mutation already holds prime the request's loaders.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'drizzle-orm';
+import { rowsOf, openDatabase, type DatabaseHandle } from '../../src/db/client.js';
+import { StatementCancelledError, withCancellation } from '../../src/db/cancellation.js';
+import { newSqlStats, withSqlStats } from '../../src/db/sql-stats.js';
+import { itemSort, ItemRepo } from '../../src/schema/item/item.repo.js';
+import { SortDirection } from '../../src/schema/shared/connection.js';
+import { createUser, type TestUser } from '../helpers/auth.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+import { ok, statements } from './fixtures.js';
+
+let server: TestServer;
+let alice: TestUser;
+
+beforeAll(async () => {
+  server = await startServer();
+  alice = await createUser(server);
+});
+afterAll(() => server?.close());
+
+describe('prepared statements', () => {
+  let database: TestDatabase;
+  let handle: DatabaseHandle;
+  let repo: ItemRepo;
+  const ids: string[] = [];
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    // One pooled connection: pg_prepared_statements lists that connection's named statements.
+    handle = await openDatabase({ databaseUrl: database.url, dataDir: null, poolSize: 1 });
+    await handle.migrate();
+    repo = new ItemRepo(handle.db);
+    for (const [index, sku] of ['PS0001', 'PS0002', 'PS0003'].entries()) {
+      ids.push((await repo.insert({ sku, name: `Prepared ${index}`, priceCents: 100, category: 'HOME' })).id);
+    }
+  });
+  afterAll(async () => {
+    await handle?.close();
+    await database?.drop();
+  });
+
+  it('answers lookups of any batch size with one statement, prepared once on PostgreSQL', async () => {
+    expect((await repo.findByIds([ids[0]!])).map((row) => row.sku)).toEqual(['PS0001']);
+    const three = await repo.findByIds([ids[2]!, ids[0]!, ids[1]!, '00000000-0000-4000-8000-000000000000']);
+    expect(three.map((row) => row.sku).sort()).toEqual(['PS0001', 'PS0002', 'PS0003']);
+    if (handle.kind !== 'postgres') return;
+    const prepared = rowsOf<{ statement: string }>(
+      await handle.db.execute(sql`select statement from pg_prepared_statements where statement like '%from "items"%'`),
+    );
+    // Both batch sizes ran the one named statement with an array parameter, not `in ($1, …)` per size.
+    expect(prepared).toHaveLength(1);
+    expect(prepared[0]!.statement).toMatch(/= any\(\$1::uuid\[\]\)/);
+  });
+
+  it('shares one page statement between filter values of the same shape', async () => {
+    const page = { limit: 10, backward: false, after: null, before: null };
+    const byName = itemSort('name', SortDirection.ASC);
+    const home = await repo.page({ categories: ['HOME'], minPriceCents: 50 }, byName, page);
+    const none = await repo.page({ categories: ['BOOKS'], minPriceCents: 1 }, byName, page);
+    expect(home.map((row) => row.sku)).toEqual(['PS0001', 'PS0002', 'PS0003']);
+    expect(none).toEqual([]);
+    if (handle.kind !== 'postgres') return;
+    const prepared = rowsOf<{ statement: string }>(
+      await handle.db.execute(sql`select statement from pg_prepared_statements where statement like '%"price_cents" >= %'`),
+    );
+    expect(prepared).toHaveLength(1);
+  });
+
+  it('counts a prepared statement in the operation statistics', async () => {
+    const stats = newSqlStats();
+    await withSqlStats(stats, () => repo.findByIds(ids));
+    expect(stats.statements).toBe(1);
+  });
+
+  it('refuses a prepared statement of an operation whose client went away (PostgreSQL)', async () => {
+    if (handle.kind !== 'postgres') return;
+    const controller = new AbortController();
+    controller.abort();
+    const error = await withCancellation(controller.signal, () => repo.findByIds(ids)).catch((caught: unknown) => caught);
+    // Drizzle wraps the driver's error; the refusal is its cause.
+    expect((error as { cause?: unknown }).cause).toBeInstanceOf(StatementCancelledError);
+  });
+});
+
+describe('loaders primed by mutations', () => {
+  it('answers Comment.post of addComment from the post the mutation read, without another statement', async () => {
+    const { createPost } = await ok(server, alice, 'mutation { createPost(input: { title: "Primed", body: "x" }) { post { id } } }');
+    const comment = (withPost: boolean) =>
+      server.gql(
+        `mutation($input: AddCommentInput!) { addComment(input: $input) { comment { id ${withPost ? 'post { id title }' : ''} } userErrors { message } } }`,
+        { input: { postId: createPost.post.id, body: 'Nice' } },
+        { token: alice.token },
+      );
+    const without = await comment(false);
+    const withPost = await comment(true);
+    expect(withPost.body.errors).toBeUndefined();
+    expect(withPost.body.data!.addComment.comment.post).toEqual({ id: createPost.post.id, title: 'Primed' });
+    expect(statements(withPost)).toBe(statements(without));
+  });
+});
