@@ -1,5 +1,5 @@
 /** The process's realtime state: open connections, room channels (membership and presence), typing, message limits. */
-import type { PubSub } from '@graphql-yoga/subscription';
+import type { PubSub } from '../pubsub/pubsub.js';
 import type { Config } from '../config.js';
 import { Topic, type Topics } from '../pubsub/topics.js';
 import { ConnectionRegistry } from './connections.js';

@@ -12,7 +12,7 @@
  * closing (completed, socket closed, or terminated by keep-alive) publishes LEFT. Counts are per process: with
  * REDIS_URL, a user subscribed through two processes is announced by each.
  */
-import type { PubSub } from '@graphql-yoga/subscription';
+import type { PubSub } from '../pubsub/pubsub.js';
 import { Topic, type RoomEvent, type Topics } from '../pubsub/topics.js';
 import type { ConnectionHandle } from './connections.js';
 import { EventQueue, markBounded, SLOW_SUBSCRIBER } from './queue.js';

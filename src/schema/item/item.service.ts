@@ -1,4 +1,4 @@
-import type { PubSub } from '@graphql-yoga/subscription';
+import type { PubSub } from '../../pubsub/pubsub.js';
 import { isForeignKeyViolation, isUniqueViolation } from '../../db/errors.js';
 import type { ItemRow } from '../../db/tables.js';
 import { Topic, type ChangeKind, type Topics } from '../../pubsub/topics.js';
