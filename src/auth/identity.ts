@@ -58,6 +58,9 @@ export interface AuthenticatorDeps {
   authStates(keys: readonly { userId: string; sessionId: string }[]): Promise<AuthState[]>;
 }
 
+/** One event's reads of (user, session) states, by `userId NUL sessionId`. */
+export type AuthStateReads = Map<string, Promise<AuthState>>;
+
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
 
 export function createAuthenticator(deps: AuthenticatorDeps) {
@@ -68,9 +71,19 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
     maxBatchSize: 500,
   });
 
-  /** The viewer of still-valid claims, read as they are now. */
-  async function fromClaims(claims: AccessClaims): Promise<Authentication> {
-    const state = await authStates.load({ userId: claims.sub, sessionId: claims.sid });
+  /**
+   * The viewer of still-valid claims, read as they are now. `shared` holds the reads of one subscription event: its
+   * subscribers of one (user, session) share one read.
+   */
+  async function fromClaims(claims: AccessClaims, shared?: AuthStateReads): Promise<Authentication> {
+    const key = { userId: claims.sub, sessionId: claims.sid };
+    let read: Promise<AuthState> | undefined;
+    if (shared) {
+      const sharedKey = `${claims.sub}\u0000${claims.sid}`;
+      read = shared.get(sharedKey);
+      if (!read) shared.set(sharedKey, (read = authStates.load(key)));
+    }
+    const state = await (read ?? authStates.load(key));
     if (!state.isActive) throw new AuthenticationError('inactive or unknown user');
     if (!state.sessionLive) throw new AuthenticationError('session revoked or expired');
     const role = state.role as Role;
@@ -98,10 +111,13 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
       return fromClaims(claims);
     },
 
-    /** The same caller checked again (a subscription event): expired claims and revoked sessions throw. */
-    async recheck(claims: AccessClaims): Promise<Authentication> {
+    /**
+     * The same caller checked again (a subscription event): expired claims and revoked sessions throw. Checks for
+     * one event pass the same `shared` map, so each (user, session) is read once per event.
+     */
+    async recheck(claims: AccessClaims, shared?: AuthStateReads): Promise<Authentication> {
       if (claims.exp * 1_000 <= Date.now()) throw new AuthenticationError('expired');
-      return fromClaims(claims);
+      return fromClaims(claims, shared);
     },
   };
 }

@@ -154,6 +154,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     tracer,
   });
   registerHealth(fastify, { database, redis: pubsub.reachable, jobs: () => runner.health() });
+  const unobserve = pubsub.observe((origin, delayMs) => metrics.pubsubEvent(origin, delayMs));
   metrics.sources.runningJobs = () => runner.activeCount;
   metrics.sources.jobs = () => container.repos.jobs.queueStats();
   metrics.sources.realtime = () => ({
@@ -198,6 +199,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     () => fastify.close(),
     () => apollo.stop(),
     () => container.close(),
+    () => unobserve(),
     () => (options.pubsub ? undefined : pubsub.close()),
     () => database.close(),
   ]);
@@ -221,6 +223,7 @@ export async function createApp(options: AppOptions): Promise<App> {
         maxPayloadBytes: MAX_PAYLOAD_BYTES,
         clientAddress: clientAddressOf(config.trustProxy),
         onDrop: () => metrics.dropped('ws'),
+        onFanout: (fanout) => metrics.fanout(fanout.ms),
       });
       const socket = ws;
       metrics.sources.ws = () => ({ connections: socket.connectionCount, subscriptions: socket.subscriptionCount });
