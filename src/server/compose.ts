@@ -71,7 +71,8 @@ export async function createApp(options: AppOptions): Promise<App> {
   const { config, database } = options;
   // Redis errors are logged once Fastify's logger exists (the first ones come from connecting, later).
   let logRedisError: RedisErrorHandler = () => {};
-  const pubsub = options.pubsub ?? createAppPubSub(config.redisUrl, (error, client) => logRedisError(error, client), { prefix: config.redisPrefix });
+  const pubsub =
+    options.pubsub ?? createAppPubSub(config.redisUrl, (error, client) => logRedisError(error, client), { prefix: config.redisPrefix });
   const container = createContainer({ config, db: database.db, pubsub: pubsub.pubsub, jobHandlers: options.jobHandlers });
   const schema = await createSchema({ pubsub: pubsub.pubsub });
   const contextBuilder = createContextBuilder(container);

@@ -581,7 +581,10 @@ export function createOperationCore(options: OperationCoreOptions) {
         let result = event.executions.get(key);
         if (!result) {
           event.executions.set(key, (result = Promise.resolve(run())));
-          void result.then((settled) => sharedResults.set(settled, payload as object), () => undefined);
+          void result.then(
+            (settled) => sharedResults.set(settled, payload as object),
+            () => undefined,
+          );
         }
         return result;
       });

@@ -72,6 +72,7 @@ it('refuses the subscriber whose session was revoked while the others, of the sa
 
   expect(eventFor(revoked, id)).toBeUndefined();
   expect(revoked.errors[0]).toMatchObject({ code: 4403 });
-  for (const subscription of [...kept, ...others]) expect(eventFor(subscription, id)).toEqual({ data: { itemChanged: { id, name: 'Fanned' } } });
+  for (const subscription of [...kept, ...others])
+    expect(eventFor(subscription, id)).toEqual({ data: { itemChanged: { id, name: 'Fanned' } } });
   expect(fromGlobalId(id, 'Item')).toBeTruthy();
 });
