@@ -36,7 +36,7 @@ import {
 import type { Logger } from '../log.js';
 import { LRUCache } from 'lru-cache';
 import type { Context, ContextBuilder, Transport } from '../schema/context.js';
-import { AuthenticationError, type Authentication, type AuthState, type AuthStateReads } from '../auth/identity.js';
+import { AuthenticationError, type Authentication, type AuthState, type EventChecks } from '../auth/identity.js';
 import { scopeKey } from '../auth/scopes.js';
 import { withCancellation } from '../db/cancellation.js';
 import { newSqlStats, sqlTimeMs, withSqlStats, type SqlStats } from '../db/sql-stats.js';
@@ -220,10 +220,13 @@ export function createOperationCore(options: OperationCoreOptions) {
    * the same one): results per document + variables + scopes, and the authentication reads in flight per (user,
    * session) — in flight only, so a subscriber that takes the event later is checked as it is then.
    */
-  const eventShares = new WeakMap<object, { executions: Map<string, Promise<ExecutionResult>>; reads: AuthStateReads }>();
+  const eventShares = new WeakMap<object, { executions: Map<string, Promise<ExecutionResult>>; reads: EventChecks }>();
   const eventShare = (event: object) => {
     let share = eventShares.get(event);
-    if (!share) eventShares.set(event, (share = { executions: new Map(), reads: new InFlightReads() }));
+    if (!share) {
+      const reads = { states: new InFlight<AuthState>(), tokens: new InFlight<Authentication>() };
+      eventShares.set(event, (share = { executions: new Map(), reads }));
+    }
     return share;
   };
   /** Results executed once for several subscribers (with their event), and their `next` payloads once serialized. */
@@ -652,8 +655,8 @@ function completed(
  * Authentication reads shared while in flight: a read is taken out once it settled, so only subscribers checked at
  * the same moment share it (one event's fan-out), never a subscriber that reads the event later.
  */
-class InFlightReads extends Map<string, Promise<AuthState>> {
-  override set(key: string, read: Promise<AuthState>): this {
+class InFlight<T> extends Map<string, Promise<T>> {
+  override set(key: string, read: Promise<T>): this {
     super.set(key, read);
     const forget = () => void (super.get(key) === read && super.delete(key));
     read.then(forget, forget);

@@ -169,8 +169,8 @@ export function attachGraphqlWs(options: WsOptions) {
   }, FANOUT_REPORT_MS);
   reportFanouts.unref();
   const sendShared = (socket: WebSocket, id: string, shared: { json: string; event: object }) => {
-    const placeholder = `{"id":${JSON.stringify(id)},"type":"next","payload":{}}`;
-    sharedFrames.get(socket)?.set(placeholder, `{"id":${JSON.stringify(id)},"type":"next","payload":${shared.json}}`);
+    const quoted = JSON.stringify(id);
+    sharedFrames.get(socket)?.set(`{"id":${quoted},"type":"next","payload":{}}`, `{"id":${quoted},"type":"next","payload":${shared.json}}`);
     const publishedAt = options.onFanout ? eventPublishedAt(shared.event) : undefined;
     if (publishedAt !== undefined) {
       const wrote = performance.timeOrigin + performance.now();
