@@ -139,7 +139,14 @@ class Channels {
     const subscribers = this.channels.get(channel);
     if (!subscribers) return;
     // A subscriber leaving during the loop (its queue overflowed) is skipped from then on, as a Set allows.
-    for (const subscriber of subscribers) subscriber.deliver(event);
+    for (const subscriber of subscribers) {
+      try {
+        subscriber.deliver(event);
+      } catch {
+        // A subscriber cannot throw at the publisher or keep the event from the others: a broken one is let go.
+        void subscriber.return();
+      }
+    }
   }
 
   private leave(channel: string, subscription: TopicSubscription<unknown>): void {
