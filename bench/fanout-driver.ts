@@ -3,13 +3,18 @@
  * graphql-transport-ws) and publishes events one at a time with an `updateItem` mutation, recording for every
  * subscriber the time from sending the mutation to receiving its `next` message. Timestamps are taken on arrival,
  * before parsing, with the monotonic clock.
+ *
+ * For the floor (bench/ws-floor.ts) it holds N plain sockets instead, and each event is a control message asking that
+ * server to broadcast the bytes of a `next` frame OpsHub sent: the same bytes to the same number of sockets, timed
+ * the same way, from the request to each arrival.
  */
 import { Agent, request } from 'node:http';
 import WebSocket from 'ws';
 
 export type DriverCommand =
-  | { type: 'connect'; wsUrl: string; n: number; authorization: string | null; query: string }
+  | { type: 'connect'; wsUrl: string; n: number; authorization: string | null; query: string; plain?: boolean }
   | { type: 'publish'; httpUrl: string; authorization: string | null; mutation: string; itemId: string; events: number; timeoutMs: number }
+  | { type: 'broadcast'; controlUrl: string; frame: string; events: number; timeoutMs: number }
   | { type: 'close' };
 
 export type DriverReply =
@@ -23,6 +28,10 @@ export type DriverReply =
       mutationErrors: number;
       /** Median round trip of the publishing mutation itself. */
       mutationMs: number;
+      /** One `next` message as it arrived (the floor broadcasts the same bytes). */
+      sample: string | null;
+      /** Floor only: per event, the server's loop from the request's arrival to its last write. */
+      serverWriteMs?: number[];
     }
   | { type: 'closed' };
 
@@ -34,10 +43,30 @@ interface Subscriber {
 }
 
 const subscribers: Subscriber[] = [];
+let sample: string | null = null;
+/** Plain sockets (the floor): every message is the event being broadcast. */
+let currentEvent = 0;
 let waiting: { event: number; remaining: number; resolve: () => void } | null = null;
 
 function send(reply: DriverReply): void {
   process.send!(reply);
+}
+
+function connectPlain(wsUrl: string): Promise<Subscriber> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(wsUrl, { perMessageDeflate: false });
+    const subscriber: Subscriber = { socket, arrivals: new Map(), bad: 0 };
+    socket.once('error', reject);
+    socket.once('open', () => resolve(subscriber));
+    socket.on('message', () => {
+      const arrived = process.hrtime.bigint();
+      subscriber.arrivals.set(currentEvent, arrived);
+      if (waiting && waiting.event === currentEvent) {
+        waiting.remaining -= 1;
+        if (waiting.remaining === 0) waiting.resolve();
+      }
+    });
+  });
 }
 
 function connectOne(wsUrl: string, authorization: string | null, query: string): Promise<Subscriber> {
@@ -69,6 +98,7 @@ function connectOne(wsUrl: string, authorization: string | null, query: string):
         if (message.type === 'error' || message.type === 'complete') subscriber.bad += 1;
         return;
       }
+      sample ??= raw.toString('utf8');
       const stock = message.payload?.data?.itemChanged?.stock;
       if (message.payload?.errors || typeof stock !== 'number') {
         subscriber.bad += 1;
@@ -90,7 +120,9 @@ async function connect(command: Extract<DriverCommand, { type: 'connect' }>): Pr
   const batch = 100;
   for (let start = 0; start < command.n; start += batch) {
     const results = await Promise.allSettled(
-      Array.from({ length: Math.min(batch, command.n - start) }, () => connectOne(command.wsUrl, command.authorization, command.query)),
+      Array.from({ length: Math.min(batch, command.n - start) }, () =>
+        command.plain ? connectPlain(command.wsUrl) : connectOne(command.wsUrl, command.authorization, command.query),
+      ),
     );
     for (const result of results) {
       if (result.status === 'fulfilled') subscribers.push(result.value);
@@ -134,7 +166,9 @@ async function publish(command: Extract<DriverCommand, { type: 'publish' }>): Pr
   const latenciesMs: number[] = [];
   const mutationMs: number[] = [];
   let mutationErrors = 0;
-  for (let event = 1; event <= command.events; event += 1) {
+  // Event 0 is not measured: it is each subscription's first result (the one carrying `extensions.cost`) and warms
+  // the server's code paths; the floor gets the same unmeasured first broadcast.
+  for (let event = 0; event <= command.events; event += 1) {
     const body = JSON.stringify({ query: command.mutation, variables: { input: { id: command.itemId, stock: 1_000_000 + event } } });
     const all = new Promise<void>((resolve) => {
       waiting = { event, remaining: subscribers.length, resolve };
@@ -150,9 +184,10 @@ async function publish(command: Extract<DriverCommand, { type: 'publish' }>): Pr
     waiting = null;
     for (const subscriber of subscribers) {
       const arrived = subscriber.arrivals.get(event);
-      if (arrived !== undefined) latenciesMs.push(Number(arrived - sentAt) / 1e6);
+      if (arrived !== undefined && event > 0) latenciesMs.push(Number(arrived - sentAt) / 1e6);
       subscriber.arrivals.delete(event);
     }
+    if (event === 0) mutationMs.pop();
   }
   mutationMs.sort((a, b) => a - b);
   return {
@@ -163,6 +198,60 @@ async function publish(command: Extract<DriverCommand, { type: 'publish' }>): Pr
     badPayloads: subscribers.reduce((sum, subscriber) => sum + subscriber.bad, 0),
     mutationErrors,
     mutationMs: mutationMs[Math.floor(mutationMs.length / 2)] ?? 0,
+    sample,
+  };
+}
+
+/** The floor's events: each a request to broadcast `frame`, timed from sending it to each arrival. */
+async function broadcast(command: Extract<DriverCommand, { type: 'broadcast' }>): Promise<DriverReply> {
+  const control = new WebSocket(command.controlUrl, { perMessageDeflate: false });
+  await new Promise((resolve, reject) => {
+    control.once('open', resolve);
+    control.once('error', reject);
+  });
+  const latenciesMs: number[] = [];
+  const serverWriteMs: number[] = [];
+  const requestMs: number[] = [];
+  for (let event = 0; event <= command.events; event += 1) {
+    currentEvent = event;
+    const all = new Promise<void>((resolve) => {
+      waiting = { event, remaining: subscribers.length, resolve };
+    });
+    const answered = new Promise<void>((resolve) =>
+      control.once('message', (raw: Buffer) => {
+        serverWriteMs.push((JSON.parse(raw.toString('utf8')) as { writeMs: number }).writeMs);
+        resolve();
+      }),
+    );
+    const timeout = new Promise<void>((resolve) => setTimeout(resolve, command.timeoutMs).unref());
+    const sentAt = process.hrtime.bigint();
+    control.send(JSON.stringify({ frame: command.frame }));
+    await answered;
+    requestMs.push(Number(process.hrtime.bigint() - sentAt) / 1e6);
+    await Promise.race([all, timeout]);
+    waiting = null;
+    for (const subscriber of subscribers) {
+      const arrived = subscriber.arrivals.get(event);
+      if (arrived !== undefined && event > 0) latenciesMs.push(Number(arrived - sentAt) / 1e6);
+      subscriber.arrivals.delete(event);
+    }
+    if (event === 0) {
+      requestMs.pop();
+      serverWriteMs.pop();
+    }
+  }
+  control.close();
+  requestMs.sort((a, b) => a - b);
+  return {
+    type: 'published',
+    latenciesMs,
+    delivered: latenciesMs.length,
+    expected: subscribers.length * command.events,
+    badPayloads: 0,
+    mutationErrors: 0,
+    mutationMs: requestMs[Math.floor(requestMs.length / 2)] ?? 0,
+    sample: null,
+    serverWriteMs,
   };
 }
 
@@ -182,12 +271,20 @@ async function closeAll(): Promise<DriverReply> {
     ),
   );
   subscribers.length = 0;
+  sample = null;
   agent.destroy();
   return { type: 'closed' };
 }
 
 process.on('message', (command: DriverCommand) => {
-  const handler = command.type === 'connect' ? connect(command) : command.type === 'publish' ? publish(command) : closeAll();
+  const handler =
+    command.type === 'connect'
+      ? connect(command)
+      : command.type === 'publish'
+        ? publish(command)
+        : command.type === 'broadcast'
+          ? broadcast(command)
+          : closeAll();
   handler.then(send, (error: unknown) => {
     process.stderr.write(`fan-out driver failed: ${error instanceof Error ? error.stack : String(error)}\n`);
     process.exit(1);

@@ -14,7 +14,7 @@ import { toGlobalId } from '../src/schema/shared/global-id.js';
 import { cpuMeter, type CpuMeter } from './lib/cpu.js';
 import { BENCH_DATABASE, prepareDatabase, type BenchDatabase } from './lib/database.js';
 import { BENCH_ADMIN, parts, seed } from './lib/dataset.js';
-import { runFanout } from './lib/fanout.js';
+import { BENCH_METRICS_TOKEN, runFanout, runFloor } from './lib/fanout.js';
 import { runHttp, verifyReference, type Reference, type Target } from './lib/http-bench.js';
 import { parseOptions } from './lib/options.js';
 import { killAll, RESULTS_DIR, spawnCandidate, waitReady, type Spawned } from './lib/processes.js';
@@ -143,6 +143,8 @@ async function main(): Promise<void> {
     RATE_LIMIT_ADMIN: '100000000',
     // Every fan-out subscriber signs in as the same bench user; the per-user connection cap would stop it at 10.
     WS_MAX_CONNECTIONS_PER_USER: '100000',
+    // /metrics in production needs a token: the fan-out reads the server's publish-to-last-write there.
+    METRICS_TOKEN: BENCH_METRICS_TOKEN,
     // Every fan-out socket opens from 127.0.0.1 and is anonymous until its connection_init: the per-address and
     // process-wide caps on such sockets would refuse all but the first 20 (1008) while they connect at once.
     WS_MAX_ANONYMOUS_PER_ADDRESS: '100000',
@@ -276,6 +278,14 @@ async function main(): Promise<void> {
           progress(`fan-out to ${n} on ${server.id}`);
           const result = await runFanout({ server, n, events: options.fanoutEvents, authorization, itemId: fanoutItemId });
           fanout.push({ ...result, title: server.id === 'graphql-js' ? 'graphql-ws + graphql-js (baseline)' : title(server.id) });
+          // The floor right after OpsHub's row: the bytes of one of its `next` messages, to as many plain sockets.
+          if (server.id === 'opshub' && result.sample) {
+            progress(`fan-out floor: plain ws broadcast to ${n}`);
+            fanout.push({
+              ...(await runFloor({ n, events: options.fanoutEvents, frame: result.sample })),
+              title: 'plain `ws` broadcast (floor)',
+            });
+          }
         }
       }
     }
@@ -496,6 +506,9 @@ function emptyFanout(n: number) {
     rssPerConnectionBytes: NaN,
     rssBeforeBytes: NaN,
     rssIdleBytes: NaN,
+    rssPerActiveBytes: NaN,
+    serverFanoutMs: NaN,
+    sample: null,
   };
 }
 

@@ -3,15 +3,24 @@
  * publish-to-receive latency (from sending the publishing mutation, so it includes that mutation's UPDATE and round
  * trip, reported alongside), delivered/expected, and resident memory per idle subscribed connection: the server's
  * RSS after the N subscriptions are open and idle minus its RSS before, divided by N, both read after a full
- * garbage collection (so the difference is what the connections keep alive, not garbage not yet collected).
+ * garbage collection (so the difference is what the connections keep alive, not garbage not yet collected), and per
+ * active subscription: the same after the events went out.
+ *
+ * The server's own publish-to-last-write per event comes from OpsHub's `opshub_realtime_fanout_seconds` (its mean
+ * over the run, read from /metrics before and after). The floor row (`runFloor`) is a plain `ws` server
+ * (bench/ws-floor.ts) broadcasting the bytes of one of OpsHub's `next` messages to as many sockets, in the same run.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import type { DriverCommand, DriverReply } from '../fanout-driver.js';
 import { track, type Spawned } from './processes.js';
 import { percentile } from './stats.js';
 
 const DRIVER = fileURLToPath(new URL('../fanout-driver.ts', import.meta.url));
+const FLOOR = fileURLToPath(new URL('../ws-floor.ts', import.meta.url));
+/** The bench's candidates expose /metrics with this token (NODE_ENV=production needs one). */
+export const BENCH_METRICS_TOKEN = 'bench-metrics-token';
 
 export const SUBSCRIPTION = /* GraphQL */ `subscription ItemChanged { itemChanged { id sku name price stock updatedAt } }`;
 export const UPDATE_ITEM = /* GraphQL */ `mutation Publish($input: UpdateItemInput!) {
@@ -32,6 +41,12 @@ export interface FanoutResult {
   /** Server VmRSS (bytes, after GC) before connecting and with the N subscriptions idle. */
   rssBeforeBytes: number;
   rssIdleBytes: number;
+  /** RSS (bytes, after GC) once the events went out, over N: what an active subscription keeps. */
+  rssPerActiveBytes: number;
+  /** Server publish-to-last-write per event, mean over the run (ms); NaN when the server does not report it. */
+  serverFanoutMs: number;
+  /** One `next` message as a subscriber received it (the floor broadcasts the same bytes). */
+  sample: string | null;
   failures: string[];
 }
 
@@ -89,12 +104,15 @@ export async function runFanout(options: {
     // Let the subscribe messages land and the server go idle before reading its memory.
     await sleep(500);
     const rssIdle = await server.rssAfterGc();
+    const fanoutBefore = await fanoutSeconds(server.url);
     const published = await driver.ask(
       { type: 'publish', httpUrl: server.url, authorization, mutation: UPDATE_ITEM, itemId: options.itemId, events, timeoutMs: 5_000 },
       'published',
     );
     if (published.badPayloads > 0) failures.push(`${published.badPayloads} error or malformed messages`);
     if (published.mutationErrors > 0) failures.push(`${published.mutationErrors} publishing mutations failed`);
+    const fanoutAfter = await fanoutSeconds(server.url);
+    const rssActive = await server.rssAfterGc();
     await driver.ask({ type: 'close' }, 'closed');
     const latencies = published.latenciesMs;
     return {
@@ -110,9 +128,78 @@ export async function runFanout(options: {
       rssPerConnectionBytes: (rssIdle - rssBefore) / n,
       rssBeforeBytes: rssBefore,
       rssIdleBytes: rssIdle,
+      rssPerActiveBytes: (rssActive - rssBefore) / n,
+      serverFanoutMs:
+        fanoutBefore && fanoutAfter && fanoutAfter.count > fanoutBefore.count
+          ? (1_000 * (fanoutAfter.sum - fanoutBefore.sum)) / (fanoutAfter.count - fanoutBefore.count)
+          : Number.NaN,
+      sample: published.sample,
       failures,
     };
   } finally {
     driver.stop();
+  }
+}
+
+/** The sum and count of OpsHub's fan-out histogram, or null when the server has none. */
+async function fanoutSeconds(url: string): Promise<{ sum: number; count: number } | null> {
+  try {
+    const response = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${BENCH_METRICS_TOKEN}` } });
+    if (!response.ok) return null;
+    const text = await response.text();
+    const read = (name: string) => Number(new RegExp(`^${name} ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+    const sum = read('opshub_realtime_fanout_seconds_sum');
+    const count = read('opshub_realtime_fanout_seconds_count');
+    return Number.isNaN(sum) || Number.isNaN(count) ? null : { sum, count };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The floor: `frame` broadcast by a plain `ws` server to N plain sockets, one event at a time, timed from the request
+ * to each arrival; its "server" figure is its loop from the request's arrival to the last write.
+ */
+export async function runFloor(options: { n: number; events: number; frame: string }): Promise<FanoutResult> {
+  const { n, events } = options;
+  const failures: string[] = [];
+  const floor = fork(FLOOR, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  track(floor);
+  const driver = new Driver();
+  try {
+    const [{ port }] = (await once(floor, 'message')) as [{ port: number }];
+    const connected = await driver.ask(
+      { type: 'connect', wsUrl: `ws://127.0.0.1:${port}/`, n, authorization: null, query: '', plain: true },
+      'connected',
+    );
+    if (connected.failed > 0) failures.push(`${connected.failed} of ${n} connections failed (${connected.error})`);
+    const published = await driver.ask(
+      { type: 'broadcast', controlUrl: `ws://127.0.0.1:${port}/control`, frame: options.frame, events, timeoutMs: 5_000 },
+      'published',
+    );
+    await driver.ask({ type: 'close' }, 'closed');
+    const latencies = published.latenciesMs;
+    const writes = published.serverWriteMs ?? [];
+    return {
+      candidate: 'ws-floor',
+      n,
+      events,
+      delivered: published.delivered,
+      expected: n * events,
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+      max: latencies.length ? latencies.reduce((a, b) => Math.max(a, b)) : Number.NaN,
+      mutationMs: published.mutationMs,
+      rssPerConnectionBytes: Number.NaN,
+      rssBeforeBytes: Number.NaN,
+      rssIdleBytes: Number.NaN,
+      rssPerActiveBytes: Number.NaN,
+      serverFanoutMs: writes.length ? writes.reduce((a, b) => a + b, 0) / writes.length : Number.NaN,
+      sample: null,
+      failures,
+    };
+  } finally {
+    driver.stop();
+    floor.disconnect();
   }
 }

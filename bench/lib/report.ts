@@ -175,21 +175,21 @@ export function renderMarkdown(report: BenchReport): string {
     lines.push(report.fanoutStatus);
   } else {
     lines.push(
-      '| subscribers | server | delivered / expected | p50 ms | p99 ms | max ms | mutation RTT ms | RSS per idle subscription | machine · Node · database |',
+      '| subscribers | server | delivered / expected | p50 ms | p99 ms | max ms | mutation RTT ms | server publish → last write ms | RSS per idle subscription | RSS per active subscription | machine · Node · database |',
     );
-    lines.push('|---:|---|---|---:|---:|---:|---:|---:|---|');
+    lines.push('|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---|');
     for (const row of report.fanout) {
       const delivered = `${row.delivered.toLocaleString('en-US')} / ${row.expected.toLocaleString('en-US')} (${fixed((100 * row.delivered) / row.expected, 1)} %)`;
       lines.push(
         row.failures.length > 0
-          ? `| ${row.n.toLocaleString('en-US')} | ${row.title} | failed: ${row.failures.join('; ')} | | | | | | ${env} |`
-          : `| ${row.n.toLocaleString('en-US')} | ${row.title} | ${delivered} | ${fixed(row.p50, 1)} | ${fixed(row.p99, 1)} | ${fixed(row.max, 1)} | ${fixed(row.mutationMs, 1)} | ${fixed(row.rssPerConnectionBytes / 1024, 1)} KB | ${env} |`,
+          ? `| ${row.n.toLocaleString('en-US')} | ${row.title} | failed: ${row.failures.join('; ')} | | | | | | | | ${env} |`
+          : `| ${row.n.toLocaleString('en-US')} | ${row.title} | ${delivered} | ${fixed(row.p50, 1)} | ${fixed(row.p99, 1)} | ${fixed(row.max, 1)} | ${fixed(row.mutationMs, 1)} | ${fixed(row.serverFanoutMs, 1)} | ${fixed(row.rssPerConnectionBytes / 1024, 1)} KB | ${fixed(row.rssPerActiveBytes / 1024, 1)} KB | ${env} |`,
       );
     }
   }
   lines.push('');
   lines.push(
-    'Latency runs from sending the publishing `updateItem` mutation to each subscriber receiving the event, so it includes that mutation’s UPDATE (its round trip is in its own column). RSS per subscription is the server’s VmRSS with the N subscriptions open and idle minus its VmRSS before, over N.',
+    'Latency runs from sending the publishing `updateItem` mutation to each subscriber receiving the event, so it includes that mutation’s UPDATE (its round trip is in its own column). RSS per subscription is the server’s VmRSS with the N subscriptions open and idle minus its VmRSS before, over N; per active subscription the same once the events went out. Server publish → last write is OpsHub’s own `opshub_realtime_fanout_seconds` (mean per event); for the floor, a plain `ws` server broadcasting the bytes of one of OpsHub’s `next` messages to as many sockets in the same run (its “mutation RTT” is the broadcast request’s round trip), the time of its broadcast loop.',
   );
   lines.push('');
   if (report.scaleOut) {

@@ -58,6 +58,15 @@ export interface AuthenticatorDeps {
   authStates(keys: readonly { userId: string; sessionId: string }[]): Promise<AuthState[]>;
 }
 
+/**
+ * One event's checks, shared by its subscribers: the reads of (user, session) states by `userId NUL sessionId`, and
+ * whole checks by token.
+ */
+export interface EventChecks {
+  states: Map<string, Promise<AuthState>>;
+  tokens: Map<string, Promise<Authentication>>;
+}
+
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
 
 export function createAuthenticator(deps: AuthenticatorDeps) {
@@ -68,9 +77,19 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
     maxBatchSize: 500,
   });
 
-  /** The viewer of still-valid claims, read as they are now. */
-  async function fromClaims(claims: AccessClaims): Promise<Authentication> {
-    const state = await authStates.load({ userId: claims.sub, sessionId: claims.sid });
+  /**
+   * The viewer of still-valid claims, read as they are now. `shared` holds the checks of one subscription event: its
+   * subscribers of one (user, session) share one read, and those of one token one whole check.
+   */
+  async function fromClaims(claims: AccessClaims, shared?: EventChecks): Promise<Authentication> {
+    const key = { userId: claims.sub, sessionId: claims.sid };
+    let read: Promise<AuthState> | undefined;
+    if (shared) {
+      const sharedKey = `${claims.sub}\u0000${claims.sid}`;
+      read = shared.states.get(sharedKey);
+      if (!read) shared.states.set(sharedKey, (read = authStates.load(key)));
+    }
+    const state = await (read ?? authStates.load(key));
     if (!state.isActive) throw new AuthenticationError('inactive or unknown user');
     if (!state.sessionLive) throw new AuthenticationError('session revoked or expired');
     const role = state.role as Role;
@@ -98,10 +117,18 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
       return fromClaims(claims);
     },
 
-    /** The same caller checked again (a subscription event): expired claims and revoked sessions throw. */
-    async recheck(claims: AccessClaims): Promise<Authentication> {
+    /**
+     * The same caller checked again (a subscription event): expired claims and revoked sessions throw. Checks for
+     * one event pass the same `shared` map, so each (user, session) is read once per event.
+     */
+    async recheck(claims: AccessClaims, shared?: EventChecks): Promise<Authentication> {
       if (claims.exp * 1_000 <= Date.now()) throw new AuthenticationError('expired');
-      return fromClaims(claims);
+      if (!shared) return fromClaims(claims);
+      // One token (its jti) on many connections: one check, whose claims are the same token's.
+      const tokenKey = `${claims.sub}\u0000${claims.sid}\u0000${claims.jti}\u0000${claims.exp}`;
+      let check = shared.tokens.get(tokenKey);
+      if (!check) shared.tokens.set(tokenKey, (check = fromClaims(claims, shared)));
+      return check;
     },
   };
 }

@@ -123,7 +123,14 @@ export function grantScopes(role: Role, requested: readonly string[] | null | un
 const effective = new Map<string, ReadonlySet<string>>();
 const keys = new WeakMap<ReadonlySet<string>, string>();
 
+/** The same per scope list as a token's claims hold it: a connection's claims object is checked at every event. */
+const byList = new WeakMap<readonly string[], Partial<Record<Role, ReadonlySet<string>>>>();
+
 export function effectiveScopes(role: Role, tokenScopes: readonly string[]): ReadonlySet<string> {
+  let perRole = byList.get(tokenScopes);
+  const known = perRole?.[role];
+  if (known) return known;
+  if (!perRole) byList.set(tokenScopes, (perRole = {}));
   const cacheKey = `${role}\u0000${tokenScopes.join(' ')}`;
   let scopes = effective.get(cacheKey);
   if (!scopes) {
@@ -133,6 +140,7 @@ export function effectiveScopes(role: Role, tokenScopes: readonly string[]): Rea
     if (effective.size >= 1_000) effective.clear();
     effective.set(cacheKey, scopes);
   }
+  perRole[role] = scopes;
   return scopes;
 }
 

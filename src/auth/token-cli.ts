@@ -9,11 +9,10 @@
 import 'reflect-metadata';
 import net from 'node:net';
 import { parseArgs } from 'node:util';
-import { createPubSub } from '@graphql-yoga/subscription';
 import { ConfigError, loadConfig } from '../config.js';
 import { databaseOptions, openDatabase } from '../db/client.js';
 import { DataDirLockedError, lockHolder } from '../db/lock.js';
-import type { Topics } from '../pubsub/topics.js';
+import { createMemoryPubSub } from '../pubsub/pubsub.js';
 import { createContainer } from '../schema/container.js';
 import { issueLocalToken, type LocalTokenRequest, type LocalTokenResult } from './local-token.js';
 import { isScope } from './scopes.js';
@@ -52,7 +51,7 @@ async function mint(request: LocalTokenRequest): Promise<LocalTokenResult> {
   const database = await openDatabase(databaseOptions(config));
   try {
     await database.migrate();
-    const container = createContainer({ config, db: database.db, pubsub: createPubSub<Topics>() });
+    const container = createContainer({ config, db: database.db, pubsub: createMemoryPubSub().pubsub });
     return await issueLocalToken(container.services, request);
   } finally {
     await database.close();

@@ -3,7 +3,7 @@
  * subscribers, and the signals a runner listens to. The API (src/schema/job) starts, cancels and lists jobs through
  * it; other services queue their side effects into it inside their own transactions (side-effects.ts).
  */
-import type { PubSub } from '@graphql-yoga/subscription';
+import type { PubSub } from '../pubsub/pubsub.js';
 import type { Database, Executor } from '../db/client.js';
 import type { JobRow } from '../db/tables.js';
 import { Topic, type JobEvent, type Topics } from '../pubsub/topics.js';

@@ -14,7 +14,7 @@
  * Transports register connections and say how to close them; services only publish revocations. Nothing here sees a
  * socket.
  */
-import type { PubSub } from '@graphql-yoga/subscription';
+import type { PubSub } from '../pubsub/pubsub.js';
 import type { AccessClaims } from '../auth/tokens.js';
 import { Topic, type SessionRevocation, type Topics } from '../pubsub/topics.js';
 import type { ConnectionRegistry } from './connections.js';

@@ -1,5 +1,4 @@
-import { FixedBuffer, type Push, type Repeater, type Stop } from '@repeaterjs/repeater';
-import { startRepeater } from './streams.js';
+import { isTopicSubscription } from '../pubsub/pubsub.js';
 
 /**
  * The mark of a stream whose events already wait in a bounded per-subscriber queue (an EventQueue, or a stream read
@@ -20,49 +19,59 @@ export function isBounded(stream: unknown): boolean {
  * A bounded queue of events for one subscriber, read as an async iterator. Publishing never waits for a reader:
  * a subscriber that stops reading (its socket no longer drains) fills only its own queue, and when that passes the
  * limit the subscriber is dropped (`onOverflow`) instead of holding memory or the publisher up.
+ *
+ * A plain array and at most one waiting reader, not a Repeater: a broadcast event is pushed into thousands of these
+ * in one loop, and each push costs no promise unless a reader is waiting for it.
  */
 export class EventQueue<T> implements AsyncIterableIterator<T> {
   readonly [BOUNDED] = true;
-  private readonly buffer: FixedBuffer;
-  private readonly stream: Repeater<T>;
-  private send!: Push<T>;
-  private stop!: Stop;
+  private items: T[] = [];
+  private head = 0;
+  private waiting: { resolve(result: IteratorResult<T>): void; reject(error: unknown): void } | null = null;
   private ended = false;
+  /** finish(error): the reader gets it after what is queued. */
+  private failure: { error: unknown } | null = null;
 
   constructor(
-    limit: number,
+    private readonly limit: number,
     private readonly hooks: { onOverflow?: () => void; onEnd?: () => void } = {},
-  ) {
-    this.buffer = new FixedBuffer(limit);
-    // Started now: events published before the reader's first next() are held for it.
-    this.stream = startRepeater<T>((push, stop) => {
-      this.send = push;
-      this.stop = stop;
-    }, this.buffer);
-  }
+  ) {}
 
   get closed(): boolean {
     return this.ended;
   }
 
+  /** Events waiting for the reader. */
+  get size(): number {
+    return this.items.length - this.head;
+  }
+
   push(value: T): void {
     if (this.ended) return;
-    // Full means `limit` events wait for a reader that stopped taking them: a waiting reader is handed an event
-    // directly and the buffer stays empty. Checked before pushing, because a push past a full buffer would wait for
-    // the reader (and past 1,024 of them, throw at the publisher).
-    if (this.buffer.full) {
+    const waiting = this.waiting;
+    // A waiting reader is handed the event directly: the queue stays empty.
+    if (waiting) {
+      this.waiting = null;
+      waiting.resolve({ value, done: false });
+      return;
+    }
+    // Full means `limit` events wait for a reader that stopped taking them.
+    if (this.size >= this.limit) {
       this.end();
       this.hooks.onOverflow?.();
       return;
     }
-    void this.send(value);
+    this.items.push(value);
   }
 
   /** The source has no more (or failed): the reader gets what is queued, then `done` (or the error). Idempotent. */
   finish(error?: unknown): void {
     if (this.ended) return;
     this.ended = true;
-    this.stop(error);
+    if (error !== undefined) this.failure = { error };
+    const waiting = this.waiting;
+    this.waiting = null;
+    if (waiting) this.settle(waiting);
     this.hooks.onEnd?.();
   }
 
@@ -70,23 +79,53 @@ export class EventQueue<T> implements AsyncIterableIterator<T> {
   end(): void {
     if (this.ended) return;
     this.ended = true;
-    void this.stream.return();
-    // The repeater lets go of the buffer, not of the events in it, and this queue may be held a while longer.
-    while (!this.buffer.empty) this.buffer.remove();
+    this.items = [];
+    this.head = 0;
+    const waiting = this.waiting;
+    this.waiting = null;
+    waiting?.resolve({ value: undefined, done: true });
     this.hooks.onEnd?.();
   }
 
   next(): Promise<IteratorResult<T>> {
-    return this.stream.next();
+    if (this.size > 0) {
+      const value = this.items[this.head]!;
+      this.items[this.head++] = undefined as T;
+      // Compacted now and then, so a long-lived queue's array does not keep growing at its front.
+      if (this.head === this.items.length) {
+        this.items = [];
+        this.head = 0;
+      } else if (this.head >= 1_024) {
+        this.items = this.items.slice(this.head);
+        this.head = 0;
+      }
+      return Promise.resolve({ value, done: false });
+    }
+    if (this.ended) return new Promise((resolve, reject) => this.settle({ resolve, reject }));
+    return new Promise((resolve, reject) => (this.waiting = { resolve, reject }));
   }
 
   return(): Promise<IteratorResult<T>> {
     this.end();
-    return this.stream.return();
+    this.failure = null;
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  throw(error?: unknown): Promise<IteratorResult<T>> {
+    this.end();
+    return Promise.reject(error);
   }
 
   [Symbol.asyncIterator](): this {
     return this;
+  }
+
+  /** The answer of a read once the queue is empty and ended: its failure, once, then `done`. */
+  private settle(reader: { resolve(result: IteratorResult<T>): void; reject(error: unknown): void }): void {
+    const failure = this.failure;
+    this.failure = null;
+    if (failure) reader.reject(failure.error);
+    else reader.resolve({ value: undefined, done: true });
   }
 }
 
@@ -120,6 +159,11 @@ export function bounded<T>(
       void iterator.return?.();
     },
   });
+  // A pub/sub subscription pushes straight into the queue from its publisher's loop.
+  if (isTopicSubscription(iterator)) {
+    iterator.attach((value) => queue.push(value as T));
+    return queue;
+  }
   void (async () => {
     for (;;) {
       const result = await iterator.next();

@@ -3,7 +3,7 @@
  * With REDIS_URL, presence, typing, the message limit, connection caps and counts are shared by every process
  * (src/realtime/cluster-state.ts); without it they are this process's.
  */
-import type { PubSub } from '@graphql-yoga/subscription';
+import type { PubSub } from '../pubsub/pubsub.js';
 import type { Config } from '../config.js';
 import { Topic, type Topics } from '../pubsub/topics.js';
 import { ClusterState } from './cluster-state.js';

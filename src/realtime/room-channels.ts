@@ -14,7 +14,7 @@
  * when it holds its first and releases its last; a process that dies has its LEFTs published by the one that finds
  * it dead.
  */
-import type { PubSub } from '@graphql-yoga/subscription';
+import type { PubSub } from '../pubsub/pubsub.js';
 import { Topic, type RoomEvent, type Topics } from '../pubsub/topics.js';
 import type { ClusterState, SharedCounter } from './cluster-state.js';
 import type { ConnectionHandle } from './connections.js';

@@ -87,3 +87,49 @@ function release(iterator: AsyncIterator<unknown>): void {
   // reader through `next()`.
   Promise.resolve(iterator.return?.()).catch(() => undefined);
 }
+
+/**
+ * `mapStream` for a source that is a bounded queue (an EventQueue, or a stream read from one) whose `return()` also
+ * ends a pending `next()`: the same three promises, kept without a Repeater and a pump of its own — one `next()` of
+ * the reader is one `next()` of the source and one `map`. A value the source or `map` hands over after the reader
+ * returned is not delivered.
+ */
+export function mapQueued<T, U>(source: AsyncIterable<T>, map: (value: T) => Promise<U> | U): AsyncIterableIterator<U> {
+  const iterator = source[Symbol.asyncIterator]();
+  let stopped = false;
+  const done: IteratorResult<U> = { value: undefined, done: true };
+  const stop = () => {
+    if (stopped) return;
+    stopped = true;
+    release(iterator);
+  };
+  return {
+    async next(): Promise<IteratorResult<U>> {
+      if (stopped) return done;
+      try {
+        const result = await iterator.next();
+        if (result.done) {
+          stopped = true;
+          return done;
+        }
+        if (stopped) return done;
+        const value = await map(result.value);
+        return stopped ? done : { value, done: false };
+      } catch (error) {
+        stop();
+        throw error;
+      }
+    },
+    return(): Promise<IteratorResult<U>> {
+      stop();
+      return Promise.resolve(done);
+    },
+    throw(error?: unknown): Promise<IteratorResult<U>> {
+      stop();
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}

@@ -2,7 +2,7 @@
  * Wiring: repositories (SQL), services (rules and transactions) and the per-request DataLoader factory.
  * Created once per process; loaders are created anew for every request and every subscription event.
  */
-import type { PubSub } from '@graphql-yoga/subscription';
+import type { PubSub } from '../pubsub/pubsub.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
 import type { Topics } from '../pubsub/topics.js';

@@ -4,7 +4,7 @@
  * DataLoaders and its logger. Resolvers and services never see a socket or a request.
  */
 import type { Logger } from '../log.js';
-import { ANONYMOUS, AuthenticationError, createAuthenticator, type Authentication } from '../auth/identity.js';
+import { ANONYMOUS, AuthenticationError, createAuthenticator, type Authentication, type EventChecks } from '../auth/identity.js';
 import type { AccessClaims } from '../auth/tokens.js';
 import type { Container, Loaders, Services } from './container.js';
 
@@ -62,17 +62,16 @@ export function createContextBuilder(container: Container) {
      * authorized for the subscriber as they are now. A token that expired or whose user was deactivated meanwhile
      * leaves the event anonymous (the resolver's rule refuses it) and tells the transport (ws closes with 4403).
      */
-    async forEvent(context: Context, renewed?: AccessClaims | null): Promise<Context> {
-      const fresh = { ...context, loaders: container.newLoaders() };
+    async forEvent(context: Context, renewed?: AccessClaims | null, shared?: EventChecks): Promise<Context> {
       // A token renewed in-band on the connection replaces the one the subscription started with.
       const claims = renewed ?? context.claims;
-      if (!claims) return fresh;
+      if (!claims) return { ...context, loaders: container.newLoaders() };
       try {
-        return { ...fresh, ...(await authenticator.recheck(claims)) };
+        return { ...context, loaders: container.newLoaders(), ...(await authenticator.recheck(claims, shared)) };
       } catch (error) {
         if (!(error instanceof AuthenticationError)) throw error;
         revocations.get(context)?.(error.reason);
-        return { ...fresh, ...ANONYMOUS };
+        return { ...context, loaders: container.newLoaders(), ...ANONYMOUS };
       }
     },
   };

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
-import { createPubSub } from '@graphql-yoga/subscription';
 import { buildSchema, type NonEmptyArray } from 'type-graphql';
+import { createMemoryPubSub } from '../pubsub/pubsub.js';
 import { domains } from './domains.js';
 import { NodeResolver } from './node.resolver.js';
 import { authChecker } from './shared/authorize.js';
@@ -17,7 +17,7 @@ export async function createSchema(options: SchemaOptions = {}): Promise<GraphQL
   const schema = await buildSchema({
     // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- TypeGraphQL takes resolver classes as Function
     resolvers: resolvers as unknown as NonEmptyArray<Function>,
-    pubSub: options.pubsub ?? createPubSub(),
+    pubSub: options.pubsub ?? createMemoryPubSub().pubsub,
     validate: false,
     // `@Authorized('a:read', …)`: signed in and holding every listed scope (src/auth/authorize.ts).
     authChecker,

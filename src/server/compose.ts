@@ -71,7 +71,8 @@ export async function createApp(options: AppOptions): Promise<App> {
   const { config, database } = options;
   // Redis errors are logged once Fastify's logger exists (the first ones come from connecting, later).
   let logRedisError: RedisErrorHandler = () => {};
-  const pubsub = options.pubsub ?? createAppPubSub(config.redisUrl, (error, client) => logRedisError(error, client));
+  const pubsub =
+    options.pubsub ?? createAppPubSub(config.redisUrl, (error, client) => logRedisError(error, client), { prefix: config.redisPrefix });
   const container = createContainer({ config, db: database.db, pubsub: pubsub.pubsub, jobHandlers: options.jobHandlers });
   const schema = await createSchema({ pubsub: pubsub.pubsub });
   const contextBuilder = createContextBuilder(container);
@@ -154,6 +155,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     tracer,
   });
   registerHealth(fastify, { database, redis: pubsub.reachable, jobs: () => runner.health() });
+  const unobserve = pubsub.observe((origin, delayMs) => metrics.pubsubEvent(origin, delayMs));
   metrics.sources.runningJobs = () => runner.activeCount;
   metrics.sources.jobs = () => container.repos.jobs.queueStats();
   // Over every process with REDIS_URL, as last read (each liveness tick reads them).
@@ -197,6 +199,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     () => fastify.close(),
     () => apollo.stop(),
     () => container.close(),
+    () => unobserve(),
     () => (options.pubsub ? undefined : pubsub.close()),
     () => database.close(),
   ]);
@@ -220,6 +223,7 @@ export async function createApp(options: AppOptions): Promise<App> {
         maxPayloadBytes: MAX_PAYLOAD_BYTES,
         clientAddress: clientAddressOf(config.trustProxy),
         onDrop: () => metrics.dropped('ws'),
+        onFanout: (fanout) => metrics.fanout(fanout.ms),
       });
       const socket = ws;
       metrics.sources.ws = () => ({ connections: socket.connectionCount, subscriptions: socket.subscriptionCount });

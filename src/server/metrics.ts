@@ -8,7 +8,10 @@
  * - dropped consumers: the connection handles of graphql-ws and SSE report each drop (a queue over its bound, an
  *   outgoing buffer over its limit);
  * - jobs: the runner reports each run's outcome; the queue's depth and oldest due job are read when scraped;
- * - open connections, streams and subscriptions: read from the realtime registry and the transports when scraped.
+ * - open connections, streams and subscriptions: read from the realtime registry and the transports when scraped;
+ * - pub/sub events as they reach this process, by origin (`self`: published here, `peer`: by another process — never
+ *   the process ids themselves, whose number has no bound), with the publish-to-receipt delay of a peer's events;
+ * - fan-out: per shared subscription event, the time from its publication to its last socket write.
  *
  * Cardinality: operation names are chosen by clients. A name becomes a label value only for an operation that
  * validated (so a flood of garbage documents adds no series), cut to MAX_OPERATION_NAME_LENGTH characters, and only
@@ -27,6 +30,7 @@ import { ErrorCode } from '../schema/shared/errors.js';
 import type { Transport } from '../schema/context.js';
 import type { JobRunOutcome } from '../jobs/runner.js';
 import type { OperationReport } from './operation.js';
+import type { EventOrigin } from '../pubsub/pubsub.js';
 
 export const METRICS_PATH = '/metrics';
 /** Distinct operation names with a series of their own; further names are counted as "other". */
@@ -87,6 +91,24 @@ export function createMetrics() {
     name: 'opshub_realtime_dropped_consumers_total',
     help: 'Connections and event streams dropped because their client stopped reading',
     labelNames: ['transport'] as const,
+    registers: [registry],
+  });
+  const pubsubEvents = new Counter({
+    name: 'opshub_pubsub_events_received_total',
+    help: 'Pub/sub events received by this process (once per event, whatever its number of subscribers), by origin: self or peer',
+    labelNames: ['origin'] as const,
+    registers: [registry],
+  });
+  const peerDelay = new Histogram({
+    name: 'opshub_pubsub_peer_delay_seconds',
+    help: "Time from another process's publication of an event to its receipt here",
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const fanoutDuration = new Histogram({
+    name: 'opshub_realtime_fanout_seconds',
+    help: 'Per shared subscription event (graphql-ws): time from its publication to the last socket write of it',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
   const jobRuns = new Counter({
@@ -174,6 +196,17 @@ export function createMetrics() {
       const outcome = event.errorCode === undefined ? 'ok' : KNOWN_CODES.has(event.errorCode) ? event.errorCode : 'error';
       operations.inc({ operation, type, transport: event.transport, outcome });
       durations.observe({ operation, type, transport: event.transport }, event.durationMs / 1_000);
+    },
+
+    /** Called by the pub/sub once per event that reaches this process. */
+    pubsubEvent(origin: EventOrigin, delayMs: number | null): void {
+      pubsubEvents.inc({ origin });
+      if (origin === 'peer' && delayMs !== null) peerDelay.observe(delayMs / 1_000);
+    },
+
+    /** Called by the graphql-ws transport once per shared event written to its sockets. */
+    fanout(ms: number): void {
+      fanoutDuration.observe(Math.max(0, ms) / 1_000);
     },
 
     dropped(transport: Transport): void {

@@ -36,13 +36,13 @@ import {
 import type { Logger } from '../log.js';
 import { LRUCache } from 'lru-cache';
 import type { Context, ContextBuilder, Transport } from '../schema/context.js';
-import { AuthenticationError, type Authentication } from '../auth/identity.js';
+import { AuthenticationError, type Authentication, type AuthState, type EventChecks } from '../auth/identity.js';
 import { scopeKey } from '../auth/scopes.js';
 import { withCancellation } from '../db/cancellation.js';
 import { newSqlStats, sqlTimeMs, withSqlStats, type SqlStats } from '../db/sql-stats.js';
 import type { ConnectionHandle, RealtimeContext } from '../realtime/connections.js';
 import { bounded, isBounded } from '../realtime/queue.js';
-import { mapStream } from '../realtime/streams.js';
+import { mapQueued } from '../realtime/streams.js';
 import type { RateLimitContext, RateLimitTicket } from '../schema/rate-limit/rate-limit.service.js';
 import { ErrorCode } from '../schema/shared/errors.js';
 import { SHARED_EVENTS_EXTENSION } from '../schema/shared/shared-events.js';
@@ -218,8 +218,23 @@ export function createOperationCore(options: OperationCoreOptions) {
         maxSize: 16 * 1_024 * 1_024,
         sizeCalculation: (query) => query.length || 1,
       });
-  /** Results of one event, per document + variables + scopes; dropped with the event object. */
-  const sharedExecutions = new WeakMap<object, Map<string, Promise<ExecutionResult> | ExecutionResult>>();
+  /**
+   * What the subscribers of one event share; dropped with the event object (the pub/sub hands every local subscriber
+   * the same one): results per document + variables + scopes, and the authentication reads in flight per (user,
+   * session) — in flight only, so a subscriber that takes the event later is checked as it is then.
+   */
+  const eventShares = new WeakMap<object, { executions: Map<string, Promise<ExecutionResult>>; reads: EventChecks }>();
+  const eventShare = (event: object) => {
+    let share = eventShares.get(event);
+    if (!share) {
+      const reads = { states: new InFlight<AuthState>(), tokens: new InFlight<Authentication>() };
+      eventShares.set(event, (share = { executions: new Map(), reads }));
+    }
+    return share;
+  };
+  /** Results executed once for several subscribers (with their event), and their `next` payloads once serialized. */
+  const sharedResults = new WeakMap<ExecutionResult, object>();
+  const serialized = new WeakMap<ExecutionResult, string>();
   const sharedKeys = new WeakMap<Admission, string | null>();
   const admissions = new WeakMap<object, Admission>();
 
@@ -564,18 +579,37 @@ export function createOperationCore(options: OperationCoreOptions) {
       // Sources that are already such a queue (chat, notifications, dashboards) are not queued twice.
       const stream = isBounded(source) ? source : bounded(source, options.subscriptionQueueLimit, admission.context.connection);
       const shareKey = sharedEventsKey(admission);
-      return mapStream(stream, async (payload) => {
-        const contextValue = await contextBuilder.forEvent(admission.context, admission.context.connection?.currentClaims?.());
+      return mapQueued(stream, async (payload) => {
+        const event = typeof payload === 'object' && payload !== null ? eventShare(payload) : null;
+        const contextValue = await contextBuilder.forEvent(admission.context, admission.context.connection?.currentClaims?.(), event?.reads);
         const executeEvent = () => execute({ ...args, rootValue: payload, contextValue }) as Promise<ExecutionResult> | ExecutionResult;
         const run = tracer && span ? () => tracedEvent(tracer, span, admission, executeEvent) : executeEvent;
-        if (shareKey === null || payload === null || typeof payload !== 'object') return run();
+        if (shareKey === null || event === null) return run();
         const key = `${shareKey}\u0000${scopeKey(contextValue.scopes)}`;
-        let executions = sharedExecutions.get(payload);
-        if (!executions) sharedExecutions.set(payload, (executions = new Map()));
-        let result = executions.get(key);
-        if (!result) executions.set(key, (result = Promise.resolve(run())));
+        let result = event.executions.get(key);
+        if (!result) {
+          event.executions.set(key, (result = Promise.resolve(run())));
+          void result.then(
+            (settled) => sharedResults.set(settled, payload as object),
+            () => undefined,
+          );
+        }
         return result;
       });
+    },
+
+    /**
+     * The `payload` of a `next` message as JSON, when the result is one execution shared by several subscribers and
+     * this subscriber would see it as it is (no errors, whose masking names the request; no first-result cost, no
+     * `extensions.sql`): serialized once per result, written to each socket with only the id differing. Null
+     * otherwise: the transport completes and serializes the result itself.
+     */
+    sharedPayload(result: ExecutionResult, admission: Admission): { json: string; event: object } | null {
+      const event = sharedResults.get(result);
+      if (!event || result.errors?.length || admission.costPending || admission.sqlExtension) return null;
+      let json = serialized.get(result);
+      if (json === undefined) serialized.set(result, (json = JSON.stringify(completed(result, undefined, {}))));
+      return { json, event };
     },
 
     /**
@@ -590,16 +624,11 @@ export function createOperationCore(options: OperationCoreOptions) {
       admission.costPending = false;
       const sql = admission.sqlExtension ? sqlFigures(admission) : undefined;
       const extensions = {
-        ...result.extensions,
         ...(ticket ? { cost: costExtension(ticket) } : {}),
         ...(sql ? { sql } : {}),
       };
       if (final || errors) finish(admission, firstErrorCode(errors));
-      return {
-        ...(errors ? { errors } : {}),
-        ...('data' in result ? { data: result.data } : {}),
-        ...(Object.keys(extensions).length > 0 ? { extensions } : {}),
-      };
+      return completed(result, errors, extensions);
     },
 
     /** Formats errors an adapter produced after admission (graphql-ws's own). */
@@ -612,6 +641,33 @@ export function createOperationCore(options: OperationCoreOptions) {
 }
 
 export type OperationCore = ReturnType<typeof createOperationCore>;
+
+/** A result as the client sees it (see `complete`). */
+function completed(
+  result: ExecutionResult,
+  errors: GraphQLFormattedError[] | undefined,
+  extraExtensions: Record<string, unknown>,
+): FormattedExecutionResult {
+  const extensions = { ...result.extensions, ...extraExtensions };
+  return {
+    ...(errors ? { errors } : {}),
+    ...('data' in result ? { data: result.data } : {}),
+    ...(Object.keys(extensions).length > 0 ? { extensions } : {}),
+  };
+}
+
+/**
+ * Authentication reads shared while in flight: a read is taken out once it settled, so only subscribers checked at
+ * the same moment share it (one event's fan-out), never a subscriber that reads the event later.
+ */
+class InFlight<T> extends Map<string, Promise<T>> {
+  override set(key: string, read: Promise<T>): this {
+    super.set(key, read);
+    const forget = () => void (super.get(key) === read && super.delete(key));
+    read.then(forget, forget);
+    return this;
+  }
+}
 
 /** The statements an operation ran and the time they took (ms), when they were measured. */
 export function sqlFigures(admission: Pick<Admission, 'sqlStats'>): { statements: number; ms: number } | undefined {

@@ -22,6 +22,7 @@ import { renewalRequest, RENEWAL_REFUSED, closeForbidden, renewedPong } from './
 import type { Realtime } from '../realtime/realtime.js';
 import { traceHeaders } from '../tracing.js';
 import { SLOW_SUBSCRIBER } from '../realtime/queue.js';
+import { publishedAt as eventPublishedAt } from '../pubsub/pubsub.js';
 
 export interface WsOptions {
   server: Server;
@@ -39,6 +40,8 @@ export interface WsOptions {
   clientAddress(request: IncomingMessage): string;
   /** Called once per socket dropped because its client stopped reading (the metrics count them). */
   onDrop?(): void;
+  /** Called once per shared event written to its sockets: from its publication to the last write, and how many. */
+  onFanout?(fanout: { ms: number; writes: number }): void;
 }
 
 /** Close code for a user's connection beyond WS_MAX_CONNECTIONS_PER_USER (RFC 6455 1008 Policy Violation). */
@@ -92,8 +95,62 @@ function serverOnlyType(data: unknown): string | null {
   }
 }
 
+/**
+ * Shared `next` payloads. graphql-ws serializes each message itself (`onNext` returns an object, JSON.stringify'd
+ * per subscriber); for a result shared by many subscribers `onNext` instead returns an empty placeholder payload and
+ * files the frame under the placeholder's text, which the socket's `send` swaps for the frame: the payload is
+ * serialized once per event, and each socket's frame differs only by its id. An empty payload is never a real
+ * result (one always has `data` or `errors`), so no other message can match.
+ */
+const SHARED_PLACEHOLDER = Object.freeze({});
+const sharedFrames = new WeakMap<WebSocket, Map<string, string>>();
+
+function spliceSharedFrames(socket: WebSocket): void {
+  const frames = new Map<string, string>();
+  sharedFrames.set(socket, frames);
+  const send = socket.send.bind(socket) as (data: unknown, ...rest: unknown[]) => void;
+  socket.send = ((data: unknown, ...rest: unknown[]) => {
+    if (frames.size > 0 && typeof data === 'string') {
+      const frame = frames.get(data);
+      if (frame !== undefined) {
+        frames.delete(data);
+        return send(frame, ...rest);
+      }
+    }
+    return send(data, ...rest);
+  }) as WebSocket['send'];
+}
+
+/** How often finished fan-outs are reported, and how long after its last write an event's fan-out counts as done. */
+const FANOUT_REPORT_MS = 500;
+
 export function attachGraphqlWs(options: WsOptions) {
   const { core, log } = options;
+  // Publish-to-last-write per shared event (epoch ms), reported once its writes stopped.
+  const fanouts = new Map<object, { publishedAt: number; lastWrite: number; writes: number }>();
+  const reportFanouts = setInterval(() => {
+    const quiet = performance.timeOrigin + performance.now() - FANOUT_REPORT_MS;
+    for (const [event, fanout] of fanouts) {
+      if (fanout.lastWrite > quiet) continue;
+      fanouts.delete(event);
+      options.onFanout?.({ ms: fanout.lastWrite - fanout.publishedAt, writes: fanout.writes });
+    }
+  }, FANOUT_REPORT_MS);
+  reportFanouts.unref();
+  const sendShared = (socket: WebSocket, id: string, shared: { json: string; event: object }) => {
+    const quoted = JSON.stringify(id);
+    sharedFrames.get(socket)?.set(`{"id":${quoted},"type":"next","payload":{}}`, `{"id":${quoted},"type":"next","payload":${shared.json}}`);
+    const publishedAt = options.onFanout ? eventPublishedAt(shared.event) : undefined;
+    if (publishedAt !== undefined) {
+      const wrote = performance.timeOrigin + performance.now();
+      const fanout = fanouts.get(shared.event);
+      if (fanout) {
+        fanout.lastWrite = wrote;
+        fanout.writes += 1;
+      } else fanouts.set(shared.event, { publishedAt, lastWrite: wrote, writes: 1 });
+    }
+    return SHARED_PLACEHOLDER;
+  };
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes, handleProtocols });
   // Client faults graphql-ws would treat as its own internal errors (printed to the console, closed with 4500),
   // handled here first — this listener is registered before graphql-ws's own 'connection' listener:
@@ -119,6 +176,7 @@ export function attachGraphqlWs(options: WsOptions) {
     if (typeof admitted === 'string') return refuse(admitted);
     socket.once('close', () => anonymous.release(anonymousId));
     if (admitted) void admitted.then((cap) => cap && refuse(cap));
+    spliceSharedFrames(socket);
     const emit = socket.emit.bind(socket);
     socket.emit = ((event: string | symbol, ...args: unknown[]) => {
       const error = args[0] as { code?: unknown; message?: string } | undefined;
@@ -350,6 +408,9 @@ export function attachGraphqlWs(options: WsOptions) {
         }
         const admission = state(ctx).operations.get(id);
         if (admission?.kind !== 'admitted') return undefined;
+        // One execution shared by many subscribers: its payload was serialized once, and goes out with this id.
+        const shared = core.sharedPayload(result, admission);
+        if (shared) return sendShared(ctx.extra.socket, id, shared);
         return core.complete(result, admission, { final: admission.operation.operation !== 'subscription' });
       },
       onError(ctx, id, _payload, errors) {
@@ -395,6 +456,7 @@ export function attachGraphqlWs(options: WsOptions) {
     /** Closes every socket with 1001 Going Away and stops accepting new ones. */
     async close() {
       clearInterval(bufferCheck);
+      clearInterval(reportFanouts);
       options.server.off('upgrade', onUpgrade);
       await dispose.dispose();
     },

@@ -1,4 +1,4 @@
-import type { PubSub } from '@graphql-yoga/subscription';
+import type { PubSub } from '../../pubsub/pubsub.js';
 import type DataLoader from 'dataloader';
 import { isForeignKeyViolation, isUniqueViolation } from '../../db/errors.js';
 import type { ItemRow } from '../../db/tables.js';

@@ -1,4 +1,4 @@
-import type { PubSub } from '@graphql-yoga/subscription';
+import type { PubSub } from '../../pubsub/pubsub.js';
 import type { Authentication, Viewer } from '../../auth/identity.js';
 import type { Config } from '../../config.js';
 import type { JobRow } from '../../db/tables.js';

@@ -1,4 +1,4 @@
-import type { PubSub } from '@graphql-yoga/subscription';
+import type { PubSub } from '../../pubsub/pubsub.js';
 import type { Executor } from '../../db/client.js';
 import type { Authentication } from '../../auth/identity.js';
 import type { NotificationRow } from '../../db/tables.js';

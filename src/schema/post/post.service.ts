@@ -1,4 +1,4 @@
-import type { PubSub } from '@graphql-yoga/subscription';
+import type { PubSub } from '../../pubsub/pubsub.js';
 import type DataLoader from 'dataloader';
 import type { Authentication } from '../../auth/identity.js';
 import type { Database } from '../../db/client.js';

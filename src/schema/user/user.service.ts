@@ -1,4 +1,4 @@
-import type { PubSub } from '@graphql-yoga/subscription';
+import type { PubSub } from '../../pubsub/pubsub.js';
 import type { Authentication } from '../../auth/identity.js';
 import { hashPassword, verifyPassword } from '../../auth/passwords.js';
 import type { Role } from '../../auth/scopes.js';
