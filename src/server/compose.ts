@@ -74,7 +74,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   const pubsub = options.pubsub ?? createAppPubSub(config.redisUrl, (error, client) => logRedisError(error, client));
   const container = createContainer({ config, db: database.db, pubsub: pubsub.pubsub, jobHandlers: options.jobHandlers });
   const schema = await createSchema({ pubsub: pubsub.pubsub });
-  const contextBuilder = createContextBuilder(container);
+  const contextBuilder = createContextBuilder(container, { authCacheTtlMs: config.jwt.authCacheTtlMs });
   const policy = createOperationPolicy(schema, { introspection: config.introspection, limits: config.limits });
   const exposeStack = config.nodeEnv === 'development';
   // Production hides "Did you mean …?" hints: they let a caller map a schema whose introspection is off.
@@ -197,6 +197,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     () => sse.close(),
     () => fastify.close(),
     () => apollo.stop(),
+    () => contextBuilder.close(),
     () => container.close(),
     () => (options.pubsub ? undefined : pubsub.close()),
     () => database.close(),
