@@ -27,6 +27,8 @@ export interface AuthState {
   isActive: boolean;
   /** True when the token's session family has not been revoked and has not expired. */
   sessionLive: boolean;
+  /** When the live session expires (ms since the epoch); absent when it is not live. */
+  sessionExpiresAt?: number;
 }
 
 export class UserRepo {
