@@ -5,13 +5,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import fastifyCompress from '@fastify/compress';
-import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { GraphQLSchema } from 'graphql';
 import type { Config } from '../config.js';
 import { createContextBuilder } from '../schema/context.js';
 import { bootstrapAdmin } from '../schema/user/bootstrap.js';
 import type { DatabaseHandle } from '../db/client.js';
-import { loggerOptions } from '../log.js';
+import { boundLogger, loggerOptions, type RootLogger } from '../log.js';
 import { createAppPubSub, type AppPubSub, type RedisErrorHandler } from '../pubsub/pubsub.js';
 import { createContainer, type Container } from '../schema/container.js';
 import { createSchema } from '../schema/index.js';
@@ -110,6 +110,8 @@ export async function createApp(options: AppOptions): Promise<App> {
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    // `request.log` carries the request id in every line without a pino child per request (src/log.ts).
+    childLoggerFactory: (logger, bindings, options) => boundLogger(logger as unknown as RootLogger, bindings, options) as FastifyBaseLogger,
     forceCloseConnections: 'idle',
     return503OnClosing: true,
   });
