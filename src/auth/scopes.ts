@@ -123,7 +123,19 @@ export function grantScopes(role: Role, requested: readonly string[] | null | un
 const effective = new Map<string, ReadonlySet<string>>();
 const keys = new WeakMap<ReadonlySet<string>, string>();
 
+// A verified token's claims are reused while the token lives (src/auth/tokens.ts), so its scope list is one array:
+// the set for it is found by that array first, without joining the list into a key on every request.
+const byTokenScopes = new WeakMap<readonly string[], Partial<Record<Role, ReadonlySet<string>>>>();
+
 export function effectiveScopes(role: Role, tokenScopes: readonly string[]): ReadonlySet<string> {
+  let perRole = byTokenScopes.get(tokenScopes);
+  const known = perRole?.[role];
+  if (known) return known;
+  if (!perRole) byTokenScopes.set(tokenScopes, (perRole = {}));
+  return (perRole[role] = effectiveScopesByList(role, tokenScopes));
+}
+
+function effectiveScopesByList(role: Role, tokenScopes: readonly string[]): ReadonlySet<string> {
   const cacheKey = `${role}\u0000${tokenScopes.join(' ')}`;
   let scopes = effective.get(cacheKey);
   if (!scopes) {
