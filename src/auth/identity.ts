@@ -15,7 +15,8 @@
  * `invalidate` drops the user's entries: in the process that made the change, synchronously, before its mutation
  * returns; in every other process as the revocation arrives over the pub/sub. A lookup that was in flight while an
  * invalidation happened is used once but not kept, so it cannot put back what the invalidation removed. A failed
- * lookup (inactive, unknown, revoked) is never kept: the next request reads the row again.
+ * lookup (inactive, unknown, revoked) is never kept: the next request reads the row again. Only a change made behind
+ * the application's back (SQL by hand) waits for the entry to expire.
  */
 import DataLoader from 'dataloader';
 import { LRUCache } from 'lru-cache';
@@ -84,8 +85,8 @@ export const DEFAULT_AUTH_CACHE_TTL_MS = 1_000;
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
 
 export function createAuthenticator(deps: AuthenticatorDeps) {
-  // The loader keeps nothing (the short cache below is separate): each load reads the row afresh; concurrent loads in one tick (a broadcast event reaching many
-  // subscribers, parallel requests) share one query.
+  // The loader itself keeps nothing (the short cache is `lookup`'s): each load reads the row afresh; concurrent loads
+  // in one tick (a broadcast event reaching many subscribers, parallel requests) share one query.
   const authStates = new DataLoader<{ userId: string; sessionId: string }, AuthState, string>((keys) => deps.authStates(keys), {
     cache: false,
     maxBatchSize: 500,
