@@ -83,6 +83,8 @@ export interface Config {
     audience: string;
     accessTtlSeconds: number;
     refreshTtlSeconds: number;
+    /** How long a successful user + session check is reused (AUTH_CACHE_TTL_MS); 0: never (src/auth/identity.ts). */
+    authCacheTtlMs: number;
   };
   admin: { email: string | null; password: string | null };
   /** Password checks allowed per account, and per client address, per window (see src/auth/login-limiter.ts). */
@@ -512,6 +514,7 @@ export function loadConfig(env: Env = process.env): Config {
           ? int(env, 'ACCESS_TOKEN_TTL_SECONDS', 1_800, 1, 24 * 60 * 60)
           : int(env, 'ACCESS_TOKEN_TTL_MINUTES', 30, 1, 24 * 60) * 60,
       refreshTtlSeconds: int(env, 'REFRESH_TOKEN_TTL_DAYS', 7, 1, 365) * 24 * 60 * 60,
+      authCacheTtlMs: int(env, 'AUTH_CACHE_TTL_MS', 1_000, 0, 10_000),
     },
     admin: { email: adminEmail, password: adminPassword },
     loginRateLimit: {

@@ -192,3 +192,83 @@ export function loggerOptions(level: string, stream?: { write(line: string): voi
     ...(stream ? { stream } : {}),
   } satisfies LoggerOptions & { stream?: { write(line: string): void } };
 }
+
+type LevelName = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+
+/** What `boundLogger` needs of the logger it writes through: pino's own. */
+export interface RootLogger extends Logger {
+  levels: { values: Record<string, number> };
+  child(bindings: Bindings, options?: { level?: string }): Logger;
+}
+
+/**
+ * A logger that writes through `root` with `bindings` merged into each line, instead of a pino child: Fastify makes
+ * one logger per request (with the request id) and the context one more per signed-in operation (with the user id),
+ * and a pino child serializes its bindings when it is made, whether or not anything is then logged, which costs more
+ * than the lines most requests write. The lines are the same fields (`requestId`, `userId`, then the call's own); a
+ * call below the level costs nothing. A level more verbose than the root's (a route's `logLevel: 'debug'` under
+ * LOG_LEVEL=info) needs pino's own child, which `boundLogger` then returns.
+ */
+export function boundLogger(root: RootLogger, bindings: Bindings, options: { level?: string } = {}): Logger {
+  const values = root.levels.values;
+  if (options.level !== undefined && (values[options.level] ?? Infinity) < (values[root.level] ?? Infinity)) {
+    return root.child(bindings, options);
+  }
+  return new BoundLogger(root, bindings, options.level ?? null);
+}
+
+class BoundLogger {
+  constructor(
+    private readonly root: RootLogger,
+    private readonly bindings: Bindings,
+    private ownLevel: string | null,
+  ) {}
+
+  get level(): string {
+    return this.ownLevel ?? this.root.level;
+  }
+
+  set level(level: string) {
+    this.ownLevel = level;
+  }
+
+  child(bindings: Bindings, options: { level?: string } = {}): Logger {
+    return boundLogger(this.root, { ...this.bindings, ...bindings }, { level: options.level ?? this.ownLevel ?? undefined });
+  }
+
+  silent(): void {}
+
+  /** pino's call forms: (object, message?, ...args), (error, message?, ...args) and (message, ...args). */
+  private write(level: LevelName, args: unknown[]): void {
+    const values = this.root.levels.values;
+    if (values[level]! < (values[this.level] ?? Infinity)) return;
+    const [first, ...rest] = args;
+    const log = this.root[level] as (...call: unknown[]) => void;
+    if (first instanceof Error) {
+      log.call(this.root, { ...this.bindings, err: first }, ...(rest.length > 0 ? rest : [first.message]));
+    } else if (typeof first === 'object' && first !== null) {
+      log.call(this.root, { ...this.bindings, ...first }, ...rest);
+    } else {
+      log.call(this.root, this.bindings, ...args);
+    }
+  }
+
+  fatal(...args: unknown[]): void {
+    this.write('fatal', args);
+  }
+  error(...args: unknown[]): void {
+    this.write('error', args);
+  }
+  warn(...args: unknown[]): void {
+    this.write('warn', args);
+  }
+  info(...args: unknown[]): void {
+    this.write('info', args);
+  }
+  debug(...args: unknown[]): void {
+    this.write('debug', args);
+  }
+  trace(...args: unknown[]): void {
+    this.write('trace', args);
+  }
+}

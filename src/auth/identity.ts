@@ -7,8 +7,19 @@
  * The user row is read on every request/operation/event (one indexed lookup, batched across concurrent callers), so
  * deactivating a user, demoting them or revoking a session takes effect at once rather than when the token expires.
  * Services take an `Authentication`; they never see a request or a socket.
+ *
+ * A successful lookup (active user, live session) is reused for a short while (AUTH_CACHE_TTL_MS, 1 s by default;
+ * never past the session's own expiry), because a client sends many requests a second with one token and the row
+ * rarely changes. What could change it is always followed by a revocation (src/realtime/live-sessions.ts: logout,
+ * logoutAll, revokeSession, deactivation, role or password change, deletion, a reused refresh token), and
+ * `invalidate` drops the user's entries: in the process that made the change, synchronously, before its mutation
+ * returns; in every other process as the revocation arrives over the pub/sub. A lookup that was in flight while an
+ * invalidation happened is used once but not kept, so it cannot put back what the invalidation removed. A failed
+ * lookup (inactive, unknown, revoked) is never kept: the next request reads the row again. Only a change made behind
+ * the application's back (SQL by hand) waits for the entry to expire.
  */
 import DataLoader from 'dataloader';
+import { LRUCache } from 'lru-cache';
 import { effectiveScopes, type Role } from './scopes.js';
 import { InvalidTokenError, type AccessClaims } from './tokens.js';
 
@@ -50,12 +61,21 @@ export interface AuthState {
   isActive: boolean;
   /** True when the token's session family has not been revoked and has not expired. */
   sessionLive: boolean;
+  /** When the live session expires (ms since the epoch), if known: a cached state is not used past it. */
+  sessionExpiresAt?: number;
+}
+
+/** Which users' cached states to drop (a revocation names one user, and possibly one session). */
+export interface Invalidation {
+  userId: string;
 }
 
 export interface AuthenticatorDeps {
   verifyAccessToken(token: string): Promise<AccessClaims>;
   /** The states of these (user, session) pairs, in key order. */
   authStates(keys: readonly { userId: string; sessionId: string }[]): Promise<AuthState[]>;
+  /** How long a successful lookup is reused (ms); 0 reads the row on every request. */
+  cacheTtlMs?: number;
 }
 
 /**
@@ -67,29 +87,52 @@ export interface EventChecks {
   tokens: Map<string, Promise<Authentication>>;
 }
 
+/** Cached (user, session) states: one entry per signed-in client, about 200 bytes each. */
+const AUTH_CACHE_MAX = 10_000;
+export const DEFAULT_AUTH_CACHE_TTL_MS = 1_000;
+
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
 
 export function createAuthenticator(deps: AuthenticatorDeps) {
-  // No cache: each load reads the row afresh; concurrent loads in one tick (a broadcast event reaching many
-  // subscribers, parallel requests) share one query.
+  // The loader itself keeps nothing (the short cache is `lookup`'s): each load reads the row afresh; concurrent loads
+  // in one tick (a broadcast event reaching many subscribers, parallel requests) share one query.
   const authStates = new DataLoader<{ userId: string; sessionId: string }, AuthState, string>((keys) => deps.authStates(keys), {
     cache: false,
     maxBatchSize: 500,
   });
+
+  const ttlMs = deps.cacheTtlMs ?? DEFAULT_AUTH_CACHE_TTL_MS;
+  const cache = ttlMs > 0 ? new LRUCache<string, AuthState>({ max: AUTH_CACHE_MAX, ttl: ttlMs }) : null;
+  // Bumped by every invalidation: a lookup that started before one is not cached (it may have read the old row).
+  let generation = 0;
+  const cacheKey = (userId: string, sessionId: string) => `${userId}\u0000${sessionId}`;
+
+  async function lookup(userId: string, sessionId: string): Promise<AuthState> {
+    if (!cache) return authStates.load({ userId, sessionId });
+    const key = cacheKey(userId, sessionId);
+    const cached = cache.get(key);
+    if (cached && (cached.sessionExpiresAt === undefined || cached.sessionExpiresAt > Date.now())) return cached;
+    const started = generation;
+    const state = await authStates.load({ userId, sessionId });
+    if (state.isActive && state.sessionLive && generation === started) {
+      const untilExpiry = state.sessionExpiresAt === undefined ? ttlMs : state.sessionExpiresAt - Date.now();
+      if (untilExpiry > 0) cache.set(key, state, { ttl: Math.min(ttlMs, Math.ceil(untilExpiry)) });
+    }
+    return state;
+  }
 
   /**
    * The viewer of still-valid claims, read as they are now. `shared` holds the checks of one subscription event: its
    * subscribers of one (user, session) share one read, and those of one token one whole check.
    */
   async function fromClaims(claims: AccessClaims, shared?: EventChecks): Promise<Authentication> {
-    const key = { userId: claims.sub, sessionId: claims.sid };
     let read: Promise<AuthState> | undefined;
     if (shared) {
-      const sharedKey = `${claims.sub}\u0000${claims.sid}`;
+      const sharedKey = cacheKey(claims.sub, claims.sid);
       read = shared.states.get(sharedKey);
-      if (!read) shared.states.set(sharedKey, (read = authStates.load(key)));
+      if (!read) shared.states.set(sharedKey, (read = lookup(claims.sub, claims.sid)));
     }
-    const state = await (read ?? authStates.load(key));
+    const state = await (read ?? lookup(claims.sub, claims.sid));
     if (!state.isActive) throw new AuthenticationError('inactive or unknown user');
     if (!state.sessionLive) throw new AuthenticationError('session revoked or expired');
     const role = state.role as Role;
@@ -129,6 +172,14 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
       let check = shared.tokens.get(tokenKey);
       if (!check) shared.tokens.set(tokenKey, (check = fromClaims(claims, shared)));
       return check;
+    },
+
+    /** Drops the cached states of a user whose account or sessions changed; synchronous. */
+    invalidate({ userId }: Invalidation): void {
+      generation += 1;
+      if (!cache) return;
+      const prefix = cacheKey(userId, '');
+      for (const key of [...cache.keys()]) if (key.startsWith(prefix)) cache.delete(key);
     },
   };
 }

@@ -123,14 +123,19 @@ export function grantScopes(role: Role, requested: readonly string[] | null | un
 const effective = new Map<string, ReadonlySet<string>>();
 const keys = new WeakMap<ReadonlySet<string>, string>();
 
-/** The same per scope list as a token's claims hold it: a connection's claims object is checked at every event. */
-const byList = new WeakMap<readonly string[], Partial<Record<Role, ReadonlySet<string>>>>();
+// A verified token's claims are reused while the token lives (src/auth/tokens.ts), so its scope list is one array:
+// the set for it is found by that array first, without joining the list into a key on every request.
+const byTokenScopes = new WeakMap<readonly string[], Partial<Record<Role, ReadonlySet<string>>>>();
 
 export function effectiveScopes(role: Role, tokenScopes: readonly string[]): ReadonlySet<string> {
-  let perRole = byList.get(tokenScopes);
+  let perRole = byTokenScopes.get(tokenScopes);
   const known = perRole?.[role];
   if (known) return known;
-  if (!perRole) byList.set(tokenScopes, (perRole = {}));
+  if (!perRole) byTokenScopes.set(tokenScopes, (perRole = {}));
+  return (perRole[role] = effectiveScopesByList(role, tokenScopes));
+}
+
+function effectiveScopesByList(role: Role, tokenScopes: readonly string[]): ReadonlySet<string> {
   const cacheKey = `${role}\u0000${tokenScopes.join(' ')}`;
   let scopes = effective.get(cacheKey);
   if (!scopes) {
@@ -140,7 +145,6 @@ export function effectiveScopes(role: Role, tokenScopes: readonly string[]): Rea
     if (effective.size >= 1_000) effective.clear();
     effective.set(cacheKey, scopes);
   }
-  perRole[role] = scopes;
   return scopes;
 }
 

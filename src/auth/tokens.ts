@@ -4,9 +4,18 @@
  * Verification pins the algorithm, issuer, audience, `typ` and kid, and requires every claim we issue, so `alg: none`,
  * HS/RS confusion (a token HMAC-signed with the public key), tokens of other issuers or audiences, and refresh tokens
  * presented as access tokens are all refused (RFC 8725 §3.1, §3.8, §3.11).
+ *
+ * Verifying a signature is most of what authenticating a request costs (an HMAC through WebCrypto, or an EdDSA/ES256/
+ * RS256 check), and a client sends the same token for its whole life. A token that passed every check is remembered,
+ * by its whole text, until its `exp` (plus the clock tolerance jose applies): the same string again is the same
+ * signed bytes, so it needs no second check; a token differing in any byte (forged, altered, re-signed) is a miss and
+ * goes through jose. Only successes are remembered; the cache is bounded (LRU), so a flood of distinct tokens only
+ * costs what it always cost. What a token cannot say — whether its user is still active, its session still live —
+ * is checked on every request by src/auth/identity.ts.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT, type JWTHeaderParameters } from 'jose';
+import { LRUCache } from 'lru-cache';
 import type { Config } from '../config.js';
 import { loadSigningKeys, type SigningKeys } from './keys.js';
 
@@ -14,6 +23,8 @@ import { loadSigningKeys, type SigningKeys } from './keys.js';
 const ACCESS_TOKEN_TYPE = 'at+jwt';
 const REFRESH_TOKEN_PREFIX = 'ohr_';
 const CLOCK_TOLERANCE_SECONDS = 5;
+/** Verified tokens remembered: about 1 KB each (the token text and its claims). */
+const VERIFIED_CACHE_MAX = 10_000;
 
 export interface AccessClaims {
   /** User id (uuid). */
@@ -40,6 +51,8 @@ export interface IssuedAccessToken {
 
 export class TokenService {
   private keysPromise: Promise<SigningKeys> | null = null;
+  /** Claims of tokens that passed verification, by token text, each until its expiry (see the header). */
+  private readonly verified = new LRUCache<string, AccessClaims>({ max: VERIFIED_CACHE_MAX });
 
   constructor(private readonly config: Pick<Config, 'jwt' | 'dataDir'>) {}
 
@@ -64,6 +77,19 @@ export class TokenService {
   }
 
   async verifyAccessToken(token: string): Promise<AccessClaims> {
+    const known = this.verified.get(token);
+    if (known !== undefined) {
+      // lru-cache drops an entry past its ttl lazily; the expiry is checked here too, as jose would.
+      if ((known.exp + CLOCK_TOLERANCE_SECONDS) * 1_000 > Date.now()) return known;
+      this.verified.delete(token);
+    }
+    const claims = await this.verifyWithJose(token);
+    const ttl = (claims.exp + CLOCK_TOLERANCE_SECONDS) * 1_000 - Date.now();
+    if (ttl > 0) this.verified.set(token, claims, { ttl: Math.ceil(ttl) });
+    return claims;
+  }
+
+  private async verifyWithJose(token: string): Promise<AccessClaims> {
     const keys = await this.keys();
     try {
       const { payload } = await jwtVerify(
@@ -87,7 +113,8 @@ export class TokenService {
       }
       // jose accepts an `iat` in the future; a token issued later than now was not issued by us.
       if (typeof iat !== 'number' || iat > Date.now() / 1000 + CLOCK_TOLERANCE_SECONDS) throw new InvalidTokenError('not yet valid');
-      return { sub, sid, scopes: scope === '' ? [] : scope.split(' '), exp: exp as number, jti };
+      // Frozen: the same object is handed to every request that presents this token.
+      return Object.freeze({ sub, sid, scopes: Object.freeze(scope === '' ? [] : scope.split(' ')) as string[], exp: exp as number, jti });
     } catch (error) {
       if (error instanceof InvalidTokenError) throw error;
       if (error instanceof joseErrors.JOSEError) throw new InvalidTokenError(error.code);

@@ -76,6 +76,7 @@ export class LiveSessions {
   /** Last operation or event per session seen by this process. Bounded: cleared past the cap (only a display value). */
   private readonly activity = new Map<string, number>();
   private readonly recent: Array<{ revocation: SessionRevocation; at: number }> = [];
+  private readonly listeners = new Set<(revocation: SessionRevocation) => void>();
   private readonly listening: Promise<void>;
   private readonly stop: () => void;
 
@@ -143,9 +144,22 @@ export class LiveSessions {
     return true;
   }
 
-  /** Publishes a revocation to every process (this one included); resolves once it was published. */
+  /**
+   * Publishes a revocation to every process (this one included); resolves once it was published. This process's
+   * listeners hear it first, synchronously, so what they cache is dropped before the revoking mutation returns.
+   */
   async revoke(revocation: SessionRevocation): Promise<void> {
+    this.notify(revocation);
     await this.deps.pubsub.publish(Topic.SessionRevoked, revocation);
+  }
+
+  /**
+   * Calls `listener` with every revocation: synchronously for this process's own (in `revoke`), and as each
+   * arrives over the pub/sub from any process (this one's again included). The identity cache listens.
+   */
+  onRevocation(listener: (revocation: SessionRevocation) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /** Records an operation on a session (for `sessions`' last activity). */
@@ -176,6 +190,7 @@ export class LiveSessions {
 
   /** Closes this process's connections that a revocation names. */
   private apply(revocation: SessionRevocation): void {
+    this.notify(revocation);
     const now = Date.now();
     while (this.recent.length > 0 && this.recent[0]!.at < now - RECENT_MS) this.recent.shift();
     this.recent.push({ revocation, at: now });
@@ -183,6 +198,10 @@ export class LiveSessions {
       const entry = this.entries.get(id);
       if (entry && matches(revocation, entry.connection)) this.end(entry, revocation.reason);
     }
+  }
+
+  private notify(revocation: SessionRevocation): void {
+    for (const listener of this.listeners) listener(revocation);
   }
 
   private end(entry: Entry, reason: string): void {

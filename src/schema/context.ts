@@ -6,6 +6,7 @@
 import type { Logger } from '../log.js';
 import { ANONYMOUS, AuthenticationError, createAuthenticator, type Authentication, type EventChecks } from '../auth/identity.js';
 import type { AccessClaims } from '../auth/tokens.js';
+import { Topic } from '../pubsub/topics.js';
 import type { Container, Loaders, Services } from './container.js';
 
 export type Transport = 'http' | 'ws' | 'sse';
@@ -31,15 +32,37 @@ export interface ContextRequest {
   onRevoked?: (reason: string) => void;
 }
 
-export function createContextBuilder(container: Container) {
+export interface ContextBuilderOptions {
+  /** How long a successful user + session lookup is reused, ms (AUTH_CACHE_TTL_MS); 0 reads it on every request. */
+  authCacheTtlMs?: number;
+}
+
+export function createContextBuilder(container: Container, options: ContextBuilderOptions = {}) {
   const authenticator = createAuthenticator({
     verifyAccessToken: (token) => container.services.tokens.verifyAccessToken(token),
     authStates: (keys) => container.repos.users.authStates(keys),
+    cacheTtlMs: options.authCacheTtlMs,
   });
+  // Every revocation (logout, role change, deactivation, deletion, revoked session…) drops the user's cached identity:
+  // this process's synchronously before its mutation returns, other processes' as it arrives over the pub/sub.
+  const stopRevocations = container.services.realtime.sessions.onRevocation((revocation) => authenticator.invalidate(revocation));
+  // A profile change (a new username) is not a revocation; it is dropped as its `userUpdated` event arrives.
+  const userUpdates = container.pubsub.subscribe(Topic.UserUpdated)[Symbol.asyncIterator]();
+  void (async () => {
+    for (let next = await userUpdates.next(); !next.done; next = await userUpdates.next()) {
+      authenticator.invalidate({ userId: next.value.user.id });
+    }
+  })().catch(() => {});
   const revocations = new WeakMap<Context, (reason: string) => void>();
 
   return {
     authenticate: authenticator.authenticate,
+
+    /** Stops listening for invalidations (at shutdown). */
+    close(): void {
+      stopRevocations();
+      void userUpdates.return?.();
+    },
 
     build(request: ContextRequest): Context {
       const { authentication } = request;

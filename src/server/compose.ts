@@ -5,13 +5,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import fastifyCompress from '@fastify/compress';
-import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { GraphQLSchema } from 'graphql';
 import type { Config } from '../config.js';
 import { createContextBuilder } from '../schema/context.js';
 import { bootstrapAdmin } from '../schema/user/bootstrap.js';
 import type { DatabaseHandle } from '../db/client.js';
-import { loggerOptions } from '../log.js';
+import { boundLogger, loggerOptions, type RootLogger } from '../log.js';
 import { createAppPubSub, type AppPubSub, type RedisErrorHandler } from '../pubsub/pubsub.js';
 import { createContainer, type Container } from '../schema/container.js';
 import { createSchema } from '../schema/index.js';
@@ -75,7 +75,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     options.pubsub ?? createAppPubSub(config.redisUrl, (error, client) => logRedisError(error, client), { prefix: config.redisPrefix });
   const container = createContainer({ config, db: database.db, pubsub: pubsub.pubsub, jobHandlers: options.jobHandlers });
   const schema = await createSchema({ pubsub: pubsub.pubsub });
-  const contextBuilder = createContextBuilder(container);
+  const contextBuilder = createContextBuilder(container, { authCacheTtlMs: config.jwt.authCacheTtlMs });
   const policy = createOperationPolicy(schema, { introspection: config.introspection, limits: config.limits });
   const exposeStack = config.nodeEnv === 'development';
   // Production hides "Did you mean …?" hints: they let a caller map a schema whose introspection is off.
@@ -111,6 +111,8 @@ export async function createApp(options: AppOptions): Promise<App> {
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    // `request.log` carries the request id in every line without a pino child per request (src/log.ts).
+    childLoggerFactory: (logger, bindings, options) => boundLogger(logger as unknown as RootLogger, bindings, options) as FastifyBaseLogger,
     forceCloseConnections: 'idle',
     return503OnClosing: true,
   });
@@ -198,6 +200,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     () => sse.close(),
     () => fastify.close(),
     () => apollo.stop(),
+    () => contextBuilder.close(),
     () => container.close(),
     () => unobserve(),
     () => (options.pubsub ? undefined : pubsub.close()),

@@ -9,7 +9,7 @@
 import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 
 /** Headers a browser client may send and read across origins. */
 const ALLOWED_HEADERS = ['authorization', 'content-type', 'apollo-require-preflight', 'x-apollo-operation-name', 'x-request-id'];
@@ -90,6 +90,30 @@ export function isAllowedWebSocketOrigin(origin: string | undefined, host: strin
   }
 }
 
+/** The security headers' options: helmet's defaults with `X-Frame-Options: DENY`; the CSP is set per response below. */
+export const HELMET_OPTIONS = { global: true, contentSecurityPolicy: false, xFrameOptions: { action: 'deny' } } as const;
+
+/**
+ * The headers @fastify/helmet sets with HELMET_OPTIONS, names as it spells them, in its order. With these options
+ * they are constants, yet the plugin rebuilds helmet's middleware from its options on every request (and adds an async
+ * hook); they are read once here, from the plugin itself on a throwaway instance, and replayed on every response, so
+ * the bytes on the wire stay the plugin's.
+ */
+export async function helmetHeaders(): Promise<Array<[string, string]>> {
+  const probe = Fastify({ logger: false });
+  let headers: Array<[string, string]> = [];
+  await probe.register(helmet, HELMET_OPTIONS);
+  probe.addHook('onRequest', async (_request, reply) => {
+    // getRawHeaderNames (Node 15.13+) keeps the spelling; @types/node does not declare it on ServerResponse.
+    const raw = reply.raw as typeof reply.raw & { getRawHeaderNames(): string[] };
+    headers = raw.getRawHeaderNames().map((name) => [name, String(raw.getHeader(name))]);
+  });
+  probe.get('/', async () => '');
+  await probe.inject('/');
+  await probe.close();
+  return headers;
+}
+
 export async function registerSecurity(fastify: FastifyInstance, options: { corsOrigins: readonly string[] }): Promise<void> {
   const anyOrigin = options.corsOrigins.includes('*');
   await fastify.register(cors, {
@@ -101,10 +125,11 @@ export async function registerSecurity(fastify: FastifyInstance, options: { cors
     exposedHeaders: EXPOSED_HEADERS,
     maxAge: 600, // s a browser may cache a preflight
   });
-  await fastify.register(helmet, {
-    global: true,
-    contentSecurityPolicy: false, // set below, per kind of response
-    xFrameOptions: { action: 'deny' },
+  const securityHeaders = await helmetHeaders();
+  fastify.addHook('onRequest', (_request, reply, done) => {
+    // On the raw response, as helmet sets them: before Fastify's own headers, in the same order and spelling.
+    for (const [name, value] of securityHeaders) reply.raw.setHeader(name, value);
+    done();
   });
   fastify.addHook('onSend', async (_request, reply, payload) => {
     // A page that brings its own, narrower policy (the dashboard) keeps it.

@@ -70,7 +70,8 @@ export interface Edge<T> {
 }
 
 export interface Connection<T> {
-  edges: Edge<T>[];
+  /** A getter, like the cursors in it and in `pageInfo`: encoded only when selected. */
+  readonly edges: Edge<T>[];
   nodes: T[];
   pageInfo: PageInfo;
   /** A getter: the count query runs only when the field is selected, and at most once. */
@@ -264,16 +265,33 @@ export function toConnection<Row, T>(
   const more = rows.length > page.limit;
   const slice = more ? rows.slice(0, page.limit) : rows;
   if (page.backward) slice.reverse();
-  const edges = slice.map((row) => ({ cursor: encodeCursor(sort.valueOf(row), sort.idOf(row)), node: toNode(row) }));
+  const nodes = slice.map(toNode);
+  // Cursors are encoded only when selected (a page read through `nodes` needs none), each at most once; `edges` and
+  // the page's cursors are getters for that reason, like `totalCount`.
+  const cursors: Array<string | undefined> = [];
+  const cursorAt = (index: number): string => (cursors[index] ??= encodeCursor(sort.valueOf(slice[index]!), sort.idOf(slice[index]!)));
+  let edges: Edge<T>[] | undefined;
   let counted: Promise<number> | undefined;
+  const last = slice.length - 1;
   return {
-    edges,
-    nodes: edges.map((edge) => edge.node),
+    get edges() {
+      return (edges ??= nodes.map((node, index) => ({
+        node,
+        get cursor() {
+          return cursorAt(index);
+        },
+      })));
+    },
+    nodes,
     pageInfo: {
       hasNextPage: page.backward ? page.before !== null : more,
       hasPreviousPage: page.backward ? more : page.after !== null,
-      startCursor: edges[0]?.cursor ?? null,
-      endCursor: edges.at(-1)?.cursor ?? null,
+      get startCursor() {
+        return last >= 0 ? cursorAt(0) : null;
+      },
+      get endCursor() {
+        return last >= 0 ? cursorAt(last) : null;
+      },
     },
     get totalCount() {
       return (counted ??= count());

@@ -28,6 +28,8 @@ export interface AuthState {
   isActive: boolean;
   /** True when the token's session family has not been revoked and has not expired. */
   sessionLive: boolean;
+  /** When the live session expires (ms since the epoch); absent when it is not live. */
+  sessionExpiresAt?: number;
 }
 
 export class UserRepo {
@@ -75,30 +77,43 @@ export class UserRepo {
     const sessionIds = [...new Set(keys.map((key) => key.sessionId))];
     const now = new Date();
     const rows = await this.db
-      .select({ id: users.id, username: users.username, role: users.role, isActive: users.isActive, familyId: sessions.familyId })
+      .select({
+        id: users.id,
+        username: users.username,
+        role: users.role,
+        isActive: users.isActive,
+        familyId: sessions.familyId,
+        expiresAt: sessions.expiresAt,
+      })
       .from(users)
       .leftJoin(
         sessions,
         and(eq(sessions.userId, users.id), inArray(sessions.familyId, sessionIds), isNull(sessions.revokedAt), gt(sessions.expiresAt, now)),
       )
       .where(inArray(users.id, userIds));
-    // A broadcast event batches hundreds of keys: group once instead of scanning every row for every key.
-    const byUser = new Map<string, { first: (typeof rows)[number]; families: Set<string | null> }>();
+    // A broadcast event batches hundreds of keys: group once instead of scanning every row for every key. Per live
+    // family, its latest expiry (a family has a row per rotation): until then the session stays live unless revoked.
+    const byUser = new Map<string, { first: (typeof rows)[number]; families: Map<string, number> }>();
     for (const row of rows) {
-      const entry = byUser.get(row.id);
-      if (entry) entry.families.add(row.familyId);
-      else byUser.set(row.id, { first: row, families: new Set([row.familyId]) });
+      let entry = byUser.get(row.id);
+      if (!entry) byUser.set(row.id, (entry = { first: row, families: new Map() }));
+      if (row.familyId !== null && row.expiresAt !== null) {
+        const expiresAt = row.expiresAt.getTime();
+        if (expiresAt > (entry.families.get(row.familyId) ?? 0)) entry.families.set(row.familyId, expiresAt);
+      }
     }
     return keys.map(({ userId, sessionId }) => {
       const entry = byUser.get(userId);
       if (!entry) return { id: userId, username: '', role: 'USER', isActive: false, sessionLive: false, sessionId };
       const { first, families } = entry;
+      const sessionExpiresAt = families.get(sessionId);
       return {
         id: first.id,
         username: first.username,
         role: first.role,
         isActive: first.isActive,
-        sessionLive: families.has(sessionId),
+        sessionLive: sessionExpiresAt !== undefined,
+        ...(sessionExpiresAt !== undefined ? { sessionExpiresAt } : {}),
         sessionId,
       };
     });

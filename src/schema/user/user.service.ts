@@ -145,14 +145,21 @@ export class UserService {
     }
   }
 
-  /** Sets the flag without the API's rules (tests and tooling); the context builder sees it at the next request. */
-  setActive(userId: string, isActive: boolean): Promise<UserRow | null> {
-    return this.deps.repo.setActive(userId, isActive);
+  /**
+   * Sets the flag without the API's rules (tests and tooling). The deactivation is revoked like the API's (the user's
+   * connections close and every process's identity cache drops the user), so the next request sees it.
+   */
+  async setActive(userId: string, isActive: boolean): Promise<UserRow | null> {
+    const row = await this.deps.repo.setActive(userId, isActive);
+    if (row && !isActive) await this.deps.live.revoke({ userId, reason: CloseReason.DEACTIVATED });
+    return row;
   }
 
-  /** Sets the role without the API's rules (tests and tooling). */
-  setRole(userId: string, role: Role): Promise<UserRow | null> {
-    return this.deps.repo.setRole(userId, role);
+  /** Sets the role without the API's rules (tests and tooling); revoked like the API's change, for the same reason. */
+  async setRole(userId: string, role: Role): Promise<UserRow | null> {
+    const row = await this.deps.repo.setRole(userId, role);
+    if (row) await this.deps.live.revoke({ userId, reason: CloseReason.ROLE_CHANGED });
+    return row;
   }
 
   /** Every account matching the filter, in the given order (newest first by default). */
