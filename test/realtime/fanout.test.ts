@@ -13,8 +13,9 @@ import { until } from './helpers.js';
 let server: TestServer;
 let admin: TestUser;
 beforeAll(async () => {
-  // Twenty sockets of one user: past the default per-user cap.
-  server = await startServer({ WS_MAX_CONNECTIONS_PER_USER: '50' });
+  // Twenty sockets of one user: past the default per-user cap. No identity cache, so the reads counted are the
+  // event's own and not served by it.
+  server = await startServer({ WS_MAX_CONNECTIONS_PER_USER: '50', AUTH_CACHE_TTL_MS: '0' });
   admin = await createUser(server, { role: 'ADMIN' });
 });
 afterAll(() => server?.close());
