@@ -3,43 +3,16 @@
  * on the same port and path, plain graphql-ws (the fan-out baseline). Same schema, context builder and SQL as OpsHub.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { execute, GraphQLError, parse, specifiedRules, validate, type DocumentNode } from 'graphql';
+import { execute } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
+import { documentCache, readBody, send } from './http-kit.js';
 import { benchPort, createStack, exitOnSignals } from './stack.js';
 
 const stack = await createStack();
 const { schema } = stack;
 
-const documents = new Map<string, DocumentNode>();
-function prepare(query: string): { document: DocumentNode } | { errors: readonly GraphQLError[] } {
-  const cached = documents.get(query);
-  if (cached) return { document: cached };
-  let document: DocumentNode;
-  try {
-    document = parse(query);
-  } catch (error) {
-    if (error instanceof GraphQLError) return { errors: [error] };
-    throw error;
-  }
-  const errors = validate(schema, document, specifiedRules);
-  if (errors.length > 0) return { errors };
-  if (documents.size >= 1_000) documents.delete(documents.keys().next().value!);
-  documents.set(query, document);
-  return { document };
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  const json = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json) });
-  res.end(json);
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
+const prepare = documentCache(schema);
 
 async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (req.method !== 'POST' || req.url !== '/graphql') return send(res, 404, { errors: [{ message: 'Not found' }] });

@@ -20,18 +20,14 @@ import {
   GraphQLError,
   GraphQLObjectType,
   GraphQLScalarType,
-  parse,
-  specifiedRules,
-  validate,
-  type DocumentNode,
   type GraphQLFieldResolver,
   type GraphQLInterfaceType,
 } from 'graphql';
-import { errors as joseErrors, jwtVerify } from 'jose';
 import postgres from 'postgres';
 import { loadSigningKeys } from '../../src/auth/keys.js';
 import { effectiveScopes, type Role } from '../../src/auth/scopes.js';
 import { loadConfig } from '../../src/config.js';
+import { documentCache, readBody, send, verifyBearer } from './http-kit.js';
 import { benchPort } from './port.js';
 
 const config = loadConfig();
@@ -72,8 +68,6 @@ const placeholders = (from: number, count: number) => Array.from({ length: count
 // Identity: the checks of src/auth/tokens.ts and src/auth/identity.ts.
 
 const keys = await loadSigningKeys(config);
-const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
-const CLOCK_TOLERANCE_SECONDS = 5;
 
 interface Viewer {
   id: string;
@@ -119,32 +113,10 @@ const authLoader = new DataLoader<AuthKey, AuthState, string>(authStates, { cach
 
 async function authenticate(authorization: string | undefined): Promise<Viewer | null> {
   if (!authorization || authorization.trim() === '') return null;
-  const match = BEARER.exec(authorization.trim());
-  if (!match) throw new Unauthenticated('malformed authorization');
-  let payload: Record<string, unknown>;
-  try {
-    ({ payload } = await jwtVerify(
-      match[1]!,
-      (header) => {
-        if (header.kid !== keys.kid) throw new Unauthenticated('unknown key id');
-        return keys.verificationKey;
-      },
-      {
-        algorithms: [keys.alg],
-        issuer: config.jwt.issuer,
-        audience: config.jwt.audience,
-        typ: 'at+jwt',
-        requiredClaims: ['sub', 'sid', 'scope', 'iat', 'exp', 'jti'],
-        clockTolerance: CLOCK_TOLERANCE_SECONDS,
-      },
-    ));
-  } catch (error) {
-    if (error instanceof Unauthenticated || error instanceof joseErrors.JOSEError) throw new Unauthenticated('invalid token');
-    throw error;
-  }
-  const { sub, sid, scope, iat } = payload;
+  const payload = await verifyBearer(authorization, keys, config);
+  if (!payload) throw new Unauthenticated('invalid token');
+  const { sub, sid, scope } = payload as Record<string, unknown>;
   if (typeof sub !== 'string' || typeof sid !== 'string' || typeof scope !== 'string') throw new Unauthenticated('malformed claims');
-  if (typeof iat !== 'number' || iat > Date.now() / 1000 + CLOCK_TOLERANCE_SECONDS) throw new Unauthenticated('not yet valid');
   const state = await authLoader.load({ userId: sub, sessionId: sid });
   if (!state.isActive || !state.sessionLive) throw new Unauthenticated('inactive user or revoked session');
   return { id: sub, scopes: effectiveScopes(state.role, scope === '' ? [] : scope.split(' ')) };
@@ -394,35 +366,7 @@ dateTime.serialize = (value) => (value instanceof Date ? value.toISOString() : S
 // ---------------------------------------------------------------------------------------------------------------
 // HTTP.
 
-const documents = new Map<string, DocumentNode>();
-function prepare(query: string): { document: DocumentNode } | { errors: readonly GraphQLError[] } {
-  const cached = documents.get(query);
-  if (cached) return { document: cached };
-  let document: DocumentNode;
-  try {
-    document = parse(query);
-  } catch (error) {
-    if (error instanceof GraphQLError) return { errors: [error] };
-    throw error;
-  }
-  const errors = validate(schema, document, specifiedRules);
-  if (errors.length > 0) return { errors };
-  if (documents.size >= 1_000) documents.delete(documents.keys().next().value!);
-  documents.set(query, document);
-  return { document };
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  const json = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json) });
-  res.end(json);
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
+const prepare = documentCache(schema);
 
 async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (req.method !== 'POST' || req.url !== '/graphql') return send(res, 404, { errors: [{ message: 'Not found' }] });

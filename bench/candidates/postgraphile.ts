@@ -14,10 +14,10 @@
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import DataLoader from 'dataloader';
-import { errors as joseErrors, jwtVerify } from 'jose';
 import pg from 'pg';
 import { loadSigningKeys } from '../../src/auth/keys.js';
 import { loadConfig } from '../../src/config.js';
+import { send, verifyBearer } from './http-kit.js';
 import { benchPort } from './port.js';
 
 const config = loadConfig();
@@ -48,8 +48,6 @@ const serv = pgl.createServ(grafserv);
 // Identity: the checks of src/auth/tokens.ts and src/auth/identity.ts (as in candidates/lean.ts).
 
 const keys = await loadSigningKeys(config);
-const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
-const CLOCK_TOLERANCE_SECONDS = 5;
 
 interface AuthKey {
   userId: string;
@@ -75,32 +73,10 @@ const authLoader = new DataLoader<AuthKey, boolean, string>(
 
 /** True for a valid token of an active user and a live session; false for anything else. */
 async function authenticated(authorization: string | undefined): Promise<boolean> {
-  const match = authorization ? BEARER.exec(authorization.trim()) : null;
-  if (!match) return false;
-  try {
-    const { payload } = await jwtVerify(
-      match[1]!,
-      (header) => {
-        if (header.kid !== keys.kid) throw new Error('unknown key id');
-        return keys.verificationKey;
-      },
-      {
-        algorithms: [keys.alg],
-        issuer: config.jwt.issuer,
-        audience: config.jwt.audience,
-        typ: 'at+jwt',
-        requiredClaims: ['sub', 'sid', 'scope', 'iat', 'exp', 'jti'],
-        clockTolerance: CLOCK_TOLERANCE_SECONDS,
-      },
-    );
-    const { sub, sid, iat } = payload as Record<string, unknown>;
-    if (typeof sub !== 'string' || typeof sid !== 'string') return false;
-    if (typeof iat !== 'number' || iat > Date.now() / 1000 + CLOCK_TOLERANCE_SECONDS) return false;
-    return await authLoader.load({ userId: sub, sessionId: sid });
-  } catch (error) {
-    if (error instanceof joseErrors.JOSEError || (error instanceof Error && error.message === 'unknown key id')) return false;
-    throw error;
-  }
+  const payload = authorization ? await verifyBearer(authorization, keys, config) : null;
+  const { sub, sid } = (payload ?? {}) as Record<string, unknown>;
+  if (typeof sub !== 'string' || typeof sid !== 'string') return false;
+  return authLoader.load({ userId: sub, sessionId: sid });
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -109,9 +85,7 @@ async function authenticated(authorization: string | undefined): Promise<boolean
 const graphql: (req: IncomingMessage, res: ServerResponse) => void = serv.createHandler();
 
 function refuse(res: ServerResponse): void {
-  const json = JSON.stringify({ errors: [{ message: 'Could not validate credentials', extensions: { code: 'UNAUTHENTICATED' } }] });
-  res.writeHead(401, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json) });
-  res.end(json);
+  send(res, 401, { errors: [{ message: 'Could not validate credentials', extensions: { code: 'UNAUTHENTICATED' } }] });
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
