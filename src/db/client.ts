@@ -83,6 +83,10 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
       // Named statements live in a server session: behind PgBouncer in transaction mode, PgBouncer 1.21+ with
       // `max_prepared_statements` > 0 is needed (session mode or a direct connection need nothing).
       prepare: true,
+      // postgres.js pipelines: once every connection is open and busy, a statement is written to a busy one and
+      // waits behind whatever runs there, a long search included, even if another connection goes idle meanwhile.
+      // Its `max_pipeline` would bound that, but below the default a `begin` written behind another statement
+      // fails with UNSAFE_TRANSACTION (postgres.js 3.4), so the default stays; DB_STATEMENT_TIMEOUT_MS bounds the wait.
       // A startup parameter, so it holds for every statement on the connection, transactions included; sent even
       // when 0, which then also lifts a timeout set on the role or the database.
       connection: { application_name: 'opshub', statement_timeout: options.statementTimeoutMs ?? databaseDefaults.statementTimeoutMs },
