@@ -174,7 +174,7 @@ async function main(): Promise<void> {
     startedCandidatesAt = performance.now();
     starting = (async () => {
       for (const spec of specs.filter((candidate) => !skipped.has(candidate.id))) {
-        const nodeArgs = options.cpuProf && spec.id === 'opshub' ? ['--cpu-prof', `--cpu-prof-dir=${RESULTS_DIR}profiles`] : [];
+        const nodeArgs = options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${RESULTS_DIR}profiles/${spec.id}`] : [];
         const env = { ...baseEnv, ...spec.env, ...(await database!.envFor(spec.id)) };
         running.push(await spawnCandidate({ id: spec.id, entry: spec.entry, env, nodeArgs }));
       }

@@ -19,7 +19,7 @@ export interface BenchOptions {
   only: string[] | null;
   /** Only these candidates (ids), or all; OpsHub always runs, it is the reference. */
   candidates: string[] | null;
-  /** Start OpsHub with --cpu-prof; profiles land in bench/results/profiles. */
+  /** Start every candidate with --cpu-prof; profiles land in bench/results/profiles/<candidate id>. */
   cpuProf: boolean;
   /** Above 1: compare OpsHub as this many cluster workers with OpsHub as one process (PostgreSQL only). */
   workers: number;
@@ -35,7 +35,7 @@ const HELP = `Usage: npm run bench -- [options]
   --fanout-events <n>  events published per fan-out run (default 50; quick 20)
   --only <ids>         workloads to run: node,items,nested,createItem,fanout
   --candidates <ids>   peers to run besides OpsHub: opshub-traced,graphql-js,yoga,mercurius,lean,postgraphile,ceiling
-  --cpu-prof           profile OpsHub (node --cpu-prof) into bench/results/profiles
+  --cpu-prof           profile every candidate (node --cpu-prof) into bench/results/profiles/<candidate>
   --workers <n>        instead of the peers: OpsHub as n cluster workers against one process (PostgreSQL and
                        Redis only; results in bench/results/workers.md)
 `;
