@@ -3,12 +3,15 @@
  * counted, traced and cancelled like any other; and the rows a mutation already holds prime the request's loaders.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
+import { alias } from 'drizzle-orm/pg-core';
 import { rowsOf, openDatabase, type DatabaseHandle } from '../../src/db/client.js';
 import { StatementCancelledError, withCancellation } from '../../src/db/cancellation.js';
 import { newSqlStats, withSqlStats } from '../../src/db/sql-stats.js';
 import { itemSort, ItemRepo } from '../../src/schema/item/item.repo.js';
 import { SortDirection } from '../../src/schema/shared/connection.js';
+import { once, rowMapper } from '../../src/schema/shared/prepared.js';
+import { items, jobs } from '../../src/db/tables.js';
 import { createUser, type TestUser } from '../helpers/auth.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { startServer, type TestServer } from '../helpers/server.js';
@@ -84,6 +87,59 @@ describe('prepared statements', () => {
     const error = await withCancellation(controller.signal, () => repo.findByIds(ids)).catch((caught: unknown) => caught);
     // Drizzle wraps the driver's error; the refusal is its cause.
     expect((error as { cause?: unknown }).cause).toBeInstanceOf(StatementCancelledError);
+  });
+
+  it('maps rows as Drizzle does: decoders, nested objects, and a joined table that matched no row', async () => {
+    const db = handle.db;
+    await db.insert(jobs).values({ kind: 'mapper.test', params: { a: [1, 'two'] }, scopes: ['item:read', 'item:write'] });
+    const other = alias(items, 'other');
+    const queries = {
+      // Flat rows: uuid, text, integer, enum, timestamps.
+      items: db.select().from(items).orderBy(items.sku),
+      // jsonb (an object and a null), text[], boolean, timestamps with time zone, nulls.
+      jobs: db.select().from(jobs).where(eq(jobs.kind, 'mapper.test')),
+      // A left join that finds no row (the object is null), one that does, and typed SQL fields.
+      joined: db
+        .select({
+          item: items,
+          missing: other,
+          found: { sku: other.sku, createdAt: other.createdAt },
+          rank: sql<number>`row_number() over (order by ${items.sku})`.mapWith(Number),
+          label: sql<string>`upper(${items.name})`,
+        })
+        .from(items)
+        .leftJoin(other, and(eq(other.id, items.id), sql`false`))
+        .orderBy(items.sku),
+      matched: db
+        .select({ item: { sku: items.sku }, twin: other })
+        .from(items)
+        .leftJoin(other, eq(other.id, items.id))
+        .orderBy(items.sku),
+    };
+    for (const [name, query] of Object.entries(queries)) {
+      const drizzle = await query.prepare(`mapper_drizzle_${name}`).execute();
+      const statement = query.prepare(`mapper_ours_${name}`) as unknown as {
+        fields: Parameters<typeof rowMapper>[0];
+        joinsNotNullableMap?: Record<string, boolean>;
+        customResultMapper?: unknown;
+        execute(): Promise<unknown[]>;
+      };
+      statement.customResultMapper = rowMapper(statement.fields, statement.joinsNotNullableMap);
+      const ours = await statement.execute();
+      expect(ours.length, name).toBeGreaterThan(0);
+      // The same values of the same types (Dates, numbers, objects, nulls), and the same keys in the same order.
+      expect(ours, name).toStrictEqual(drizzle);
+      expect(JSON.stringify(ours), name).toBe(JSON.stringify(drizzle));
+    }
+    const joined = (await queries.joined.prepare('mapper_check').execute())[0]!;
+    expect(joined.missing).toBeNull();
+    expect(joined.found).toBeNull();
+  });
+
+  it('gives the statements repositories prepare the row mapper', async () => {
+    const statement = once(() => handle.db.select().from(items).prepare('mapper_once'))() as unknown as { customResultMapper?: unknown };
+    expect(typeof statement.customResultMapper).toBe('function');
+    expect((await repo.findByIds([ids[0]!]))[0]).toMatchObject({ sku: 'PS0001', createdAt: expect.any(Date) as Date });
   });
 });
 
