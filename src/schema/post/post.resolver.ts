@@ -1,4 +1,5 @@
 import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import type { UserRow } from '../../db/tables.js';
 import type { Context } from '../context.js';
 import { Topic, type PostEvent } from '../../pubsub/topics.js';
 import { ConnectionArgs, connectionTypes } from '../shared/connection.js';
@@ -17,6 +18,15 @@ async function loadUser(ctx: Context, id: string): Promise<User> {
   // Foreign keys keep authors in place; a missing row is a broken invariant, reported as an internal error.
   if (!row) throw new Error(`user ${id} not found`);
   return User.fromRow(row);
+}
+
+/**
+ * The author of a post or comment: at once from the row read with it (pages join their authors), else from the user
+ * loader. The row is the one the loader was primed with, so both give the same user; the first is no promise for
+ * graphql-js to wait on, for each of the 80 authors of a page of 20 posts with 3 comments each.
+ */
+function authorOf(ctx: Context, written: { authorId: string; authorRow?: UserRow }): User | Promise<User> {
+  return written.authorRow ? User.fromRow(written.authorRow) : loadUser(ctx, written.authorId);
 }
 
 @Resolver(() => Post)
@@ -78,8 +88,8 @@ export class PostResolver {
   }
 
   @FieldResolver(() => User, { description: 'Who wrote the post.' })
-  author(@Root() post: Post, @Ctx() ctx: Context): Promise<User> {
-    return loadUser(ctx, post.authorId);
+  author(@Root() post: Post, @Ctx() ctx: Context): User | Promise<User> {
+    return authorOf(ctx, post);
   }
 
   @FieldResolver(() => CommentConnection, { description: 'Comments on the post, newest first.' })
@@ -102,8 +112,8 @@ export class PostResolver {
 @Resolver(() => Comment)
 export class CommentResolver {
   @FieldResolver(() => User, { description: 'Who wrote the comment.' })
-  author(@Root() comment: Comment, @Ctx() ctx: Context): Promise<User> {
-    return loadUser(ctx, comment.authorId);
+  author(@Root() comment: Comment, @Ctx() ctx: Context): User | Promise<User> {
+    return authorOf(ctx, comment);
   }
 
   @FieldResolver(() => Post, { description: 'The post the comment belongs to.' })

@@ -1,5 +1,5 @@
 import { Field, ID, ObjectType } from 'type-graphql';
-import type { CommentRow, PostRow } from '../../db/tables.js';
+import type { CommentRow, PostRow, UserRow } from '../../db/tables.js';
 import type { PostEvent } from '../../pubsub/topics.js';
 import { toGlobalId } from '../shared/global-id.js';
 import { Node } from '../shared/node.js';
@@ -24,6 +24,9 @@ export class Post implements Node {
   /** The author's uuid; `author` loads the user. */
   authorId!: string;
 
+  /** The author's row when the statement that read the post joined it (a page of posts): `author` needs no loader. */
+  authorRow?: UserRow;
+
   @Field(() => String, { description: `Title, 1 to ${TITLE_MAX} characters.` })
   title!: string;
 
@@ -36,11 +39,12 @@ export class Post implements Node {
   @Field(() => DateTimeScalar, { description: 'When the post was last changed.' })
   updatedAt!: Date;
 
-  static fromRow(row: PostRow): Post {
+  static fromRow(row: PostRow & { author?: UserRow }): Post {
     return Object.assign(new Post(), {
       id: toGlobalId('Post', row.id),
       rowId: row.id,
       authorId: row.authorId,
+      authorRow: row.author,
       title: row.title,
       body: row.body,
       createdAt: row.createdAt,
@@ -66,18 +70,22 @@ export class Comment implements Node {
   postId!: string;
   authorId!: string;
 
+  /** The author's row when the statement that read the comment joined it (nested comment pages). */
+  authorRow?: UserRow;
+
   @Field(() => String, { description: `Text of the comment, 1 to ${COMMENT_MAX} characters.` })
   body!: string;
 
   @Field(() => DateTimeScalar, { description: 'When the comment was written.' })
   createdAt!: Date;
 
-  static fromRow(row: CommentRow): Comment {
+  static fromRow(row: CommentRow & { author?: UserRow }): Comment {
     return Object.assign(new Comment(), {
       id: toGlobalId('Comment', row.id),
       rowId: row.id,
       postId: row.postId,
       authorId: row.authorId,
+      authorRow: row.author,
       body: row.body,
       createdAt: row.createdAt,
     });
