@@ -16,6 +16,7 @@ import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDi
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
+import { ClientGone } from '../db/cancellation.js';
 import { ErrorCode } from '../schema/shared/errors.js';
 import type { RateLimitTicket } from '../schema/rate-limit/rate-limit.service.js';
 import { errorEnvelope, formatError } from './errors.js';
@@ -193,7 +194,7 @@ export async function registerGraphqlHttp(fastify: FastifyInstance, options: Htt
       const params = graphqlParams(request);
       if (!params) return;
       // A client that hangs up before its answer: its SQL statements are cancelled (src/db/cancellation.ts).
-      const gone = new AbortController();
+      const gone = new ClientGone();
       reply.raw.once('close', () => reply.raw.writableFinished || gone.abort());
       const outcome = await core.admit({
         ...params,
@@ -207,7 +208,7 @@ export async function registerGraphqlHttp(fastify: FastifyInstance, options: Htt
           countSql: options.debugSql,
           trace: traceHeaders(request.headers),
           accepts: httpRule(request.method),
-          signal: gone.signal,
+          signal: gone,
         },
       });
       const ticket: RateLimitTicket | undefined = outcome.kind === 'admitted' ? outcome.context.rateLimit : outcome.rateLimit;

@@ -80,6 +80,9 @@ export function createMetrics() {
     labelNames: ['operation', 'type', 'transport', 'outcome'] as const,
     registers: [registry],
   });
+  // prom-client hashes a label set on every call: the series of each label set seen are kept instead (as few as the
+  // labels allow, which are bounded).
+  const operationSeries = new Map<string, { count: { inc(): void }; duration: { observe(value: number): void } }>();
   const durations = new Histogram({
     name: 'opshub_graphql_operation_duration_seconds',
     help: 'Time from admission to the log line: a query until its result, a subscription until it ends',
@@ -194,8 +197,17 @@ export function createMetrics() {
       const operation =
         event.type === null ? UNVALIDATED_OPERATION : event.operationName ? operationLabel(event.operationName) : ANONYMOUS_OPERATION;
       const outcome = event.errorCode === undefined ? 'ok' : KNOWN_CODES.has(event.errorCode) ? event.errorCode : 'error';
-      operations.inc({ operation, type, transport: event.transport, outcome });
-      durations.observe({ operation, type, transport: event.transport }, event.durationMs / 1_000);
+      const key = `${operation}\u0000${type}\u0000${event.transport}\u0000${outcome}`;
+      let series = operationSeries.get(key);
+      if (!series) {
+        series = {
+          count: operations.labels(operation, type, event.transport, outcome),
+          duration: durations.labels(operation, type, event.transport),
+        };
+        operationSeries.set(key, series);
+      }
+      series.count.inc();
+      series.duration.observe(event.durationMs / 1_000);
     },
 
     /** Called by the pub/sub once per event that reaches this process. */

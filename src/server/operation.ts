@@ -38,7 +38,7 @@ import { LRUCache } from 'lru-cache';
 import type { Context, ContextBuilder, Transport } from '../schema/context.js';
 import { AuthenticationError, type Authentication, type AuthState, type EventChecks } from '../auth/identity.js';
 import { scopeKey } from '../auth/scopes.js';
-import { withCancellation } from '../db/cancellation.js';
+import { withCancellation, type CancelSignal } from '../db/cancellation.js';
 import { newSqlStats, sqlTimeMs, withSqlStats, type SqlStats } from '../db/sql-stats.js';
 import type { ConnectionHandle, RealtimeContext } from '../realtime/connections.js';
 import { bounded, isBounded } from '../realtime/queue.js';
@@ -97,7 +97,7 @@ export interface OperationClient {
   /** Called when a later check (a subscription event) finds the token no longer valid, with the authenticator's reason. */
   onRevoked?(reason: string): void;
   /** Aborts when the client goes away before its answer: the operation's SQL statements are cancelled (src/db/cancellation.ts). */
-  signal?: AbortSignal;
+  signal?: CancelSignal;
 }
 
 export interface TransportRefusal {
@@ -127,7 +127,7 @@ export interface Admission {
   /** The operation's span, with tracing on. */
   span?: ActiveSpan;
   /** The client's OperationClient.signal. */
-  signal?: AbortSignal;
+  signal?: CancelSignal;
   /** `extensions.cost` goes with the first result only. */
   costPending: boolean;
   finished: boolean;
@@ -198,6 +198,10 @@ function unresolvedOperation(document: DocumentNode, operationName: string | nul
   return new GraphQLError(message, { extensions: { code: ErrorCode.OPERATION_RESOLUTION_FAILURE } });
 }
 
+/** Documents whose hash is remembered by their text: at most this many, of at most this many characters each. */
+const MEMOISED_HASHES = 1_000;
+const MEMOISED_HASH_TEXT_CHARS = 8_192;
+
 const badRequest = (message: string) => new GraphQLError(message, { extensions: { code: ErrorCode.BAD_REQUEST } });
 export const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -237,6 +241,19 @@ export function createOperationCore(options: OperationCoreOptions) {
   const serialized = new WeakMap<ExecutionResult, string>();
   const sharedKeys = new WeakMap<Admission, string | null>();
   const admissions = new WeakMap<object, Admission>();
+  // The SHA-256 of the documents clients send again and again (the same few texts, request after request), by text:
+  // a map lookup instead of a digest per request. Short texts only, and a bounded number, so it stays small.
+  const hashes = new Map<string, string>();
+  const hashOf = (query: string): string => {
+    let hash = hashes.get(query);
+    if (hash !== undefined) return hash;
+    hash = sha256(query);
+    if (query.length <= MEMOISED_HASH_TEXT_CHARS) {
+      if (hashes.size >= MEMOISED_HASHES) hashes.delete(hashes.keys().next().value!);
+      hashes.set(query, hash);
+    }
+    return hash;
+  };
 
   const format = (errors: readonly GraphQLError[], requestId: string, log: Logger, defaultCode: string) =>
     errors.map((error) =>
@@ -372,7 +389,7 @@ export function createOperationCore(options: OperationCoreOptions) {
     if (typeof request.query !== 'string' || request.query.trim() === '') {
       return { error: badRequest('GraphQL operations must contain a non-empty `query` or a `persistedQuery` extension.'), status: 400 };
     }
-    return { query: request.query, hash: sha256(request.query), register: false };
+    return { query: request.query, hash: hashOf(request.query), register: false };
   }
 
   async function admit(request: OperationRequest): Promise<Admission | Refusal> {
@@ -512,7 +529,8 @@ export function createOperationCore(options: OperationCoreOptions) {
   function finish(admission: Admission, errorCode?: string): void {
     if (admission.finished) return;
     admission.finished = true;
-    logLine(admission.context.log, { ...admission, type: admission.operation.operation, errorCode });
+    const { requestId, transport, operationName, startedAt, span } = admission;
+    logLine(admission.context.log, { requestId, transport, operationName, startedAt, span, type: admission.operation.operation, errorCode });
   }
 
   const executionArgs = (admission: Admission): ExecutionArgs => ({

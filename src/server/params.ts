@@ -69,7 +69,22 @@ const RESPONSE_MEDIA_TYPES = [JSON_MEDIA_TYPE, GRAPHQL_RESPONSE_MEDIA_TYPE];
  * listed first. `application/json` when there is no Accept header; null when it accepts neither type.
  */
 export function acceptedMediaType(accept: string | undefined): string | null {
-  if (accept === undefined || accept.trim() === '') return JSON_MEDIA_TYPE;
+  if (accept === undefined) return JSON_MEDIA_TYPE;
+  // Clients send the same few Accept headers on every request: each is worked out once.
+  let type = acceptedTypes.get(accept);
+  if (type !== undefined) return type;
+  type = negotiate(accept);
+  if (accept.length <= 512) {
+    if (acceptedTypes.size >= 256) acceptedTypes.clear();
+    acceptedTypes.set(accept, type);
+  }
+  return type;
+}
+
+const acceptedTypes = new Map<string, string | null>();
+
+function negotiate(accept: string): string | null {
+  if (accept.trim() === '') return JSON_MEDIA_TYPE;
   const ranges = accept.split(',').map((part, order) => {
     const [range = '', ...parameters] = part.split(';').map((piece) => piece.trim().toLowerCase());
     const quality = parameters.find((parameter) => parameter.startsWith('q='));

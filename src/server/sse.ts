@@ -50,7 +50,10 @@ interface StreamState {
  * lists JSON first gets GraphQL over HTTP.
  */
 export function wantsEventStream(request: FastifyRequest): boolean {
-  const first = (request.headers.accept ?? '').split(',')[0]?.split(';')[0]?.trim().toLowerCase();
+  const accept = request.headers.accept;
+  // Every GraphQL request asks this: most name no event stream at all.
+  if (accept === undefined || !/text\/event-stream/i.test(accept)) return false;
+  const first = accept.split(',')[0]?.split(';')[0]?.trim().toLowerCase();
   return first === 'text/event-stream';
 }
 

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { and, eq, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import { rowsOf, openDatabase, type DatabaseHandle } from '../../src/db/client.js';
-import { StatementCancelledError, withCancellation } from '../../src/db/cancellation.js';
+import { ClientGone, StatementCancelledError, withCancellation } from '../../src/db/cancellation.js';
 import { newSqlStats, withSqlStats } from '../../src/db/sql-stats.js';
 import { itemSort, ItemRepo } from '../../src/schema/item/item.repo.js';
 import { SortDirection } from '../../src/schema/shared/connection.js';
@@ -87,6 +87,22 @@ describe('prepared statements', () => {
     const error = await withCancellation(controller.signal, () => repo.findByIds(ids)).catch((caught: unknown) => caught);
     // Drizzle wraps the driver's error; the refusal is its cause.
     expect((error as { cause?: unknown }).cause).toBeInstanceOf(StatementCancelledError);
+  });
+
+  it('cancels the running statement of an HTTP request whose client went away (ClientGone, PostgreSQL)', async () => {
+    if (handle.kind !== 'postgres') return;
+    const gone = new ClientGone();
+    const started = performance.now();
+    // Inside an async function, as resolvers run their statements (Drizzle's queries start when awaited).
+    const running = withCancellation(gone, async () => await handle.db.execute(sql`select pg_sleep(20)`)).catch((caught: unknown) => caught);
+    setTimeout(() => gone.abort(), 200);
+    const error = (await running) as { cause?: { code?: string } };
+    expect(error.cause?.code).toBe('57014'); // query_canceled, from PostgreSQL
+    // Well before DB_STATEMENT_TIMEOUT_MS (10 s), which would end it with the same code.
+    expect(performance.now() - started).toBeLessThan(8_000);
+    // Afterwards nothing else of that operation reaches the database.
+    const refusal = (await withCancellation(gone, () => repo.findByIds(ids)).catch((caught: unknown) => caught)) as { cause?: unknown };
+    expect(refusal.cause).toBeInstanceOf(StatementCancelledError);
   });
 
   it('maps rows as Drizzle does: decoders, nested objects, and a joined table that matched no row', async () => {
