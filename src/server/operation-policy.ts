@@ -19,7 +19,7 @@ import {
 import { LRUCache } from 'lru-cache';
 import { ErrorCode } from '../schema/shared/errors.js';
 import type { OperationLimits } from '../config.js';
-import { checkRepeatedFields, costError, costOf, limitRules, tokenLimitError } from './limits.js';
+import { checkRepeatedFields, costOf, limitRules, tokenLimitError } from './limits.js';
 
 export interface OperationPolicyOptions {
   introspection: boolean;
@@ -40,13 +40,25 @@ export interface OperationPolicy {
   prepare(query: string, hash: string, observe?: (step: 'parse' | 'validate') => void): Prepared;
   /** A document this policy admitted, by hash (Apollo's document store reads it, so Apollo parses nothing). */
   cached(hash: string): DocumentNode | undefined;
-  /** The static cost of an operation with coerced variables; over the limit is an error that runs nothing. */
+  /**
+   * The static cost of an operation with its coerced variables (`costError` says whether it is over the limit),
+   * remembered for the variables as received, which the caller has coerced and checked against the input rules.
+   */
   cost(
     document: DocumentNode,
     operation: OperationDefinitionNode,
     variables: Record<string, unknown>,
     rawVariables: Record<string, unknown> | null | undefined,
-  ): { cost: number; error: GraphQLError | null };
+  ): number;
+  /**
+   * The cost `cost` remembered for this operation with these variables (compared as JSON): they were coerced and
+   * passed the input rules then, so neither needs to run again. Undefined when not remembered.
+   */
+  knownCost(
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    rawVariables: Record<string, unknown> | null | undefined,
+  ): number | undefined;
 }
 
 function withCode(errors: readonly GraphQLError[], code: string): GraphQLError[] {
@@ -65,6 +77,9 @@ function withCode(errors: readonly GraphQLError[], code: string): GraphQLError[]
 }
 
 const COST_ENTRIES_PER_DOCUMENT = 64;
+
+const costKey = (operation: OperationDefinitionNode, rawVariables: Record<string, unknown> | null | undefined) =>
+  `${operation.name?.value ?? ''}\u0000${rawVariables ? JSON.stringify(rawVariables) : ''}`;
 
 export function createOperationPolicy(schema: GraphQLSchema, options: OperationPolicyOptions): OperationPolicy {
   const { limits } = options;
@@ -107,18 +122,17 @@ export function createOperationPolicy(schema: GraphQLSchema, options: OperationP
       documents.set(hash, document);
       return { document };
     },
+    // Documents come from the cache above, so the cost of a document with the same variables is computed once; a
+    // document's entries are bounded (many distinct variable sets just recompute).
+    knownCost: (document, operation, rawVariables) => costCache.get(document)?.get(costKey(operation, rawVariables)),
     cost(document, operation, variables, rawVariables) {
-      // Documents come from the cache above, so the cost of a document with the same variables is computed once; a
-      // document's entries are bounded (many distinct variable sets just recompute).
-      const key = `${operation.name?.value ?? ''}\u0000${rawVariables ? JSON.stringify(rawVariables) : ''}`;
-      let costs = costCache.get(document);
-      const cached = costs?.get(key);
-      if (cached !== undefined) return { cost: cached, error: costError(cached, limits) };
+      const key = costKey(operation, rawVariables);
       const cost = costOf(schema, document, operation, variables);
+      let costs = costCache.get(document);
       if (!costs) costCache.set(document, (costs = new Map()));
       if (costs.size >= COST_ENTRIES_PER_DOCUMENT) costs.clear();
       if (key.length <= 1_024) costs.set(key, cost);
-      return { cost, error: costError(cost, limits) };
+      return cost;
     },
   };
 }

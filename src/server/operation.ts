@@ -48,7 +48,7 @@ import { ErrorCode } from '../schema/shared/errors.js';
 import { SHARED_EVENTS_EXTENSION } from '../schema/shared/shared-events.js';
 import { firstErrorCode, formatError } from './errors.js';
 import { checkInputText, checkVariableDepth, MAX_VARIABLE_DEPTH } from './input-bounds.js';
-import { checkDocument } from './limits.js';
+import { checkDocument, costError } from './limits.js';
 import type { OperationPolicy } from './operation-policy.js';
 import { costExtension, type RateLimitGuard } from './rate-limit.js';
 import { resolveTrustedDocument, sha256, type TrustedDocuments } from './trusted-documents.js';
@@ -184,7 +184,11 @@ export interface OperationReport {
   errorCode?: string;
 }
 
-export type OperationStep = 'authenticate' | 'parse' | 'validate' | 'operation' | 'variables' | 'cost' | 'charge';
+/**
+ * The steps of admission, as `onStep` reports them: `variables` is the variables step, `coerce` its coercion and input
+ * rules when they run (not for variables the operation was admitted with before), `cost` the cost check.
+ */
+export type OperationStep = 'authenticate' | 'parse' | 'validate' | 'operation' | 'variables' | 'coerce' | 'cost' | 'charge';
 
 /** graphql-js's messages for an operation it cannot pick, kept so clients see what they always saw. */
 function unresolvedOperation(document: DocumentNode, operationName: string | null): GraphQLError {
@@ -443,27 +447,30 @@ export function createOperationCore(options: OperationCoreOptions) {
     step('variables', client.transport);
     const tooDeep = checkVariableDepth(rawVariables, MAX_VARIABLE_DEPTH);
     if (tooDeep) return refuseCharged(pending, [tooDeep], 400);
-    const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], rawVariables, { maxErrors: 25 });
-    if (coerced.errors) {
-      return refuseCharged(
-        pending,
-        coerced.errors.map(
-          (error) => new GraphQLError(error.message, { nodes: error.nodes, extensions: { code: ErrorCode.BAD_USER_INPUT } }),
-        ),
-        400,
-      );
+    // Variables this operation was admitted with before (the same JSON) coerced and passed the input rules then, and
+    // their cost is remembered: the same request again (a dashboard's poll, a popular item) skips those steps.
+    let cost = policy.knownCost(document, operation, request.variables as Record<string, unknown> | undefined);
+    if (cost === undefined) {
+      step('coerce', client.transport);
+      const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], rawVariables, { maxErrors: 25 });
+      if (coerced.errors) {
+        return refuseCharged(
+          pending,
+          coerced.errors.map(
+            (error) => new GraphQLError(error.message, { nodes: error.nodes, extensions: { code: ErrorCode.BAD_USER_INPUT } }),
+          ),
+          400,
+        );
+      }
+      const badInput = checkInputText(schema, document, operation, coerced.coerced);
+      if (badInput) return refuseCharged(pending, [badInput], 400);
+      step('cost', client.transport);
+      cost = policy.cost(document, operation, coerced.coerced, request.variables as Record<string, unknown> | undefined);
+    } else {
+      step('cost', client.transport);
     }
-    const badInput = checkInputText(schema, document, operation, coerced.coerced);
-    if (badInput) return refuseCharged(pending, [badInput], 400);
-
-    step('cost', client.transport);
-    const { cost, error: costError } = policy.cost(
-      document,
-      operation,
-      coerced.coerced,
-      request.variables as Record<string, unknown> | undefined,
-    );
-    if (costError) return refuseCharged(pending, [costError], 400);
+    const costRefusal = costError(cost, policy.limits);
+    if (costRefusal) return refuseCharged(pending, [costRefusal], 400);
 
     // A token that is present but invalid (forged, expired, wrong audience, revoked session, inactive user) is
     // refused, never treated as anonymous (RFC 6750 §3.1).

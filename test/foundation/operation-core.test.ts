@@ -30,8 +30,10 @@ function counts(): Record<string, number> {
   return result;
 }
 
-const EVERY_STEP = { authenticate: 1, parse: 1, validate: 1, operation: 1, variables: 1, cost: 1, charge: 1 };
-const CACHED = { authenticate: 1, operation: 1, variables: 1, cost: 1, charge: 1 };
+const EVERY_STEP = { authenticate: 1, parse: 1, validate: 1, operation: 1, variables: 1, coerce: 1, cost: 1, charge: 1 };
+const CACHED = { authenticate: 1, operation: 1, variables: 1, coerce: 1, cost: 1, charge: 1 };
+/** The same document with the same variables again: nothing to parse, validate, coerce or check again. */
+const SEEN = { authenticate: 1, operation: 1, variables: 1, cost: 1, charge: 1 };
 
 async function runOn(transport: 'http' | 'ws' | 'sse', query: string, variables: Record<string, unknown>) {
   if (transport === 'http') return (await server.gql(query, variables, { token: admin.token })).body;
@@ -53,6 +55,24 @@ describe.each(['http', 'ws', 'sse'] as const)('one operation over %s', (transpor
     const result = await runOn(transport, query, { first: 6 });
     expect(result.errors).toBeUndefined();
     expect(counts()).toEqual(CACHED);
+  });
+
+  it('coerces and checks variables it admitted before with this operation only once, and new ones each time', async () => {
+    const again = await runOn(transport, query, { first: 6 });
+    expect(again.errors).toBeUndefined();
+    expect(counts()).toEqual(SEEN);
+    // Other values for the same document are coerced and checked: a control character, a value of the wrong type.
+    for (const [variables, message] of [
+      [{ first: 6, sku: 'X\u0007' }, /control characters/],
+      [{ first: 'six' }, /Int cannot represent/],
+      [{ first: 6, sku: 'X\u0007' }, /control characters/],
+    ] as const) {
+      steps.length = 0;
+      const refused = await runOn(transport, query, variables);
+      expect(refused.errors?.[0]?.message).toMatch(message);
+      expect(refused.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+      expect(counts()).toMatchObject({ coerce: 1 });
+    }
   });
 });
 
