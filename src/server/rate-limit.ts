@@ -13,8 +13,17 @@ import { toGraphQLError } from './errors.js';
 
 const FREE_ROOT_FIELDS = new Set(['rateLimit', '__typename']);
 
+// Admitted documents are cached and never change, so an operation's answer is worked out once.
+const freeOperations = new WeakMap<OperationDefinitionNode, boolean>();
+
 /** True when every root field of the operation, through fragments, is `rateLimit` or `__typename`. */
 export function isFreeOperation(document: DocumentNode, operation: OperationDefinitionNode): boolean {
+  let free = freeOperations.get(operation);
+  if (free === undefined) freeOperations.set(operation, (free = onlyFreeFields(document, operation)));
+  return free;
+}
+
+function onlyFreeFields(document: DocumentNode, operation: OperationDefinitionNode): boolean {
   const fragments = new Map(
     document.definitions.flatMap((definition) =>
       definition.kind === Kind.FRAGMENT_DEFINITION ? [[definition.name.value, definition.selectionSet] as const] : [],
