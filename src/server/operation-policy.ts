@@ -6,15 +6,19 @@
  */
 import {
   GraphQLError,
+  Kind,
   NoSchemaIntrospectionCustomRule,
   parse,
   specifiedRules,
   validate,
+  type DirectiveNode,
   type DocumentNode,
   type GraphQLSchema,
   type OperationDefinitionNode,
   type ParseOptions,
+  type SelectionSetNode,
   type ValidationRule,
+  type ValueNode,
 } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import { ErrorCode } from '../schema/shared/errors.js';
@@ -78,8 +82,68 @@ function withCode(errors: readonly GraphQLError[], code: string): GraphQLError[]
 
 const COST_ENTRIES_PER_DOCUMENT = 64;
 
-const costKey = (operation: OperationDefinitionNode, rawVariables: Record<string, unknown> | null | undefined) =>
+type RawVariables = Record<string, unknown> | null | undefined;
+
+const variablesKey = (operation: OperationDefinitionNode, rawVariables: RawVariables) =>
   `${operation.name?.value ?? ''}\u0000${rawVariables ? JSON.stringify(rawVariables) : ''}`;
+
+/**
+ * The cost's key: the operation and the variables its cost depends on (see costVariables), each as given or absent (an
+ * absent variable takes its default, which a null does not).
+ */
+const costKey = (document: DocumentNode, operation: OperationDefinitionNode, rawVariables: RawVariables) => {
+  const values = costVariables(document, operation).map((name) =>
+    rawVariables && Object.hasOwn(rawVariables, name) ? [1, rawVariables[name]] : [0],
+  );
+  return `${operation.name?.value ?? ''}\u0000${JSON.stringify(values)}`;
+};
+
+function remember(cache: WeakMap<DocumentNode, Map<string, number>>, document: DocumentNode, key: string, cost: number): void {
+  let entries = cache.get(document);
+  if (!entries) cache.set(document, (entries = new Map()));
+  if (entries.size >= COST_ENTRIES_PER_DOCUMENT) entries.clear();
+  if (key.length <= 1_024) entries.set(key, cost);
+}
+
+/** Arguments the cost estimator reads (src/server/limits.ts), and the directives that drop a field from the count. */
+const COST_ARGUMENTS: ReadonlySet<string> = new Set(['first', 'last', 'ids', 'after']);
+const CONDITION_DIRECTIVES: ReadonlySet<string> = new Set(['include', 'skip']);
+const costVariableNames = new WeakMap<OperationDefinitionNode, string[]>();
+
+/**
+ * The variables an operation's cost can depend on: those in a page-size, id-list or cursor argument, or in an
+ * `@include`/`@skip` condition, anywhere in the operation or the document's fragments. A mutation's input, say, is not
+ * one of them: its cost is the same whatever the values, and is computed once.
+ */
+export function costVariables(document: DocumentNode, operation: OperationDefinitionNode): string[] {
+  let names = costVariableNames.get(operation);
+  if (names) return names;
+  const found = new Set<string>();
+  const collect = (value: ValueNode): void => {
+    if (value.kind === Kind.VARIABLE) found.add(value.name.value);
+    else if (value.kind === Kind.LIST) value.values.forEach(collect);
+    else if (value.kind === Kind.OBJECT) for (const field of value.fields) collect(field.value);
+  };
+  const conditions = (node: { directives?: readonly DirectiveNode[] }) => {
+    for (const directive of node.directives ?? []) {
+      if (CONDITION_DIRECTIVES.has(directive.name.value)) for (const argument of directive.arguments ?? []) collect(argument.value);
+    }
+  };
+  const walk = (selectionSet: SelectionSetNode): void => {
+    for (const selection of selectionSet.selections) {
+      conditions(selection);
+      if (selection.kind === Kind.FIELD) {
+        for (const argument of selection.arguments ?? []) if (COST_ARGUMENTS.has(argument.name.value)) collect(argument.value);
+      }
+      if (selection.kind !== Kind.FRAGMENT_SPREAD && selection.selectionSet) walk(selection.selectionSet);
+    }
+  };
+  walk(operation.selectionSet);
+  for (const definition of document.definitions) if (definition.kind === Kind.FRAGMENT_DEFINITION) walk(definition.selectionSet);
+  names = [...found].sort();
+  costVariableNames.set(operation, names);
+  return names;
+}
 
 export function createOperationPolicy(schema: GraphQLSchema, options: OperationPolicyOptions): OperationPolicy {
   const { limits } = options;
@@ -94,6 +158,7 @@ export function createOperationPolicy(schema: GraphQLSchema, options: OperationP
     sizeCalculation: (document) => Math.max(1, (document.loc?.end ?? 1_000) * 10),
   });
   const costCache = new WeakMap<DocumentNode, Map<string, number>>();
+  const admittedCache = new WeakMap<DocumentNode, Map<string, number>>();
 
   return {
     limits,
@@ -122,16 +187,14 @@ export function createOperationPolicy(schema: GraphQLSchema, options: OperationP
       documents.set(hash, document);
       return { document };
     },
-    // Documents come from the cache above, so the cost of a document with the same variables is computed once; a
-    // document's entries are bounded (many distinct variable sets just recompute).
-    knownCost: (document, operation, rawVariables) => costCache.get(document)?.get(costKey(operation, rawVariables)),
+    // Documents come from the cache above, so these are per document, bounded (many distinct variable sets just
+    // compute again): the cost by the variables it depends on, and the variables admitted before, by all of them.
+    knownCost: (document, operation, rawVariables) => admittedCache.get(document)?.get(variablesKey(operation, rawVariables)),
     cost(document, operation, variables, rawVariables) {
-      const key = costKey(operation, rawVariables);
-      const cost = costOf(schema, document, operation, variables);
-      let costs = costCache.get(document);
-      if (!costs) costCache.set(document, (costs = new Map()));
-      if (costs.size >= COST_ENTRIES_PER_DOCUMENT) costs.clear();
-      if (key.length <= 1_024) costs.set(key, cost);
+      const key = costKey(document, operation, rawVariables);
+      let cost = costCache.get(document)?.get(key);
+      if (cost === undefined) remember(costCache, document, key, (cost = costOf(schema, document, operation, variables)));
+      remember(admittedCache, document, variablesKey(operation, rawVariables), cost);
       return cost;
     },
   };

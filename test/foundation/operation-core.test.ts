@@ -4,7 +4,9 @@
  * admitted), Apollo parses nothing itself over HTTP, and a subscription's events do not pass admission again.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { parse, type OperationDefinitionNode } from 'graphql';
 import type { OperationStep } from '../../src/server/operation.js';
+import { costVariables } from '../../src/server/operation-policy.js';
 import { createUser, type TestUser } from '../helpers/auth.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { sseClient, sseRun } from '../helpers/sse.js';
@@ -106,5 +108,43 @@ describe('a subscription', () => {
     watching.dispose();
     // graphql-ws clients belong to the server fixture, which closes them; the SSE client is this test's.
     if (transport === 'sse') void subscriber.dispose();
+  });
+});
+
+describe('the cost of an operation', () => {
+  const PAGED = `query Paged($n: Int = 7, $search: String, $ids: [ID!]! = [], $counted: Boolean! = true) {
+    items(first: $n, filter: { search: $search }) { nodes { id } totalCount @include(if: $counted) }
+    nodes(ids: $ids) { id ... on Post { author { id } } }
+  }`;
+  const costOf = async (variables: Record<string, unknown>) => {
+    const { body } = await server.gql(PAGED, variables, { token: admin.token });
+    expect(body.errors).toBeUndefined();
+    return body.extensions?.cost?.requested as number;
+  };
+
+  it('follows the variables it depends on (page sizes, id lists, conditions), each time they change', async () => {
+    const five = await costOf({ n: 5 });
+    expect(await costOf({ n: 50 })).toBeGreaterThan(five);
+    // An absent variable takes its default (7); a null one leaves the field's default page (20).
+    const absent = await costOf({});
+    expect(absent).toBeGreaterThan(five);
+    expect(await costOf({ n: null })).toBeGreaterThan(absent);
+    expect(await costOf({ n: 5, ids: [admin.id, admin.id, admin.id] })).toBeGreaterThan(five);
+    // A value it does not depend on leaves it as it was: the search text.
+    expect(await costOf({ n: 5, search: 'anything' })).toBe(five);
+    expect(await costOf({ n: 5 })).toBe(five);
+  });
+
+  it('names the variables it depends on, in the operation and in its fragments', async () => {
+    const document = parse(`query Q($n: Int, $input: String, $a: Boolean!, $ids: [ID!]!, $cursor: String, $m: Int) {
+      items(first: $n, filter: { search: $input }) @include(if: $a) { nodes { id } }
+      nodes(ids: $ids) { id }
+      ...F
+    }
+    fragment F on Query { posts(after: $cursor, last: $m) { nodes { id } } }`);
+    const operation = document.definitions[0] as OperationDefinitionNode;
+    expect(costVariables(document, operation)).toEqual(['a', 'cursor', 'ids', 'm', 'n']);
+    const mutation = parse('mutation M($input: CreateItemInput!) { createItem(input: $input) { item { id } } }');
+    expect(costVariables(mutation, mutation.definitions[0] as OperationDefinitionNode)).toEqual([]);
   });
 });
