@@ -60,6 +60,19 @@ describe('prepared statements', () => {
     expect(prepared[0]!.statement).toMatch(/= any\(\$1::uuid\[\]\)/);
   });
 
+  it('prepares an insert once for the rows of one shape, with the defaults of the columns it leaves out', async () => {
+    const row = await repo.insert({ sku: 'PS0004', name: 'Prepared 3', priceCents: 250, category: 'BOOKS', tags: ['a', 'b c'] });
+    expect(row).toMatchObject({ sku: 'PS0004', priceCents: 250, tags: ['a', 'b c'], stock: 0, description: null });
+    expect(row.createdAt).toBeInstanceOf(Date);
+    await repo.delete(row.id);
+    if (handle.kind !== 'postgres') return;
+    const inserts = rowsOf<{ statement: string }>(
+      await handle.db.execute(sql`select statement from pg_prepared_statements where statement like 'insert into "items"%'`),
+    );
+    // The three items of beforeAll and this one (with tags) make two shapes.
+    expect(inserts).toHaveLength(2);
+  });
+
   it('shares one page statement between filter values of the same shape', async () => {
     const page = { limit: 10, backward: false, after: null, before: null };
     const byName = itemSort('name', SortDirection.ASC);

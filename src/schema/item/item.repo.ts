@@ -10,7 +10,7 @@ import {
   type SortSpec,
   SortDirection,
 } from '../shared/connection.js';
-import { anyId, once, Statements, type Prepared } from '../shared/prepared.js';
+import { anyId, once, PreparedInserts, Statements, type Prepared } from '../shared/prepared.js';
 import { likePattern } from '../shared/validation.js';
 
 export type NewItemRow = typeof items.$inferInsert;
@@ -61,9 +61,15 @@ export class ItemRepo {
     return new ItemRepo(tx);
   }
 
+  private readonly inserts = new PreparedInserts<ItemRow>('insert_item', (placeholders) =>
+    this.db
+      .insert(items)
+      .values(placeholders as unknown as NewItemRow)
+      .returning(),
+  );
+
   async insert(values: NewItemRow): Promise<ItemRow> {
-    const [row] = await this.db.insert(items).values(values).returning();
-    return row!;
+    return this.inserts.insert(values);
   }
 
   async update(id: string, changes: ItemChanges): Promise<ItemRow | null> {

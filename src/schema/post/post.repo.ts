@@ -11,7 +11,7 @@ import {
   type PageRequest,
   type SortSpec,
 } from '../shared/connection.js';
-import { anyId, once, Statements, type Prepared } from '../shared/prepared.js';
+import { anyId, once, PreparedInserts, Statements, type Prepared } from '../shared/prepared.js';
 import type { Windowed } from './nested.js';
 
 export type NewPostRow = typeof posts.$inferInsert;
@@ -60,9 +60,21 @@ export class PostRepo {
     return new PostRepo(tx);
   }
 
+  private readonly postInserts = new PreparedInserts<PostRow>('insert_post', (placeholders) =>
+    this.db
+      .insert(posts)
+      .values(placeholders as unknown as NewPostRow)
+      .returning(),
+  );
+  private readonly commentInserts = new PreparedInserts<CommentRow>('insert_comment', (placeholders) =>
+    this.db
+      .insert(comments)
+      .values(placeholders as unknown as NewCommentRow)
+      .returning(),
+  );
+
   async insert(values: NewPostRow): Promise<PostRow> {
-    const [row] = await this.db.insert(posts).values(values).returning();
-    return row!;
+    return this.postInserts.insert(values);
   }
 
   async update(id: string, changes: Partial<Pick<PostRow, 'title' | 'body'>>): Promise<PostRow | null> {
@@ -137,8 +149,7 @@ export class PostRepo {
   // ------------------------------------------------------------------------------------------------ comments
 
   async insertComment(values: NewCommentRow): Promise<CommentRow> {
-    const [row] = await this.db.insert(comments).values(values).returning();
-    return row!;
+    return this.commentInserts.insert(values);
   }
 
   async deleteComment(id: string): Promise<CommentRow | null> {

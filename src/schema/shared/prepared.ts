@@ -152,6 +152,29 @@ function withRowMapper<T>(statement: T): T {
   return statement;
 }
 
+/**
+ * `insert … returning *`, prepared per shape (the columns given, in the order given): the columns left out take their
+ * defaults as with Drizzle's own insert. An insert's placeholders stand for column values, so Drizzle encodes them by
+ * their column itself (unlike a placeholder in a condition, see driverValue).
+ */
+export class PreparedInserts<Row> {
+  readonly #statements = new Statements<Prepared<Row>>();
+
+  constructor(
+    private readonly name: string,
+    private readonly build: (placeholders: Record<string, ReturnType<typeof sql.placeholder>>) => { prepare(name: string): Prepared<Row> },
+  ) {}
+
+  async insert(values: Record<string, unknown>): Promise<Row> {
+    const keys = Object.keys(values).filter((key) => values[key] !== undefined);
+    const statement = this.#statements.get(keys.join(','), () =>
+      this.build(Object.fromEntries(keys.map((key) => [key, sql.placeholder(key)]))).prepare(this.name),
+    );
+    const [row] = await statement.execute(values);
+    return row!;
+  }
+}
+
 /** A prepared select, as repositories keep it. */
 export interface Prepared<Row> {
   execute(placeholders?: Record<string, unknown>): Promise<Row[]>;
