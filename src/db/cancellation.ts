@@ -105,7 +105,8 @@ export async function withCancellation<T>(signal: CancelSignal | undefined, run:
   };
   signal.addEventListener('abort', abort, { once: true });
   try {
-    return await storage.run(operation, run);
+    // Awaited inside the store: a Drizzle query starts only when awaited, and it must start as this operation's.
+    return await storage.run(operation, async () => await run());
   } finally {
     signal.removeEventListener('abort', abort);
   }

@@ -32,6 +32,8 @@ export interface OperationPolicyOptions {
   cacheSize?: number;
 }
 
+type RawVariables = Record<string, unknown> | null | undefined;
+
 export type Prepared =
   | { document: DocumentNode; errors?: undefined }
   | { document?: undefined; errors: GraphQLError[]; /** Parsed, but not valid. */ parsed?: DocumentNode };
@@ -44,25 +46,24 @@ export interface OperationPolicy {
   prepare(query: string, hash: string, observe?: (step: 'parse' | 'validate') => void): Prepared;
   /** A document this policy admitted, by hash (Apollo's document store reads it, so Apollo parses nothing). */
   cached(hash: string): DocumentNode | undefined;
+  /** The key `cost` and `knownCost` remember an operation's variables by (the operation's name and their JSON). */
+  variablesKey(operation: OperationDefinitionNode, rawVariables: RawVariables): string;
   /**
    * The static cost of an operation with its coerced variables (`costError` says whether it is over the limit),
-   * remembered for the variables as received, which the caller has coerced and checked against the input rules.
+   * remembered under `variablesKey` for variables the caller has coerced and checked against the input rules.
    */
   cost(
     document: DocumentNode,
     operation: OperationDefinitionNode,
     variables: Record<string, unknown>,
-    rawVariables: Record<string, unknown> | null | undefined,
+    rawVariables: RawVariables,
+    variablesKey: string,
   ): number;
   /**
-   * The cost `cost` remembered for this operation with these variables (compared as JSON): they were coerced and
-   * passed the input rules then, so neither needs to run again. Undefined when not remembered.
+   * The cost `cost` remembered for these variables (by `variablesKey`): they were coerced and passed the input rules
+   * then, so neither needs to run again. Undefined when not remembered.
    */
-  knownCost(
-    document: DocumentNode,
-    operation: OperationDefinitionNode,
-    rawVariables: Record<string, unknown> | null | undefined,
-  ): number | undefined;
+  knownCost(document: DocumentNode, variablesKey: string): number | undefined;
 }
 
 function withCode(errors: readonly GraphQLError[], code: string): GraphQLError[] {
@@ -81,11 +82,6 @@ function withCode(errors: readonly GraphQLError[], code: string): GraphQLError[]
 }
 
 const COST_ENTRIES_PER_DOCUMENT = 64;
-
-type RawVariables = Record<string, unknown> | null | undefined;
-
-const variablesKey = (operation: OperationDefinitionNode, rawVariables: RawVariables) =>
-  `${operation.name?.value ?? ''}\u0000${rawVariables ? JSON.stringify(rawVariables) : ''}`;
 
 /**
  * The cost's key: the operation and the variables its cost depends on (see costVariables), each as given or absent (an
@@ -189,12 +185,13 @@ export function createOperationPolicy(schema: GraphQLSchema, options: OperationP
     },
     // Documents come from the cache above, so these are per document, bounded (many distinct variable sets just
     // compute again): the cost by the variables it depends on, and the variables admitted before, by all of them.
-    knownCost: (document, operation, rawVariables) => admittedCache.get(document)?.get(variablesKey(operation, rawVariables)),
-    cost(document, operation, variables, rawVariables) {
+    variablesKey: (operation, rawVariables) => `${operation.name?.value ?? ''}\u0000${rawVariables ? JSON.stringify(rawVariables) : ''}`,
+    knownCost: (document, variablesKey) => admittedCache.get(document)?.get(variablesKey),
+    cost(document, operation, variables, rawVariables, variablesKey) {
       const key = costKey(document, operation, rawVariables);
       let cost = costCache.get(document)?.get(key);
       if (cost === undefined) remember(costCache, document, key, (cost = costOf(schema, document, operation, variables)));
-      remember(admittedCache, document, variablesKey(operation, rawVariables), cost);
+      remember(admittedCache, document, variablesKey, cost);
       return cost;
     },
   };

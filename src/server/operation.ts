@@ -246,15 +246,13 @@ export function createOperationCore(options: OperationCoreOptions) {
   const sharedKeys = new WeakMap<Admission, string | null>();
   const admissions = new WeakMap<object, Admission>();
   // The SHA-256 of the documents clients send again and again (the same few texts, request after request), by text:
-  // a map lookup instead of a digest per request. Short texts only, and a bounded number, so it stays small.
-  const hashes = new Map<string, string>();
+  // a lookup instead of a digest per request. Short texts only, and a bounded number, so it stays small.
+  const hashes = new LRUCache<string, string>({ max: MEMOISED_HASHES });
   const hashOf = (query: string): string => {
     let hash = hashes.get(query);
-    if (hash !== undefined) return hash;
-    hash = sha256(query);
-    if (query.length <= MEMOISED_HASH_TEXT_CHARS) {
-      if (hashes.size >= MEMOISED_HASHES) hashes.delete(hashes.keys().next().value!);
-      hashes.set(query, hash);
+    if (hash === undefined) {
+      hash = sha256(query);
+      if (query.length <= MEMOISED_HASH_TEXT_CHARS) hashes.set(query, hash);
     }
     return hash;
   };
@@ -449,7 +447,8 @@ export function createOperationCore(options: OperationCoreOptions) {
     if (tooDeep) return refuseCharged(pending, [tooDeep], 400);
     // Variables this operation was admitted with before (the same JSON) coerced and passed the input rules then, and
     // their cost is remembered: the same request again (a dashboard's poll, a popular item) skips those steps.
-    let cost = policy.knownCost(document, operation, request.variables as Record<string, unknown> | undefined);
+    const variablesKey = policy.variablesKey(operation, request.variables as Record<string, unknown> | undefined);
+    let cost = policy.knownCost(document, variablesKey);
     if (cost === undefined) {
       step('coerce', client.transport);
       const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], rawVariables, { maxErrors: 25 });
@@ -464,11 +463,9 @@ export function createOperationCore(options: OperationCoreOptions) {
       }
       const badInput = checkInputText(schema, document, operation, coerced.coerced);
       if (badInput) return refuseCharged(pending, [badInput], 400);
-      step('cost', client.transport);
-      cost = policy.cost(document, operation, coerced.coerced, request.variables as Record<string, unknown> | undefined);
-    } else {
-      step('cost', client.transport);
+      cost = policy.cost(document, operation, coerced.coerced, request.variables as Record<string, unknown> | undefined, variablesKey);
     }
+    step('cost', client.transport);
     const costRefusal = costError(cost, policy.limits);
     if (costRefusal) return refuseCharged(pending, [costRefusal], 400);
 

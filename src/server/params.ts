@@ -5,6 +5,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import { GraphQLError } from 'graphql';
+import { LRUCache } from 'lru-cache';
 import { ErrorCode } from '../schema/shared/errors.js';
 import { isObject, type OperationRequest, type TransportRefusal } from './operation.js';
 
@@ -71,17 +72,14 @@ const RESPONSE_MEDIA_TYPES = [JSON_MEDIA_TYPE, GRAPHQL_RESPONSE_MEDIA_TYPE];
 export function acceptedMediaType(accept: string | undefined): string | null {
   if (accept === undefined) return JSON_MEDIA_TYPE;
   // Clients send the same few Accept headers on every request: each is worked out once.
-  let type = acceptedTypes.get(accept);
-  if (type !== undefined) return type;
-  type = negotiate(accept);
-  if (accept.length <= 512) {
-    if (acceptedTypes.size >= 256) acceptedTypes.clear();
-    acceptedTypes.set(accept, type);
-  }
+  const known = acceptedTypes.get(accept);
+  if (known !== undefined) return known.type;
+  const type = negotiate(accept);
+  if (accept.length <= 512) acceptedTypes.set(accept, { type });
   return type;
 }
 
-const acceptedTypes = new Map<string, string | null>();
+const acceptedTypes = new LRUCache<string, { type: string | null }>({ max: 256 });
 
 function negotiate(accept: string): string | null {
   if (accept.trim() === '') return JSON_MEDIA_TYPE;

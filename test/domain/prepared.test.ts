@@ -106,8 +106,8 @@ describe('prepared statements', () => {
     if (handle.kind !== 'postgres') return;
     const gone = new ClientGone();
     const started = performance.now();
-    // Inside an async function, as resolvers run their statements (Drizzle's queries start when awaited).
-    const running = withCancellation(gone, async () => await handle.db.execute(sql`select pg_sleep(20)`)).catch((caught: unknown) => caught);
+    // Handed over as it is: a Drizzle query that starts only when awaited is still the operation's.
+    const running = withCancellation(gone, () => handle.db.execute(sql`select pg_sleep(20)`)).catch((caught: unknown) => caught);
     setTimeout(() => gone.abort(), 200);
     const error = (await running) as { cause?: { code?: string } };
     expect(error.cause?.code).toBe('57014'); // query_canceled, from PostgreSQL
