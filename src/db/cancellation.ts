@@ -6,7 +6,8 @@
  * DB_STATEMENT_TIMEOUT_MS, so a dozen of them starve the pool and every other request (`/readyz` included) waits.
  *
  * The transports hand the operation core an AbortSignal that fires when the client disconnects before its answer;
- * `withCancellation` runs the operation with that signal in AsyncLocalStorage (as sql-stats.ts measures statements),
+ * `withCancellation` runs the operation with that signal in its statement scope (statement-scope.ts, shared with the
+ * statement statistics of sql-stats.ts),
  * and the postgres.js client that Drizzle is given is wrapped by `trackStatements`, so every statement the operation
  * starts — DataLoader batches and statements inside transactions included — is recorded with it. On abort:
  *
@@ -21,10 +22,10 @@
  * the time the request takes to reach PostgreSQL. PGlite runs statements synchronously in this process; nothing can
  * interrupt them, and its client is not wrapped.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Tracer } from '@opentelemetry/api';
 import { QUERY_CANCELED } from './errors.js';
 import { observeSettled, observeStatement } from './sql-stats.js';
+import { statementScope, withStatementScope, type OperationStatements } from './statement-scope.js';
 
 /** The part of a postgres.js PendingQuery this module uses. */
 interface PendingStatement extends Promise<unknown> {
@@ -65,14 +66,6 @@ export class ClientGone implements CancelSignal {
   }
 }
 
-interface OperationStatements {
-  signal: CancelSignal;
-  /** Statements started and not yet settled. */
-  pending: Set<PendingStatement>;
-}
-
-const storage = new AsyncLocalStorage<OperationStatements>();
-
 /** What a statement refused after the client went away rejects with: a query_canceled, as if PostgreSQL had. */
 export class StatementCancelledError extends Error {
   readonly code = QUERY_CANCELED;
@@ -98,7 +91,7 @@ function cancel(statement: PendingStatement): void {
 /** Runs `run` (one operation); when `signal` aborts, the statements it started are cancelled and no new one runs. */
 export async function withCancellation<T>(signal: CancelSignal | undefined, run: () => T | Promise<T>): Promise<T> {
   if (!signal) return run();
-  const operation: OperationStatements = { signal, pending: new Set() };
+  const operation: OperationStatements & { pending: Set<PendingStatement> } = { signal, pending: new Set() };
   const abort = () => {
     for (const statement of operation.pending) cancel(statement);
     operation.pending.clear();
@@ -106,7 +99,7 @@ export async function withCancellation<T>(signal: CancelSignal | undefined, run:
   signal.addEventListener('abort', abort, { once: true });
   try {
     // Awaited inside the store: a Drizzle query starts only when awaited, and it must start as this operation's.
-    return await storage.run(operation, async () => await run());
+    return await withStatementScope({ cancellation: operation }, async () => await run());
   } finally {
     signal.removeEventListener('abort', abort);
   }
@@ -120,7 +113,7 @@ function refused(): Promise<never> & { values(): Promise<never> } {
 }
 
 function track(statement: PendingStatement): PendingStatement {
-  const operation = storage.getStore();
+  const operation = statementScope()?.cancellation;
   if (!operation) return statement;
   operation.pending.add(statement);
   const settled = () => void operation.pending.delete(statement);
@@ -142,14 +135,14 @@ export function trackStatements<T extends object>(sql: T, tracer: Tracer | null)
       const method = value as (...args: unknown[]) => unknown;
       if (property === 'unsafe') {
         return (...args: unknown[]) => {
-          if (storage.getStore()?.signal.aborted) return refused();
+          if (statementScope()?.cancellation?.signal.aborted) return refused();
           const done = observeStatement(args[0], tracer);
           return track(observeSettled(method.apply(target, args) as PendingStatement, done));
         };
       }
       if (property === 'begin' || property === 'savepoint') {
         return (...args: unknown[]) => {
-          if (storage.getStore()?.signal.aborted) return refused();
+          if (statementScope()?.cancellation?.signal.aborted) return refused();
           const callback = args.pop() as (inner: object) => unknown;
           return method.apply(target, [...args, (inner: object) => callback(trackStatements(inner, tracer))]);
         };

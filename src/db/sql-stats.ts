@@ -3,15 +3,15 @@
  * by `trackStatements` in cancellation.ts, PGlite by `observePglite` here), so every statement — DataLoader batches,
  * statements inside transactions, those of a job — passes through `observeStatement` as it starts and when it settles.
  *
- * - Per operation (AsyncLocalStorage, entered by the operation core): the number of statements and the time at least
+ * - Per operation (the statement scope, statement-scope.ts, entered by the operation core): the number of statements and the time at least
  *   one of them was running (overlapping statements count once, so the figure never exceeds the operation's own
  *   time). `Server-Timing: sql` and `extensions.sql` (DEBUG_SQL) report it.
  * - With tracing on: a client span per statement, child of the active span (the operation's, or a job's), named by
  *   the statement's verb, with the statement text as Drizzle built it — placeholders, never the parameters, so a
  *   password hash on `register` reaches no exporter.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
+import { statementScope, withStatementScope } from './statement-scope.js';
 
 export interface SqlStats {
   statements: number;
@@ -23,10 +23,8 @@ export interface SqlStats {
   busySince: number;
 }
 
-const storage = new AsyncLocalStorage<SqlStats>();
-
 export function withSqlStats<T>(stats: SqlStats, fn: () => T): T {
-  return storage.run(stats, fn);
+  return withStatementScope({ stats }, fn);
 }
 
 export function newSqlStats(): SqlStats {
@@ -52,7 +50,7 @@ function verb(text: string): string {
 
 /** Called as a statement starts; the returned function when it settles (with its error, if any). */
 export function observeStatement(text: unknown, tracer: Tracer | null): ((error?: unknown) => void) | null {
-  const stats = storage.getStore();
+  const stats = statementScope()?.stats;
   if (!stats && !tracer) return null;
   if (stats) {
     stats.statements += 1;

@@ -10,7 +10,6 @@
  * the request accepts, `application/graphql-response+json` included, with the request id in `extensions.requestId`:
  * a client tells an expired token (401 UNAUTHENTICATED) from any other failure by the body, as the spec lets it.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { ApolloServer, HeaderMap, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
@@ -118,12 +117,27 @@ async function sendResult(core: OperationCore, request: FastifyRequest, reply: F
   return reply.type(acceptedMediaType(request.headers.accept) ?? JSON_MEDIA_TYPE).send(`${JSON.stringify(result)}\n`);
 }
 
+/**
+ * Apollo's answer with the request's id in each error's extensions, as the core's answers have it. Apollo formats
+ * the errors of the refusals it makes itself (CSRF, a batch, a malformed body) without the request at hand; this
+ * path is rare, so its body is parsed again here rather than the request kept in an AsyncLocalStorage, which on
+ * Node 20 would cost every promise of the process a hook from the first refusal on.
+ */
+function withRequestId(body: string, requestId: string): string {
+  if (!body.includes('"errors"')) return body;
+  let result: { errors?: Array<{ extensions?: Record<string, unknown> }> };
+  try {
+    result = JSON.parse(body) as typeof result;
+  } catch {
+    return body;
+  }
+  if (!Array.isArray(result.errors)) return body;
+  for (const error of result.errors) error.extensions = { ...error.extensions, requestId };
+  return `${JSON.stringify(result)}${body.endsWith('\n') ? '\n' : ''}`;
+}
+
 export async function registerGraphqlHttp(fastify: FastifyInstance, options: HttpOptions): Promise<ApolloServer<HttpContext>> {
   const { core, policy } = options;
-  // The id of the request Apollo is answering: Apollo formats the errors of the refusals it makes itself (CSRF, a
-  // batch, a malformed body) without the request at hand.
-  const requestIds = new AsyncLocalStorage<string>();
-
   const bridge: ApolloServerPlugin<HttpContext> = {
     async requestDidStart({ contextValue }) {
       return {
@@ -168,7 +182,6 @@ export async function registerGraphqlHttp(fastify: FastifyInstance, options: Htt
     // get the messages they always got.
     formatError: (_formatted, error) =>
       formatError(error as GraphQLError, {
-        requestId: requestIds.getStore(),
         exposeStack: options.exposeStack,
         hideSuggestions: options.hideSuggestions,
       }),
@@ -222,8 +235,11 @@ export async function registerGraphqlHttp(fastify: FastifyInstance, options: Htt
     scope.route<{ Reply: string }>({
       method: ['GET', 'POST'],
       url: options.path,
-      handler(request, reply) {
-        return requestIds.run(request.id, () => handler.call(this, request, reply));
+      async handler(request, reply) {
+        const body: unknown = await handler.call(this, request, reply);
+        // Apollo's body is a string (it would stream only incremental delivery, which is not enabled).
+        if (typeof body === 'string') return withRequestId(body, request.id);
+        return body as void;
       },
     });
   });

@@ -118,6 +118,26 @@ describe('prepared statements', () => {
     expect(refusal.cause).toBeInstanceOf(StatementCancelledError);
   });
 
+  it('keeps an operation statistics and its cancellation when one is entered inside the other (one statement scope)', async () => {
+    const outerStats = newSqlStats();
+    const innerStats = newSqlStats();
+    const gone = new ClientGone();
+    await withSqlStats(outerStats, () =>
+      withCancellation(gone, async () => {
+        await repo.findByIds(ids);
+        await withSqlStats(innerStats, () => repo.findByIds(ids));
+      }),
+    );
+    // Entering the cancellation kept the statistics, and the inner statistics took over only inside.
+    expect([outerStats.statements, innerStats.statements]).toEqual([1, 1]);
+    if (handle.kind !== 'postgres') return;
+    gone.abort();
+    const stats = newSqlStats();
+    const error = await withCancellation(gone, () => withSqlStats(stats, () => repo.findByIds(ids))).catch((caught: unknown) => caught);
+    // Entering the statistics kept the cancellation: the statement was refused (and still counted as started).
+    expect((error as { cause?: unknown }).cause).toBeInstanceOf(StatementCancelledError);
+  });
+
   it('maps rows as Drizzle does: decoders, nested objects, and a joined table that matched no row', async () => {
     const db = handle.db;
     await db.insert(jobs).values({ kind: 'mapper.test', params: { a: [1, 'two'] }, scopes: ['item:read', 'item:write'] });
