@@ -156,6 +156,10 @@ async function main(): Promise<void> {
   const specs = scaleOut
     ? scaleOutCandidates(options.workers)
     : CANDIDATES.filter((spec) => spec.id === 'opshub' || options.candidates === null || options.candidates.includes(spec.id));
+  if (options.variant && !scaleOut) {
+    const settings = Object.entries(options.variant).map(([name, value]) => `${name}=${value}`);
+    specs.splice(1, 0, { id: 'opshub-variant', title: `OpsHub with ${settings.join(' ')}`, entry: 'src/main.ts', env: options.variant });
+  }
   // Candidates that cannot run on this database: their rows say why.
   const skipped = new Map(
     specs.filter((spec) => spec.postgresOnly && database!.kind !== 'postgres').map((spec) => [spec.id, 'PostgreSQL only, skipped on PGlite']),

@@ -21,6 +21,8 @@ export interface BenchOptions {
   candidates: string[] | null;
   /** Start every candidate with --cpu-prof; profiles land in bench/results/profiles/<candidate id>. */
   cpuProf: boolean;
+  /** Environment of a second OpsHub (`opshub-variant`) run in the same rounds, or null: A/B of a setting. */
+  variant: Record<string, string> | null;
   /** Above 1: compare OpsHub as this many cluster workers with OpsHub as one process (PostgreSQL only). */
   workers: number;
 }
@@ -35,6 +37,8 @@ const HELP = `Usage: npm run bench -- [options]
   --fanout-events <n>  events published per fan-out run (default 50; quick 20)
   --only <ids>         workloads to run: node,items,nested,createItem,fanout
   --candidates <ids>   peers to run besides OpsHub: opshub-traced,graphql-js,yoga,mercurius,lean,postgraphile,ceiling
+  --variant <K=V,…>    also run OpsHub with these environment variables set (candidate opshub-variant), in the
+                       same interleaved rounds: an A/B of a setting against the same build
   --cpu-prof           profile every candidate (node --cpu-prof) into bench/results/profiles/<candidate>
   --workers <n>        instead of the peers: OpsHub as n cluster workers against one process (PostgreSQL and
                        Redis only; results in bench/results/workers.md)
@@ -54,6 +58,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       only: { type: 'string' },
       candidates: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
+      variant: { type: 'string' },
       workers: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -92,6 +97,18 @@ export function parseOptions(argv: string[]): BenchOptions {
     only: list(values.only),
     candidates: list(values.candidates),
     cpuProf: values['cpu-prof'] ?? false,
+    variant: variantOf(list(values.variant)),
     workers: Math.round(number(values.workers, 1, 'workers', 1)),
   };
+}
+
+function variantOf(pairs: string[] | null): Record<string, string> | null {
+  if (!pairs) return null;
+  return Object.fromEntries(
+    pairs.map((pair) => {
+      const at = pair.indexOf('=');
+      if (at < 1) throw new Error('--variant takes NAME=value pairs, separated by commas');
+      return [pair.slice(0, at), pair.slice(at + 1)];
+    }),
+  );
 }
