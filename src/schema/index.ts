@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { buildSchema, type NonEmptyArray } from 'type-graphql';
 import { createMemoryPubSub } from '../pubsub/pubsub.js';
+import { directResolvers } from './direct-resolvers.js';
 import { domains } from './domains.js';
 import { NodeResolver } from './node.resolver.js';
 import { authChecker } from './shared/authorize.js';
@@ -22,6 +23,8 @@ export async function createSchema(options: SchemaOptions = {}): Promise<GraphQL
     // `@Authorized('a:read', …)`: signed in and holding every listed scope (src/auth/authorize.ts).
     authChecker,
   });
+  // Fields with nothing for TypeGraphQL's per-call wrapper to do resolve directly (direct-resolvers.ts).
+  directResolvers(schema, resolvers);
   // TypeGraphQL builds the root types itself and takes no description for them.
   const roots = [
     [schema.getQueryType(), "Reads: the catalog, orders, tasks, posts, chat, notifications, jobs and the caller's own account and budget."],
