@@ -11,17 +11,9 @@
  *   password hash on `register` reaches no exporter.
  */
 import { SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
-import { statementScope, withStatementScope } from './statement-scope.js';
+import { statementScope, withStatementScope, type SqlStats } from './statement-scope.js';
 
-export interface SqlStats {
-  statements: number;
-  /** Time with at least one statement running, in ms (a statement still running at read time counts up to now). */
-  busyMs: number;
-  /** Statements started and not settled. */
-  active: number;
-  /** When `active` last went from 0 to 1. */
-  busySince: number;
-}
+export type { SqlStats };
 
 export function withSqlStats<T>(stats: SqlStats, fn: () => T): T {
   return withStatementScope({ stats }, fn);

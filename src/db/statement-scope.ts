@@ -7,7 +7,17 @@
  * another keeps what the outer one set.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { SqlStats } from './sql-stats.js';
+
+/** What an operation's statements cost so far (sql-stats.ts measures it). */
+export interface SqlStats {
+  statements: number;
+  /** Time with at least one statement running, in ms (a statement still running at read time counts up to now). */
+  busyMs: number;
+  /** Statements started and not settled. */
+  active: number;
+  /** When `active` last went from 0 to 1. */
+  busySince: number;
+}
 
 /** What cancellation keeps of an operation (cancellation.ts). */
 export interface OperationStatements {
