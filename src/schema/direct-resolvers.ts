@@ -12,27 +12,38 @@
  * TypeGraphQL's resolver when anything would run in that wrapper:
  * - `@Authorized` on the field, its method or its class (even with no scopes named, the auth checker runs);
  * - a middleware (`@UseMiddleware`, on the field or the resolver class);
- * - arguments, which TypeGraphQL converts to class instances;
+ * - arguments it would convert or validate: an input object, a list, an `@Args()` class that extends another, an
+ *   argument with its own validation (the schema validates none: `validate: false`);
  * - a typed `@Root()`, or any other kind of parameter.
+ * Scalar and enum arguments are handed over as TypeGraphQL would hand them: the value as graphql-js coerced it, and for
+ * `@Args()` an instance of its class holding the arguments that were given.
  * A field is matched only to the metadata of the class that declares it. Fields inherited from an interface or a
  * superclass, and object fields declared in the type class itself (`kind: internal`), keep TypeGraphQL's resolver.
  *
  * The schema is built without global middlewares (src/schema/index.ts); a global middleware would run on every
  * field, so `directResolvers` refuses a schema built with one.
  */
-import { isObjectType, type GraphQLFieldResolver, type GraphQLSchema } from 'graphql';
+import { GraphQLScalarType, isObjectType, type GraphQLFieldResolver, type GraphQLSchema } from 'graphql';
 import { getMetadataStorage } from 'type-graphql';
 
 /** A class, as TypeGraphQL's metadata names one: compared by identity, constructed only when a resolver's. */
 type ClassRef = abstract new (...args: never[]) => unknown;
 
-type ParamKind = 'root' | 'context' | 'info';
-
 interface Param {
   kind: string;
   index: number;
   propertyName?: string;
-  getType?: unknown;
+  getType?: () => unknown;
+  /** `arg`: its name. */
+  name?: string;
+  typeOptions?: { array?: boolean };
+  validateSettings?: unknown;
+  validateFn?: unknown;
+}
+
+interface ArgsTypeMeta {
+  target: ClassRef;
+  fields: Array<{ name: string; getType: () => unknown; typeOptions: { array?: boolean } }>;
 }
 
 interface FieldMeta {
@@ -64,37 +75,85 @@ interface ObjectTypeMeta {
 /** Nothing of TypeGraphQL's wrapper would run: no auth checker, no middleware. */
 const unguarded = (meta: { roles?: unknown[]; middlewares?: unknown[] }) => meta.roles === undefined && !meta.middlewares?.length;
 
-const direct = (param: Param): param is Param & { kind: ParamKind } =>
-  param.kind === 'context' || param.kind === 'info' || (param.kind === 'root' && param.getType === undefined);
+type Argument = (root: unknown, args: Record<string, unknown>, context: unknown, info: unknown) => unknown;
 
-type Argument = (root: unknown, context: unknown, info: unknown) => unknown;
-
-function argument(param: Param & { kind: ParamKind }): Argument {
-  const { kind, propertyName } = param;
-  if (kind === 'info') return (_root, _context, info) => info;
-  if (kind === 'root') return propertyName === undefined ? (root) => root : (root) => (root as Record<string, unknown>)[propertyName];
-  return propertyName === undefined ? (_root, context) => context : (_root, context) => (context as Record<string, unknown>)[propertyName];
+interface Storage {
+  objectTypes: ObjectTypeMeta[];
+  fieldResolvers: FieldResolverMeta[];
+  argumentTypes: ArgsTypeMeta[];
+  enums: Array<{ enumObj: unknown }>;
 }
 
-/** A field resolver method called with its root, context and info parameters, in their order. */
-function methodResolver(resolver: FieldResolverMeta, instance: Record<string, unknown>): GraphQLFieldResolver<unknown, unknown> | null {
-  const params = [...(resolver.params ?? [])].sort((a, b) => a.index - b.index);
-  if (!params.every(direct)) return null;
+/** A type TypeGraphQL hands over as graphql-js coerced it: a scalar or an enum (not an input class, not a list). */
+function passedAsIs(storage: Storage, type: unknown, typeOptions: { array?: boolean } | undefined): boolean {
+  if (typeOptions?.array) return false;
+  if (type instanceof GraphQLScalarType || type === String || type === Number || type === Boolean || type === Date) return true;
+  return storage.enums.some((registered) => registered.enumObj === type);
+}
+
+/** What TypeGraphQL's getParams would pass for this parameter, or null when it would do more than pass a value. */
+function argument(storage: Storage, param: Param, validate: boolean): Argument | null {
+  const { kind, propertyName } = param;
+  if (kind === 'info') return (_root, _args, _context, info) => info;
+  if (kind === 'context') {
+    return propertyName === undefined
+      ? (_root, _args, context) => context
+      : (_root, _args, context) => (context as Record<string, unknown>)[propertyName];
+  }
+  if (kind === 'root') {
+    if (param.getType !== undefined) return null;
+    return propertyName === undefined ? (root) => root : (root) => (root as Record<string, unknown>)[propertyName];
+  }
+  if (kind !== 'arg' && kind !== 'args') return null;
+  // validateArg would run class-validator (or a validateFn) on it.
+  if (validate || (param.validateSettings !== undefined && param.validateSettings !== false) || param.validateFn !== undefined) return null;
+  if (kind === 'arg') {
+    const name = param.name!;
+    return passedAsIs(storage, param.getType?.(), param.typeOptions) ? (_root, args) => args[name] : null;
+  }
+  const ArgsClass = param.getType?.() as (new () => Record<string, unknown>) | undefined;
+  const argsType = storage.argumentTypes.find((candidate) => candidate.target === ArgsClass);
+  // convertArgsToInstance also collects the fields of superclasses; only a class of its own is handled here.
+  if (!ArgsClass || !argsType || Object.getPrototypeOf(ArgsClass) !== Function.prototype) return null;
+  if (!argsType.fields.every((field) => passedAsIs(storage, field.getType(), field.typeOptions))) return null;
+  const names = argsType.fields.map((field) => field.name);
+  // convertToType: a new instance, without the initial undefined properties of fields not given, then the given ones.
+  return (_root, args) => {
+    const instance = new ArgsClass();
+    for (const key of Object.keys(instance)) if (instance[key] === undefined && args[key] === undefined) delete instance[key];
+    for (const name of names) if (args[name] !== undefined) instance[name] = args[name];
+    return instance;
+  };
+}
+
+/** A field resolver method called with its parameters, in their order. */
+function methodResolver(
+  storage: Storage,
+  resolver: FieldResolverMeta,
+  instance: Record<string, unknown>,
+  validate: boolean,
+): GraphQLFieldResolver<unknown, unknown, Record<string, unknown>> | null {
   const method = instance[resolver.methodName] as (...args: unknown[]) => unknown;
   if (typeof method !== 'function') return null;
-  const values = params.map(argument);
+  const values = [...(resolver.params ?? [])].sort((a, b) => a.index - b.index).map((param) => argument(storage, param, validate));
+  if (!values.every((value): value is Argument => value !== null)) return null;
   if (values.length === 1) {
     const [only] = values as [Argument];
-    return (root, _args, context, info) => method.call(instance, only(root, context, info));
+    return (root, args, context, info) => method.call(instance, only(root, args, context, info));
   }
   if (values.length === 2) {
     const [first, second] = values as [Argument, Argument];
-    return (root, _args, context, info) => method.call(instance, first(root, context, info), second(root, context, info));
+    return (root, args, context, info) => method.call(instance, first(root, args, context, info), second(root, args, context, info));
   }
-  return (root, _args, context, info) =>
+  if (values.length === 3) {
+    const [first, second, third] = values as [Argument, Argument, Argument];
+    return (root, args, context, info) =>
+      method.call(instance, first(root, args, context, info), second(root, args, context, info), third(root, args, context, info));
+  }
+  return (root, args, context, info) =>
     method.apply(
       instance,
-      values.map((value) => value(root, context, info)),
+      values.map((value) => value(root, args, context, info)),
     );
 }
 
@@ -108,11 +167,11 @@ export function directFields(schema: GraphQLSchema): readonly string[] {
 /** Replaces the resolvers of the fields that need none of TypeGraphQL's per-call work (see above). */
 export function directResolvers(
   schema: GraphQLSchema,
-  resolverClasses: readonly unknown[],
-  globalMiddlewares: readonly unknown[] = [],
+  options: { resolvers: readonly unknown[]; validate: boolean; globalMiddlewares?: readonly unknown[] },
 ): void {
+  const { resolvers: resolverClasses, validate, globalMiddlewares = [] } = options;
   if (globalMiddlewares.length > 0) throw new Error('directResolvers: a global middleware runs on every field; keep TypeGraphQL resolvers');
-  const storage = getMetadataStorage() as unknown as { objectTypes: ObjectTypeMeta[]; fieldResolvers: FieldResolverMeta[] };
+  const storage = getMetadataStorage() as unknown as Storage;
   const instances = new Map<ClassRef, Record<string, unknown>>();
   const instanceOf = (target: FieldResolverMeta['target']) => {
     let instance = instances.get(target);
@@ -127,7 +186,7 @@ export function directResolvers(
     for (const meta of objectType.fields ?? []) {
       const field = fields[meta.schemaName];
       // Only the fields this class declares: the GraphQL field was made from this metadata.
-      if (!field || meta.target !== objectType.target || meta.simple || field.args.length > 0 || !unguarded(meta)) continue;
+      if (!field || meta.target !== objectType.target || meta.simple || !unguarded(meta)) continue;
       // The field resolver TypeGraphQL would pick for it (schema-generator.ts: declaring class and method name).
       const resolver = storage.fieldResolvers.find(
         (candidate) =>
@@ -135,14 +194,14 @@ export function directResolvers(
           candidate.getObjectType?.() === meta.target &&
           candidate.methodName === meta.name,
       );
-      let resolve: GraphQLFieldResolver<unknown, unknown> | null;
+      let resolve: GraphQLFieldResolver<unknown, unknown, Record<string, unknown>> | null;
       if (!resolver) {
-        if (meta.params?.length) continue;
+        if (meta.params?.length || field.args.length > 0) continue;
         const property = meta.name;
         resolve = (root) => (root as Record<string, unknown>)[property];
       } else {
         if (resolver.kind !== 'external' || !unguarded(resolver)) continue;
-        resolve = methodResolver(resolver, instanceOf(resolver.target));
+        resolve = methodResolver(storage, resolver, instanceOf(resolver.target), validate);
       }
       if (!resolve) continue;
       field.resolve = resolve;

@@ -15,16 +15,18 @@ export interface SchemaOptions {
 
 /** Builds the executable schema. Without a pub/sub (printing the SDL) a private in-process one stands in. */
 export async function createSchema(options: SchemaOptions = {}): Promise<GraphQLSchema> {
+  // No class-validator on arguments: services check their input (shared/validation.ts).
+  const validate = false;
   const schema = await buildSchema({
     // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- TypeGraphQL takes resolver classes as Function
     resolvers: resolvers as unknown as NonEmptyArray<Function>,
     pubSub: options.pubsub ?? createMemoryPubSub().pubsub,
-    validate: false,
+    validate,
     // `@Authorized('a:read', …)`: signed in and holding every listed scope (src/auth/authorize.ts).
     authChecker,
   });
   // Fields with nothing for TypeGraphQL's per-call wrapper to do resolve directly (direct-resolvers.ts).
-  directResolvers(schema, resolvers);
+  directResolvers(schema, { resolvers, validate });
   // TypeGraphQL builds the root types itself and takes no description for them.
   const roots = [
     [schema.getQueryType(), "Reads: the catalog, orders, tasks, posts, chat, notifications, jobs and the caller's own account and budget."],

@@ -1,9 +1,9 @@
 /**
  * Fields where TypeGraphQL's per-call wrapper has nothing to run resolve directly (src/schema/direct-resolvers.ts).
- * Every field with an auth check, a middleware or arguments keeps TypeGraphQL's resolver and answers as it did.
+ * Every field with an auth check or a middleware keeps TypeGraphQL's resolver and answers as it did; the rules on a
+ * schema of their own are in direct-resolver-rules.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isObjectType } from 'graphql';
 import { getMetadataStorage } from 'type-graphql';
 import { directFields } from '../../src/schema/direct-resolvers.js';
 import { createUser, type TestUser } from '../helpers/auth.js';
@@ -39,7 +39,7 @@ beforeAll(async () => {
 afterAll(() => server?.close());
 
 describe('direct resolvers', () => {
-  it('keeps TypeGraphQL resolvers on every field with an auth check, a middleware or arguments', () => {
+  it('keeps TypeGraphQL resolvers on every field with an auth check or a middleware', () => {
     const schema = server.app.schema;
     const direct = new Set(directFields(schema));
     const storage = getMetadataStorage() as unknown as {
@@ -55,16 +55,10 @@ describe('direct resolvers', () => {
       const type = storage.objectTypes.find((candidate) => candidate.target === resolver.getObjectType?.());
       if (type && guarded(resolver)) kept.push(`${type.name}.${resolver.schemaName}`);
     }
-    for (const coordinate of direct) {
-      const [typeName, fieldName] = coordinate.split('.') as [string, string];
-      const type = schema.getType(typeName);
-      expect(isObjectType(type) && type.getFields()[fieldName]!.args, coordinate).toEqual([]);
-    }
     expect(kept).toEqual(expect.arrayContaining(['User.email', 'User.phone', 'Post.attachments']));
     expect(kept.filter((coordinate) => direct.has(coordinate))).toEqual([]);
-    // The hot fields of a nested page do resolve directly; those with arguments do not.
-    expect([...direct]).toEqual(expect.arrayContaining(['Post.author', 'Comment.author', 'User.username', 'Post.title']));
-    expect(direct.has('Post.comments')).toBe(false);
+    // The fields of a nested page resolve directly, `comments(first: 3)` with its page arguments too.
+    expect([...direct]).toEqual(expect.arrayContaining(['Post.author', 'Post.comments', 'Comment.author', 'User.username', 'Post.title']));
   });
 
   it('answers as before through both kinds of field: direct ones, and guarded ones that still refuse and hide', async () => {
@@ -95,6 +89,13 @@ describe('direct resolvers', () => {
       { token: author.token },
     );
     expect(own.body.data!.posts.nodes[0]!.author.email).toBe(author.email);
+    // Its page arguments arrive as before: both `first` and `last` is refused on the field that has them.
+    const both = await server.gql(
+      '{ posts(first: 1) { nodes { comments(first: 1, last: 1) { nodes { body } } } } }',
+      {},
+      { token: reader.token },
+    );
+    expect(both.body.errors?.[0]).toMatchObject({ path: ['posts', 'nodes', 0, 'comments'], extensions: { code: 'BAD_USER_INPUT' } });
     // An @Authorized field resolver still checks its scope.
     const refused = await server.gql(
       '{ posts(first: 1) { nodes { title attachments(first: 1) { totalCount } } } }',
