@@ -11,7 +11,9 @@ import { newSqlStats, withSqlStats } from '../../src/db/sql-stats.js';
 import { itemSort, ItemRepo } from '../../src/schema/item/item.repo.js';
 import { SortDirection } from '../../src/schema/shared/connection.js';
 import { once, rowMapper } from '../../src/schema/shared/prepared.js';
-import { items, jobs } from '../../src/db/tables.js';
+import { items, jobs, users } from '../../src/db/tables.js';
+import { PostRepo } from '../../src/schema/post/post.repo.js';
+import { UserRepo } from '../../src/schema/user/user.repo.js';
 import { createUser, type TestUser } from '../helpers/auth.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { startServer, type TestServer } from '../helpers/server.js';
@@ -116,6 +118,32 @@ describe('prepared statements', () => {
     // Afterwards nothing else of that operation reaches the database.
     const refusal = (await withCancellation(gone, () => repo.findByIds(ids)).catch((caught: unknown) => caught)) as { cause?: unknown };
     expect(refusal.cause).toBeInstanceOf(StatementCancelledError);
+  });
+
+  it('loads users, and joins authors to posts and comments, without the password hash', async () => {
+    const [user] = await handle.db
+      .insert(users)
+      .values({ username: 'prepared_author', email: 'prepared_author@example.com', passwordHash: 'scrypt$x' })
+      .returning();
+    const posts = new PostRepo(handle.db);
+    const post = await posts.insert({ authorId: user!.id, title: 'Prepared', body: 'Joined' });
+    await posts.insertComment({ postId: post.id, authorId: user!.id, body: 'Joined too' });
+    const page = { limit: 5, backward: false, after: null, before: null };
+    const loaded = await new UserRepo(handle.db).findByIds([user!.id]);
+    const [pageRow] = await posts.page(user!.id, page);
+    const [window] = await posts.commentsByPosts([post.id], page);
+    for (const profile of [loaded[0], pageRow?.author, window?.author]) {
+      expect(profile).toMatchObject({ id: user!.id, username: 'prepared_author', role: 'USER', isActive: true });
+      expect(Object.keys(profile!)).not.toContain('passwordHash');
+      expect(Object.keys(profile!)).not.toContain('updatedAt');
+    }
+    expect(window).toMatchObject({ body: 'Joined too', parentId: post.id, total: 1 });
+    if (handle.kind !== 'postgres') return;
+    const selects = rowsOf<{ statement: string }>(
+      await handle.db.execute(sql`select statement from pg_prepared_statements where statement like 'select%"users"%'`),
+    );
+    expect(selects.length).toBeGreaterThanOrEqual(3);
+    for (const { statement } of selects) expect(statement).not.toContain('password_hash');
   });
 
   it('keeps an operation statistics and its cancellation when one is entered inside the other (one statement scope)', async () => {

@@ -34,6 +34,26 @@ export const users = pgTable(
 export type UserRow = typeof users.$inferSelect;
 
 /**
+ * The columns a user is shown and loaded with: every column but the password hash, which only the sign-in and
+ * password paths read (by login or id, never through a loader), and `updated_at`, which no field shows. The user
+ * loader, and the pages that join each post's or comment's author to prime it, select these.
+ */
+export const userProfile = {
+  id: users.id,
+  username: users.username,
+  email: users.email,
+  fullName: users.fullName,
+  bio: users.bio,
+  phone: users.phone,
+  birthDate: users.birthDate,
+  role: users.role,
+  isActive: users.isActive,
+  createdAt: users.createdAt,
+};
+
+export type UserProfileRow = Omit<UserRow, 'passwordHash' | 'updatedAt'>;
+
+/**
  * Refresh-token sessions. A login starts a family (`family_id`, the session id clients see); every refresh inserts a
  * new row in the family and marks the old one rotated. Only a SHA-256 of the opaque refresh token is stored.
  */

@@ -1,7 +1,7 @@
 import { and, count, eq, getTableColumns, lte, sql } from 'drizzle-orm';
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import type { Executor } from '../../db/client.js';
-import { comments, posts, users, type CommentRow, type PostRow, type UserRow } from '../../db/tables.js';
+import { comments, posts, userProfile, users, type CommentRow, type PostRow, type UserProfileRow } from '../../db/tables.js';
 import {
   createdAtSort,
   keysetOrder,
@@ -11,7 +11,7 @@ import {
   type PageRequest,
   type SortSpec,
 } from '../shared/connection.js';
-import { anyId, once, PreparedInserts, Statements, type Prepared } from '../shared/prepared.js';
+import { anyId, fieldsOf, once, PreparedInserts, Statements, type Prepared } from '../shared/prepared.js';
 import type { Windowed } from './nested.js';
 
 export type NewPostRow = typeof posts.$inferInsert;
@@ -22,8 +22,8 @@ export const postSort = createdAtSort<PostRow>(posts);
 
 export const commentSort = createdAtSort<CommentRow>(comments);
 
-/** A post or comment with its author's row, read in the same statement so the user loader can be primed with it. */
-export type WithAuthor<Row> = Row & { author: UserRow };
+/** A post or comment with its author's profile, read in the same statement so the user loader can be primed with it. */
+export type WithAuthor<Row> = Row & { author: UserProfileRow };
 export type AuthoredComment = WithAuthor<CommentRow>;
 
 /**
@@ -51,7 +51,7 @@ export class PostRepo {
       .groupBy(comments.postId)
       .prepare('comment_counts_by_posts'),
   );
-  private readonly pages = new Statements<Prepared<{ post: PostRow; author: UserRow }>>();
+  private readonly pages = new Statements<Prepared<{ post: PostRow; author: UserProfileRow }>>();
   private readonly authorPages = new Statements<Prepared<unknown>>();
   private readonly commentWindows = new Statements<Prepared<unknown>>();
 
@@ -106,7 +106,7 @@ export class PostRepo {
   async page(authorId: string | null, page: PageRequest): Promise<Array<WithAuthor<PostRow>>> {
     const statement = this.pages.get(`${authorId ? 'author' : 'all'} ${pageShape(postSort, page)}`, () =>
       this.db
-        .select({ post: posts, author: users })
+        .select({ post: posts, author: userProfile })
         .from(posts)
         .innerJoin(users, eq(users.id, posts.authorId))
         .where(and(authorId ? eq(posts.authorId, sql.placeholder('authorId')) : undefined, keysetPlaceholders(postSort, page)))
@@ -167,7 +167,7 @@ export class PostRepo {
     const statement = this.commentWindows.get(pageShape(commentSort, page), () => {
       const numbered = this.windowed(comments, comments.postId, commentSort, page);
       return this.db
-        .select()
+        .select({ numbered: fieldsOf(numbered), users: userProfile })
         .from(numbered)
         .innerJoin(users, eq(users.id, numbered.authorId))
         .where(lte(numbered.rn, sql.placeholder('limit')))
@@ -176,7 +176,7 @@ export class PostRepo {
     });
     const rows = (await statement.execute({ parentIds: postIds, ...keysetParams(commentSort, page) })) as Array<{
       numbered: Windowed<CommentRow>;
-      users: UserRow;
+      users: UserProfileRow;
     }>;
     return rows.map(({ numbered, users: author }) => ({ ...numbered, total: Number(numbered.total), author }));
   }

@@ -1,5 +1,5 @@
 import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
-import type { UserRow } from '../../db/tables.js';
+import type { UserProfileRow } from '../../db/tables.js';
 import type { Context } from '../context.js';
 import { Topic, type PostEvent } from '../../pubsub/topics.js';
 import { ConnectionArgs, connectionTypes } from '../shared/connection.js';
@@ -25,7 +25,7 @@ async function loadUser(ctx: Context, id: string): Promise<User> {
  * loader. The row is the one the loader was primed with, so both give the same user; the first is no promise for
  * graphql-js to wait on, for each of the 80 authors of a page of 20 posts with 3 comments each.
  */
-function authorOf(ctx: Context, written: { authorId: string; authorRow?: UserRow }): User | Promise<User> {
+function authorOf(ctx: Context, written: { authorId: string; authorRow?: UserProfileRow }): User | Promise<User> {
   return written.authorRow ? User.fromRow(written.authorRow) : loadUser(ctx, written.authorId);
 }
 

@@ -2,7 +2,7 @@ import type { PubSub } from '../../pubsub/pubsub.js';
 import type DataLoader from 'dataloader';
 import type { Authentication } from '../../auth/identity.js';
 import type { Database } from '../../db/client.js';
-import type { CommentRow, PostRow, UserRow } from '../../db/tables.js';
+import type { CommentRow, PostRow, UserProfileRow } from '../../db/tables.js';
 import { Topic, type Topics } from '../../pubsub/topics.js';
 import { pageRequest, toConnection, type Connection, type ConnectionArgs } from '../shared/connection.js';
 import { fromGlobalId, parseGlobalId } from '../shared/global-id.js';
@@ -50,7 +50,7 @@ export class PostService {
   async list(
     args: ConnectionArgs,
     authorGlobalId: string | null | undefined,
-    users?: DataLoader<string, UserRow | null>,
+    users?: DataLoader<string, UserProfileRow | null>,
   ): Promise<Connection<Post>> {
     const authorId = authorGlobalId ? fromGlobalId(authorGlobalId, 'User') : null;
     const page = pageRequest(args, postSort.kind);

@@ -1,5 +1,5 @@
 import { Field, ID, ObjectType } from 'type-graphql';
-import type { CommentRow, PostRow, UserRow } from '../../db/tables.js';
+import type { CommentRow, PostRow, UserProfileRow } from '../../db/tables.js';
 import type { PostEvent } from '../../pubsub/topics.js';
 import { toGlobalId } from '../shared/global-id.js';
 import { Node } from '../shared/node.js';
@@ -25,7 +25,7 @@ export class Post implements Node {
   authorId!: string;
 
   /** The author's row when the statement that read the post joined it (a page of posts): `author` needs no loader. */
-  authorRow?: UserRow;
+  authorRow?: UserProfileRow;
 
   @Field(() => String, { description: `Title, 1 to ${TITLE_MAX} characters.` })
   title!: string;
@@ -39,7 +39,7 @@ export class Post implements Node {
   @Field(() => DateTimeScalar, { description: 'When the post was last changed.' })
   updatedAt!: Date;
 
-  static fromRow(row: PostRow & { author?: UserRow }): Post {
+  static fromRow(row: PostRow & { author?: UserProfileRow }): Post {
     return Object.assign(new Post(), {
       id: toGlobalId('Post', row.id),
       rowId: row.id,
@@ -71,7 +71,7 @@ export class Comment implements Node {
   authorId!: string;
 
   /** The author's row when the statement that read the comment joined it (nested comment pages). */
-  authorRow?: UserRow;
+  authorRow?: UserProfileRow;
 
   @Field(() => String, { description: `Text of the comment, 1 to ${COMMENT_MAX} characters.` })
   body!: string;
@@ -79,7 +79,7 @@ export class Comment implements Node {
   @Field(() => DateTimeScalar, { description: 'When the comment was written.' })
   createdAt!: Date;
 
-  static fromRow(row: CommentRow & { author?: UserRow }): Comment {
+  static fromRow(row: CommentRow & { author?: UserProfileRow }): Comment {
     return Object.assign(new Comment(), {
       id: toGlobalId('Comment', row.id),
       rowId: row.id,

@@ -35,6 +35,15 @@ export function driverValue(column: AnyPgColumn, value: unknown): unknown {
   return value === null || value === undefined ? value : column.mapToDriverValue(value);
 }
 
+/**
+ * The selected fields of a subquery, as `select()` would take them for it: a subquery joined to a table is then
+ * selected with some of that table's columns rather than all (`select({ numbered: fieldsOf(numbered), … })`).
+ */
+export function fieldsOf<T extends { _: { selectedFields: Record<string, unknown> } }>(subquery: T): T['_']['selectedFields'] {
+  const fields = subquery as unknown as Record<string, unknown>;
+  return Object.fromEntries(Object.keys(subquery._.selectedFields).map((key) => [key, fields[key]])) as T['_']['selectedFields'];
+}
+
 /** Built on first use (with its row mapper), then kept: the statement of one executor (the database, or one transaction). */
 export function once<T>(build: () => T): () => T {
   let built: T | undefined;

@@ -5,7 +5,7 @@ import { LoginLimiter } from '../../auth/login-limiter.js';
 import { prepareDummyHash, verifyAgainstDummy, verifyPassword } from '../../auth/passwords.js';
 import { ALL_SCOPES, grantScopes, isScope, SCOPE_CATALOGUE, type Role } from '../../auth/scopes.js';
 import { hashRefreshToken, type TokenService } from '../../auth/tokens.js';
-import type { SessionRow, UserRow } from '../../db/tables.js';
+import type { SessionRow, UserProfileRow } from '../../db/tables.js';
 import { rateLimited } from '../shared/errors.js';
 import { parseGlobalId, toGlobalId } from '../shared/global-id.js';
 import { signedIn } from '../shared/authorize.js';
@@ -207,7 +207,7 @@ export class AuthService {
   }
 
   /** Starts a session family for a user: a refresh token row and an access token. Also used by the token CLI. */
-  async startSession(user: UserRow, requestedScopes: readonly string[] | null): Promise<AuthPayload> {
+  async startSession(user: UserProfileRow, requestedScopes: readonly string[] | null): Promise<AuthPayload> {
     const scopes = grantScopes(user.role as Role, requestedScopes);
     const refresh = this.deps.tokens.newRefreshToken();
     const familyId = randomUUID();
@@ -239,7 +239,7 @@ export class AuthService {
     return this.deps.sessions.deleteExpired(now);
   }
 
-  private userRows(ids: string[]): Promise<UserRow[]> {
+  private userRows(ids: string[]): Promise<UserProfileRow[]> {
     return this.deps.users.findByIds(ids);
   }
 }

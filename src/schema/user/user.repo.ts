@@ -1,6 +1,6 @@
 import { and, asc, count, eq, gt, ilike, inArray, isNull, or, sql, type SQL } from 'drizzle-orm';
 import type { Executor } from '../../db/client.js';
-import { sessions, users, type UserRow } from '../../db/tables.js';
+import { sessions, userProfile, users, type UserProfileRow, type UserRow } from '../../db/tables.js';
 import { createdAtSort, keysetCondition, keysetOrder, type PageRequest, type SortDirection, type SortSpec } from '../shared/connection.js';
 import { likePattern } from '../shared/validation.js';
 import { anyId, once } from '../shared/prepared.js';
@@ -36,7 +36,7 @@ export class UserRepo {
   constructor(private readonly db: Executor) {}
 
   /** The loader's lookup by id, prepared once (shared/prepared.ts). */
-  private readonly rowsByIds = once(() => this.db.select().from(users).where(anyId(users.id)).prepare('users_by_ids'));
+  private readonly rowsByIds = once(() => this.db.select(userProfile).from(users).where(anyId(users.id)).prepare('users_by_ids'));
 
   /** The same queries inside a transaction. */
   in(tx: Executor): UserRepo {
@@ -48,7 +48,8 @@ export class UserRepo {
     return row!;
   }
 
-  async findByIds(ids: readonly string[]): Promise<UserRow[]> {
+  /** Profiles by id (no password hash): the loader's, and every lookup of several users. */
+  async findByIds(ids: readonly string[]): Promise<UserProfileRow[]> {
     if (ids.length === 0) return [];
     return this.rowsByIds().execute({ ids });
   }

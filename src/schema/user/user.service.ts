@@ -10,7 +10,7 @@ import { parseGlobalId, toGlobalId } from '../shared/global-id.js';
 import type { DeletePayload } from '../shared/payloads.js';
 import type { SessionRepo } from './session.repo.js';
 import type { Database, Executor } from '../../db/client.js';
-import type { UserRow } from '../../db/tables.js';
+import type { UserProfileRow, UserRow } from '../../db/tables.js';
 import { pageRequest, SortDirection, toConnection, type Connection, type ConnectionArgs } from '../shared/connection.js';
 import { userError, UserErrorCode, UserErrors, type UserError } from '../shared/user-error.js';
 import { checkLength } from '../shared/validation.js';
@@ -338,7 +338,7 @@ export class UserService {
     });
   }
 
-  findByIds(ids: readonly string[]): Promise<UserRow[]> {
+  findByIds(ids: readonly string[]): Promise<UserProfileRow[]> {
     return this.deps.repo.findByIds(ids);
   }
 

@@ -1,7 +1,7 @@
 import { Field, ID, Int, ObjectType, registerEnumType, UseMiddleware } from 'type-graphql';
 import { visibleToOwnerOr } from '../shared/authorize.js';
 import type { Role as RoleName } from '../../auth/scopes.js';
-import type { UserRow } from '../../db/tables.js';
+import type { UserProfileRow } from '../../db/tables.js';
 import type { UserEvent } from '../../pubsub/topics.js';
 import { toGlobalId } from '../shared/global-id.js';
 import { Node } from '../shared/node.js';
@@ -79,11 +79,11 @@ export class User implements Node {
   createdAt!: Date;
 
   /** The user a register/login/refresh payload returns to the person who just signed in as them. */
-  static signedInFromRow(row: UserRow): User {
+  static signedInFromRow(row: UserProfileRow): User {
     return Object.assign(User.fromRow(row), { signedIn: true });
   }
 
-  static fromRow(row: UserRow): User {
+  static fromRow(row: UserProfileRow): User {
     return Object.assign(new User(), {
       id: toGlobalId('User', row.id),
       rowId: row.id,
