@@ -6,10 +6,10 @@
  * DB_STATEMENT_TIMEOUT_MS, so a dozen of them starve the pool and every other request (`/readyz` included) waits.
  *
  * The transports hand the operation core an AbortSignal that fires when the client disconnects before its answer;
- * `withCancellation` runs the operation with that signal in its statement scope (statement-scope.ts, shared with the
- * statement statistics of sql-stats.ts),
- * and the postgres.js client that Drizzle is given is wrapped by `trackStatements`, so every statement the operation
- * starts — DataLoader batches and statements inside transactions included — is recorded with it. On abort:
+ * `withCancellation` runs the operation with that signal in its statement scope (statement-scope.ts, which the
+ * statistics of sql-stats.ts share), and the postgres.js client that Drizzle is given is wrapped by `trackStatements`,
+ * so every statement the operation starts — DataLoader batches and statements inside transactions included — is
+ * recorded with it. On abort:
  *
  * - a statement that is running gets a PostgreSQL cancel request (postgres.js sends it on a separate connection, as
  *   `pg_cancel_backend` would); one still waiting for a pooled connection is taken out of the queue;

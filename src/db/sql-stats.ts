@@ -3,9 +3,9 @@
  * by `trackStatements` in cancellation.ts, PGlite by `observePglite` here), so every statement — DataLoader batches,
  * statements inside transactions, those of a job — passes through `observeStatement` as it starts and when it settles.
  *
- * - Per operation (the statement scope, statement-scope.ts, entered by the operation core): the number of statements and the time at least
- *   one of them was running (overlapping statements count once, so the figure never exceeds the operation's own
- *   time). `Server-Timing: sql` and `extensions.sql` (DEBUG_SQL) report it.
+ * - Per operation (its statement scope, statement-scope.ts, entered by the operation core): the number of statements
+ *   and the time at least one of them was running (overlapping statements count once, so the figure never exceeds
+ *   the operation's own time). `Server-Timing: sql` and `extensions.sql` (DEBUG_SQL) report it.
  * - With tracing on: a client span per statement, child of the active span (the operation's, or a job's), named by
  *   the statement's verb, with the statement text as Drizzle built it — placeholders, never the parameters, so a
  *   password hash on `register` reaches no exporter.

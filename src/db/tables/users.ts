@@ -49,7 +49,7 @@ export const userProfile = {
   role: users.role,
   isActive: users.isActive,
   createdAt: users.createdAt,
-};
+} satisfies Record<keyof UserProfileRow, unknown>; // a column added to users must be added here, or left out above
 
 export type UserProfileRow = Omit<UserRow, 'passwordHash' | 'updatedAt'>;
 
