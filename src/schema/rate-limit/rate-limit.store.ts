@@ -46,19 +46,26 @@ abstract class FlexibleRateLimitStore implements RateLimitStore {
   protected abstract storeKey(key: string): string;
 
   /**
-   * The end last reported per key. The store's answer is the time left as of its own clock reading, so
-   * `now + msBeforeNext` can move by a millisecond between two questions about one window; answers within that
-   * jitter of the last one repeat it, so every answer about a window names the same end. Bounded: a cleared key
-   * anchors again at its next answer.
+   * The end last reported per key, with the span it is known to lie in. The store answers with the time left as of
+   * its own clock reading, taken somewhere between the two readings of ours around the call; so a window's end is
+   * known to within that span, which a busy event loop widens to several milliseconds. An answer whose span overlaps
+   * the last one's is about the same window (the next one ends a whole window later) and repeats the end reported
+   * then, so every answer about a window names the same end. Bounded: a cleared key anchors again at its next answer.
    */
-  private readonly ends = new Map<string, number>();
+  private readonly ends = new Map<string, WindowEnd>();
 
-  private stableEnd(key: string, end: Date): Date {
+  private stableEnd(key: string, answer: WindowEnd): Date {
     const previous = this.ends.get(key);
-    if (previous !== undefined && Math.abs(previous - end.getTime()) <= 2) return new Date(previous);
+    // msBeforeNext and Date.now are whole milliseconds: a millisecond either way.
+    if (previous !== undefined && previous.earliest <= answer.latest + 1 && answer.earliest <= previous.latest + 1) {
+      // The end lies in both spans: keep the narrower knowledge, report the same end.
+      previous.earliest = Math.max(previous.earliest, answer.earliest);
+      previous.latest = Math.min(previous.latest, answer.latest);
+      return new Date(previous.reported);
+    }
     if (this.ends.size >= 10_000) this.ends.clear();
-    this.ends.set(key, end.getTime());
-    return end;
+    this.ends.set(key, answer);
+    return new Date(answer.reported);
   }
 
   private windowLength(windowMs: number): number {
@@ -75,33 +82,29 @@ abstract class FlexibleRateLimitStore implements RateLimitStore {
   async consume(key: string, points: number, limit: number, windowMs: number): Promise<ConsumeResult> {
     const limiter = this.limiter(windowMs);
     const storeKey = this.storeKey(key);
-    const chargedAt = Date.now();
-    const charged = await limiter.consume(storeKey, points);
-    const chargedWindowEnd = endOf(charged, chargedAt);
-    if (charged.consumedPoints <= limit)
-      return { allowed: true, used: charged.consumedPoints, resetAt: this.stableEnd(key, chargedWindowEnd) };
+    const charged = await answered(() => limiter.consume(storeKey, points));
+    if (charged.window.consumedPoints <= limit)
+      return { allowed: true, used: charged.window.consumedPoints, resetAt: this.stableEnd(key, charged.end) };
     // The store adds first and answers with the new count, so a refused charge was spent for a moment: give it back.
     // Add-then-refund can never let a window spend past its limit, since every charge is judged on a count that
     // already holds every earlier one. Its cost is at the edge of a budget: a charge racing this one sees the points
     // we are about to give back and may be refused although, once refunded, they would have fitted.
-    let refundedAt = Date.now();
-    let refunded = await limiter.reward(storeKey, points);
+    let refunded = await answered(() => limiter.reward(storeKey, points));
     // If the window ended between the charge and the refund, the refund landed in the next window as a credit (a
     // refund on an expired key opens it in the negative): take it back there. Until then, one round trip at the very
     // start of that window, it counts `points` too few.
-    if (endOf(refunded, refundedAt).getTime() - chargedWindowEnd.getTime() > this.windowLength(windowMs) / 2) {
-      refundedAt = Date.now();
-      refunded = await limiter.penalty(storeKey, points);
+    if (refunded.end.reported - charged.end.reported > this.windowLength(windowMs) / 2) {
+      refunded = await answered(() => limiter.penalty(storeKey, points));
     }
-    return { allowed: false, used: Math.max(0, refunded.consumedPoints), resetAt: this.stableEnd(key, endOf(refunded, refundedAt)) };
+    return { allowed: false, used: Math.max(0, refunded.window.consumedPoints), resetAt: this.stableEnd(key, refunded.end) };
   }
 
   async peek(key: string, windowMs: number): Promise<WindowState> {
-    const now = Date.now();
-    const window = await this.limiter(windowMs).get(this.storeKey(key));
+    const read = await answered(() => this.limiter(windowMs).get(this.storeKey(key)));
     // The in-memory store drops an ended window on a timer, so `get` may still see one.
-    if (window === null || window.msBeforeNext <= 0) return { used: 0, resetAt: endOf({ msBeforeNext: this.windowLength(windowMs) }, now) };
-    return { used: Math.max(0, window.consumedPoints), resetAt: this.stableEnd(key, endOf(window, now)) };
+    if (read.window === null || read.window.msBeforeNext <= 0)
+      return { used: 0, resetAt: new Date(read.asked + this.windowLength(windowMs)) };
+    return { used: Math.max(0, read.window.consumedPoints), resetAt: this.stableEnd(key, read.end) };
   }
 
   async close(): Promise<void> {
@@ -109,9 +112,23 @@ abstract class FlexibleRateLimitStore implements RateLimitStore {
   }
 }
 
-/** When a window ends: the store answers with the time left (`msBeforeNext`), `now` is read just before asking it. */
-function endOf(window: Pick<RateLimiterRes, 'msBeforeNext'>, now: number): Date {
-  return new Date(now + window.msBeforeNext);
+/** When a window ends, as one answer of the store tells it: between `earliest` and `latest`; `reported` is `latest`. */
+interface WindowEnd {
+  earliest: number;
+  latest: number;
+  reported: number;
+}
+
+/**
+ * Asks the store about a window. Its answer is the time left (`msBeforeNext`) as of a moment between `asked` and our
+ * reading after the answer, so the window ends within `msBeforeNext` of that span.
+ */
+async function answered<T extends RateLimiterRes | null>(ask: () => Promise<T>): Promise<{ window: T; asked: number; end: WindowEnd }> {
+  const asked = Date.now();
+  const window = await ask();
+  const left = window?.msBeforeNext ?? 0;
+  const latest = Date.now() + left;
+  return { window, asked, end: { earliest: asked + left, latest, reported: latest } };
 }
 
 export class MemoryRateLimitStore extends FlexibleRateLimitStore {
