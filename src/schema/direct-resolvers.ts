@@ -17,6 +17,8 @@
  * - a typed `@Root()`, or any other kind of parameter.
  * Scalar and enum arguments are handed over as TypeGraphQL would hand them: the value as graphql-js coerced it, and for
  * `@Args()` an instance of its class holding the arguments that were given.
+ * Query and mutation fields follow the same rules, matched to the handler of a resolver class the schema was built
+ * from (a handler inherited from a superclass keeps TypeGraphQL's resolver); subscriptions keep theirs.
  * A field is matched only to the metadata of the class that declares it. Fields inherited from an interface or a
  * superclass, and object fields declared in the type class itself (`kind: internal`), keep TypeGraphQL's resolver.
  *
@@ -77,9 +79,21 @@ const unguarded = (meta: { roles?: unknown[]; middlewares?: unknown[] }) => meta
 
 type Argument = (root: unknown, args: Record<string, unknown>, context: unknown, info: unknown) => unknown;
 
+/** A query or mutation handler (`@Query`, `@Mutation`). */
+interface HandlerMeta {
+  target: new () => Record<string, unknown>;
+  methodName: string;
+  schemaName: string;
+  params?: Param[];
+  roles?: unknown[];
+  middlewares?: unknown[];
+}
+
 interface Storage {
   objectTypes: ObjectTypeMeta[];
   fieldResolvers: FieldResolverMeta[];
+  queries: HandlerMeta[];
+  mutations: HandlerMeta[];
   argumentTypes: ArgsTypeMeta[];
   enums: Array<{ enumObj: unknown }>;
 }
@@ -129,7 +143,7 @@ function argument(storage: Storage, param: Param, validate: boolean): Argument |
 /** A field resolver method called with its parameters, in their order. */
 function methodResolver(
   storage: Storage,
-  resolver: FieldResolverMeta,
+  resolver: Pick<FieldResolverMeta, 'methodName' | 'params'>,
   instance: Record<string, unknown>,
   validate: boolean,
 ): GraphQLFieldResolver<unknown, unknown, Record<string, unknown>> | null {
@@ -203,6 +217,22 @@ export function directResolvers(
         if (resolver.kind !== 'external' || !unguarded(resolver)) continue;
         resolve = methodResolver(storage, resolver, instanceOf(resolver.target), validate);
       }
+      if (!resolve) continue;
+      field.resolve = resolve;
+      replaced.push(`${type.name}.${field.name}`);
+    }
+  }
+  // Root fields: a query or mutation handler of one of the schema's resolver classes (subscriptions keep theirs).
+  for (const [handlers, type] of [
+    [storage.queries, schema.getQueryType()],
+    [storage.mutations, schema.getMutationType()],
+  ] as const) {
+    if (!type) continue;
+    const fields = type.getFields();
+    for (const handler of handlers) {
+      const field = fields[handler.schemaName];
+      if (!field || !resolverClasses.includes(handler.target) || !unguarded(handler)) continue;
+      const resolve = methodResolver(storage, handler, instanceOf(handler.target), validate);
       if (!resolve) continue;
       field.resolve = resolve;
       replaced.push(`${type.name}.${field.name}`);

@@ -16,6 +16,7 @@ import {
   FieldResolver,
   InputType,
   Int,
+  Mutation,
   ObjectType,
   Query,
   registerEnumType,
@@ -78,6 +79,27 @@ class BoxResolver {
     return Object.assign(new Box(), { label: 'b', guarded: 'g', secret: 's' });
   }
 
+  @Query(() => String)
+  shaded(@Arg('shade', () => Shade) shade: Shade, @Ctx() ctx: Ctx0): string {
+    return `${shade}:${ctx.viewer}`;
+  }
+
+  @Authorized()
+  @Query(() => String, { nullable: true })
+  note(): string {
+    return 'n';
+  }
+
+  @Mutation(() => String)
+  touch(@Arg('n', () => Int) n: number): string {
+    return `touched ${n}`;
+  }
+
+  @Mutation(() => String)
+  stretch(@Arg('range', () => Range) range: Range): string {
+    return `${range instanceof Range}:${range.min}`;
+  }
+
   @FieldResolver(() => String)
   owner(@Root() box: Box, @Ctx() ctx: Ctx0): string {
     return `${box.label}:${ctx.viewer}`;
@@ -128,7 +150,16 @@ async function built(): Promise<GraphQLSchema> {
 describe('direct resolver rules', () => {
   it('resolves directly only fields with nothing to check, convert or validate', async () => {
     const direct = directFields(await built());
-    expect([...direct].sort()).toEqual(['Box.label', 'Box.named', 'Box.owner', 'Box.page']);
+    expect([...direct].sort()).toEqual(['Box.label', 'Box.named', 'Box.owner', 'Box.page', 'Mutation.touch', 'Query.box', 'Query.shaded']);
+  });
+
+  it('treats query and mutation fields by the same rules: guarded or converting handlers keep TypeGraphQL resolvers', async () => {
+    const schema = await built();
+    const read = await graphql({ schema, source: '{ shaded(shade: DARK) note }', contextValue: { viewer: 'v' } });
+    expect(read.errors?.map((error) => error.path?.join('.'))).toEqual(['note']);
+    expect(read.data).toEqual({ shaded: 'DARK:v', note: null });
+    const write = await graphql({ schema, source: 'mutation { touch(n: 4) stretch(range: { min: 2 }) }', contextValue: { viewer: 'v' } });
+    expect(write).toEqual({ data: { touch: 'touched 4', stretch: 'true:2' } });
   });
 
   it('passes what TypeGraphQL would: root and context, an @Args instance of the given arguments, scalar and enum values', async () => {
@@ -159,6 +190,6 @@ describe('direct resolver rules', () => {
   it('keeps every field TypeGraphQL resolvers when arguments are validated', async () => {
     const schema = await buildSchema({ resolvers: [BoxResolver], validate: false, authChecker: () => true });
     directResolvers(schema, { resolvers: [BoxResolver], validate: true });
-    expect([...directFields(schema)].sort()).toEqual(['Box.label', 'Box.owner']);
+    expect([...directFields(schema)].sort()).toEqual(['Box.label', 'Box.owner', 'Query.box']);
   });
 });
