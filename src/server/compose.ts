@@ -122,10 +122,12 @@ export async function createApp(options: AppOptions): Promise<App> {
   // writes to the hijacked socket). Request bodies are not decompressed: a small compressed body could expand far past
   // MAX_PAYLOAD_BYTES before the body limit sees it.
   await fastify.register(fastifyCompress, { threshold: 1_024, encodings: ['br', 'gzip'], globalDecompression: false });
-  // A client-chosen request id is kept only when it is short and plain; anything else is replaced.
-  fastify.addHook('onRequest', async (request, reply) => {
+  // A client-chosen request id is kept only when it is short and plain; anything else is replaced. The hooks that run
+  // on every request take Fastify's callback (no promise per request and hook).
+  fastify.addHook('onRequest', (request, reply, done) => {
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(request.id)) request.id = randomUUID();
     void reply.header('x-request-id', request.id);
+    done();
   });
   // Errors raised before GraphQL runs (body too large, malformed JSON, unsupported media type) keep the GraphQL
   // response shape, so clients parse one format.

@@ -131,11 +131,12 @@ export async function registerSecurity(fastify: FastifyInstance, options: { cors
     for (const [name, value] of securityHeaders) reply.raw.setHeader(name, value);
     done();
   });
-  fastify.addHook('onSend', async (_request, reply, payload) => {
+  fastify.addHook('onSend', (_request, reply, payload, done) => {
     // A page that brings its own, narrower policy (the dashboard) keeps it.
-    if (reply.hasHeader('content-security-policy')) return payload;
-    const type = String(reply.getHeader('content-type') ?? '');
-    void reply.header('content-security-policy', type.startsWith('text/html') ? GRAPHIQL_CSP : API_CSP);
-    return payload;
+    if (!reply.hasHeader('content-security-policy')) {
+      const type = String(reply.getHeader('content-type') ?? '');
+      void reply.header('content-security-policy', type.startsWith('text/html') ? GRAPHIQL_CSP : API_CSP);
+    }
+    done(null, payload);
   });
 }

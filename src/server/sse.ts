@@ -216,9 +216,14 @@ export function registerGraphqlSse(fastify: FastifyInstance, options: SseOptions
     },
   });
 
-  // Before the HTTP adapter's own preHandler: an event-stream request on the GraphQL path is SSE's.
-  fastify.addHook('preHandler', async (request, reply) => {
-    if (request.routeOptions.url !== options.path || !wantsEventStream(request)) return;
+  // Before the HTTP adapter's own preHandler: an event-stream request on the GraphQL path is SSE's. Every other
+  // request passes on at once, without a promise.
+  fastify.addHook('preHandler', (request, reply, done) => {
+    if (request.routeOptions.url !== options.path || !wantsEventStream(request)) return done();
+    openStream(request, reply).then(() => done(), done);
+  });
+
+  async function openStream(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
     if (closing)
       return reply
         .code(503)
@@ -264,7 +269,8 @@ export function registerGraphqlSse(fastify: FastifyInstance, options: SseOptions
         }),
       );
     }
-  });
+    return undefined;
+  }
 
   return {
     /** Open event streams, and those of them that run a subscription (for the metrics). */
