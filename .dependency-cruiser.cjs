@@ -25,6 +25,14 @@ module.exports = {
       to: { path: '^src/server/' },
     },
     {
+      name: 'no-async-hooks',
+      severity: 'error',
+      comment:
+        'No AsyncLocalStorage or async hook: on Node 20 an enabled one adds work to every promise of the process. What an operation needs reaches it through its context (src/db/statement-scope.ts).',
+      from: { path: '^src/' },
+      to: { path: '^(node:)?async_hooks$' },
+    },
+    {
       name: 'no-transport-below-resolvers',
       severity: 'error',
       comment: 'Services, repositories and everything below them see a typed context, never Fastify, sockets or GraphQL transport code.',

@@ -6,10 +6,10 @@
  * DB_STATEMENT_TIMEOUT_MS, so a dozen of them starve the pool and every other request (`/readyz` included) waits.
  *
  * The transports hand the operation core an AbortSignal that fires when the client disconnects before its answer;
- * `withCancellation` runs the operation with that signal in its statement scope (statement-scope.ts, which the
- * statistics of sql-stats.ts share), and the postgres.js client that Drizzle is given is wrapped by `trackStatements`,
- * so every statement the operation starts — DataLoader batches and statements inside transactions included — is
- * recorded with it. On abort:
+ * the operation's statement scope (statement-scope.ts, shared with the statistics of sql-stats.ts) carries it, and
+ * the postgres.js client of the operation's database is wrapped by `trackStatements` with that scope, so every
+ * statement the operation starts — DataLoader batches and statements inside transactions included — is recorded with
+ * it. `withCancellation` listens for the abort while the operation runs. On abort:
  *
  * - a statement that is running gets a PostgreSQL cancel request (postgres.js sends it on a separate connection, as
  *   `pg_cancel_backend` would); one still waiting for a pooled connection is taken out of the queue;
@@ -25,7 +25,7 @@
 import type { Tracer } from '@opentelemetry/api';
 import { QUERY_CANCELED } from './errors.js';
 import { observeSettled, observeStatement } from './sql-stats.js';
-import { statementScope, withStatementScope, type OperationStatements } from './statement-scope.js';
+import type { OperationStatements, StatementScope } from './statement-scope.js';
 
 /** The part of a postgres.js PendingQuery this module uses. */
 interface PendingStatement extends Promise<unknown> {
@@ -88,20 +88,26 @@ function cancel(statement: PendingStatement): void {
   request?.catch(() => {});
 }
 
-/** Runs `run` (one operation); when `signal` aborts, the statements it started are cancelled and no new one runs. */
-export async function withCancellation<T>(signal: CancelSignal | undefined, run: () => T | Promise<T>): Promise<T> {
-  if (!signal) return run();
-  const operation: OperationStatements & { pending: Set<PendingStatement> } = { signal, pending: new Set() };
+/** What an operation's scope holds for its cancellation: the signal, and the statements started and not settled. */
+export function operationStatements(signal: CancelSignal): OperationStatements & { signal: CancelSignal } {
+  return { signal, pending: new Set() };
+}
+
+/** Runs `run` (one operation); when its signal aborts, the statements it started are cancelled. */
+export async function withCancellation<T>(
+  operation: (OperationStatements & { signal: CancelSignal }) | undefined,
+  run: () => T | Promise<T>,
+): Promise<T> {
+  if (!operation) return run();
   const abort = () => {
-    for (const statement of operation.pending) cancel(statement);
+    for (const statement of operation.pending) cancel(statement as PendingStatement);
     operation.pending.clear();
   };
-  signal.addEventListener('abort', abort, { once: true });
+  operation.signal.addEventListener('abort', abort, { once: true });
   try {
-    // Awaited inside the store: a Drizzle query starts only when awaited, and it must start as this operation's.
-    return await withStatementScope({ cancellation: operation }, async () => await run());
+    return await run();
   } finally {
-    signal.removeEventListener('abort', abort);
+    operation.signal.removeEventListener('abort', abort);
   }
 }
 
@@ -112,8 +118,7 @@ function refused(): Promise<never> & { values(): Promise<never> } {
   return Object.assign(rejection, { values: () => rejection });
 }
 
-function track(statement: PendingStatement): PendingStatement {
-  const operation = statementScope()?.cancellation;
+function track(statement: PendingStatement, operation: OperationStatements | undefined): PendingStatement {
   if (!operation) return statement;
   operation.pending.add(statement);
   const settled = () => void operation.pending.delete(statement);
@@ -124,30 +129,37 @@ function track(statement: PendingStatement): PendingStatement {
 
 /**
  * The postgres.js client as Drizzle should see it: `unsafe` (every statement Drizzle runs), `begin` and `savepoint`
- * (whose callbacks get a client wrapped the same way) record their statements with the current operation, and each
- * statement is observed for the operation's SQL time and, with tracing, a span (sql-stats.ts).
+ * (whose callbacks get a client wrapped the same way) record their statements with `scope` (an operation's, or none
+ * for the process's own client), and each statement is observed for the operation's SQL time and, with tracing, a
+ * span (sql-stats.ts).
  */
-export function trackStatements<T extends object>(sql: T, tracer: Tracer | null): T {
+export function trackStatements<T extends object>(sql: T, tracer: Tracer | null, scope: StatementScope = {}): T {
+  const { stats, cancellation } = scope;
+  const methods = new Map<PropertyKey, unknown>();
+  const wrap = (property: PropertyKey, method: (...args: unknown[]) => unknown): unknown => {
+    if (property === 'unsafe') {
+      return (...args: unknown[]) => {
+        if (cancellation?.signal.aborted) return refused();
+        const done = observeStatement(args[0], tracer, stats);
+        return track(observeSettled(method.apply(sql, args) as PendingStatement, done), cancellation);
+      };
+    }
+    if (property === 'begin' || property === 'savepoint') {
+      return (...args: unknown[]) => {
+        if (cancellation?.signal.aborted) return refused();
+        const callback = args.pop() as (inner: object) => unknown;
+        return method.apply(sql, [...args, (inner: object) => callback(trackStatements(inner, tracer, scope))]);
+      };
+    }
+    return method;
+  };
   return new Proxy(sql, {
     get(target, property, receiver) {
       const value: unknown = Reflect.get(target, property, receiver);
-      if (typeof value !== 'function') return value;
-      const method = value as (...args: unknown[]) => unknown;
-      if (property === 'unsafe') {
-        return (...args: unknown[]) => {
-          if (statementScope()?.cancellation?.signal.aborted) return refused();
-          const done = observeStatement(args[0], tracer);
-          return track(observeSettled(method.apply(target, args) as PendingStatement, done));
-        };
-      }
-      if (property === 'begin' || property === 'savepoint') {
-        return (...args: unknown[]) => {
-          if (statementScope()?.cancellation?.signal.aborted) return refused();
-          const callback = args.pop() as (inner: object) => unknown;
-          return method.apply(target, [...args, (inner: object) => callback(trackStatements(inner, tracer))]);
-        };
-      }
-      return value;
+      if (typeof value !== 'function' || (property !== 'unsafe' && property !== 'begin' && property !== 'savepoint')) return value;
+      let wrapped = methods.get(property);
+      if (wrapped === undefined) methods.set(property, (wrapped = wrap(property, value as (...args: unknown[]) => unknown)));
+      return wrapped;
     },
   });
 }

@@ -14,6 +14,7 @@ import * as tables from './tables.js';
 import { trackStatements } from './cancellation.js';
 import { lockDataDir } from './lock.js';
 import { observePglite, statementTracer } from './sql-stats.js';
+import { registerDatabase } from './statement-scope.js';
 
 export type Database = PgDatabase<PgQueryResultHKT, typeof tables>;
 /** A transaction or the database itself: repositories accept either. */
@@ -91,7 +92,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
       // when 0, which then also lifts a timeout set on the role or the database.
       connection: { application_name: 'opshub', statement_timeout: options.statementTimeoutMs ?? databaseDefaults.statementTimeoutMs },
     });
-    const db = drizzlePostgres(trackStatements(client, tracer), { schema: tables }) as unknown as Database;
+    const tracked = trackStatements(client, tracer);
+    const db = drizzlePostgres(tracked, { schema: tables }) as unknown as Database;
+    registerDatabase(db, { client: tracked, forScope: (scope) => trackStatements(client, tracer, scope) });
     handle = {
       db,
       kind: 'postgres',
@@ -118,7 +121,11 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
       lock?.release();
       throw error;
     }
-    const db = drizzlePglite({ client: observePglite(client, tracer), schema: tables }) as unknown as Database;
+    const observed = observePglite(client, tracer);
+    const db = drizzlePglite({ client: observed, schema: tables }) as unknown as Database;
+    // PGlite runs statements in this process, where nothing can cancel them: only statistics need a client of their own.
+    const pglite = client;
+    registerDatabase(db, { client: observed, forScope: ({ stats }) => (stats ? observePglite(pglite, tracer, stats) : null) });
     handle = {
       db,
       kind: 'pglite',

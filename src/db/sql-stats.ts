@@ -3,7 +3,7 @@
  * by `trackStatements` in cancellation.ts, PGlite by `observePglite` here), so every statement — DataLoader batches,
  * statements inside transactions, those of a job — passes through `observeStatement` as it starts and when it settles.
  *
- * - Per operation (its statement scope, statement-scope.ts, entered by the operation core): the number of statements
+ * - Per operation (its statement scope, statement-scope.ts, made by the operation core): the number of statements
  *   and the time at least one of them was running (overlapping statements count once, so the figure never exceeds
  *   the operation's own time). `Server-Timing: sql` and `extensions.sql` (DEBUG_SQL) report it.
  * - With tracing on: a client span per statement, child of the active span (the operation's, or a job's), named by
@@ -11,13 +11,9 @@
  *   password hash on `register` reaches no exporter.
  */
 import { SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
-import { statementScope, withStatementScope, type SqlStats } from './statement-scope.js';
+import type { SqlStats } from './statement-scope.js';
 
 export type { SqlStats };
-
-export function withSqlStats<T>(stats: SqlStats, fn: () => T): T {
-  return withStatementScope({ stats }, fn);
-}
 
 export function newSqlStats(): SqlStats {
   return { statements: 0, busyMs: 0, active: 0, busySince: 0 };
@@ -40,9 +36,8 @@ function verb(text: string): string {
   return match ? match[1]!.toUpperCase() : 'SQL';
 }
 
-/** Called as a statement starts; the returned function when it settles (with its error, if any). */
-export function observeStatement(text: unknown, tracer: Tracer | null): ((error?: unknown) => void) | null {
-  const stats = statementScope()?.stats;
+/** Called as a statement starts (counted in `stats`, its operation's); the returned function when it settles. */
+export function observeStatement(text: unknown, tracer: Tracer | null, stats?: SqlStats): ((error?: unknown) => void) | null {
   if (!stats && !tracer) return null;
   if (stats) {
     stats.statements += 1;
@@ -92,10 +87,11 @@ interface PgliteLike {
 }
 
 /**
- * A PGlite client (or transaction) whose `query` and `exec` are observed, and whose transactions hand their callback
- * an observed transaction. PGlite keeps its state in private fields, so every method runs on the real object.
+ * A PGlite client (or transaction) whose `query` and `exec` are observed (counted in `stats`, an operation's), and
+ * whose transactions hand their callback an observed transaction. PGlite keeps its state in private fields, so every
+ * method runs on the real object.
  */
-export function observePglite<T extends object>(client: T, tracer: Tracer | null): T {
+export function observePglite<T extends object>(client: T, tracer: Tracer | null, stats?: SqlStats): T {
   return new Proxy(client, {
     get(target, property) {
       const value: unknown = Reflect.get(target, property, target);
@@ -103,13 +99,13 @@ export function observePglite<T extends object>(client: T, tracer: Tracer | null
       const method = value as (...args: unknown[]) => unknown;
       if (property === 'query' || property === 'exec') {
         return (...args: unknown[]) => {
-          const done = observeStatement(args[0], tracer);
+          const done = observeStatement(args[0], tracer, stats);
           return observeSettled(Reflect.apply(method, target, args) as Promise<unknown>, done);
         };
       }
       if (property === 'transaction') {
         return (callback: (tx: PgliteLike) => Promise<unknown>) =>
-          Reflect.apply(method, target, [(tx: PgliteLike) => callback(observePglite(tx, tracer))]);
+          Reflect.apply(method, target, [(tx: PgliteLike) => callback(observePglite(tx, tracer, stats))]);
       }
       return method.bind(target);
     },

@@ -1,12 +1,15 @@
 /**
- * The operation a SQL statement belongs to, as the wrapped database clients see it when the statement starts: its
- * statistics (sql-stats.ts) and its cancellation (cancellation.ts).
+ * The operation a SQL statement belongs to: its statistics (sql-stats.ts) and its cancellation (cancellation.ts).
  *
- * Both live in one AsyncLocalStorage. On Node 20 every enabled storage adds its own work to a hook that runs for every
- * promise the process creates, whoever creates it; two storages cost about 1.7 times one. Entering a scope inside
- * another keeps what the outer one set.
+ * An operation's statements run on a database of its own (`scopedDatabase`): the process's Drizzle database with a
+ * session whose driver client records every statement with the operation's scope, transactions included. Services,
+ * repositories and loaders reach it through the operation's context (container.ts), so no statement needs to find
+ * its operation implicitly. An AsyncLocalStorage would do that, but on Node 20 an enabled storage adds work to every
+ * promise the process creates, whoever creates it: a tenth of a nested query's CPU.
+ *
+ * Prepared statements are built once per process (src/schema/shared/prepared.ts) and run on the executor they are
+ * handed (`onExecutor`): the statement is the same, only the client it is sent through is the operation's.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 
 /** What an operation's statements cost so far (sql-stats.ts measures it). */
 export interface SqlStats {
@@ -31,15 +34,65 @@ export interface StatementScope {
   cancellation?: OperationStatements;
 }
 
-const storage = new AsyncLocalStorage<StatementScope>();
-
-/** Runs `fn` with `scope` added to the current one. */
-export function withStatementScope<T>(scope: StatementScope, fn: () => T): T {
-  const outer = storage.getStore();
-  return storage.run(outer ? { ...outer, ...scope } : scope, fn);
+/** The part of a Drizzle session (both drivers) a scoped database is made from. */
+interface DrizzleSession {
+  constructor: new (client: object, dialect: unknown, schema: unknown, options: unknown) => DrizzleSession;
+  dialect: unknown;
+  schema: unknown;
+  options: unknown;
 }
 
-/** The scope of the statement starting now, if it belongs to an operation. */
-export function statementScope(): StatementScope | undefined {
-  return storage.getStore();
+/** What openDatabase registers for its database: its driver client, and how to make one for a scope. */
+interface Driver {
+  client: object;
+  /** Null when the scope asks nothing of this driver (PGlite cannot cancel). */
+  forScope(scope: StatementScope): object | null;
+}
+
+const drivers = new WeakMap<object, Driver>();
+/** The driver client of every registered or scoped database, and of the process's database it was made from. */
+const clients = new WeakMap<object, { client: object; root: object }>();
+
+/** Called by openDatabase: `db` sends its statements through `client`; `forScope` wraps the raw client for one scope. */
+export function registerDatabase(db: object, driver: Driver): void {
+  drivers.set(db, driver);
+  clients.set(db, { client: driver.client, root: driver.client });
+}
+
+/**
+ * `db` as one operation's statements should see it: each statement is counted in `scope.stats` and cancelled with
+ * `scope.cancellation`. The process's database itself when the scope asks nothing, or `db` was not opened by
+ * openDatabase (a transaction, a test's own client).
+ */
+export function scopedDatabase<D extends object>(db: D, scope: StatementScope): D {
+  const driver = drivers.get(db);
+  const client = driver && (scope.stats || scope.cancellation) ? driver.forScope(scope) : null;
+  if (!client) return db;
+  const base = db as unknown as { session: DrizzleSession; _: object };
+  const { session: root } = base;
+  const session = new root.constructor(client, root.dialect, root.schema, root.options);
+  // Drizzle's query builders take `session` from the database they start from; `_` serves its relational queries.
+  const scoped = Object.create(db, { session: { value: session }, _: { value: { ...base._, session } } }) as D;
+  clients.set(scoped, { client, root: driver!.client });
+  return scoped;
+}
+
+/** A prepared statement (Drizzle's, either driver) as `db` runs it: sent through `db`'s client. */
+export function onExecutor<T>(statement: T, db: object): T {
+  const target = clients.get(db)?.client;
+  const prepared = statement as { client?: unknown };
+  if (!target || prepared.client === target || typeof statement !== 'object' || statement === null) return statement;
+  return Object.create(statement, { client: { value: target } }) as T;
+}
+
+/**
+ * A statement just built on `db`, as a cache shared by every operation keeps it: on the process's client, so the
+ * cache never holds on to the operation that happened to build it (`onExecutor` sends it through each caller's).
+ */
+export function rooted<T>(statement: T, db: object): T {
+  const root = clients.get(db)?.root;
+  if (root && typeof statement === 'object' && statement !== null && 'client' in statement) {
+    (statement as { client: unknown }).client = root;
+  }
+  return statement;
 }

@@ -1,12 +1,15 @@
 /**
  * Wiring: repositories (SQL), services (rules and transactions) and the per-request DataLoader factory.
- * Created once per process; loaders are created anew for every request and every subscription event.
+ * Created once per process; loaders are created anew for every request and every subscription event. A query or
+ * mutation sees the services and loaders through its own view (`forOperation`), whose statements run on its database.
  */
 import type { PubSub } from '../pubsub/pubsub.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
+import { scopedDatabase, type StatementScope } from '../db/statement-scope.js';
 import type { Topics } from '../pubsub/topics.js';
 import { lazyObjectFactory } from './shared/lazy.js';
+import { operationViews } from './shared/operation-views.js';
 import { itemLoaders } from './item/item.loaders.js';
 import { ItemRepo } from './item/item.repo.js';
 import { ItemService } from './item/item.service.js';
@@ -137,6 +140,32 @@ export function createContainer({ config, db, pubsub, jobHandlers = [] }: Contai
       },
     }),
   };
+  type Repos = typeof repos;
+  type View = <T>(base: T) => T;
+  /** A domain's loaders, built on the repositories they are asked for (the process's, or an operation's view). */
+  const onRepos = <R, L extends Record<string, () => unknown>>(pick: (scoped: Repos) => R, loaders: (repo: R) => L) =>
+    Object.fromEntries(Object.keys(loaders(pick(repos))).map((key) => [key, (scoped: Repos) => loaders(pick(scoped))[key]!()])) as {
+      [K in keyof L]: (scoped: Repos) => ReturnType<L[K]>;
+    };
+  const newLoaders = lazyObjectFactory({
+    ...onRepos((r) => r.items, itemLoaders),
+    ...onRepos((r) => r.users, userLoaders),
+    ...onRepos((r) => r.orders, orderLoaders),
+    ...onRepos((r) => r.tasks, taskLoaders),
+    ...onRepos((r) => r.posts, postLoaders),
+    ...onRepos((r) => r.chat, chatLoaders),
+    ...onRepos((r) => r.notifications, notificationLoaders),
+    ...onRepos((r) => r.jobs, jobLoaders),
+    ...onRepos((r) => r.files, fileLoaders),
+  });
+  const each = <T extends object>(of: T) =>
+    Object.fromEntries(Object.keys(of).map((key) => [key, (view: View) => view(of[key as keyof T])])) as {
+      [K in keyof T]: (view: View) => T[K];
+    };
+  const repoViews = lazyObjectFactory(each(repos));
+  const serviceViews = lazyObjectFactory(each(services));
+  const views = operationViews(db, [...Object.values(repos), ...Object.values(services), queue, services.auth.limiter]);
+
   return {
     db,
     repos,
@@ -152,18 +181,18 @@ export function createContainer({ config, db, pubsub, jobHandlers = [] }: Contai
       services.dashboard.ticker.close();
       await services.rateLimit.close();
     },
-    /** Per-request (and per-event) DataLoaders, each built on first use. */
-    newLoaders: lazyObjectFactory({
-      ...itemLoaders(repos.items),
-      ...userLoaders(repos.users),
-      ...orderLoaders(repos.orders),
-      ...taskLoaders(repos.tasks),
-      ...postLoaders(repos.posts),
-      ...chatLoaders(repos.chat),
-      ...notificationLoaders(repos.notifications),
-      ...jobLoaders(repos.jobs),
-      ...fileLoaders(repos.files),
-    }),
+    /** Per-request (and per-event) DataLoaders on the process's repositories, each built on first use. */
+    newLoaders: () => newLoaders(repos),
+    /**
+     * The services and loaders of one query or mutation: their statements run on a database that counts them in
+     * `scope.stats` and cancels them with `scope.cancellation`. The process's own when the scope asks nothing.
+     */
+    forOperation(scope: StatementScope) {
+      const scoped = scopedDatabase(db, scope);
+      if (scoped === db) return { services, loaders: newLoaders(repos) };
+      const view = views(scoped);
+      return { services: serviceViews(view) as typeof services, loaders: newLoaders(repoViews(view) as Repos) };
+    },
   };
 }
 

@@ -6,6 +6,7 @@
 import type { Logger } from '../log.js';
 import { ANONYMOUS, AuthenticationError, createAuthenticator, type Authentication, type EventChecks } from '../auth/identity.js';
 import type { AccessClaims } from '../auth/tokens.js';
+import type { StatementScope } from '../db/statement-scope.js';
 import { Topic } from '../pubsub/topics.js';
 import type { Container, Loaders, Services } from './container.js';
 
@@ -30,6 +31,8 @@ export interface ContextRequest {
   log: Logger;
   /** Called when a later check (a subscription event) finds the token no longer valid; ws closes the socket. */
   onRevoked?: (reason: string) => void;
+  /** What the operation's statements are counted in and cancelled with (a query's or mutation's). */
+  statements?: StatementScope;
 }
 
 export interface ContextBuilderOptions {
@@ -66,13 +69,14 @@ export function createContextBuilder(container: Container, options: ContextBuild
 
     build(request: ContextRequest): Context {
       const { authentication } = request;
+      const { services, loaders } = container.forOperation(request.statements ?? {});
       const context: Context = {
         ...authentication,
         requestId: request.requestId,
         transport: request.transport,
         clientAddress: request.clientAddress,
-        services: container.services,
-        loaders: container.newLoaders(),
+        services,
+        loaders,
         log: authentication.viewer ? request.log.child({ userId: authentication.viewer.id }) : request.log,
       };
       if (request.onRevoked) revocations.set(context, request.onRevoked);

@@ -25,6 +25,7 @@ import {
   getVariableValues,
   GraphQLError,
   Kind,
+  OperationTypeNode,
   type DocumentNode,
   type ExecutionArgs,
   type ExecutionResult,
@@ -38,8 +39,8 @@ import { LRUCache } from 'lru-cache';
 import type { Context, ContextBuilder, Transport } from '../schema/context.js';
 import { AuthenticationError, type Authentication, type AuthState, type EventChecks } from '../auth/identity.js';
 import { scopeKey } from '../auth/scopes.js';
-import { withCancellation, type CancelSignal } from '../db/cancellation.js';
-import { newSqlStats, sqlTimeMs, withSqlStats, type SqlStats } from '../db/sql-stats.js';
+import { operationStatements, withCancellation, type CancelSignal } from '../db/cancellation.js';
+import { newSqlStats, sqlTimeMs, type SqlStats } from '../db/sql-stats.js';
 import type { ConnectionHandle, RealtimeContext } from '../realtime/connections.js';
 import { bounded, isBounded } from '../realtime/queue.js';
 import { mapQueued } from '../realtime/streams.js';
@@ -126,8 +127,8 @@ export interface Admission {
   sqlExtension: boolean;
   /** The operation's span, with tracing on. */
   span?: ActiveSpan;
-  /** The client's OperationClient.signal. */
-  signal?: CancelSignal;
+  /** The statements of a query or mutation, cancelled when the client's OperationClient.signal aborts. */
+  cancellation?: ReturnType<typeof operationStatements>;
   /** `extensions.cost` goes with the first result only. */
   costPending: boolean;
   finished: boolean;
@@ -488,6 +489,11 @@ export function createOperationCore(options: OperationCoreOptions) {
     if (callerRefusal instanceof Promise) callerRefusal = await callerRefusal;
     if (callerRefusal) return refuse(pending, [callerRefusal.error], callerRefusal.status, { headers: callerRefusal.headers });
 
+    // A query's or mutation's statements run on a database of its own that counts and cancels them (a subscription's
+    // events are executed later, each with a context of its own).
+    const once = operation.operation !== OperationTypeNode.SUBSCRIPTION;
+    const sqlStats = once && (client.timeSql || client.countSql) ? newSqlStats() : undefined;
+    const cancellation = once && client.signal ? operationStatements(client.signal) : undefined;
     const context = contextBuilder.build({
       requestId: pending.requestId,
       transport: client.transport,
@@ -495,6 +501,7 @@ export function createOperationCore(options: OperationCoreOptions) {
       authentication,
       log: client.log,
       onRevoked: client.onRevoked,
+      statements: { stats: sqlStats, cancellation },
     }) as OperationContext;
     if (client.connection) context.connection = client.connection;
 
@@ -518,10 +525,10 @@ export function createOperationCore(options: OperationCoreOptions) {
       cost,
       transport: client.transport,
       startedAt: pending.startedAt,
-      ...(client.timeSql || client.countSql ? { sqlStats: newSqlStats() } : {}),
+      ...(sqlStats ? { sqlStats } : {}),
       sqlExtension: client.countSql ?? false,
       ...(pending.span ? { span: pending.span } : {}),
-      signal: client.signal,
+      ...(cancellation ? { cancellation } : {}),
       costPending: true,
       finished: false,
     };
@@ -579,10 +586,9 @@ export function createOperationCore(options: OperationCoreOptions) {
      * `extensions.sql`; when the client goes away (`signal`), its statements are cancelled.
      */
     async execute(admission: Admission): Promise<ExecutionResult> {
-      const { sqlStats, span } = admission;
+      const { span } = admission;
       const run = () => execute(executionArgs(admission)) as Promise<ExecutionResult> | ExecutionResult;
-      const measured = sqlStats ? () => withSqlStats(sqlStats, run) : run;
-      return withCancellation(admission.signal, span ? () => span.run(measured) : measured);
+      return withCancellation(admission.cancellation, span ? () => span.run(run) : run);
     },
 
     /**

@@ -6,8 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { and, eq, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import { rowsOf, openDatabase, type DatabaseHandle } from '../../src/db/client.js';
-import { ClientGone, StatementCancelledError, withCancellation } from '../../src/db/cancellation.js';
-import { newSqlStats, withSqlStats } from '../../src/db/sql-stats.js';
+import { ClientGone, operationStatements, StatementCancelledError, withCancellation } from '../../src/db/cancellation.js';
+import { newSqlStats } from '../../src/db/sql-stats.js';
+import { scopedDatabase, type StatementScope } from '../../src/db/statement-scope.js';
+import { operationViews } from '../../src/schema/shared/operation-views.js';
 import { itemSort, ItemRepo } from '../../src/schema/item/item.repo.js';
 import { SortDirection } from '../../src/schema/shared/connection.js';
 import { once, rowMapper } from '../../src/schema/shared/prepared.js';
@@ -33,6 +35,8 @@ describe('prepared statements', () => {
   let handle: DatabaseHandle;
   let repo: ItemRepo;
   const ids: string[] = [];
+  /** The repository as one operation with `scope` sees it (the container's view, src/schema/shared/operation-views.ts). */
+  const operationRepo = (scope: StatementScope) => operationViews(handle.db, [repo])(scopedDatabase(handle.db, scope))(repo);
 
   beforeAll(async () => {
     database = await createTestDatabase();
@@ -89,17 +93,25 @@ describe('prepared statements', () => {
     expect(prepared).toHaveLength(1);
   });
 
-  it('counts a prepared statement in the operation statistics', async () => {
+  it('counts a prepared statement in the statistics of the operation that runs it, and only there', async () => {
     const stats = newSqlStats();
-    await withSqlStats(stats, () => repo.findByIds(ids));
+    const view = operationRepo({ stats });
+    await view.findByIds(ids);
     expect(stats.statements).toBe(1);
+    // The statement the view ran is the repository's own: the process's repository still runs it uncounted.
+    await repo.findByIds(ids);
+    expect(stats.statements).toBe(1);
+    await view.findByIds(ids);
+    expect(stats.statements).toBe(2);
   });
 
   it('refuses a prepared statement of an operation whose client went away (PostgreSQL)', async () => {
     if (handle.kind !== 'postgres') return;
     const controller = new AbortController();
     controller.abort();
-    const error = await withCancellation(controller.signal, () => repo.findByIds(ids)).catch((caught: unknown) => caught);
+    const error = await operationRepo({ cancellation: operationStatements(controller.signal) })
+      .findByIds(ids)
+      .catch((caught: unknown) => caught);
     // Drizzle wraps the driver's error; the refusal is its cause.
     expect((error as { cause?: unknown }).cause).toBeInstanceOf(StatementCancelledError);
   });
@@ -107,17 +119,54 @@ describe('prepared statements', () => {
   it('cancels the running statement of an HTTP request whose client went away (ClientGone, PostgreSQL)', async () => {
     if (handle.kind !== 'postgres') return;
     const gone = new ClientGone();
+    const cancellation = operationStatements(gone);
+    const db = scopedDatabase(handle.db, { cancellation });
     const started = performance.now();
     // Handed over as it is: a Drizzle query that starts only when awaited is still the operation's.
-    const running = withCancellation(gone, () => handle.db.execute(sql`select pg_sleep(20)`)).catch((caught: unknown) => caught);
+    const running = withCancellation(cancellation, () => db.execute(sql`select pg_sleep(20)`)).catch((caught: unknown) => caught);
     setTimeout(() => gone.abort(), 200);
     const error = (await running) as { cause?: { code?: string } };
     expect(error.cause?.code).toBe('57014'); // query_canceled, from PostgreSQL
     // Well before DB_STATEMENT_TIMEOUT_MS (10 s), which would end it with the same code.
     expect(performance.now() - started).toBeLessThan(8_000);
     // Afterwards nothing else of that operation reaches the database.
-    const refusal = (await withCancellation(gone, () => repo.findByIds(ids)).catch((caught: unknown) => caught)) as { cause?: unknown };
+    const refusal = (await operationRepo({ cancellation })
+      .findByIds(ids)
+      .catch((caught: unknown) => caught)) as { cause?: unknown };
     expect(refusal.cause).toBeInstanceOf(StatementCancelledError);
+  });
+
+  it('keeps a statement one operation built for every other: not counted with it, not cancelled with it', async () => {
+    const gone = new ClientGone();
+    const first = newSqlStats();
+    const page = { limit: 10, backward: false, after: null, before: null };
+    // A shape no other test runs: the first operation builds its statement.
+    const byPrice = itemSort('priceCents', SortDirection.DESC);
+    const built = await operationRepo({ stats: first, cancellation: operationStatements(gone) }).page({}, byPrice, page);
+    expect(built.length).toBeGreaterThan(0);
+    expect(first.statements).toBe(1);
+    gone.abort();
+    const second = newSqlStats();
+    // The cached statement now runs for another operation and for the process, neither refused nor counted as the first's.
+    expect(await operationRepo({ stats: second }).page({}, byPrice, page)).toEqual(built);
+    expect(await repo.page({}, byPrice, page)).toEqual(built);
+    expect([first.statements, second.statements]).toEqual([1, 1]);
+  });
+
+  it('counts and cancels the statements of a transaction on the operation database', async () => {
+    const stats = newSqlStats();
+    const gone = new ClientGone();
+    const cancellation = operationStatements(gone);
+    const db = scopedDatabase(handle.db, { stats, cancellation });
+    await db.transaction(async (tx) => {
+      await tx.select({ id: items.id }).from(items).limit(1);
+      await new ItemRepo(tx).findByIds(ids);
+    });
+    expect(stats.statements).toBeGreaterThanOrEqual(2);
+    if (handle.kind !== 'postgres') return;
+    gone.abort();
+    const error = await db.transaction((tx) => tx.select().from(items).limit(1)).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(StatementCancelledError);
   });
 
   it('loads users, and joins authors to posts and comments, without the password hash', async () => {
@@ -144,26 +193,6 @@ describe('prepared statements', () => {
     );
     expect(selects.length).toBeGreaterThanOrEqual(3);
     for (const { statement } of selects) expect(statement).not.toContain('password_hash');
-  });
-
-  it('keeps an operation statistics and its cancellation when one is entered inside the other (one statement scope)', async () => {
-    const outerStats = newSqlStats();
-    const innerStats = newSqlStats();
-    const gone = new ClientGone();
-    await withSqlStats(outerStats, () =>
-      withCancellation(gone, async () => {
-        await repo.findByIds(ids);
-        await withSqlStats(innerStats, () => repo.findByIds(ids));
-      }),
-    );
-    // Entering the cancellation kept the statistics, and the inner statistics took over only inside.
-    expect([outerStats.statements, innerStats.statements]).toEqual([1, 1]);
-    if (handle.kind !== 'postgres') return;
-    gone.abort();
-    const stats = newSqlStats();
-    const error = await withCancellation(gone, () => withSqlStats(stats, () => repo.findByIds(ids))).catch((caught: unknown) => caught);
-    // Entering the statistics kept the cancellation: the statement was refused (and still counted as started).
-    expect((error as { cause?: unknown }).cause).toBeInstanceOf(StatementCancelledError);
   });
 
   it('maps rows as Drizzle does: decoders, nested objects, and a joined table that matched no row', async () => {
@@ -214,7 +243,9 @@ describe('prepared statements', () => {
   });
 
   it('gives the statements repositories prepare the row mapper', async () => {
-    const statement = once(() => handle.db.select().from(items).prepare('mapper_once'))() as unknown as { customResultMapper?: unknown };
+    const statement = once(() => handle.db.select().from(items).prepare('mapper_once'))(handle.db) as unknown as {
+      customResultMapper?: unknown;
+    };
     expect(typeof statement.customResultMapper).toBe('function');
     expect((await repo.findByIds([ids[0]!]))[0]).toMatchObject({ sku: 'PS0001', createdAt: expect.any(Date) as Date });
   });

@@ -13,7 +13,8 @@ import { eq, sql } from 'drizzle-orm';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { withCancellation, StatementCancelledError } from '../../src/db/cancellation.js';
+import { operationStatements, withCancellation, StatementCancelledError } from '../../src/db/cancellation.js';
+import { scopedDatabase } from '../../src/db/statement-scope.js';
 import { isQueryCanceled } from '../../src/db/errors.js';
 import { items } from '../../src/db/tables.js';
 import { FILTER_TEXT_MAX } from '../../src/schema/shared/validation.js';
@@ -203,8 +204,9 @@ describe.skipIf(!process.env.DATABASE_URL)(
       const { db } = patient.server.app.container;
       const client = new AbortController();
       const started: string[] = [];
-      const operation = withCancellation(client.signal, () =>
-        db.transaction(async (tx) => {
+      const cancellation = operationStatements(client.signal);
+      const operation = withCancellation(cancellation, () =>
+        scopedDatabase(db, { cancellation }).transaction(async (tx) => {
           await tx.insert(items).values({ sku, name: 'Half-written', priceCents: 100, category: 'BOOKS' });
           started.push('sleep');
           await tx

@@ -73,7 +73,7 @@ export class ChatRepo {
 
   async findRoomsByIds(ids: readonly string[]): Promise<RoomRow[]> {
     if (ids.length === 0) return [];
-    return this.roomsByIds().execute({ ids });
+    return this.roomsByIds(this.db).execute({ ids });
   }
 
   async roomPage(page: PageRequest): Promise<RoomRow[]> {
@@ -195,7 +195,7 @@ export class ChatRepo {
 
   async findMessagesByIds(ids: readonly string[]): Promise<MessageRow[]> {
     if (ids.length === 0) return [];
-    return this.messagesByIds().execute({ ids });
+    return this.messagesByIds(this.db).execute({ ids });
   }
 
   async messagePage(roomId: string, page: PageRequest): Promise<MessageRow[]> {

@@ -88,7 +88,7 @@ export class FileRepo {
 
   async findFilesByIds(ids: readonly string[]): Promise<FileRow[]> {
     if (ids.length === 0) return [];
-    return this.filesByIds().execute({ ids });
+    return this.filesByIds(this.db).execute({ ids });
   }
 
   /** Bytes of files the user holds. */

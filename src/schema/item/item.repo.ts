@@ -69,7 +69,7 @@ export class ItemRepo {
   );
 
   async insert(values: NewItemRow): Promise<ItemRow> {
-    return this.inserts.insert(values);
+    return this.inserts.insert(this.db, values);
   }
 
   async update(id: string, changes: ItemChanges): Promise<ItemRow | null> {
@@ -88,12 +88,12 @@ export class ItemRepo {
 
   async findByIds(ids: readonly string[]): Promise<ItemRow[]> {
     if (ids.length === 0) return [];
-    return this.byIds().execute({ ids });
+    return this.byIds(this.db).execute({ ids });
   }
 
   async page(query: ItemQuery, sort: SortSpec<ItemRow>, page: PageRequest): Promise<ItemRow[]> {
     const filter = this.filter(query);
-    const statement = this.pages.get(`${filter.shape} ${pageShape(sort, page)}`, () =>
+    const statement = this.pages.get(this.db, `${filter.shape} ${pageShape(sort, page)}`, () =>
       this.db
         .select()
         .from(items)
@@ -107,7 +107,7 @@ export class ItemRepo {
 
   async count(query: ItemQuery): Promise<number> {
     const filter = this.filter(query);
-    const statement = this.counts.get(filter.shape, () =>
+    const statement = this.counts.get(this.db, filter.shape, () =>
       this.db.select({ value: count() }).from(items).where(filter.where()).prepare('items_count'),
     );
     const [row] = await statement.execute(filter.params);

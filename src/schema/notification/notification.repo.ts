@@ -103,7 +103,7 @@ export class NotificationRepo {
 
   async findByIds(ids: readonly string[]): Promise<NotificationRow[]> {
     if (ids.length === 0) return [];
-    return this.rowsByIds().execute({ ids });
+    return this.rowsByIds(this.db).execute({ ids });
   }
 
   async page(userId: string, unreadOnly: boolean, page: PageRequest): Promise<NotificationRow[]> {

@@ -100,7 +100,7 @@ export class OrderRepo {
 
   async findByIds(ids: readonly string[]): Promise<OrderRow[]> {
     if (ids.length === 0) return [];
-    return this.byIds().execute({ ids });
+    return this.byIds(this.db).execute({ ids });
   }
 
   /** The order, locked until the transaction ends: status changes of one order run one after the other. */
@@ -116,7 +116,7 @@ export class OrderRepo {
 
   /** A page of orders: everyone's, or one user's when `placedBy` is given. */
   async page(placedBy: string | null, page: PageRequest): Promise<OrderRow[]> {
-    const statement = this.pages.get(`${placedBy ? 'by' : 'all'} ${pageShape(orderSort, page)}`, () =>
+    const statement = this.pages.get(this.db, `${placedBy ? 'by' : 'all'} ${pageShape(orderSort, page)}`, () =>
       this.db
         .select()
         .from(orders)
@@ -129,7 +129,7 @@ export class OrderRepo {
   }
 
   async count(placedBy: string | null): Promise<number> {
-    const statement = this.counts.get(placedBy ? 'by' : 'all', () =>
+    const statement = this.counts.get(this.db, placedBy ? 'by' : 'all', () =>
       this.db
         .select({ value: count() })
         .from(orders)

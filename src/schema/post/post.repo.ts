@@ -74,7 +74,7 @@ export class PostRepo {
   );
 
   async insert(values: NewPostRow): Promise<PostRow> {
-    return this.postInserts.insert(values);
+    return this.postInserts.insert(this.db, values);
   }
 
   async update(id: string, changes: Partial<Pick<PostRow, 'title' | 'body'>>): Promise<PostRow | null> {
@@ -93,7 +93,7 @@ export class PostRepo {
 
   async findByIds(ids: readonly string[]): Promise<PostRow[]> {
     if (ids.length === 0) return [];
-    return this.postsByIds().execute({ ids });
+    return this.postsByIds(this.db).execute({ ids });
   }
 
   /** Locks the post against deletion until the transaction ends (a comment never lands on a deleted post). */
@@ -104,7 +104,7 @@ export class PostRepo {
 
   /** A page of posts (everyone's, or one author's), each with its author's row. */
   async page(authorId: string | null, page: PageRequest): Promise<Array<WithAuthor<PostRow>>> {
-    const statement = this.pages.get(`${authorId ? 'author' : 'all'} ${pageShape(postSort, page)}`, () =>
+    const statement = this.pages.get(this.db, `${authorId ? 'author' : 'all'} ${pageShape(postSort, page)}`, () =>
       this.db
         .select({ post: posts, author: userProfile })
         .from(posts)
@@ -128,7 +128,7 @@ export class PostRepo {
 
   /** One page of posts for each of several authors: one statement (see nested.ts). */
   async pageByAuthors(authorIds: string[], page: PageRequest): Promise<Windowed<PostRow>[]> {
-    const statement = this.authorPages.get(pageShape(postSort, page), () => {
+    const statement = this.authorPages.get(this.db, pageShape(postSort, page), () => {
       const numbered = this.windowed(posts, posts.authorId, postSort, page);
       return this.db
         .select()
@@ -143,13 +143,13 @@ export class PostRepo {
 
   async countByAuthors(authorIds: readonly string[]): Promise<Array<{ parentId: string; count: number }>> {
     if (authorIds.length === 0) return [];
-    return this.postCounts().execute({ ids: authorIds });
+    return this.postCounts(this.db).execute({ ids: authorIds });
   }
 
   // ------------------------------------------------------------------------------------------------ comments
 
   async insertComment(values: NewCommentRow): Promise<CommentRow> {
-    return this.commentInserts.insert(values);
+    return this.commentInserts.insert(this.db, values);
   }
 
   async deleteComment(id: string): Promise<CommentRow | null> {
@@ -159,12 +159,12 @@ export class PostRepo {
 
   async findCommentsByIds(ids: readonly string[]): Promise<CommentRow[]> {
     if (ids.length === 0) return [];
-    return this.commentsByIds().execute({ ids });
+    return this.commentsByIds(this.db).execute({ ids });
   }
 
   /** One page of comments for each of several posts, each with its author's row: one statement (see nested.ts). */
   async commentsByPosts(postIds: string[], page: PageRequest): Promise<Windowed<WithAuthor<CommentRow>>[]> {
-    const statement = this.commentWindows.get(pageShape(commentSort, page), () => {
+    const statement = this.commentWindows.get(this.db, pageShape(commentSort, page), () => {
       const numbered = this.windowed(comments, comments.postId, commentSort, page);
       return this.db
         .select({ numbered: fieldsOf(numbered), users: userProfile })
@@ -183,7 +183,7 @@ export class PostRepo {
 
   async countCommentsByPosts(postIds: readonly string[]): Promise<Array<{ parentId: string; count: number }>> {
     if (postIds.length === 0) return [];
-    return this.commentCounts().execute({ ids: postIds });
+    return this.commentCounts(this.db).execute({ ids: postIds });
   }
 
   /**

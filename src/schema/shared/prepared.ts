@@ -9,10 +9,13 @@
  * cache: the shapes are a small fixed set, so the cache stays small.
  *
  * Prepared statements run through the same wrapped clients as every other statement (db/cancellation.ts,
- * db/sql-stats.ts): they are counted, traced, cancelled and bound by `statement_timeout` alike.
+ * db/sql-stats.ts): they are counted, traced, cancelled and bound by `statement_timeout` alike. A statement is built
+ * once for a repository and every operation's view of it, so each is handed the executor it runs on: the operation's
+ * database sends it through the operation's client (db/statement-scope.ts).
  */
 import { Column, getTableName, is, noopDecoder, SQL, sql, Subquery } from 'drizzle-orm';
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
+import { onExecutor, rooted } from '../../db/statement-scope.js';
 
 /**
  * `column = any($name::type[])`: one array parameter, so every number of keys shares one statement (and one plan),
@@ -44,23 +47,26 @@ export function fieldsOf<T extends { _: { selectedFields: Record<string, unknown
   return Object.fromEntries(Object.keys(subquery._.selectedFields).map((key) => [key, fields[key]])) as T['_']['selectedFields'];
 }
 
-/** Built on first use (with its row mapper), then kept: the statement of one executor (the database, or one transaction). */
-export function once<T>(build: () => T): () => T {
+/**
+ * Built on first use (with its row mapper), then kept: the statement of one repository (on the database, or on one
+ * transaction), run on the executor it is asked for (`db`: the database, or one operation's view of it).
+ */
+export function once<T>(build: () => T): (db: object) => T {
   let built: T | undefined;
-  return () => (built ??= withRowMapper(build()));
+  return (db) => onExecutor((built ??= withRowMapper(build())), db);
 }
 
-/** Prepared statements by shape, each built on first use (with its row mapper) and kept. */
+/** Prepared statements by shape, each built on first use (with its row mapper), kept, and run on `db`. */
 export class Statements<T> {
   readonly #byShape = new Map<string, T>();
 
-  get(shape: string, build: () => T): T {
+  get(db: object, shape: string, build: () => T): T {
     let statement = this.#byShape.get(shape);
     if (statement === undefined) {
-      statement = withRowMapper(build());
+      statement = rooted(withRowMapper(build()), db);
       this.#byShape.set(shape, statement);
     }
-    return statement;
+    return onExecutor(statement, db);
   }
 }
 
@@ -174,9 +180,9 @@ export class PreparedInserts<Row> {
     private readonly build: (placeholders: Record<string, ReturnType<typeof sql.placeholder>>) => { prepare(name: string): Prepared<Row> },
   ) {}
 
-  async insert(values: Record<string, unknown>): Promise<Row> {
+  async insert(db: object, values: Record<string, unknown>): Promise<Row> {
     const keys = Object.keys(values).filter((key) => values[key] !== undefined);
-    const statement = this.#statements.get(keys.join(','), () =>
+    const statement = this.#statements.get(db, keys.join(','), () =>
       this.build(Object.fromEntries(keys.map((key) => [key, sql.placeholder(key)]))).prepare(this.name),
     );
     const [row] = await statement.execute(values);

@@ -81,7 +81,7 @@ export class TaskRepo {
 
   async findByIds(ids: readonly string[]): Promise<TaskRow[]> {
     if (ids.length === 0) return [];
-    return this.byIds().execute({ ids });
+    return this.byIds(this.db).execute({ ids });
   }
 
   async userExists(id: string): Promise<boolean> {
@@ -91,7 +91,7 @@ export class TaskRepo {
 
   async page(query: TaskQuery, sort: SortSpec<TaskRow>, page: PageRequest): Promise<TaskRow[]> {
     const filter = this.filter(query);
-    const statement = this.pages.get(`${filter.shape} ${pageShape(sort, page)}`, () =>
+    const statement = this.pages.get(this.db, `${filter.shape} ${pageShape(sort, page)}`, () =>
       this.db
         .select()
         .from(tasks)
@@ -105,7 +105,7 @@ export class TaskRepo {
 
   async count(query: TaskQuery): Promise<number> {
     const filter = this.filter(query);
-    const statement = this.counts.get(filter.shape, () =>
+    const statement = this.counts.get(this.db, filter.shape, () =>
       this.db.select({ value: count() }).from(tasks).where(filter.where()).prepare('tasks_count'),
     );
     const [row] = await statement.execute(filter.params);

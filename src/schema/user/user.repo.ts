@@ -51,7 +51,7 @@ export class UserRepo {
   /** Profiles by id (no password hash): the loader's, and every lookup of several users. */
   async findByIds(ids: readonly string[]): Promise<UserProfileRow[]> {
     if (ids.length === 0) return [];
-    return this.rowsByIds().execute({ ids });
+    return this.rowsByIds(this.db).execute({ ids });
   }
 
   /** By username (ignoring case) or, when the login contains `@`, by e-mail; both use the lower() unique indexes. */
