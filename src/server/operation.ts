@@ -491,9 +491,9 @@ export function createOperationCore(options: OperationCoreOptions) {
 
     // A query's or mutation's statements run on a database of its own that counts and cancels them (a subscription's
     // events are executed later, each with a context of its own).
-    const once = operation.operation !== OperationTypeNode.SUBSCRIPTION;
-    const sqlStats = once && (client.timeSql || client.countSql) ? newSqlStats() : undefined;
-    const cancellation = once && client.signal ? operationStatements(client.signal) : undefined;
+    const executesOnce = operation.operation !== OperationTypeNode.SUBSCRIPTION;
+    const sqlStats = executesOnce && (client.timeSql || client.countSql) ? newSqlStats() : undefined;
+    const cancellation = executesOnce && client.signal ? operationStatements(client.signal) : undefined;
     const context = contextBuilder.build({
       requestId: pending.requestId,
       transport: client.transport,
