@@ -167,10 +167,13 @@ async function main(): Promise<void> {
   if (specs.some((spec) => spec.entry.startsWith('dist/'))) {
     execFileSync(process.execPath, ['scripts/build.mjs', '--if-stale'], { stdio: ['ignore', 'ignore', 'inherit'] });
   }
+  // The collector is named to the traced candidate alone: OTEL_EXPORTER_OTLP_ENDPOINT turns OpsHub's tracing on by
+  // default, and every other OpsHub candidate is measured as production runs without it.
+  const collector: Record<string, string> = {};
   if (specs.some((spec) => spec.id === 'opshub-traced')) {
     const sink = await startOtlpSink();
     sinks.push(sink);
-    baseEnv.OTEL_EXPORTER_OTLP_ENDPOINT = sink.url;
+    collector.OTEL_EXPORTER_OTLP_ENDPOINT = sink.url;
   }
   let startedCandidatesAt = performance.now();
   let starting: Promise<void> | null = null;
@@ -179,7 +182,8 @@ async function main(): Promise<void> {
     starting = (async () => {
       for (const spec of specs.filter((candidate) => !skipped.has(candidate.id))) {
         const nodeArgs = options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${RESULTS_DIR}profiles/${spec.id}`] : [];
-        const env = { ...baseEnv, ...spec.env, ...(await database!.envFor(spec.id)) };
+        const traced = spec.id === 'opshub-traced' ? collector : {};
+        const env = { ...baseEnv, ...spec.env, ...traced, ...(await database!.envFor(spec.id)) };
         running.push(await spawnCandidate({ id: spec.id, entry: spec.entry, env, nodeArgs }));
       }
     })();
