@@ -134,32 +134,46 @@ function track(statement: PendingStatement, operation: OperationStatements | und
  * span (sql-stats.ts).
  */
 export function trackStatements<T extends object>(sql: T, tracer: Tracer | null, scope: StatementScope = {}): T {
-  const { stats, cancellation } = scope;
-  const methods = new Map<PropertyKey, unknown>();
-  const wrap = (property: PropertyKey, method: (...args: unknown[]) => unknown): unknown => {
-    if (property === 'unsafe') {
-      return (...args: unknown[]) => {
-        if (cancellation?.signal.aborted) return refused();
-        const done = observeStatement(args[0], tracer, stats);
-        return track(observeSettled(method.apply(sql, args) as PendingStatement, done), cancellation);
-      };
-    }
-    if (property === 'begin' || property === 'savepoint') {
-      return (...args: unknown[]) => {
-        if (cancellation?.signal.aborted) return refused();
-        const callback = args.pop() as (inner: object) => unknown;
-        return method.apply(sql, [...args, (inner: object) => callback(trackStatements(inner, tracer, scope))]);
-      };
-    }
-    return method;
-  };
-  return new Proxy(sql, {
-    get(target, property, receiver) {
-      const value: unknown = Reflect.get(target, property, receiver);
-      if (typeof value !== 'function' || (property !== 'unsafe' && property !== 'begin' && property !== 'savepoint')) return value;
-      let wrapped = methods.get(property);
-      if (wrapped === undefined) methods.set(property, (wrapped = wrap(property, value as (...args: unknown[]) => unknown)));
-      return wrapped;
-    },
-  });
+  return new Proxy(sql, new StatementTracker(tracer, scope));
+}
+
+/** The proxy handler of `trackStatements`: one per wrapped client, each wrapped method made once, on first use. */
+class StatementTracker<T extends object> implements ProxyHandler<T> {
+  #unsafe: ((...args: unknown[]) => unknown) | undefined;
+  #begin: ((...args: unknown[]) => unknown) | undefined;
+  #savepoint: ((...args: unknown[]) => unknown) | undefined;
+
+  constructor(
+    private readonly tracer: Tracer | null,
+    private readonly scope: StatementScope,
+  ) {}
+
+  get(target: T, property: PropertyKey, receiver: unknown): unknown {
+    const value: unknown = Reflect.get(target, property, receiver);
+    if (typeof value !== 'function') return value;
+    const method = value as (...args: unknown[]) => unknown;
+    if (property === 'unsafe') return (this.#unsafe ??= this.unsafe(target, method));
+    if (property === 'begin') return (this.#begin ??= this.transaction(target, method));
+    if (property === 'savepoint') return (this.#savepoint ??= this.transaction(target, method));
+    return value;
+  }
+
+  private unsafe(target: T, method: (...args: unknown[]) => unknown) {
+    const { tracer, scope } = this;
+    const { stats, cancellation } = scope;
+    return (...args: unknown[]) => {
+      if (cancellation?.signal.aborted) return refused();
+      const done = observeStatement(args[0], tracer, stats);
+      return track(observeSettled(method.apply(target, args) as PendingStatement, done), cancellation);
+    };
+  }
+
+  private transaction(target: T, method: (...args: unknown[]) => unknown) {
+    const { tracer, scope } = this;
+    return (...args: unknown[]) => {
+      if (scope.cancellation?.signal.aborted) return refused();
+      const callback = args.pop() as (inner: object) => unknown;
+      return method.apply(target, [...args, (inner: object) => callback(trackStatements(inner, tracer, scope))]);
+    };
+  }
 }

@@ -34,14 +34,6 @@ export interface StatementScope {
   cancellation?: OperationStatements;
 }
 
-/** The part of a Drizzle session (both drivers) a scoped database is made from. */
-interface DrizzleSession {
-  constructor: new (client: object, dialect: unknown, schema: unknown, options: unknown) => DrizzleSession;
-  dialect: unknown;
-  schema: unknown;
-  options: unknown;
-}
-
 /** What openDatabase registers for its database: its driver client, and how to make one for a scope. */
 interface Driver {
   client: object;
@@ -49,14 +41,21 @@ interface Driver {
   forScope(scope: StatementScope): object | null;
 }
 
-const drivers = new WeakMap<object, Driver>();
-/** The driver client of every registered or scoped database, and of the process's database it was made from. */
-const clients = new WeakMap<object, { client: object; root: object }>();
+/** On a registered database (and, inherited, on its scoped ones): how to make a scoped client. */
+const DRIVER = Symbol('driver');
+/** On a registered or scoped database: the driver client its statements go through, and the process's. */
+const CLIENTS = Symbol('clients');
+
+interface Registered {
+  [DRIVER]?: Driver;
+  [CLIENTS]?: { client: object; root: object };
+  session: { client: object };
+  _: object;
+}
 
 /** Called by openDatabase: `db` sends its statements through `client`; `forScope` wraps the raw client for one scope. */
 export function registerDatabase(db: object, driver: Driver): void {
-  drivers.set(db, driver);
-  clients.set(db, { client: driver.client, root: driver.client });
+  Object.assign(db, { [DRIVER]: driver, [CLIENTS]: { client: driver.client, root: driver.client } });
 }
 
 /**
@@ -65,24 +64,29 @@ export function registerDatabase(db: object, driver: Driver): void {
  * openDatabase (a transaction, a test's own client).
  */
 export function scopedDatabase<D extends object>(db: D, scope: StatementScope): D {
-  const driver = drivers.get(db);
+  const driver = (db as Registered)[DRIVER];
   const client = driver && (scope.stats || scope.cancellation) ? driver.forScope(scope) : null;
   if (!client) return db;
-  const base = db as unknown as { session: DrizzleSession; _: object };
-  const { session: root } = base;
-  const session = new root.constructor(client, root.dialect, root.schema, root.options);
-  // Drizzle's query builders take `session` from the database they start from; `_` serves its relational queries.
-  const scoped = Object.create(db, { session: { value: session }, _: { value: { ...base._, session } } }) as D;
-  clients.set(scoped, { client, root: driver!.client });
-  return scoped;
+  const base = db as unknown as Registered;
+  // Drizzle's session (either driver) sends everything through `client`, and its transactions wrap what `begin`
+  // hands them; the query builders take `session` from the database they start from, `_` serves relational queries.
+  const session = Object.create(base.session) as Registered['session'];
+  session.client = client;
+  const scoped = Object.create(db) as Registered;
+  scoped.session = session;
+  scoped._ = { ...base._, session };
+  scoped[CLIENTS] = { client, root: driver!.client };
+  return scoped as unknown as D;
 }
 
 /** A prepared statement (Drizzle's, either driver) as `db` runs it: sent through `db`'s client. */
 export function onExecutor<T>(statement: T, db: object): T {
-  const target = clients.get(db)?.client;
+  const target = (db as Registered)[CLIENTS]?.client;
   const prepared = statement as { client?: unknown };
   if (!target || prepared.client === target || typeof statement !== 'object' || statement === null) return statement;
-  return Object.create(statement, { client: { value: target } }) as T;
+  const bound = Object.create(statement) as { client: unknown };
+  bound.client = target;
+  return bound as T;
 }
 
 /**
@@ -90,7 +94,7 @@ export function onExecutor<T>(statement: T, db: object): T {
  * cache never holds on to the operation that happened to build it (`onExecutor` sends it through each caller's).
  */
 export function rooted<T>(statement: T, db: object): T {
-  const root = clients.get(db)?.root;
+  const root = (db as Registered)[CLIENTS]?.root;
   if (root && typeof statement === 'object' && statement !== null && 'client' in statement) {
     (statement as { client: unknown }).client = root;
   }
