@@ -89,15 +89,14 @@ function cancel(statement: PendingStatement): void {
 }
 
 /** What an operation's scope holds for its cancellation: the signal, and the statements started and not settled. */
-export function operationStatements(signal: CancelSignal): OperationStatements & { signal: CancelSignal } {
+export type OperationCancellation = OperationStatements & { signal: CancelSignal };
+
+export function operationStatements(signal: CancelSignal): OperationCancellation {
   return { signal, pending: new Set() };
 }
 
 /** Runs `run` (one operation); when its signal aborts, the statements it started are cancelled. */
-export async function withCancellation<T>(
-  operation: (OperationStatements & { signal: CancelSignal }) | undefined,
-  run: () => T | Promise<T>,
-): Promise<T> {
+export async function withCancellation<T>(operation: OperationCancellation | undefined, run: () => T | Promise<T>): Promise<T> {
   if (!operation) return run();
   const abort = () => {
     for (const statement of operation.pending) cancel(statement as PendingStatement);

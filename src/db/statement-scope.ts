@@ -41,21 +41,21 @@ interface Driver {
   forScope(scope: StatementScope): object | null;
 }
 
-/** On a registered database (and, inherited, on its scoped ones): how to make a scoped client. */
+/** On a registered database, and inherited by its scoped ones: its driver, whose `client` is the process's. */
 const DRIVER = Symbol('driver');
-/** On a registered or scoped database: the driver client its statements go through, and the process's. */
-const CLIENTS = Symbol('clients');
+/** On a registered or scoped database: the driver client its statements go through. */
+const CLIENT = Symbol('client');
 
 interface Registered {
   [DRIVER]?: Driver;
-  [CLIENTS]?: { client: object; root: object };
+  [CLIENT]?: object;
   session: { client: object };
   _: object;
 }
 
 /** Called by openDatabase: `db` sends its statements through `client`; `forScope` wraps the raw client for one scope. */
 export function registerDatabase(db: object, driver: Driver): void {
-  Object.assign(db, { [DRIVER]: driver, [CLIENTS]: { client: driver.client, root: driver.client } });
+  Object.assign(db, { [DRIVER]: driver, [CLIENT]: driver.client });
 }
 
 /**
@@ -75,15 +75,16 @@ export function scopedDatabase<D extends object>(db: D, scope: StatementScope): 
   const scoped = Object.create(db) as Registered;
   scoped.session = session;
   scoped._ = { ...base._, session };
-  scoped[CLIENTS] = { client, root: driver!.client };
+  scoped[CLIENT] = client;
   return scoped as unknown as D;
 }
 
 /** A prepared statement (Drizzle's, either driver) as `db` runs it: sent through `db`'s client. */
 export function onExecutor<T>(statement: T, db: object): T {
-  const target = (db as Registered)[CLIENTS]?.client;
-  const prepared = statement as { client?: unknown };
-  if (!target || prepared.client === target || typeof statement !== 'object' || statement === null) return statement;
+  const target = (db as Registered)[CLIENT];
+  if (!target || typeof statement !== 'object' || statement === null || (statement as { client?: unknown }).client === target) {
+    return statement;
+  }
   const bound = Object.create(statement) as { client: unknown };
   bound.client = target;
   return bound as T;
@@ -94,7 +95,7 @@ export function onExecutor<T>(statement: T, db: object): T {
  * cache never holds on to the operation that happened to build it (`onExecutor` sends it through each caller's).
  */
 export function rooted<T>(statement: T, db: object): T {
-  const root = (db as Registered)[CLIENTS]?.root;
+  const root = (db as Registered)[DRIVER]?.client;
   if (root && typeof statement === 'object' && statement !== null && 'client' in statement) {
     (statement as { client: unknown }).client = root;
   }

@@ -39,7 +39,7 @@ import { LRUCache } from 'lru-cache';
 import type { Context, ContextBuilder, Transport } from '../schema/context.js';
 import { AuthenticationError, type Authentication, type AuthState, type EventChecks } from '../auth/identity.js';
 import { scopeKey } from '../auth/scopes.js';
-import { operationStatements, withCancellation, type CancelSignal } from '../db/cancellation.js';
+import { operationStatements, withCancellation, type CancelSignal, type OperationCancellation } from '../db/cancellation.js';
 import { newSqlStats, sqlTimeMs, type SqlStats } from '../db/sql-stats.js';
 import type { ConnectionHandle, RealtimeContext } from '../realtime/connections.js';
 import { bounded, isBounded } from '../realtime/queue.js';
@@ -128,7 +128,7 @@ export interface Admission {
   /** The operation's span, with tracing on. */
   span?: ActiveSpan;
   /** The statements of a query or mutation, cancelled when the client's OperationClient.signal aborts. */
-  cancellation?: ReturnType<typeof operationStatements>;
+  cancellation?: OperationCancellation;
   /** `extensions.cost` goes with the first result only. */
   costPending: boolean;
   finished: boolean;

@@ -223,16 +223,22 @@ export function registerGraphqlSse(fastify: FastifyInstance, options: SseOptions
     openStream(request, reply).then(() => done(), done);
   });
 
-  async function openStream(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
-    if (closing)
-      return reply
+  // A reply sent here ends the request: Fastify runs no further hook or handler once a reply is sent or hijacked.
+  async function openStream(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    if (closing) {
+      void reply
         .code(503)
         .header('retry-after', '1')
         .send(errorEnvelope('The server is shutting down', ErrorCode.BAD_REQUEST, request.id));
+      return;
+    }
     // Anything but one well-formed request is refused here: graphql-sse would read a body Fastify already consumed
     // (and wait for it forever) or answer without a code.
     const read = readParams(request);
-    if ('error' in read) return reply.code(400).send(errorEnvelope(read.error, ErrorCode.BAD_REQUEST, request.id));
+    if ('error' in read) {
+      void reply.code(400).send(errorEnvelope(read.error, ErrorCode.BAD_REQUEST, request.id));
+      return;
+    }
     const stream: StreamState = { reply, produced: 0, written: 0, params: read.params, ids: [] };
     streams.set(request, stream);
     const write = reply.raw.write.bind(reply.raw) as (...args: unknown[]) => boolean;
@@ -269,7 +275,6 @@ export function registerGraphqlSse(fastify: FastifyInstance, options: SseOptions
         }),
       );
     }
-    return undefined;
   }
 
   return {
