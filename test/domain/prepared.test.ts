@@ -162,7 +162,8 @@ describe('prepared statements', () => {
       await tx.select({ id: items.id }).from(items).limit(1);
       await new ItemRepo(tx).findByIds(ids);
     });
-    expect(stats.statements).toBeGreaterThanOrEqual(2);
+    // The two statements inside; BEGIN and COMMIT are the driver's own, on both drivers.
+    expect(stats.statements).toBe(2);
     if (handle.kind !== 'postgres') return;
     gone.abort();
     const error = await db.transaction((tx) => tx.select().from(items).limit(1)).catch((caught: unknown) => caught);
