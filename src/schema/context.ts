@@ -90,18 +90,47 @@ export function createContextBuilder(container: Container, options: ContextBuild
      * leaves the event anonymous (the resolver's rule refuses it) and tells the transport (ws closes with 4403).
      */
     async forEvent(context: Context, renewed?: AccessClaims | null, shared?: EventChecks): Promise<Context> {
-      // A token renewed in-band on the connection replaces the one the subscription started with.
-      const claims = renewed ?? context.claims;
-      if (!claims) return { ...context, loaders: container.newLoaders() };
-      try {
-        return { ...context, loaders: container.newLoaders(), ...(await authenticator.recheck(claims, shared)) };
-      } catch (error) {
-        if (!(error instanceof AuthenticationError)) throw error;
-        revocations.get(context)?.(error.reason);
-        return { ...context, loaders: container.newLoaders(), ...ANONYMOUS };
-      }
+      return eventContext(context, eventAuthentication(context, await checkEvent(renewed ?? context.claims, shared)));
     },
+
+    checkEvent,
+    eventAuthentication,
+    eventContext,
   };
+
+  /**
+   * One subscription event's check of a token, for every subscriber that holds it: its expiry, and its user and
+   * session read again (once per event for the checks that pass the same `shared`). No token: nothing to check.
+   * A token that no longer passes is an outcome, not a failure; any other error (the database) rejects.
+   */
+  function checkEvent(claims: AccessClaims | null | undefined, shared?: EventChecks): Promise<EventCheck> {
+    if (!claims) return Promise.resolve(null);
+    return authenticator.recheck(claims, shared).catch((error: unknown) => {
+      if (error instanceof AuthenticationError) return error;
+      throw error;
+    });
+  }
+
+  /**
+   * Who a subscriber is for one event, from its token's check (a token renewed in-band on the connection replaces the
+   * one the subscription started with): as checked, as subscribed when anonymous, or anonymous when the token no
+   * longer passes (and the transport is told).
+   */
+  function eventAuthentication(context: Context, check: EventCheck): Authentication {
+    if (check === null) return context;
+    if (!(check instanceof AuthenticationError)) return check;
+    revocations.get(context)?.(check.reason);
+    return ANONYMOUS;
+  }
+
+  /** A subscriber's context for one event: its own, with fresh DataLoaders, as `authentication`. */
+  function eventContext(context: Context, authentication: Authentication): Context {
+    if (authentication === context) return { ...context, loaders: container.newLoaders() };
+    return { ...context, loaders: container.newLoaders(), ...authentication };
+  }
 }
 
 export type ContextBuilder = ReturnType<typeof createContextBuilder>;
+
+/** A token's check for one subscription event: passed, no longer valid (why), or no token at all (null). */
+export type EventCheck = Authentication | AuthenticationError | null;

@@ -36,14 +36,17 @@ import {
 } from 'graphql';
 import type { Logger } from '../log.js';
 import { LRUCache } from 'lru-cache';
-import type { Context, ContextBuilder, Transport } from '../schema/context.js';
+import type { Context, ContextBuilder, EventCheck, Transport } from '../schema/context.js';
+import type { AccessClaims } from '../auth/tokens.js';
 import { AuthenticationError, type Authentication, type AuthState, type EventChecks } from '../auth/identity.js';
 import { scopeKey } from '../auth/scopes.js';
 import { operationStatements, withCancellation, type CancelSignal, type OperationCancellation } from '../db/cancellation.js';
 import { newSqlStats, sqlTimeMs, type SqlStats } from '../db/sql-stats.js';
 import type { ConnectionHandle, RealtimeContext } from '../realtime/connections.js';
-import { bounded, isBounded } from '../realtime/queue.js';
+import { SharedFanout, type SharedSubscriber, type WriteNext } from '../realtime/fanout.js';
+import { bounded, isBounded, SLOW_SUBSCRIBER } from '../realtime/queue.js';
 import { mapQueued } from '../realtime/streams.js';
+import { isTopicSubscription } from '../pubsub/pubsub.js';
 import type { RateLimitContext, RateLimitTicket } from '../schema/rate-limit/rate-limit.service.js';
 import { ErrorCode } from '../schema/shared/errors.js';
 import { SHARED_EVENTS_EXTENSION } from '../schema/shared/shared-events.js';
@@ -210,6 +213,13 @@ const MEMOISED_HASH_TEXT_CHARS = 8_192;
 const badRequest = (message: string) => new GraphQLError(message, { extensions: { code: ErrorCode.BAD_REQUEST } });
 export const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** A promise's outcome as a value: awaited once for many subscribers, it never rejects into the loop. */
+const settle = <T>(promise: Promise<T>): Promise<PromiseSettledResult<T>> =>
+  promise.then(
+    (value) => ({ status: 'fulfilled', value }),
+    (reason: unknown) => ({ status: 'rejected', reason }),
+  );
 
 const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> =>
   typeof (value as AsyncIterable<unknown>)?.[Symbol.asyncIterator] === 'function';
@@ -565,7 +575,89 @@ export function createOperationCore(options: OperationCoreOptions) {
     return key;
   }
 
-  return {
+  /** One event's execution for a subscriber: a span of its own (linked to the subscription's) when traced. */
+  const runEvent = (admission: Admission, rootValue: unknown, contextValue: Context) => {
+    const executeEvent = () =>
+      execute({ ...executionArgs(admission), rootValue, contextValue }) as Promise<ExecutionResult> | ExecutionResult;
+    const { span } = admission;
+    return tracer && span ? tracedEvent(tracer, span, admission, executeEvent) : executeEvent();
+  };
+
+  /**
+   * One event for every local subscriber of a shared group (src/realtime/fanout.ts). Each subscriber is checked again,
+   * with one check per distinct token (and one read per distinct user and session); the event is executed once per
+   * distinct scope set; each result is serialized once, and every frame is written in one loop. A subscriber whose
+   * result has errors, or whose first result carries `extensions.cost` (or who asked for `extensions.sql`), gets its
+   * own completed copy. A check or an execution that fails fails the stream of the subscribers who waited on it.
+   */
+  const sharedFanout = new SharedFanout<Admission>({
+    limit: options.subscriptionQueueLimit,
+    onOverflow: (subscriber) => subscriber.subject.context.connection?.drop(SLOW_SUBSCRIBER),
+    onError: (error, subscribers) => subscribers[0]?.subject.context.log.error({ err: error }, 'shared fan-out failed'),
+    async run(event, subscribers) {
+      const share = typeof event === 'object' && event !== null ? eventShare(event) : null;
+      const reads = share?.reads;
+      const tokens = subscribers.map((subscriber) => {
+        const { context } = subscriber.subject;
+        return context.connection?.currentClaims?.() ?? context.claims;
+      });
+      const checks = new Map<AccessClaims | null, Promise<PromiseSettledResult<EventCheck>>>();
+      for (const claims of tokens) {
+        if (!checks.has(claims)) checks.set(claims, settle(contextBuilder.checkEvent(claims, reads)));
+      }
+      const checked = new Map<AccessClaims | null, PromiseSettledResult<EventCheck>>();
+      for (const [claims, check] of checks) checked.set(claims, await check);
+
+      // One execution per scope set: looked up by the set (scope sets are memoised), keyed for the event by its text.
+      const executions = share?.executions ?? new Map<string, Promise<ExecutionResult>>();
+      const byScopes = new Map<ReadonlySet<string>, Promise<PromiseSettledResult<ExecutionResult>>>();
+      const runs = subscribers.map((subscriber, i): Promise<PromiseSettledResult<ExecutionResult>> | null => {
+        if (subscriber.stopped) return null;
+        const check = checked.get(tokens[i]!)!;
+        if (check.status === 'rejected') return Promise.resolve(check);
+        const { context } = subscriber.subject;
+        const authentication = contextBuilder.eventAuthentication(context, check.value);
+        let run = byScopes.get(authentication.scopes);
+        if (!run) {
+          const key = `${subscriber.key}\u0000${scopeKey(authentication.scopes)}`;
+          let execution = executions.get(key);
+          if (!execution) {
+            const contextValue = contextBuilder.eventContext(context, authentication);
+            executions.set(key, (execution = Promise.resolve().then(() => runEvent(subscriber.subject, event, contextValue))));
+          }
+          byScopes.set(authentication.scopes, (run = settle(execution)));
+        }
+        return run;
+      });
+      const results = new Map<Promise<PromiseSettledResult<ExecutionResult>>, PromiseSettledResult<ExecutionResult>>();
+      for (const run of new Set(runs)) if (run) results.set(run, await run);
+
+      const payloads = new Map<ExecutionResult, string>();
+      for (let i = 0; i < subscribers.length; i += 1) {
+        const subscriber = subscribers[i]!;
+        subscriber.pending -= 1;
+        const run = runs[i];
+        if (subscriber.stopped || !run) continue;
+        const settled = results.get(run)!;
+        if (settled.status === 'rejected') {
+          subscriber.fail(settled.reason);
+          continue;
+        }
+        const result = settled.value;
+        const admission = subscriber.subject;
+        let json: string | undefined;
+        if (result.errors?.length || admission.costPending || admission.sqlExtension) {
+          json = JSON.stringify(core.complete(result, admission, { final: false }));
+        } else {
+          json = payloads.get(result);
+          if (json === undefined) payloads.set(result, (json = JSON.stringify(completed(result, undefined, {}))));
+        }
+        subscriber.write(json, event);
+      }
+    },
+  });
+
+  const core = {
     admit,
 
     /** The token check on its own, for a transport's connection handshake (graphql-ws `connection_init`). */
@@ -595,23 +687,28 @@ export function createOperationCore(options: OperationCoreOptions) {
      * Opens a subscription. Events are executed with a fresh context each (new DataLoaders, the viewer checked
      * again). For subscriptions marked @SharedEvents, subscribers with the same document, variables and scopes share
      * one execution of each event: the pub/sub hands every subscriber the same event object, which keys the share.
+     * A transport that writes its own frames (`writeNext`) gets the shared events of a pub/sub subscription written
+     * in one loop per event (src/realtime/fanout.ts); the stream it is handed then yields nothing and only settles.
      */
-    async subscribe(admission: Admission): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
+    async subscribe(admission: Admission, writeNext?: WriteNext): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
       const args = executionArgs(admission);
       const { span } = admission;
       const source = await (span ? span.run(() => createSourceEventStream(args)) : createSourceEventStream(args));
       if (!isAsyncIterable(source)) return source as ExecutionResult;
+      const shareKey = sharedEventsKey(admission);
+      if (writeNext && shareKey !== null && isTopicSubscription(source)) {
+        return sharedFanout.subscribe(admission, shareKey, source, writeNext) as SharedSubscriber<Admission> &
+          AsyncIterableIterator<ExecutionResult>;
+      }
       // Every source, whatever its resolver, reads through a bounded per-subscriber queue: a client that stops reading
       // blocks its transport's send loop, and a pub/sub iterator nobody pulls piles up pushes until it throws into the
       // publisher (and, from an EventTarget listener, out of the process). Past the limit the connection is dropped.
       // Sources that are already such a queue (chat, notifications, dashboards) are not queued twice.
       const stream = isBounded(source) ? source : bounded(source, options.subscriptionQueueLimit, admission.context.connection);
-      const shareKey = sharedEventsKey(admission);
       return mapQueued(stream, async (payload) => {
         const event = typeof payload === 'object' && payload !== null ? eventShare(payload) : null;
         const contextValue = await contextBuilder.forEvent(admission.context, admission.context.connection?.currentClaims?.(), event?.reads);
-        const executeEvent = () => execute({ ...args, rootValue: payload, contextValue }) as Promise<ExecutionResult> | ExecutionResult;
-        const run = tracer && span ? () => tracedEvent(tracer, span, admission, executeEvent) : executeEvent;
+        const run = () => runEvent(admission, payload, contextValue);
         if (shareKey === null || event === null) return run();
         const key = `${shareKey}\u0000${scopeKey(contextValue.scopes)}`;
         let result = event.executions.get(key);
@@ -666,6 +763,7 @@ export function createOperationCore(options: OperationCoreOptions) {
 
     finish,
   };
+  return core;
 }
 
 export type OperationCore = ReturnType<typeof createOperationCore>;

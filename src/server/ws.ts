@@ -20,6 +20,7 @@ import { AnonymousSockets, type ConnectionHandle } from '../realtime/connections
 import { CloseReason } from '../realtime/live-sessions.js';
 import { renewalRequest, RENEWAL_REFUSED, closeForbidden, renewedPong } from './live-socket.js';
 import type { Realtime } from '../realtime/realtime.js';
+import type { WriteNext } from '../realtime/fanout.js';
 import { traceHeaders } from '../tracing.js';
 import { SLOW_SUBSCRIBER } from '../realtime/queue.js';
 import { publishedAt as eventPublishedAt } from '../pubsub/pubsub.js';
@@ -103,18 +104,19 @@ function serverOnlyType(data: unknown): string | null {
  * result (one always has `data` or `errors`), so no other message can match.
  */
 const SHARED_PLACEHOLDER = Object.freeze({});
-const sharedFrames = new WeakMap<WebSocket, Map<string, string>>();
+const sharedFrames = new WeakMap<WebSocket, Map<string, { frame: string; event: object }>>();
 
-function spliceSharedFrames(socket: WebSocket): void {
-  const frames = new Map<string, string>();
+function spliceSharedFrames(socket: WebSocket, onWrite: (event: object) => void): void {
+  const frames = new Map<string, { frame: string; event: object }>();
   sharedFrames.set(socket, frames);
   const send = socket.send.bind(socket) as (data: unknown, ...rest: unknown[]) => void;
   socket.send = ((data: unknown, ...rest: unknown[]) => {
     if (frames.size > 0 && typeof data === 'string') {
-      const frame = frames.get(data);
-      if (frame !== undefined) {
+      const shared = frames.get(data);
+      if (shared !== undefined) {
         frames.delete(data);
-        return send(frame, ...rest);
+        send(shared.frame, ...rest);
+        return onWrite(shared.event);
       }
     }
     return send(data, ...rest);
@@ -137,18 +139,23 @@ export function attachGraphqlWs(options: WsOptions) {
     }
   }, FANOUT_REPORT_MS);
   reportFanouts.unref();
+  /** A shared event's frame went out on a socket: its publish-to-last-write, for `onFanout`. */
+  const wroteShared = (event: object) => {
+    const publishedAt = options.onFanout ? eventPublishedAt(event) : undefined;
+    if (publishedAt === undefined) return;
+    const wrote = performance.timeOrigin + performance.now();
+    const fanout = fanouts.get(event);
+    if (fanout) {
+      fanout.lastWrite = wrote;
+      fanout.writes += 1;
+    } else fanouts.set(event, { publishedAt, lastWrite: wrote, writes: 1 });
+  };
   const sendShared = (socket: WebSocket, id: string, shared: { json: string; event: object }) => {
     const quoted = JSON.stringify(id);
-    sharedFrames.get(socket)?.set(`{"id":${quoted},"type":"next","payload":{}}`, `{"id":${quoted},"type":"next","payload":${shared.json}}`);
-    const publishedAt = options.onFanout ? eventPublishedAt(shared.event) : undefined;
-    if (publishedAt !== undefined) {
-      const wrote = performance.timeOrigin + performance.now();
-      const fanout = fanouts.get(shared.event);
-      if (fanout) {
-        fanout.lastWrite = wrote;
-        fanout.writes += 1;
-      } else fanouts.set(shared.event, { publishedAt, lastWrite: wrote, writes: 1 });
-    }
+    sharedFrames.get(socket)?.set(`{"id":${quoted},"type":"next","payload":{}}`, {
+      frame: `{"id":${quoted},"type":"next","payload":${shared.json}}`,
+      event: shared.event,
+    });
     return SHARED_PLACEHOLDER;
   };
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes, handleProtocols });
@@ -176,7 +183,7 @@ export function attachGraphqlWs(options: WsOptions) {
     if (typeof admitted === 'string') return refuse(admitted);
     socket.once('close', () => anonymous.release(anonymousId));
     if (admitted) void admitted.then((cap) => cap && refuse(cap));
-    spliceSharedFrames(socket);
+    spliceSharedFrames(socket, wroteShared);
     const emit = socket.emit.bind(socket);
     socket.emit = ((event: string | symbol, ...args: unknown[]) => {
       const error = args[0] as { code?: unknown; message?: string } | undefined;
@@ -277,6 +284,22 @@ export function attachGraphqlWs(options: WsOptions) {
     socket.terminate();
   };
   const handles = new WeakMap<WebSocket, ConnectionHandle>();
+  /**
+   * The frames of a subscription's shared events, written by the core's fan-out loop (src/realtime/fanout.ts) as
+   * `onNext` would: nothing on a socket that is gone, a socket over its outgoing buffer dropped, and the payload,
+   * serialized once per event, framed with this subscription's id.
+   */
+  const writers = new WeakMap<Admission, WriteNext>();
+  const nextWriter = (ctx: WsContext<Record<string, unknown> | undefined, Extra>, id: string): WriteNext => {
+    const socket = ctx.extra.socket;
+    const head = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+    return (json, event) => {
+      if (socket.readyState !== socket.OPEN) return;
+      if (overBuffered(socket)) return dropStalled(socket, state(ctx).handle);
+      socket.send(`${head}${json}}`);
+      if (typeof event === 'object' && event !== null) wroteShared(event);
+    };
+  };
   // The check at each event misses a socket that stalled with its buffer full and then got no further event (its
   // subscriptions' queues hold what follows): this timer finds it.
   const bufferCheck = setInterval(() => {
@@ -390,6 +413,7 @@ export function attachGraphqlWs(options: WsOptions) {
         });
         connection.operations.set(id, outcome);
         if (outcome.kind === 'refused') connection.slots.delete(id);
+        else if (outcome.operation.operation === 'subscription') writers.set(outcome, nextWriter(ctx, id));
         // Reaches the client as one `error` message (formatted in onError); the socket stays open, but for a token
         // that is no longer valid, closed with 4403 once the message is out.
         if (outcome.kind === 'refused') return outcome.errors;
@@ -397,7 +421,7 @@ export function attachGraphqlWs(options: WsOptions) {
       },
       // graphql-ws hands back the arguments onSubscribe returned; their context names the admission.
       execute: (args) => run(args, (admission) => core.execute(admission)),
-      subscribe: (args) => run(args, (admission) => core.subscribe(admission)),
+      subscribe: (args) => run(args, (admission) => core.subscribe(admission, writers.get(admission))),
       onNext(ctx, id, _payload, _args, result) {
         // Nothing to send on a socket that is gone (graphql-ws's send would fail and report it as an operation error).
         if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) return undefined;

@@ -1,9 +1,14 @@
 /**
  * Fan-out of one event to many subscribers: the subscribers of one (user, session) share one authentication read per
  * event, a shared result reaches every socket whole, and authorization stays per subscriber — a subscriber whose
- * session was revoked (with no revocation event reaching this process) is refused while the others receive.
+ * session was revoked (with no revocation event reaching this process) is refused while the others receive. Events
+ * published faster than they go out (a burst in one loop) reach every subscriber once and in order, executed once per
+ * event and scope set, and a subscriber whose undelivered events pass the queue limit is dropped.
  */
-import { afterAll, beforeAll, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { Topic } from '../../src/pubsub/topics.js';
+import { SLOW_SUBSCRIBER } from '../../src/realtime/queue.js';
+import { Item } from '../../src/schema/item/item.type.js';
 import { fromGlobalId } from '../../src/schema/shared/global-id.js';
 import { createUser, login, TEST_PASSWORD, type TestUser } from '../helpers/auth.js';
 import { startServer, type TestServer } from '../helpers/server.js';
@@ -76,4 +81,95 @@ it('refuses the subscriber whose session was revoked while the others, of the sa
   for (const subscription of [...kept, ...others])
     expect(eventFor(subscription, id)).toEqual({ data: { itemChanged: { id, name: 'Fanned' } } });
   expect(fromGlobalId(id, 'Item')).toBeTruthy();
+});
+
+describe('a burst of events', () => {
+  const LIMIT = 50;
+  let burst: TestServer;
+  beforeAll(async () => {
+    burst = await startServer({ WS_MAX_CONNECTIONS_PER_USER: '50', WS_SUBSCRIPTION_QUEUE_LIMIT: String(LIMIT) });
+  });
+  afterAll(() => burst?.close());
+
+  const BURST = 'subscription Burst { itemChanged { id sku } }';
+  let n = 0;
+  const event = () => {
+    const sku = `BU${String(n++).padStart(4, '0')}`;
+    return {
+      change: 'UPDATED' as const,
+      item: {
+        id: '00000000-0000-4000-8000-000000000002',
+        sku,
+        name: 'Burst',
+        description: null,
+        priceCents: 100,
+        category: 'HOME',
+        tags: [],
+        stock: 1,
+        createdAt: new Date(0).toISOString(),
+        updatedAt: new Date(0).toISOString(),
+      },
+    };
+  };
+  const skus = (subscription: Collected) => subscription.events.map((received) => received.data?.itemChanged?.sku as string);
+  /** Publishes until every subscription has had an event, then until each has the last one: all are listening. */
+  async function listening(subscriptions: Collected[]): Promise<void> {
+    await until(() => {
+      burst.app.container.pubsub.publish(Topic.ItemChanged, event());
+      return subscriptions.every((subscription) => subscription.events.length > 0);
+    }, 'every subscription');
+    const last = `BU${String(n - 1).padStart(4, '0')}`;
+    await until(() => subscriptions.every((subscription) => skus(subscription).includes(last)), `event ${last} everywhere`);
+  }
+
+  it('reaches every subscriber once and in order, executed once per event and scope set', async () => {
+    const [owner, viewer] = [await createUser(burst, { role: 'ADMIN' }), await createUser(burst, { role: 'USER' })];
+    const subscriptions = [owner, viewer].flatMap((user) =>
+      Array.from({ length: 10 }, () => collect(burst.wsClient({ authorization: `Bearer ${user.token}` }), { query: BURST })),
+    );
+    await listening(subscriptions);
+
+    const executions = vi.spyOn(Item, 'fromEvent');
+    const published: string[] = [];
+    // Fewer than the queue limit, in one synchronous loop: every event is published before the first one goes out.
+    for (let i = 0; i < LIMIT - 10; i++) {
+      const next = event();
+      published.push(next.item.sku);
+      burst.app.container.pubsub.publish(Topic.ItemChanged, next);
+    }
+    await until(() => subscriptions.every((subscription) => skus(subscription).includes(published.at(-1)!)), 'the last event everywhere');
+    const calls = executions.mock.calls.length;
+    executions.mockRestore();
+
+    // Two scope sets (ADMIN, USER): two executions per event, whatever the number of sockets.
+    expect(calls).toBe(published.length * 2);
+    for (const subscription of subscriptions) {
+      expect(subscription.errors).toEqual([]);
+      expect(subscription.events.filter((received) => received.errors)).toEqual([]);
+      const received = skus(subscription);
+      expect(received.slice(received.indexOf(published[0]!))).toEqual(published);
+    }
+    for (const subscription of subscriptions) subscription.dispose();
+  });
+
+  it('drops a subscriber whose undelivered events pass the queue limit, and the server goes on', async () => {
+    const user = await createUser(burst, { role: 'ADMIN' });
+    const subscription = collect(burst.wsClient({ authorization: `Bearer ${user.token}` }), { query: BURST });
+    await listening([subscription]);
+
+    // More events in one loop than the subscriber may have waiting: none has gone out when the limit is passed.
+    for (let i = 0; i < LIMIT + 10; i++) burst.app.container.pubsub.publish(Topic.ItemChanged, event());
+    await until(() => burst.logs.some((line) => line.msg === 'websocket dropped' && line.userId === user.rowId), 'the drop');
+    await until(() => subscription.errors.length > 0 || subscription.completed, 'the socket closed');
+
+    const drops = burst.logs.filter((line) => line.msg === 'websocket dropped' && line.userId === user.rowId);
+    expect(drops.map((line) => line.reason)).toEqual([SLOW_SUBSCRIBER]);
+    // Nothing past the limit was sent: at most the events that were waiting when it was passed.
+    expect(subscription.events.length).toBeLessThanOrEqual(n);
+    expect(burst.logs.filter((line) => line.level >= 50)).toEqual([]);
+    // A new subscriber of the same document gets events as before.
+    const after = collect(burst.wsClient({ authorization: `Bearer ${user.token}` }), { query: BURST });
+    await listening([after]);
+    after.dispose();
+  });
 });
