@@ -1,8 +1,10 @@
 /**
  * Fan-out driver, run as a child process of the harness (IPC): holds N graphql-ws subscribers (raw `ws`, speaking
  * graphql-transport-ws) and publishes events one at a time with an `updateItem` mutation, recording for every
- * subscriber the time from sending the mutation to receiving its `next` message. Timestamps are taken on arrival,
- * before parsing, with the monotonic clock.
+ * subscriber the time from sending the mutation to receiving its `next` message. Timestamps are taken on arrival with
+ * the monotonic clock. A message is only stamped and kept when it arrives (its event number read from the bytes); it
+ * is parsed and checked once the event is over, so one subscriber's parsing never delays the next one's arrival, and
+ * OpsHub's row and the floor's pay the same per-message cost in this process.
  *
  * For the floor (bench/ws-floor.ts) it holds N plain sockets instead, and each event is a control message asking that
  * server to broadcast the bytes of a `next` frame OpsHub sent: the same bytes to the same number of sockets, timed
@@ -13,8 +15,19 @@ import WebSocket from 'ws';
 
 export type DriverCommand =
   | { type: 'connect'; wsUrl: string; n: number; authorization: string | null; query: string; plain?: boolean }
-  | { type: 'publish'; httpUrl: string; authorization: string | null; mutation: string; itemId: string; events: number; timeoutMs: number }
-  | { type: 'broadcast'; controlUrl: string; frame: string; events: number; timeoutMs: number }
+  | {
+      type: 'publish';
+      httpUrl: string;
+      authorization: string | null;
+      mutation: string;
+      itemId: string;
+      /** Events numbered from `first`; `measured: false` publishes them as a warm-up, recording nothing. */
+      first: number;
+      events: number;
+      measured: boolean;
+      timeoutMs: number;
+    }
+  | { type: 'broadcast'; controlUrl: string; frame: string; first: number; events: number; measured: boolean; timeoutMs: number }
   | { type: 'close' };
 
 export type DriverReply =
@@ -28,7 +41,7 @@ export type DriverReply =
       mutationErrors: number;
       /** Median round trip of the publishing mutation itself. */
       mutationMs: number;
-      /** One `next` message as it arrived (the floor broadcasts the same bytes). */
+      /** The last `next` message as it arrived (the floor broadcasts the same bytes). */
       sample: string | null;
       /** Floor only: per event, the server's loop from the request's arrival to its last write. */
       serverWriteMs?: number[];
@@ -39,11 +52,14 @@ interface Subscriber {
   socket: WebSocket;
   /** Event number → arrival time (ns, monotonic). */
   arrivals: Map<number, bigint>;
+  /** Messages of the event under way as they arrived, checked when it is over (`settle`). */
+  received: { at: bigint; event: number; raw: Buffer }[];
   bad: number;
 }
 
 const subscribers: Subscriber[] = [];
-let sample: string | null = null;
+/** The last well-formed `next` message received (a steady-state frame: the first ones carry `extensions.cost`). */
+let sample: Buffer | null = null;
 /** Plain sockets (the floor): every message is the event being broadcast. */
 let currentEvent = 0;
 let waiting: { event: number; remaining: number; resolve: () => void } | null = null;
@@ -55,24 +71,71 @@ function send(reply: DriverReply): void {
 function connectPlain(wsUrl: string): Promise<Subscriber> {
   return new Promise((resolve, reject) => {
     const socket = new WebSocket(wsUrl, { perMessageDeflate: false });
-    const subscriber: Subscriber = { socket, arrivals: new Map(), bad: 0 };
+    const subscriber: Subscriber = { socket, arrivals: new Map(), received: [], bad: 0 };
     socket.once('error', reject);
     socket.once('open', () => resolve(subscriber));
-    socket.on('message', () => {
-      const arrived = process.hrtime.bigint();
-      subscriber.arrivals.set(currentEvent, arrived);
-      if (waiting && waiting.event === currentEvent) {
-        waiting.remaining -= 1;
-        if (waiting.remaining === 0) waiting.resolve();
-      }
-    });
+    socket.on('message', (raw: Buffer) => arrive(subscriber, currentEvent, raw));
   });
+}
+
+/** A message's arrival: stamped, kept for `settle`, and counted for the event under way. Nothing is parsed here. */
+function arrive(subscriber: Subscriber, event: number, raw: Buffer): void {
+  subscriber.received.push({ at: process.hrtime.bigint(), event, raw });
+  if (waiting && waiting.event === event) {
+    waiting.remaining -= 1;
+    if (waiting.remaining === 0) waiting.resolve();
+  }
+}
+
+const STOCK = Buffer.from('"stock":');
+/** The event a `next` frame carries (its stock − 1,000,000), read from the bytes; -1 for any other message. */
+function eventOf(raw: Buffer): number {
+  const at = raw.indexOf(STOCK);
+  if (at < 0) return -1;
+  let stock = 0;
+  for (let i = at + STOCK.length; i < raw.length && raw[i]! >= 48 && raw[i]! <= 57; i += 1) stock = stock * 10 + raw[i]! - 48;
+  return stock - 1_000_000;
+}
+
+/**
+ * Once an event is over (or timed out): every message a subscriber received is parsed and checked. An arrival counts
+ * for its event when it is a well-formed `next` without errors whose stock names that event (the floor's plain sockets
+ * count every message for the event being broadcast).
+ */
+function settle(plain: boolean): void {
+  for (const subscriber of subscribers) {
+    for (const { at, event, raw } of subscriber.received) {
+      if (plain) {
+        subscriber.arrivals.set(event, at);
+        continue;
+      }
+      let message: { type?: string; payload?: any };
+      try {
+        message = JSON.parse(raw.toString('utf8')) as typeof message;
+      } catch {
+        subscriber.bad += 1;
+        continue;
+      }
+      if (message.type !== 'next') {
+        if (message.type === 'error' || message.type === 'complete') subscriber.bad += 1;
+        continue;
+      }
+      const stock = message.payload?.data?.itemChanged?.stock;
+      if (message.payload?.errors || typeof stock !== 'number' || stock - 1_000_000 !== event) subscriber.bad += 1;
+      else {
+        subscriber.arrivals.set(event, at);
+        sample = raw;
+      }
+    }
+    subscriber.received.length = 0;
+  }
 }
 
 function connectOne(wsUrl: string, authorization: string | null, query: string): Promise<Subscriber> {
   return new Promise((resolve, reject) => {
     const socket = new WebSocket(wsUrl, 'graphql-transport-ws', { perMessageDeflate: false });
-    const subscriber: Subscriber = { socket, arrivals: new Map(), bad: 0 };
+    const subscriber: Subscriber = { socket, arrivals: new Map(), received: [], bad: 0 };
+    let acknowledged = false;
     const timer = setTimeout(() => reject(new Error('connection_ack not received within 30 s')), 30_000);
     socket.once('error', (error) => {
       clearTimeout(timer);
@@ -86,30 +149,13 @@ function connectOne(wsUrl: string, authorization: string | null, query: string):
       socket.send(JSON.stringify({ type: 'connection_init', payload: authorization ? { authorization } : {} }));
     });
     socket.on('message', (raw: Buffer) => {
-      const arrived = process.hrtime.bigint();
-      const message = JSON.parse(raw.toString('utf8')) as { type: string; payload?: any };
-      if (message.type === 'connection_ack') {
-        socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query } }));
-        clearTimeout(timer);
-        resolve(subscriber);
-        return;
-      }
-      if (message.type !== 'next') {
-        if (message.type === 'error' || message.type === 'complete') subscriber.bad += 1;
-        return;
-      }
-      sample ??= raw.toString('utf8');
-      const stock = message.payload?.data?.itemChanged?.stock;
-      if (message.payload?.errors || typeof stock !== 'number') {
-        subscriber.bad += 1;
-        return;
-      }
-      const event = stock - 1_000_000;
-      subscriber.arrivals.set(event, arrived);
-      if (waiting && waiting.event === event) {
-        waiting.remaining -= 1;
-        if (waiting.remaining === 0) waiting.resolve();
-      }
+      if (acknowledged) return arrive(subscriber, eventOf(raw), raw);
+      const message = JSON.parse(raw.toString('utf8')) as { type: string };
+      if (message.type !== 'connection_ack') return;
+      acknowledged = true;
+      socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query } }));
+      clearTimeout(timer);
+      resolve(subscriber);
     });
   });
 }
@@ -162,13 +208,20 @@ function mutate(httpUrl: string, authorization: string | null, body: string): Pr
   });
 }
 
+/** Each subscriber's latency for `event`, into `latenciesMs` (null: a warm-up event, forgotten). */
+function collect(event: number, sentAt: bigint, latenciesMs: number[] | null): void {
+  for (const subscriber of subscribers) {
+    const arrived = subscriber.arrivals.get(event);
+    if (arrived !== undefined && latenciesMs) latenciesMs.push(Number(arrived - sentAt) / 1e6);
+    subscriber.arrivals.delete(event);
+  }
+}
+
 async function publish(command: Extract<DriverCommand, { type: 'publish' }>): Promise<DriverReply> {
   const latenciesMs: number[] = [];
   const mutationMs: number[] = [];
   let mutationErrors = 0;
-  // Event 0 is not measured: it is each subscription's first result (the one carrying `extensions.cost`) and warms
-  // the server's code paths; the floor gets the same unmeasured first broadcast.
-  for (let event = 0; event <= command.events; event += 1) {
+  for (let event = command.first; event < command.first + command.events; event += 1) {
     const body = JSON.stringify({ query: command.mutation, variables: { input: { id: command.itemId, stock: 1_000_000 + event } } });
     const all = new Promise<void>((resolve) => {
       waiting = { event, remaining: subscribers.length, resolve };
@@ -176,18 +229,14 @@ async function publish(command: Extract<DriverCommand, { type: 'publish' }>): Pr
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, command.timeoutMs).unref());
     const sentAt = process.hrtime.bigint();
     const response = await mutate(command.httpUrl, command.authorization, body);
-    mutationMs.push(Number(process.hrtime.bigint() - sentAt) / 1e6);
+    if (command.measured) mutationMs.push(Number(process.hrtime.bigint() - sentAt) / 1e6);
     if (response.status !== 200 || response.body.includes('"errors":') || !response.body.includes('"userErrors":[]')) {
       mutationErrors += 1;
     }
     await Promise.race([all, timeout]);
     waiting = null;
-    for (const subscriber of subscribers) {
-      const arrived = subscriber.arrivals.get(event);
-      if (arrived !== undefined && event > 0) latenciesMs.push(Number(arrived - sentAt) / 1e6);
-      subscriber.arrivals.delete(event);
-    }
-    if (event === 0) mutationMs.pop();
+    settle(false);
+    collect(event, sentAt, command.measured ? latenciesMs : null);
   }
   mutationMs.sort((a, b) => a - b);
   return {
@@ -198,7 +247,7 @@ async function publish(command: Extract<DriverCommand, { type: 'publish' }>): Pr
     badPayloads: subscribers.reduce((sum, subscriber) => sum + subscriber.bad, 0),
     mutationErrors,
     mutationMs: mutationMs[Math.floor(mutationMs.length / 2)] ?? 0,
-    sample,
+    sample: sample?.toString('utf8') ?? null,
   };
 }
 
@@ -212,14 +261,14 @@ async function broadcast(command: Extract<DriverCommand, { type: 'broadcast' }>)
   const latenciesMs: number[] = [];
   const serverWriteMs: number[] = [];
   const requestMs: number[] = [];
-  for (let event = 0; event <= command.events; event += 1) {
+  for (let event = command.first; event < command.first + command.events; event += 1) {
     currentEvent = event;
     const all = new Promise<void>((resolve) => {
       waiting = { event, remaining: subscribers.length, resolve };
     });
     const answered = new Promise<void>((resolve) =>
       control.once('message', (raw: Buffer) => {
-        serverWriteMs.push((JSON.parse(raw.toString('utf8')) as { writeMs: number }).writeMs);
+        if (command.measured) serverWriteMs.push((JSON.parse(raw.toString('utf8')) as { writeMs: number }).writeMs);
         resolve();
       }),
     );
@@ -227,18 +276,11 @@ async function broadcast(command: Extract<DriverCommand, { type: 'broadcast' }>)
     const sentAt = process.hrtime.bigint();
     control.send(JSON.stringify({ frame: command.frame }));
     await answered;
-    requestMs.push(Number(process.hrtime.bigint() - sentAt) / 1e6);
+    if (command.measured) requestMs.push(Number(process.hrtime.bigint() - sentAt) / 1e6);
     await Promise.race([all, timeout]);
     waiting = null;
-    for (const subscriber of subscribers) {
-      const arrived = subscriber.arrivals.get(event);
-      if (arrived !== undefined && event > 0) latenciesMs.push(Number(arrived - sentAt) / 1e6);
-      subscriber.arrivals.delete(event);
-    }
-    if (event === 0) {
-      requestMs.pop();
-      serverWriteMs.pop();
-    }
+    settle(true);
+    collect(event, sentAt, command.measured ? latenciesMs : null);
   }
   control.close();
   requestMs.sort((a, b) => a - b);

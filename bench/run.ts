@@ -284,13 +284,20 @@ async function main(): Promise<void> {
       for (const n of options.fanout.filter((n) => limit === null || n + 500 <= limit)) {
         for (const server of servers) {
           progress(`fan-out to ${n} on ${server.id}`);
-          const result = await runFanout({ server, n, events: options.fanoutEvents, authorization, itemId: fanoutItemId });
+          const result = await runFanout({
+            server,
+            n,
+            events: options.fanoutEvents,
+            warmup: options.fanoutWarmup,
+            authorization,
+            itemId: fanoutItemId,
+          });
           fanout.push({ ...result, title: server.id === 'graphql-js' ? 'graphql-ws + graphql-js (baseline)' : title(server.id) });
           // The floor right after OpsHub's row: the bytes of one of its `next` messages, to as many plain sockets.
           if (server.id === 'opshub' && result.sample) {
             progress(`fan-out floor: plain ws broadcast to ${n}`);
             fanout.push({
-              ...(await runFloor({ n, events: options.fanoutEvents, frame: result.sample })),
+              ...(await runFloor({ n, events: options.fanoutEvents, warmup: options.fanoutWarmup, frame: result.sample })),
               title: 'plain `ws` broadcast (floor)',
             });
           }
@@ -404,6 +411,7 @@ async function main(): Promise<void> {
       warmupS: options.warmupS,
       connections: options.connections,
       fanoutEvents: options.fanoutEvents,
+      fanoutWarmup: options.fanoutWarmup,
     },
     environment,
     dataset,

@@ -83,15 +83,19 @@ class Driver {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Longer than OpsHub takes to report a finished fan-out (src/server/ws.ts: quiet for 500 ms, checked every 500 ms). */
+const FANOUT_REPORTED_MS = 1_100;
 
 export async function runFanout(options: {
   server: Spawned;
   n: number;
   events: number;
+  /** Events published unmeasured first (their fan-outs are not in the server's figure either). */
+  warmup: number;
   authorization: string | null;
   itemId: string;
 }): Promise<FanoutResult> {
-  const { server, n, events, authorization } = options;
+  const { server, n, events, warmup, authorization } = options;
   const failures: string[] = [];
   const driver = new Driver();
   try {
@@ -104,13 +108,31 @@ export async function runFanout(options: {
     // Let the subscribe messages land and the server go idle before reading its memory.
     await sleep(500);
     const rssIdle = await server.rssAfterGc();
+    const publish = (first: number, count: number, measured: boolean) =>
+      driver.ask(
+        {
+          type: 'publish',
+          httpUrl: server.url,
+          authorization,
+          mutation: UPDATE_ITEM,
+          itemId: options.itemId,
+          first,
+          events: count,
+          measured,
+          timeoutMs: 5_000,
+        },
+        'published',
+      );
+    const warmed = await publish(0, warmup, false);
+    // The server reports an event's fan-out once its writes have been quiet for half a second.
+    await sleep(FANOUT_REPORTED_MS);
     const fanoutBefore = await fanoutSeconds(server.url);
-    const published = await driver.ask(
-      { type: 'publish', httpUrl: server.url, authorization, mutation: UPDATE_ITEM, itemId: options.itemId, events, timeoutMs: 5_000 },
-      'published',
-    );
+    const published = await publish(warmup, events, true);
     if (published.badPayloads > 0) failures.push(`${published.badPayloads} error or malformed messages`);
-    if (published.mutationErrors > 0) failures.push(`${published.mutationErrors} publishing mutations failed`);
+    if (published.mutationErrors + warmed.mutationErrors > 0) {
+      failures.push(`${published.mutationErrors + warmed.mutationErrors} publishing mutations failed`);
+    }
+    await sleep(FANOUT_REPORTED_MS);
     const fanoutAfter = await fanoutSeconds(server.url);
     const rssActive = await server.rssAfterGc();
     await driver.ask({ type: 'close' }, 'closed');
@@ -160,8 +182,8 @@ async function fanoutSeconds(url: string): Promise<{ sum: number; count: number 
  * The floor: `frame` broadcast by a plain `ws` server to N plain sockets, one event at a time, timed from the request
  * to each arrival; its "server" figure is its loop from the request's arrival to the last write.
  */
-export async function runFloor(options: { n: number; events: number; frame: string }): Promise<FanoutResult> {
-  const { n, events } = options;
+export async function runFloor(options: { n: number; events: number; warmup: number; frame: string }): Promise<FanoutResult> {
+  const { n, events, warmup } = options;
   const failures: string[] = [];
   const floor = fork(FLOOR, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   track(floor);
@@ -173,10 +195,21 @@ export async function runFloor(options: { n: number; events: number; frame: stri
       'connected',
     );
     if (connected.failed > 0) failures.push(`${connected.failed} of ${n} connections failed (${connected.error})`);
-    const published = await driver.ask(
-      { type: 'broadcast', controlUrl: `ws://127.0.0.1:${port}/control`, frame: options.frame, events, timeoutMs: 5_000 },
-      'published',
-    );
+    const broadcast = (first: number, count: number, measured: boolean) =>
+      driver.ask(
+        {
+          type: 'broadcast',
+          controlUrl: `ws://127.0.0.1:${port}/control`,
+          frame: options.frame,
+          first,
+          events: count,
+          measured,
+          timeoutMs: 5_000,
+        },
+        'published',
+      );
+    await broadcast(0, warmup, false);
+    const published = await broadcast(warmup, events, true);
     await driver.ask({ type: 'close' }, 'closed');
     const latencies = published.latenciesMs;
     const writes = published.serverWriteMs ?? [];

@@ -15,6 +15,8 @@ export interface BenchOptions {
   fanout: number[];
   /** Events published, one at a time, per fan-out run. */
   fanoutEvents: number;
+  /** Events published unmeasured before them (the same for every fan-out row). */
+  fanoutWarmup: number;
   /** Only these workloads (ids), or all. */
   only: string[] | null;
   /** Only these candidates (ids), or all; OpsHub always runs, it is the reference. */
@@ -35,6 +37,7 @@ const HELP = `Usage: npm run bench -- [options]
   --connections <n>    concurrent HTTP connections (default 10)
   --fanout <n,n>       subscriber counts (default 100,1000,5000; quick 100,1000)
   --fanout-events <n>  events published per fan-out run (default 50; quick 20)
+  --fanout-warmup <n>  events published unmeasured before those, in every fan-out row (default 5)
   --only <ids>         workloads to run: node,items,nested,createItem,fanout
   --candidates <ids>   peers to run besides OpsHub: opshub-traced,graphql-js,yoga,mercurius,lean,postgraphile,ceiling
   --variant <K=V,…>    also run OpsHub with these environment variables set (candidate opshub-variant), in the
@@ -55,6 +58,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       connections: { type: 'string' },
       fanout: { type: 'string' },
       'fanout-events': { type: 'string' },
+      'fanout-warmup': { type: 'string' },
       only: { type: 'string' },
       candidates: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
@@ -94,6 +98,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       return value;
     }),
     fanoutEvents: Math.round(number(values['fanout-events'], quick ? 20 : 50, 'fanout-events', 1)),
+    fanoutWarmup: Math.round(number(values['fanout-warmup'], 5, 'fanout-warmup', 1)),
     only: list(values.only),
     candidates: list(values.candidates),
     cpuProf: values['cpu-prof'] ?? false,
