@@ -107,11 +107,17 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
   let generation = 0;
   const cacheKey = (userId: string, sessionId: string) => `${userId}\u0000${sessionId}`;
 
+  /** The cached state of a (user, session), while it is not past the session's expiry. */
+  function cached(key: string): AuthState | undefined {
+    const state = cache?.get(key);
+    return state && (state.sessionExpiresAt === undefined || state.sessionExpiresAt > Date.now()) ? state : undefined;
+  }
+
   async function lookup(userId: string, sessionId: string): Promise<AuthState> {
     if (!cache) return authStates.load({ userId, sessionId });
     const key = cacheKey(userId, sessionId);
-    const cached = cache.get(key);
-    if (cached && (cached.sessionExpiresAt === undefined || cached.sessionExpiresAt > Date.now())) return cached;
+    const hit = cached(key);
+    if (hit) return hit;
     const started = generation;
     const state = await authStates.load({ userId, sessionId });
     if (state.isActive && state.sessionLive && generation === started) {
@@ -132,7 +138,11 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
       read = shared.states.get(sharedKey);
       if (!read) shared.states.set(sharedKey, (read = lookup(claims.sub, claims.sid)));
     }
-    const state = await (read ?? lookup(claims.sub, claims.sid));
+    return authenticationOf(claims, await (read ?? lookup(claims.sub, claims.sid)));
+  }
+
+  /** Claims as their (user, session) state now allows them; throws for an inactive user or a dead session. */
+  function authenticationOf(claims: AccessClaims, state: AuthState): Authentication {
     if (!state.isActive) throw new AuthenticationError('inactive or unknown user');
     if (!state.sessionLive) throw new AuthenticationError('session revoked or expired');
     const role = state.role as Role;
@@ -172,6 +182,23 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
       let check = shared.tokens.get(tokenKey);
       if (!check) shared.tokens.set(tokenKey, (check = fromClaims(claims, shared)));
       return check;
+    },
+
+    /**
+     * `recheck` without waiting, when it needs no read: the claims expired (an AuthenticationError), or their (user,
+     * session) state is in the short cache (the Authentication, or the AuthenticationError it implies). Undefined
+     * when the state must be read: call `recheck`.
+     */
+    recheckCached(claims: AccessClaims): Authentication | AuthenticationError | undefined {
+      if (claims.exp * 1_000 <= Date.now()) return new AuthenticationError('expired');
+      const state = cached(cacheKey(claims.sub, claims.sid));
+      if (!state) return undefined;
+      try {
+        return authenticationOf(claims, state);
+      } catch (error) {
+        if (error instanceof AuthenticationError) return error;
+        throw error;
+      }
     },
 
     /** Drops the cached states of a user whose account or sessions changed; synchronous. */

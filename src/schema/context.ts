@@ -94,6 +94,7 @@ export function createContextBuilder(container: Container, options: ContextBuild
     },
 
     checkEvent,
+    checkEventNow,
     eventAuthentication,
     eventContext,
   };
@@ -109,6 +110,12 @@ export function createContextBuilder(container: Container, options: ContextBuild
       if (error instanceof AuthenticationError) return error;
       throw error;
     });
+  }
+
+  /** `checkEvent` when it needs no read (no token, an expired one, a cached state); undefined otherwise. */
+  function checkEventNow(claims: AccessClaims | null | undefined): EventCheck | undefined {
+    if (!claims) return null;
+    return authenticator.recheckCached(claims);
   }
 
   /**

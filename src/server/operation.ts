@@ -214,6 +214,8 @@ const badRequest = (message: string) => new GraphQLError(message, { extensions: 
 export const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
+type Outcome = PromiseSettledResult<ExecutionResult>;
+
 /** A promise's outcome as a value: awaited once for many subscribers, it never rejects into the loop. */
 const settle = <T>(promise: Promise<T>): Promise<PromiseSettledResult<T>> =>
   promise.then(
@@ -601,44 +603,67 @@ export function createOperationCore(options: OperationCoreOptions) {
         const { context } = subscriber.subject;
         return context.connection?.currentClaims?.() ?? context.claims;
       });
-      const checks = new Map<AccessClaims | null, Promise<PromiseSettledResult<EventCheck>>>();
-      for (const claims of tokens) {
-        if (!checks.has(claims)) checks.set(claims, settle(contextBuilder.checkEvent(claims, reads)));
-      }
+      // A check the short cache answers needs no wait; the others are read, once per distinct token.
       const checked = new Map<AccessClaims | null, PromiseSettledResult<EventCheck>>();
-      for (const [claims, check] of checks) checked.set(claims, await check);
+      let reading: Map<AccessClaims | null, Promise<PromiseSettledResult<EventCheck>>> | null = null;
+      for (const claims of tokens) {
+        if (checked.has(claims) || reading?.has(claims)) continue;
+        const now = contextBuilder.checkEventNow(claims);
+        if (now !== undefined) checked.set(claims, { status: 'fulfilled', value: now });
+        else (reading ??= new Map()).set(claims, settle(contextBuilder.checkEvent(claims, reads)));
+      }
+      if (reading) for (const [claims, check] of reading) checked.set(claims, await check);
 
-      // One execution per scope set: looked up by the set (scope sets are memoised), keyed for the event by its text.
+      // One execution per scope set, looked up by the set (scope sets are memoised) and shared with the event's other
+      // subscribers by its text. A result graphql-js returns at once (no resolver waits) is written without a wait.
       const executions = share?.executions ?? new Map<string, Promise<ExecutionResult>>();
-      const byScopes = new Map<ReadonlySet<string>, Promise<PromiseSettledResult<ExecutionResult>>>();
-      const runs = subscribers.map((subscriber, i): Promise<PromiseSettledResult<ExecutionResult>> | null => {
+      const byScopes = new Map<ReadonlySet<string>, Outcome | Promise<Outcome>>();
+      const outcomes = subscribers.map((subscriber, i): Outcome | Promise<Outcome> | null => {
         if (subscriber.stopped) return null;
         const check = checked.get(tokens[i]!)!;
-        if (check.status === 'rejected') return Promise.resolve(check);
+        if (check.status === 'rejected') return check;
         const { context } = subscriber.subject;
         const authentication = contextBuilder.eventAuthentication(context, check.value);
-        let run = byScopes.get(authentication.scopes);
-        if (!run) {
+        let outcome = byScopes.get(authentication.scopes);
+        if (outcome === undefined) {
           const key = `${subscriber.key}\u0000${scopeKey(authentication.scopes)}`;
-          let execution = executions.get(key);
-          if (!execution) {
-            const contextValue = contextBuilder.eventContext(context, authentication);
-            executions.set(key, (execution = Promise.resolve().then(() => runEvent(subscriber.subject, event, contextValue))));
-          }
-          byScopes.set(authentication.scopes, (run = settle(execution)));
+          const running = executions.get(key);
+          outcome = running
+            ? settle(running)
+            : executeNow(key, () => runEvent(subscriber.subject, event, contextBuilder.eventContext(context, authentication)));
+          byScopes.set(authentication.scopes, outcome);
         }
-        return run;
+        return outcome;
       });
-      const results = new Map<Promise<PromiseSettledResult<ExecutionResult>>, PromiseSettledResult<ExecutionResult>>();
-      for (const run of new Set(runs)) if (run) results.set(run, await run);
+      const waited = new Map<Promise<Outcome>, Outcome>();
+      for (const outcome of outcomes) if (outcome instanceof Promise && !waited.has(outcome)) waited.set(outcome, await outcome);
+
+      /** Runs an execution and files it for the event; its outcome, at once when graphql-js answered at once. */
+      function executeNow(key: string, run: () => Promise<ExecutionResult> | ExecutionResult): Outcome | Promise<Outcome> {
+        let result: Promise<ExecutionResult> | ExecutionResult;
+        try {
+          result = run();
+        } catch (error) {
+          const failed = Promise.reject(error);
+          failed.catch(() => undefined);
+          executions.set(key, failed);
+          return { status: 'rejected', reason: error };
+        }
+        if (result instanceof Promise) {
+          executions.set(key, result);
+          return settle(result);
+        }
+        executions.set(key, Promise.resolve(result));
+        return { status: 'fulfilled', value: result };
+      }
 
       const payloads = new Map<ExecutionResult, string>();
       for (let i = 0; i < subscribers.length; i += 1) {
         const subscriber = subscribers[i]!;
         subscriber.pending -= 1;
-        const run = runs[i];
-        if (subscriber.stopped || !run) continue;
-        const settled = results.get(run)!;
+        const outcome = outcomes[i];
+        if (subscriber.stopped || !outcome) continue;
+        const settled = outcome instanceof Promise ? waited.get(outcome)! : outcome;
         if (settled.status === 'rejected') {
           subscriber.fail(settled.reason);
           continue;
