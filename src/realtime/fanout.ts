@@ -124,13 +124,6 @@ export class SharedFanout<A> {
     return subscriber;
   }
 
-  /** Open subscribers over every group (tests and metrics read it). */
-  get size(): number {
-    let size = 0;
-    for (const group of this.groups.values()) size += group.size;
-    return size;
-  }
-
   /** Called from the publisher's loop for each subscriber: the event joins the batch that is taking subscribers. */
   private join(subscriber: SharedSubscriber<A>, event: unknown): void {
     if (subscriber.stopped) return;

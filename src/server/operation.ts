@@ -677,7 +677,12 @@ export function createOperationCore(options: OperationCoreOptions) {
           json = payloads.get(result);
           if (json === undefined) payloads.set(result, (json = JSON.stringify(completed(result, undefined, {}))));
         }
-        subscriber.write(json, event);
+        // One subscriber's socket that fails to take its frame ends that subscription, not the event for the others.
+        try {
+          subscriber.write(json, event);
+        } catch (error) {
+          subscriber.fail(error);
+        }
       }
     },
   });
