@@ -10,6 +10,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createAppPubSub, type AppPubSub, type EventOrigin } from '../../src/pubsub/pubsub.js';
 import { Topic, type ItemEvent, type JobEvent } from '../../src/pubsub/topics.js';
 import { processId } from '../../src/realtime/process-id.js';
+import { itemEvent } from '../helpers/events.js';
 import { freePort } from '../helpers/spawn.js';
 
 /** Waits for a condition that may need Redis to answer (polled, never a fixed sleep). */
@@ -23,21 +24,7 @@ async function until(check: () => boolean | Promise<boolean>, timeoutMs: number,
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-const item = (name: string): ItemEvent => ({
-  change: 'UPDATED',
-  item: {
-    id: randomUUID(),
-    sku: 'PS-1',
-    name,
-    description: null,
-    priceCents: 100,
-    category: 'HOME',
-    tags: [],
-    stock: 1,
-    createdAt: new Date(0).toISOString(),
-    updatedAt: new Date(0).toISOString(),
-  },
-});
+const item = (name: string): ItemEvent => itemEvent({ id: randomUUID(), sku: 'PS-1', name });
 
 const opened: AppPubSub[] = [];
 const clients: Redis[] = [];

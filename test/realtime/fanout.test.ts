@@ -14,6 +14,7 @@ import { createUser, login, TEST_PASSWORD, type TestUser } from '../helpers/auth
 import { startServer, type TestServer } from '../helpers/server.js';
 import { collect, triggerUntilEvent, type Collected } from '../helpers/subscriptions.js';
 import { until } from './helpers.js';
+import { itemEvent } from '../helpers/events.js';
 
 let server: TestServer;
 let admin: TestUser;
@@ -93,24 +94,7 @@ describe('a burst of events', () => {
 
   const BURST = 'subscription Burst { itemChanged { id sku } }';
   let n = 0;
-  const event = () => {
-    const sku = `BU${String(n++).padStart(4, '0')}`;
-    return {
-      change: 'UPDATED' as const,
-      item: {
-        id: '00000000-0000-4000-8000-000000000002',
-        sku,
-        name: 'Burst',
-        description: null,
-        priceCents: 100,
-        category: 'HOME',
-        tags: [],
-        stock: 1,
-        createdAt: new Date(0).toISOString(),
-        updatedAt: new Date(0).toISOString(),
-      },
-    };
-  };
+  const event = () => itemEvent({ id: '00000000-0000-4000-8000-000000000002', sku: `BU${String(n++).padStart(4, '0')}`, name: 'Burst' });
   const skus = (subscription: Collected) => subscription.events.map((received) => received.data?.itemChanged?.sku as string);
   /** Publishes until every subscription has had an event, then until each has the last one: all are listening. */
   async function listening(subscriptions: Collected[]): Promise<void> {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestUser } from '../helpers/auth.js';
 import { Topic } from '../../src/pubsub/topics.js';
 import { createUser } from '../helpers/auth.js';
+import { itemEvent } from '../helpers/events.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { collect, type Collected } from '../helpers/subscriptions.js';
 import { createRoom, rawClient, ROOM_EVENTS, run, SEND_MESSAGE, sendMessage, until, users, type RawClient } from './helpers.js';
@@ -104,21 +105,7 @@ describe('volume', () => {
     const reading = collect(rawClient(server, watcher.token, clients).client, { query });
     const stuck = rawClient(server, admin.token, clients);
     const stalled = Array.from({ length: 100 }, () => collect(stuck.client, { query }));
-    const event = (n: number) => ({
-      change: 'UPDATED' as const,
-      item: {
-        id: '00000000-0000-4000-8000-000000000001',
-        sku: `ST${String(n).padStart(4, '0')}`,
-        name: 'Stall',
-        description: 'x'.repeat(400),
-        priceCents: 100,
-        category: 'HOME',
-        tags: [],
-        stock: 1,
-        createdAt: new Date(0).toISOString(),
-        updatedAt: new Date(0).toISOString(),
-      },
-    });
+    const event = (n: number) => itemEvent({ sku: `ST${String(n).padStart(4, '0')}`, name: 'Stall', description: 'x'.repeat(400) });
     // Every subscription is registered once an event reaches all of them.
     let n = 0;
     await until(
