@@ -13,74 +13,49 @@
  * that stops reading is bounded by its socket's outgoing buffer, which the transport checks at each write.
  */
 import type { TopicSubscription } from '../pubsub/pubsub.js';
+import { EventQueue } from './queue.js';
 
 /** Writes one `next` frame whose payload is `json` (already serialized) for the event it belongs to. */
 export type WriteNext = (json: string, event: unknown) => void;
 
 /**
- * One subscription of a shared group, as the transport reads it: an async iterator that yields nothing (its events
- * are written by the batches) and settles when the subscription stops (`done`) or fails (the error), so the
- * transport's loop completes or reports it as it would for any stream.
+ * One subscription of a shared group. What the transport reads is `stream`, an EventQueue that is never pushed to (the
+ * batches write its events): it settles when the subscription stops (`done`) or fails (the error), so the transport's
+ * loop completes or reports it as it would for any stream, and its `return()` stops the subscription.
  */
-export class SharedSubscriber<A> implements AsyncIterableIterator<never> {
+export class SharedSubscriber<A> {
   /** Events this subscriber joined whose batch has not written them yet. */
   pending = 0;
-  stopped = false;
-  private waiting: { resolve(result: IteratorResult<never>): void; reject(error: unknown): void } | null = null;
-  private failure: { error: unknown } | null = null;
+  readonly stream: EventQueue<never>;
 
   constructor(
     /** What the core knows of the subscription (its admission). */
     readonly subject: A,
     readonly key: string,
     readonly write: WriteNext,
-    private readonly source: TopicSubscription<unknown>,
-    private readonly onStop: (subscriber: SharedSubscriber<A>) => void,
-  ) {}
+    source: TopicSubscription<unknown>,
+    onStop: (subscriber: SharedSubscriber<A>) => void,
+  ) {
+    this.stream = new EventQueue<never>(0, {
+      onEnd: () => {
+        void source.return();
+        onStop(this);
+      },
+    });
+  }
+
+  get stopped(): boolean {
+    return this.stream.closed;
+  }
 
   /** Ends the subscription with `error`: its reader's pending or next `next()` rejects with it. */
   fail(error: unknown): void {
-    if (this.stopped) return;
-    this.stop();
-    const waiting = this.waiting;
-    this.waiting = null;
-    if (waiting) waiting.reject(error);
-    else this.failure = { error };
+    this.stream.finish(error);
   }
 
-  next(): Promise<IteratorResult<never>> {
-    const failure = this.failure;
-    if (failure) {
-      this.failure = null;
-      return Promise.reject(failure.error);
-    }
-    if (this.stopped) return Promise.resolve({ value: undefined, done: true });
-    return new Promise((resolve, reject) => (this.waiting = { resolve, reject }));
-  }
-
-  return(): Promise<IteratorResult<never>> {
-    this.stop();
-    this.failure = null;
-    const waiting = this.waiting;
-    this.waiting = null;
-    waiting?.resolve({ value: undefined, done: true });
-    return Promise.resolve({ value: undefined, done: true });
-  }
-
-  throw(error?: unknown): Promise<IteratorResult<never>> {
-    void this.return();
-    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
-
-  private stop(): void {
-    if (this.stopped) return;
-    this.stopped = true;
-    void this.source.return();
-    this.onStop(this);
+  /** Ends the subscription: its reader gets `done`. */
+  stop(): void {
+    this.stream.end();
   }
 }
 
@@ -130,7 +105,7 @@ export class SharedFanout<A> {
     const group = this.groups.get(subscriber.key);
     if (!group) return;
     if (subscriber.pending >= this.options.limit) {
-      void subscriber.return();
+      subscriber.stop();
       this.options.onOverflow(subscriber);
       return;
     }

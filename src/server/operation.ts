@@ -43,7 +43,7 @@ import { scopeKey } from '../auth/scopes.js';
 import { operationStatements, withCancellation, type CancelSignal, type OperationCancellation } from '../db/cancellation.js';
 import { newSqlStats, sqlTimeMs, type SqlStats } from '../db/sql-stats.js';
 import type { ConnectionHandle, RealtimeContext } from '../realtime/connections.js';
-import { SharedFanout, type SharedSubscriber, type WriteNext } from '../realtime/fanout.js';
+import { SharedFanout, type WriteNext } from '../realtime/fanout.js';
 import { bounded, isBounded, SLOW_SUBSCRIBER } from '../realtime/queue.js';
 import { mapQueued } from '../realtime/streams.js';
 import { isTopicSubscription } from '../pubsub/pubsub.js';
@@ -577,6 +577,21 @@ export function createOperationCore(options: OperationCoreOptions) {
     return key;
   }
 
+  /**
+   * A shared result's `next` payload as JSON, serialized once per result, for a subscriber who sees it as it is: no
+   * errors (whose masking names the request), no first-result `extensions.cost`, no `extensions.sql`. Null otherwise:
+   * that subscriber's result is completed for it alone.
+   */
+  function sharedJson(result: ExecutionResult, admission: Admission): string | null {
+    if (result.errors?.length || admission.costPending || admission.sqlExtension) return null;
+    let json = serialized.get(result);
+    if (json === undefined) serialized.set(result, (json = JSON.stringify(completed(result, undefined, {}))));
+    return json;
+  }
+
+  /** The key of one shared execution of an event: the subscription's share key and the subscriber's scopes. */
+  const executionKey = (shareKey: string, scopes: ReadonlySet<string>) => `${shareKey}\u0000${scopeKey(scopes)}`;
+
   /** One event's execution for a subscriber: a span of its own (linked to the subscription's) when traced. */
   const runEvent = (admission: Admission, rootValue: unknown, contextValue: Context) => {
     const executeEvent = () =>
@@ -626,7 +641,7 @@ export function createOperationCore(options: OperationCoreOptions) {
         const authentication = contextBuilder.eventAuthentication(context, check.value);
         let outcome = byScopes.get(authentication.scopes);
         if (outcome === undefined) {
-          const key = `${subscriber.key}\u0000${scopeKey(authentication.scopes)}`;
+          const key = executionKey(subscriber.key, authentication.scopes);
           const running = executions.get(key);
           outcome = running
             ? settle(running)
@@ -657,7 +672,6 @@ export function createOperationCore(options: OperationCoreOptions) {
         return { status: 'fulfilled', value: result };
       }
 
-      const payloads = new Map<ExecutionResult, string>();
       for (let i = 0; i < subscribers.length; i += 1) {
         const subscriber = subscribers[i]!;
         subscriber.pending -= 1;
@@ -668,15 +682,8 @@ export function createOperationCore(options: OperationCoreOptions) {
           subscriber.fail(settled.reason);
           continue;
         }
-        const result = settled.value;
         const admission = subscriber.subject;
-        let json: string | undefined;
-        if (result.errors?.length || admission.costPending || admission.sqlExtension) {
-          json = JSON.stringify(core.complete(result, admission, { final: false }));
-        } else {
-          json = payloads.get(result);
-          if (json === undefined) payloads.set(result, (json = JSON.stringify(completed(result, undefined, {}))));
-        }
+        const json = sharedJson(settled.value, admission) ?? JSON.stringify(core.complete(settled.value, admission, { final: false }));
         // One subscriber's socket that fails to take its frame ends that subscription, not the event for the others.
         try {
           subscriber.write(json, event);
@@ -727,8 +734,7 @@ export function createOperationCore(options: OperationCoreOptions) {
       if (!isAsyncIterable(source)) return source as ExecutionResult;
       const shareKey = sharedEventsKey(admission);
       if (writeNext && shareKey !== null && isTopicSubscription(source)) {
-        return sharedFanout.subscribe(admission, shareKey, source, writeNext) as SharedSubscriber<Admission> &
-          AsyncIterableIterator<ExecutionResult>;
+        return sharedFanout.subscribe(admission, shareKey, source, writeNext).stream;
       }
       // Every source, whatever its resolver, reads through a bounded per-subscriber queue: a client that stops reading
       // blocks its transport's send loop, and a pub/sub iterator nobody pulls piles up pushes until it throws into the
@@ -740,7 +746,7 @@ export function createOperationCore(options: OperationCoreOptions) {
         const contextValue = await contextBuilder.forEvent(admission.context, admission.context.connection?.currentClaims?.(), event?.reads);
         const run = () => runEvent(admission, payload, contextValue);
         if (shareKey === null || event === null) return run();
-        const key = `${shareKey}\u0000${scopeKey(contextValue.scopes)}`;
+        const key = executionKey(shareKey, contextValue.scopes);
         let result = event.executions.get(key);
         if (!result) {
           event.executions.set(key, (result = Promise.resolve(run())));
@@ -761,10 +767,8 @@ export function createOperationCore(options: OperationCoreOptions) {
      */
     sharedPayload(result: ExecutionResult, admission: Admission): { json: string; event: object } | null {
       const event = sharedResults.get(result);
-      if (!event || result.errors?.length || admission.costPending || admission.sqlExtension) return null;
-      let json = serialized.get(result);
-      if (json === undefined) serialized.set(result, (json = JSON.stringify(completed(result, undefined, {}))));
-      return { json, event };
+      const json = event ? sharedJson(result, admission) : null;
+      return event && json !== null ? { json, event } : null;
     },
 
     /**

@@ -104,6 +104,8 @@ function serverOnlyType(data: unknown): string | null {
  * result (one always has `data` or `errors`), so no other message can match.
  */
 const SHARED_PLACEHOLDER = Object.freeze({});
+/** The text of a `next` message of subscription `id` up to its payload, as graphql-ws writes it; `}` closes it. */
+const nextHead = (id: string) => `{"id":${JSON.stringify(id)},"type":"next","payload":`;
 const sharedFrames = new WeakMap<WebSocket, Map<string, { frame: string; event: object }>>();
 
 function spliceSharedFrames(socket: WebSocket, onWrite: (event: object) => void): void {
@@ -151,11 +153,8 @@ export function attachGraphqlWs(options: WsOptions) {
     } else fanouts.set(event, { publishedAt, lastWrite: wrote, writes: 1 });
   };
   const sendShared = (socket: WebSocket, id: string, shared: { json: string; event: object }) => {
-    const quoted = JSON.stringify(id);
-    sharedFrames.get(socket)?.set(`{"id":${quoted},"type":"next","payload":{}}`, {
-      frame: `{"id":${quoted},"type":"next","payload":${shared.json}}`,
-      event: shared.event,
-    });
+    const head = nextHead(id);
+    sharedFrames.get(socket)?.set(`${head}{}}`, { frame: `${head}${shared.json}}`, event: shared.event });
     return SHARED_PLACEHOLDER;
   };
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes, handleProtocols });
@@ -291,14 +290,24 @@ export function attachGraphqlWs(options: WsOptions) {
    */
   const writers = new WeakMap<Admission, WriteNext>();
   const nextWriter = (ctx: WsContext<Record<string, unknown> | undefined, Extra>, id: string): WriteNext => {
-    const socket = ctx.extra.socket;
-    const head = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+    const head = nextHead(id);
     return (json, event) => {
-      if (socket.readyState !== socket.OPEN) return;
-      if (overBuffered(socket)) return dropStalled(socket, state(ctx).handle);
-      socket.send(`${head}${json}}`);
+      if (!writable(ctx)) return;
+      ctx.extra.socket.send(`${head}${json}}`);
       if (typeof event === 'object' && event !== null) wroteShared(event);
     };
+  };
+  /**
+   * Whether a result may go out on the socket: not when it is gone (graphql-ws's send would fail and report it as an
+   * operation error), and not past the bounded outgoing buffer, where a client that stopped reading is dropped so
+   * the server's memory stays flat.
+   */
+  const writable = (ctx: WsContext<Record<string, unknown> | undefined, Extra>): boolean => {
+    const socket = ctx.extra.socket;
+    if (socket.readyState !== socket.OPEN) return false;
+    if (!overBuffered(socket)) return true;
+    dropStalled(socket, state(ctx).handle);
+    return false;
   };
   // The check at each event misses a socket that stalled with its buffer full and then got no further event (its
   // subscriptions' queues hold what follows): this timer finds it.
@@ -423,13 +432,7 @@ export function attachGraphqlWs(options: WsOptions) {
       execute: (args) => run(args, (admission) => core.execute(admission)),
       subscribe: (args) => run(args, (admission) => core.subscribe(admission, writers.get(admission))),
       onNext(ctx, id, _payload, _args, result) {
-        // Nothing to send on a socket that is gone (graphql-ws's send would fail and report it as an operation error).
-        if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) return undefined;
-        // Bounded outgoing buffer: a client that stops reading is dropped, so the server's memory stays flat.
-        if (overBuffered(ctx.extra.socket)) {
-          dropStalled(ctx.extra.socket, state(ctx).handle);
-          return undefined;
-        }
+        if (!writable(ctx)) return undefined;
         const admission = state(ctx).operations.get(id);
         if (admission?.kind !== 'admitted') return undefined;
         // One execution shared by many subscribers: its payload was serialized once, and goes out with this id.
