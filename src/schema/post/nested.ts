@@ -60,8 +60,10 @@ export function nestedPageLoader<Row>(
           const parentIds = [...new Set(group.map((key) => key.parentId))];
           const rows = await fetch(parentIds, page);
           const cursorBound = page.after !== null || page.before !== null;
-          for (const parentId of parentIds) {
-            const own = rows.filter((row) => row.parentId === parentId);
+          // The rows come ordered by parent: one pass splits them.
+          const byParent = new Map<string, Windowed<Row>[]>(parentIds.map((parentId) => [parentId, []]));
+          for (const row of rows) byParent.get(row.parentId)?.push(row);
+          for (const [parentId, own] of byParent) {
             results.set(`${parentId}|${group[0]!.pageKey}`, {
               rows: own,
               total: cursorBound ? null : (own[0]?.total ?? 0),

@@ -51,7 +51,7 @@ export class PostRepo {
       .groupBy(comments.postId)
       .prepare('comment_counts_by_posts'),
   );
-  private readonly pages = new Statements<Prepared<{ post: PostRow; author: UserProfileRow }>>();
+  private readonly pages = new Statements<Prepared<WithAuthor<PostRow>>>();
   private readonly authorPages = new Statements<Prepared<unknown>>();
   private readonly commentWindows = new Statements<Prepared<unknown>>();
 
@@ -106,7 +106,7 @@ export class PostRepo {
   async page(authorId: string | null, page: PageRequest): Promise<Array<WithAuthor<PostRow>>> {
     const statement = this.pages.get(this.db, `${authorId ? 'author' : 'all'} ${pageShape(postSort, page)}`, () =>
       this.db
-        .select({ post: posts, author: userProfile })
+        .select({ ...getTableColumns(posts), author: userProfile })
         .from(posts)
         .innerJoin(users, eq(users.id, posts.authorId))
         .where(and(authorId ? eq(posts.authorId, sql.placeholder('authorId')) : undefined, keysetPlaceholders(postSort, page)))
@@ -114,8 +114,7 @@ export class PostRepo {
         .limit(sql.placeholder('limit'))
         .prepare('posts_page'),
     );
-    const rows = await statement.execute({ ...(authorId ? { authorId } : {}), ...keysetParams(postSort, page) });
-    return rows.map(({ post, author }) => ({ ...post, author }));
+    return statement.execute({ ...(authorId ? { authorId } : {}), ...keysetParams(postSort, page) });
   }
 
   async count(authorId: string | null): Promise<number> {
@@ -137,8 +136,7 @@ export class PostRepo {
         .orderBy(numbered.parentId, numbered.rn)
         .prepare('posts_by_authors');
     });
-    const rows = (await statement.execute({ parentIds: authorIds, ...keysetParams(postSort, page) })) as Windowed<PostRow>[];
-    return rows.map((row) => ({ ...row, total: Number(row.total) }));
+    return (await statement.execute({ parentIds: authorIds, ...keysetParams(postSort, page) })) as Windowed<PostRow>[];
   }
 
   async countByAuthors(authorIds: readonly string[]): Promise<Array<{ parentId: string; count: number }>> {
@@ -167,18 +165,14 @@ export class PostRepo {
     const statement = this.commentWindows.get(this.db, pageShape(commentSort, page), () => {
       const numbered = this.windowed(comments, comments.postId, commentSort, page);
       return this.db
-        .select({ numbered: fieldsOf(numbered), users: userProfile })
+        .select({ ...fieldsOf(numbered), author: userProfile })
         .from(numbered)
         .innerJoin(users, eq(users.id, numbered.authorId))
         .where(lte(numbered.rn, sql.placeholder('limit')))
         .orderBy(numbered.parentId, numbered.rn)
         .prepare('comments_by_posts');
     });
-    const rows = (await statement.execute({ parentIds: postIds, ...keysetParams(commentSort, page) })) as Array<{
-      numbered: Windowed<CommentRow>;
-      users: UserProfileRow;
-    }>;
-    return rows.map(({ numbered, users: author }) => ({ ...numbered, total: Number(numbered.total), author }));
+    return (await statement.execute({ parentIds: postIds, ...keysetParams(commentSort, page) })) as Windowed<WithAuthor<CommentRow>>[];
   }
 
   async countCommentsByPosts(postIds: readonly string[]): Promise<Array<{ parentId: string; count: number }>> {
@@ -197,7 +191,7 @@ export class PostRepo {
         ...getTableColumns(table as typeof comments),
         parentId: sql<string>`${parent}`.as('parent_id'),
         rn: sql<number>`row_number() over (partition by ${parent} order by ${sql.join(keysetOrder(sort, page), sql`, `)})`.as('rn'),
-        total: sql<number>`count(*) over (partition by ${parent})`.as('total'),
+        total: sql<number>`count(*) over (partition by ${parent})`.mapWith(Number).as('total'),
       })
       .from(table as typeof comments)
       .where(and(anyId(parent, 'parentIds'), keysetPlaceholders(sort, page)))

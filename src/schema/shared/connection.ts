@@ -265,36 +265,69 @@ export function toConnection<Row, T>(
   const more = rows.length > page.limit;
   const slice = more ? rows.slice(0, page.limit) : rows;
   if (page.backward) slice.reverse();
-  const nodes = slice.map(toNode);
-  // Cursors are encoded only when selected (a page read through `nodes` needs none), each at most once; `edges` and
-  // the page's cursors are getters for that reason, like `totalCount`.
-  const cursors: Array<string | undefined> = [];
-  const cursorAt = (index: number): string => (cursors[index] ??= encodeCursor(sort.valueOf(slice[index]!), sort.idOf(slice[index]!)));
-  let edges: Edge<T>[] | undefined;
-  let counted: Promise<number> | undefined;
-  const last = slice.length - 1;
-  return {
-    get edges() {
-      return (edges ??= nodes.map((node, index) => ({
-        node,
-        get cursor() {
-          return cursorAt(index);
-        },
-      })));
-    },
-    nodes,
-    pageInfo: {
-      hasNextPage: page.backward ? page.before !== null : more,
-      hasPreviousPage: page.backward ? more : page.after !== null,
-      get startCursor() {
-        return last >= 0 ? cursorAt(0) : null;
-      },
-      get endCursor() {
-        return last >= 0 ? cursorAt(last) : null;
-      },
-    },
-    get totalCount() {
-      return (counted ??= count());
-    },
-  };
+  return new PageConnection(slice, slice.map(toNode), page, more, sort, count);
+}
+
+/**
+ * A page as a connection. Cursors are encoded only when selected (a page read through `nodes` needs none), each at
+ * most once; `edges`, the page's cursors and `totalCount` are getters for that reason. They are the class's, not
+ * closures made for every page: a nested list makes one connection per parent.
+ */
+class PageConnection<Row, T> implements Connection<T> {
+  readonly pageInfo: PageInfo;
+  private edgeList: Edge<T>[] | undefined;
+  private counted: Promise<number> | undefined;
+  private readonly cursors: Array<string | undefined> = [];
+
+  constructor(
+    private readonly rows: Row[],
+    readonly nodes: T[],
+    page: PageRequest,
+    more: boolean,
+    private readonly sort: SortSpec<Row>,
+    private readonly count: () => Promise<number>,
+  ) {
+    this.pageInfo = new PageCursors(this, page.backward ? page.before !== null : more, page.backward ? more : page.after !== null);
+  }
+
+  cursorAt(index: number): string {
+    return (this.cursors[index] ??= encodeCursor(this.sort.valueOf(this.rows[index]!), this.sort.idOf(this.rows[index]!)));
+  }
+
+  get edges(): Edge<T>[] {
+    return (this.edgeList ??= this.nodes.map((node, index) => new PageEdge(this, node, index)));
+  }
+
+  get totalCount(): Promise<number> {
+    return (this.counted ??= this.count());
+  }
+}
+
+class PageEdge<T> implements Edge<T> {
+  constructor(
+    private readonly connection: PageConnection<unknown, T>,
+    readonly node: T,
+    private readonly index: number,
+  ) {}
+
+  get cursor(): string {
+    return this.connection.cursorAt(this.index);
+  }
+}
+
+class PageCursors implements PageInfo {
+  constructor(
+    private readonly connection: PageConnection<unknown, unknown>,
+    readonly hasNextPage: boolean,
+    readonly hasPreviousPage: boolean,
+  ) {}
+
+  get startCursor(): string | null {
+    return this.connection.nodes.length > 0 ? this.connection.cursorAt(0) : null;
+  }
+
+  get endCursor(): string | null {
+    const last = this.connection.nodes.length - 1;
+    return last >= 0 ? this.connection.cursorAt(last) : null;
+  }
 }
