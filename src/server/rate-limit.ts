@@ -50,7 +50,15 @@ export interface CostExtension {
 }
 
 export function costExtension(ticket: RateLimitTicket): CostExtension {
-  return { requested: ticket.requested, charged: ticket.charged, remaining: ticket.remaining, resetAt: ticket.resetAt.toISOString() };
+  return { requested: ticket.requested, charged: ticket.charged, remaining: ticket.remaining, resetAt: isoOf(ticket.resetAt) };
+}
+
+/** A window's end as ISO text: the same for every request of a window, so the last one is kept. */
+let lastEnd = { ms: Number.NaN, iso: '' };
+function isoOf(date: Date): string {
+  const ms = date.getTime();
+  if (ms !== lastEnd.ms) lastEnd = { ms, iso: date.toISOString() };
+  return lastEnd.iso;
 }
 
 /** GitHub's rate-limit headers, on every charged HTTP response. */

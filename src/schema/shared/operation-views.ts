@@ -54,7 +54,8 @@ export function operationViews(db: object, members: Iterable<object>): (scoped: 
         const replaced = nested
           ? Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([name, held]) => [name, view(held)]))
           : view(value);
-        Object.defineProperty(result, key, { value: replaced });
+        // The instance's property is its own writable field, so this makes an own property of the view.
+        result[key] = replaced;
       }
       return result as T;
     };
