@@ -60,7 +60,7 @@ export function nestedPageLoader<Row>(
           const parentIds = [...new Set(group.map((key) => key.parentId))];
           const rows = await fetch(parentIds, page);
           const cursorBound = page.after !== null || page.before !== null;
-          // The rows come ordered by parent: one pass splits them.
+          // One pass splits the rows by parent, each parent's in keyset order (the statement orders them by rn).
           const byParent = new Map<string, Windowed<Row>[]>(parentIds.map((parentId) => [parentId, []]));
           for (const row of rows) byParent.get(row.parentId)?.push(row);
           for (const [parentId, own] of byParent) {

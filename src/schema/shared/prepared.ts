@@ -41,7 +41,7 @@ export function driverValue(column: AnyPgColumn, value: unknown): unknown {
 
 /**
  * The selected fields of a subquery, as `select()` would take them for it: a subquery joined to a table is then
- * selected with some of that table's columns rather than all (`select({ numbered: fieldsOf(numbered), … })`).
+ * selected with some of that table's columns rather than all (`select({ ...fieldsOf(numbered), author: … })`).
  */
 export function fieldsOf<T extends { _: { selectedFields: Record<string, unknown> } }>(subquery: T): T['_']['selectedFields'] {
   const fields = subquery as unknown as Record<string, unknown>;
