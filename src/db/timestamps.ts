@@ -2,9 +2,9 @@
  * `timestamp with time zone` values as PostgreSQL writes them in its ISO output (DateStyle ISO, the default on both
  * drivers): `2026-12-03 15:20:01.123+00`, the fraction optional, the offset `±HH` with optional `:MM`. Drizzle turns
  * each one into a Date with `new Date(text)`, which goes through V8's general date parser; on a page of comments that
- * was the largest part of the time spent decoding rows. This reads the common form digit by digit, and hands everything else
- * (years before 1000, BC, `infinity`, offsets with seconds, any other DateStyle) to `new Date(text)`, so the result is
- * always the Date Drizzle would have made.
+ * was the largest part of the time spent decoding rows. This reads the common form digit by digit, and hands
+ * everything else (years before 1000, BC, `infinity`, offsets with seconds, any other DateStyle) to `new Date(text)`,
+ * so the result is always the Date Drizzle would have made.
  */
 
 const ZERO = 48;
@@ -14,7 +14,8 @@ function digits(text: string, start: number, length: number): number {
   let value = 0;
   for (let index = start; index < start + length; index++) {
     const digit = text.charCodeAt(index) - ZERO;
-    if (digit < 0 || digit > 9) return -1;
+    // Written so that NaN (past the end of the text) is not a digit either.
+    if (!(digit >= 0 && digit <= 9)) return -1;
     value = value * 10 + digit;
   }
   return value;
@@ -35,7 +36,7 @@ function timestamptzMs(text: string): number | null {
   const hour = digits(text, 11, 2);
   const minute = digits(text, 14, 2);
   const second = digits(text, 17, 2);
-  // Date.UTC maps years 0–99 to 1900–1999 (and V8's parser does the same to such a text): left to the parser.
+  // V8's parser reads years 0–99 as 1900–1999: such a text is left to it, as is any date before 1000.
   if (year < 1000 || month < 1 || month > 12 || day < 1 || day > 31 || hour < 0 || hour > 23 || minute < 0 || minute > 59) return null;
   if (second < 0 || second > 59) return null;
   let index = 19;
