@@ -1,16 +1,8 @@
-import { and, count, eq, gt, gte, ilike, inArray, lte, sql, type SQL } from 'drizzle-orm';
+import { and, eq, gt, gte, ilike, inArray, lte, sql } from 'drizzle-orm';
 import type { Executor } from '../../db/client.js';
 import { items, type ItemRow } from '../../db/tables.js';
-import {
-  keysetOrder,
-  keysetParams,
-  keysetPlaceholders,
-  pageShape,
-  type PageRequest,
-  type SortSpec,
-  SortDirection,
-} from '../shared/connection.js';
-import { anyId, once, PreparedInserts, Statements, type Prepared } from '../shared/prepared.js';
+import { FilteredList, type CompiledFilter, type PageRequest, type SortSpec, SortDirection } from '../shared/connection.js';
+import { anyId, once, PreparedInserts } from '../shared/prepared.js';
 import { likePattern } from '../shared/validation.js';
 
 export type NewItemRow = typeof items.$inferInsert;
@@ -38,13 +30,6 @@ export function itemSort(field: ItemSortField, direction: SortDirection): SortSp
   };
 }
 
-/** A filter compiled for a prepared statement: its shape (which filters are set), its condition and its values. */
-interface CompiledFilter {
-  shape: string;
-  where: () => SQL | undefined;
-  params: Record<string, unknown>;
-}
-
 /**
  * SQL for the catalog: filters compile to Drizzle expressions, never to strings. The lookups by id and the list's
  * page and count are prepared statements (shared/prepared.ts), one per filter and page shape.
@@ -53,8 +38,7 @@ export class ItemRepo {
   constructor(private readonly db: Executor) {}
 
   private readonly byIds = once(() => this.db.select().from(items).where(anyId(items.id)).prepare('items_by_ids'));
-  private readonly pages = new Statements<Prepared<ItemRow>>();
-  private readonly counts = new Statements<Prepared<{ value: number }>>();
+  private readonly list = new FilteredList<ItemRow>(items, 'items');
 
   /** The same queries inside a transaction. */
   in(tx: Executor): ItemRepo {
@@ -92,26 +76,11 @@ export class ItemRepo {
   }
 
   async page(query: ItemQuery, sort: SortSpec<ItemRow>, page: PageRequest): Promise<ItemRow[]> {
-    const filter = this.filter(query);
-    const statement = this.pages.get(this.db, `${filter.shape} ${pageShape(sort, page)}`, () =>
-      this.db
-        .select()
-        .from(items)
-        .where(and(filter.where(), keysetPlaceholders(sort, page)))
-        .orderBy(...keysetOrder(sort, page))
-        .limit(sql.placeholder('limit'))
-        .prepare('items_page'),
-    );
-    return statement.execute({ ...filter.params, ...keysetParams(sort, page) });
+    return this.list.page(this.db, this.filter(query), sort, page);
   }
 
   async count(query: ItemQuery): Promise<number> {
-    const filter = this.filter(query);
-    const statement = this.counts.get(this.db, filter.shape, () =>
-      this.db.select({ value: count() }).from(items).where(filter.where()).prepare('items_count'),
-    );
-    const [row] = await statement.execute(filter.params);
-    return row?.value ?? 0;
+    return this.list.count(this.db, this.filter(query));
   }
 
   async isEmpty(): Promise<boolean> {

@@ -5,11 +5,12 @@
  * inserted or deleted during a walk never make an existing row repeat or vanish. Pages are `first`/`after` forward or
  * `last`/`before` backward; the default page is 20 rows, the maximum 100.
  */
-import { and, asc, desc, eq, gt, lt, or, sql, type Placeholder, type SQL } from 'drizzle-orm';
-import type { AnyPgColumn } from 'drizzle-orm/pg-core';
+import { and, asc, count, desc, eq, gt, lt, or, sql, type Placeholder, type SQL } from 'drizzle-orm';
+import type { AnyPgColumn, PgTable } from 'drizzle-orm/pg-core';
+import type { Executor } from '../../db/client.js';
 import { ArgsType, Field, Int, ObjectType, registerEnumType, type ClassType } from 'type-graphql';
 import { badUserInput } from './errors.js';
-import { driverValue } from './prepared.js';
+import { driverValue, Statements, type Prepared } from './prepared.js';
 
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
@@ -248,6 +249,51 @@ export function keysetOrder<Row>(sort: SortSpec<Row>, page: PageRequest): SQL[] 
   const ascending = (sort.direction === SortDirection.ASC) !== page.backward;
   const dir = ascending ? asc : desc;
   return [dir(sort.column), dir(sort.id)];
+}
+
+/** A filter compiled for a prepared statement: its shape (which filters are set), its condition and its values. */
+export interface CompiledFilter {
+  shape: string;
+  where: () => SQL | undefined;
+  params: Record<string, unknown>;
+}
+
+/**
+ * The page and count statements of a filtered list of one table (`items`, `tasks`): prepared once per filter and
+ * page shape, as `<name>_page` and `<name>_count`, and run on the database they are asked on.
+ */
+export class FilteredList<Row> {
+  readonly #pages = new Statements<Prepared<Row>>();
+  readonly #counts = new Statements<Prepared<{ value: number }>>();
+
+  constructor(
+    private readonly table: PgTable,
+    private readonly name: string,
+  ) {}
+
+  page(db: Executor, filter: CompiledFilter, sort: SortSpec<Row>, page: PageRequest): Promise<Row[]> {
+    const statement = this.#pages.get(
+      db,
+      `${filter.shape} ${pageShape(sort, page)}`,
+      () =>
+        db
+          .select()
+          .from(this.table)
+          .where(and(filter.where(), keysetPlaceholders(sort, page)))
+          .orderBy(...keysetOrder(sort, page))
+          .limit(sql.placeholder('limit'))
+          .prepare(`${this.name}_page`) as unknown as Prepared<Row>,
+    );
+    return statement.execute({ ...filter.params, ...keysetParams(sort, page) });
+  }
+
+  async count(db: Executor, filter: CompiledFilter): Promise<number> {
+    const statement = this.#counts.get(db, filter.shape, () =>
+      db.select({ value: count() }).from(this.table).where(filter.where()).prepare(`${this.name}_count`),
+    );
+    const [row] = await statement.execute(filter.params);
+    return row?.value ?? 0;
+  }
 }
 
 /**

@@ -1,16 +1,8 @@
-import { and, count, eq, lt, or, sql, type SQL } from 'drizzle-orm';
+import { and, eq, lt, or, sql } from 'drizzle-orm';
 import type { Executor } from '../../db/client.js';
 import { tasks, users, type TaskRow } from '../../db/tables.js';
-import {
-  keysetOrder,
-  keysetParams,
-  keysetPlaceholders,
-  pageShape,
-  type PageRequest,
-  type SortSpec,
-  SortDirection,
-} from '../shared/connection.js';
-import { anyId, driverValue, once, Statements, type Prepared } from '../shared/prepared.js';
+import { FilteredList, type CompiledFilter, type PageRequest, type SortSpec, SortDirection } from '../shared/connection.js';
+import { anyId, driverValue, once } from '../shared/prepared.js';
 
 export type NewTaskRow = typeof tasks.$inferInsert;
 export type TaskChanges = Partial<Omit<NewTaskRow, 'id' | 'ownerId' | 'createdAt' | 'updatedAt'>>;
@@ -37,13 +29,6 @@ export function taskSort(field: TaskSortField, direction: SortDirection): SortSp
   };
 }
 
-/** A filter compiled for a prepared statement: its shape (which filters are set), its condition and its values. */
-interface CompiledFilter {
-  shape: string;
-  where: () => SQL | undefined;
-  params: Record<string, unknown>;
-}
-
 /**
  * SQL for tasks: filters compile to Drizzle expressions. The lookups by id and the list's page and count are prepared
  * statements (shared/prepared.ts), one per filter and page shape.
@@ -52,8 +37,7 @@ export class TaskRepo {
   constructor(private readonly db: Executor) {}
 
   private readonly byIds = once(() => this.db.select().from(tasks).where(anyId(tasks.id)).prepare('tasks_by_ids'));
-  private readonly pages = new Statements<Prepared<TaskRow>>();
-  private readonly counts = new Statements<Prepared<{ value: number }>>();
+  private readonly list = new FilteredList<TaskRow>(tasks, 'tasks');
 
   /** The same queries inside a transaction. */
   in(tx: Executor): TaskRepo {
@@ -90,26 +74,11 @@ export class TaskRepo {
   }
 
   async page(query: TaskQuery, sort: SortSpec<TaskRow>, page: PageRequest): Promise<TaskRow[]> {
-    const filter = this.filter(query);
-    const statement = this.pages.get(this.db, `${filter.shape} ${pageShape(sort, page)}`, () =>
-      this.db
-        .select()
-        .from(tasks)
-        .where(and(filter.where(), keysetPlaceholders(sort, page)))
-        .orderBy(...keysetOrder(sort, page))
-        .limit(sql.placeholder('limit'))
-        .prepare('tasks_page'),
-    );
-    return statement.execute({ ...filter.params, ...keysetParams(sort, page) });
+    return this.list.page(this.db, this.filter(query), sort, page);
   }
 
   async count(query: TaskQuery): Promise<number> {
-    const filter = this.filter(query);
-    const statement = this.counts.get(this.db, filter.shape, () =>
-      this.db.select({ value: count() }).from(tasks).where(filter.where()).prepare('tasks_count'),
-    );
-    const [row] = await statement.execute(filter.params);
-    return row?.value ?? 0;
+    return this.list.count(this.db, this.filter(query));
   }
 
   /** The filter with placeholders for its values: equal shapes share one prepared statement. */
