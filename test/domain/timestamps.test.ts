@@ -1,15 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseTimestamptz } from '../../src/db/timestamps.js';
-
-/** A small deterministic generator (mulberry32), so a failure names the same text on every run. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+import { prng } from '../security/fuzz-generator.js';
 
 const pad = (value: number, width = 2) => String(value).padStart(width, '0');
 const sameDate = (text: string) => {
@@ -20,13 +11,14 @@ const sameDate = (text: string) => {
 
 describe('timestamptz text to Date', () => {
   it('gives the Date `new Date(text)` gives for what PostgreSQL writes, fractions and offsets included', () => {
-    const next = random(19);
-    const pick = (count: number) => Math.floor(next() * count);
+    // Seeded, so a failure names the same text on every run.
+    const { chance, int: pick } = prng(19);
     const texts: string[] = [];
     for (let index = 0; index < 20_000; index++) {
-      const fraction = next() < 0.3 ? '' : `.${pad(pick(1_000_000), 6).slice(0, 1 + pick(6))}`;
-      const offset =
-        next() < 0.5 ? '+00' : `${next() < 0.5 ? '+' : '-'}${pad(pick(15))}${next() < 0.5 ? '' : `:${pad([0, 15, 30, 45][pick(4)]!)}`}`;
+      const fraction = chance(0.3) ? '' : `.${pad(pick(1_000_000), 6).slice(0, 1 + pick(6))}`;
+      const offset = chance(0.5)
+        ? '+00'
+        : `${chance(0.5) ? '+' : '-'}${pad(pick(15))}${chance(0.5) ? '' : `:${pad([0, 15, 30, 45][pick(4)]!)}`}`;
       const date = `${pad(1000 + pick(9000), 4)}-${pad(1 + pick(12))}-${pad(1 + pick(31))}`;
       texts.push(`${date} ${pad(pick(24))}:${pad(pick(60))}:${pad(pick(60))}${fraction}${offset}`);
     }

@@ -373,7 +373,7 @@ class PageCursors implements PageInfo {
   }
 
   get endCursor(): string | null {
-    const last = this.connection.nodes.length - 1;
-    return last >= 0 ? this.connection.cursorAt(last) : null;
+    const { length } = this.connection.nodes;
+    return length > 0 ? this.connection.cursorAt(length - 1) : null;
   }
 }
