@@ -53,6 +53,12 @@ export class TokenService {
   private keysPromise: Promise<SigningKeys> | null = null;
   /** Claims of tokens that passed verification, by token text, each until its expiry (see the header). */
   private readonly verified = new LRUCache<string, AccessClaims>({ max: VERIFIED_CACHE_MAX });
+  /**
+   * Verifications under way, by token text: the same token presented again before its first check settled (a client's
+   * sockets reconnecting at once) waits on that check and gets the same claims object, so the subscription fan-out
+   * checks it once per event. Entries leave as they settle, so this holds at most what is being verified.
+   */
+  private readonly verifying = new Map<string, Promise<AccessClaims>>();
 
   constructor(private readonly config: Pick<Config, 'jwt' | 'dataDir'>) {}
 
@@ -83,6 +89,16 @@ export class TokenService {
       if ((known.exp + CLOCK_TOLERANCE_SECONDS) * 1_000 > Date.now()) return known;
       this.verified.delete(token);
     }
+    let verifying = this.verifying.get(token);
+    if (verifying === undefined) {
+      this.verifying.set(token, (verifying = this.verifyOnce(token)));
+      const settled = () => void this.verifying.delete(token);
+      verifying.then(settled, settled);
+    }
+    return verifying;
+  }
+
+  private async verifyOnce(token: string): Promise<AccessClaims> {
     const claims = await this.verifyWithJose(token);
     const ttl = (claims.exp + CLOCK_TOLERANCE_SECONDS) * 1_000 - Date.now();
     if (ttl > 0) this.verified.set(token, claims, { ttl: Math.ceil(ttl) });

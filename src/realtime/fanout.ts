@@ -95,15 +95,16 @@ export class SharedFanout<A> {
     if (!group) this.groups.set(key, (group = { size: 0, open: null, tail: Promise.resolve() }));
     group.size += 1;
     const subscriber = new SharedSubscriber(subject, key, write, source, (gone) => this.leave(gone.key));
-    source.attach((event) => this.join(subscriber, event));
+    // The group is held by the subscriber's sink: a subscriber stays in its group until it stops, and a stopped one
+    // joins nothing, so the publisher's loop needs no lookup per subscriber.
+    const joined = group;
+    source.attach((event) => this.join(subscriber, joined, event));
     return subscriber;
   }
 
   /** Called from the publisher's loop for each subscriber: the event joins the batch that is taking subscribers. */
-  private join(subscriber: SharedSubscriber<A>, event: unknown): void {
+  private join(subscriber: SharedSubscriber<A>, group: Group<A>, event: unknown): void {
     if (subscriber.stopped) return;
-    const group = this.groups.get(subscriber.key);
-    if (!group) return;
     if (subscriber.pending >= this.options.limit) {
       subscriber.stop();
       this.options.onOverflow(subscriber);

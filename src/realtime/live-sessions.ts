@@ -43,7 +43,15 @@ export interface LiveConnection {
   close(reason: string): void;
 }
 
-interface Entry {
+/**
+ * A registered connection's claims, as `renew` replaces them: what its transport reads at each event without a
+ * lookup by id (the subscription fan-out reads it for every subscriber of an event).
+ */
+export interface LiveClaims {
+  readonly claims: AccessClaims;
+}
+
+interface Entry extends LiveClaims {
   connection: LiveConnection;
   claims: AccessClaims;
   timer: NodeJS.Timeout | null;
@@ -103,7 +111,7 @@ export class LiveSessions {
    * Registers a connection and arms its expiry timer. `checkedAt` is when its token was checked: a revocation that
    * arrived since (while the transport was still setting the connection up) closes it at once.
    */
-  add(connection: LiveConnection, claims: AccessClaims, checkedAt: number = Date.now()): void {
+  add(connection: LiveConnection, claims: AccessClaims, checkedAt: number = Date.now()): LiveClaims {
     const entry: Entry = { connection, claims, timer: null };
     this.entries.set(connection.id, entry);
     let ids = this.byUser.get(connection.userId);
@@ -113,6 +121,7 @@ export class LiveSessions {
     this.touch(connection.sessionId);
     const missed = this.recent.find(({ revocation, at }) => at >= checkedAt && matches(revocation, connection));
     if (missed) this.end(entry, missed.revocation.reason);
+    return entry;
   }
 
   remove(id: string): void {
@@ -123,11 +132,6 @@ export class LiveSessions {
     const ids = this.byUser.get(entry.connection.userId);
     ids?.delete(id);
     if (ids?.size === 0) this.byUser.delete(entry.connection.userId);
-  }
-
-  /** The connection's current claims (replaced by `renew`). */
-  claimsOf(id: string): AccessClaims | null {
-    return this.entries.get(id)?.claims ?? null;
   }
 
   /**

@@ -43,7 +43,7 @@ import { scopeKey } from '../auth/scopes.js';
 import { operationStatements, withCancellation, type CancelSignal, type OperationCancellation } from '../db/cancellation.js';
 import { newSqlStats, sqlTimeMs, type SqlStats } from '../db/sql-stats.js';
 import type { ConnectionHandle, RealtimeContext } from '../realtime/connections.js';
-import { SharedFanout, type WriteNext } from '../realtime/fanout.js';
+import { SharedFanout, type SharedSubscriber, type WriteNext } from '../realtime/fanout.js';
 import { bounded, isBounded, SLOW_SUBSCRIBER } from '../realtime/queue.js';
 import { mapQueued } from '../realtime/streams.js';
 import { isTopicSubscription } from '../pubsub/pubsub.js';
@@ -135,6 +135,14 @@ export interface Admission {
   /** `extensions.cost` goes with the first result only. */
   costPending: boolean;
   finished: boolean;
+}
+
+/** A subscriber of the shared fan-out (src/realtime/fanout.ts). */
+interface SharedSubject {
+  readonly admission: Admission;
+  readonly context: OperationContext;
+  /** The token the subscriber holds now: its connection's, renewed in-band, or else the operation's. */
+  claims(): AccessClaims | null;
 }
 
 /** An operation refused before anything ran. */
@@ -583,11 +591,24 @@ export function createOperationCore(options: OperationCoreOptions) {
    * that subscriber's result is completed for it alone.
    */
   function sharedJson(result: ExecutionResult, admission: Admission): string | null {
-    if (result.errors?.length || admission.costPending || admission.sqlExtension) return null;
+    return admission.costPending || admission.sqlExtension ? null : plainJson(result);
+  }
+
+  /** A result's payload as every subscriber without extensions of its own sees it, serialized once; null with errors. */
+  function plainJson(result: ExecutionResult): string | null {
+    if (result.errors?.length) return null;
     let json = serialized.get(result);
     if (json === undefined) serialized.set(result, (json = JSON.stringify(completed(result, undefined, {}))));
     return json;
   }
+
+  /** What the shared fan-out holds of a subscriber: its admission, and how to read the token it holds at an event. */
+  const sharedSubject = (admission: Admission): SharedSubject => {
+    const { context } = admission;
+    const { connection, claims } = context;
+    const current = connection?.currentClaims;
+    return { admission, context, claims: current ? () => current.call(connection) ?? claims : () => claims };
+  };
 
   /** The key of one shared execution of an event: the subscription's share key and the subscriber's scopes. */
   const executionKey = (shareKey: string, scopes: ReadonlySet<string>) => `${shareKey}\u0000${scopeKey(scopes)}`;
@@ -607,37 +628,20 @@ export function createOperationCore(options: OperationCoreOptions) {
    * result has errors, or whose first result carries `extensions.cost` (or who asked for `extensions.sql`), gets its
    * own completed copy. A check or an execution that fails fails the stream of the subscribers who waited on it.
    */
-  const sharedFanout = new SharedFanout<Admission>({
+  const sharedFanout = new SharedFanout<SharedSubject>({
     limit: options.subscriptionQueueLimit,
-    onOverflow: (subscriber) => subscriber.subject.context.connection?.drop(SLOW_SUBSCRIBER),
-    onError: (error, subscribers) => subscribers[0]?.subject.context.log.error({ err: error }, 'shared fan-out failed'),
+    onOverflow: (subscriber) => subscriber.subject.admission.context.connection?.drop(SLOW_SUBSCRIBER),
+    onError: (error, subscribers) => subscribers[0]?.subject.admission.context.log.error({ err: error }, 'shared fan-out failed'),
     async run(event, subscribers) {
       const share = typeof event === 'object' && event !== null ? eventShare(event) : null;
       const reads = share?.reads;
-      const tokens = subscribers.map((subscriber) => {
-        const { context } = subscriber.subject;
-        return context.connection?.currentClaims?.() ?? context.claims;
-      });
-      // A check the short cache answers needs no wait; the others are read, once per distinct token.
-      const checked = new Map<AccessClaims | null, PromiseSettledResult<EventCheck>>();
-      let reading: Map<AccessClaims | null, Promise<PromiseSettledResult<EventCheck>>> | null = null;
-      for (const claims of tokens) {
-        if (checked.has(claims) || reading?.has(claims)) continue;
-        const now = contextBuilder.checkEventNow(claims);
-        if (now !== undefined) checked.set(claims, { status: 'fulfilled', value: now });
-        else (reading ??= new Map()).set(claims, settle(contextBuilder.checkEvent(claims, reads)));
-      }
-      if (reading) for (const [claims, check] of reading) checked.set(claims, await check);
-
       // One execution per scope set, looked up by the set (scope sets are memoised) and shared with the event's other
       // subscribers by its text. A result graphql-js returns at once (no resolver waits) is written without a wait.
       const executions = share?.executions ?? new Map<string, Promise<ExecutionResult>>();
       const byScopes = new Map<ReadonlySet<string>, Outcome | Promise<Outcome>>();
-      const outcomes = subscribers.map((subscriber, i): Outcome | Promise<Outcome> | null => {
-        if (subscriber.stopped) return null;
-        const check = checked.get(tokens[i]!)!;
+      const outcomeOf = (subscriber: SharedSubscriber<SharedSubject>, check: PromiseSettledResult<EventCheck>) => {
         if (check.status === 'rejected') return check;
-        const { context } = subscriber.subject;
+        const { admission, context } = subscriber.subject;
         const authentication = contextBuilder.eventAuthentication(context, check.value);
         let outcome = byScopes.get(authentication.scopes);
         if (outcome === undefined) {
@@ -645,11 +649,29 @@ export function createOperationCore(options: OperationCoreOptions) {
           const running = executions.get(key);
           outcome = running
             ? settle(running)
-            : executeNow(key, () => runEvent(subscriber.subject, event, contextBuilder.eventContext(context, authentication)));
+            : executeNow(key, () => runEvent(admission, event, contextBuilder.eventContext(context, authentication)));
           byScopes.set(authentication.scopes, outcome);
         }
         return outcome;
-      });
+      };
+      // One pass over the subscribers: each one's token checked, once per distinct token — at once when the short
+      // cache answers, else read (and the subscriber's outcome waits for the read) — and its execution found or started.
+      const checks = new Map<AccessClaims | null, PromiseSettledResult<EventCheck> | Promise<PromiseSettledResult<EventCheck>>>();
+      const outcomes: Array<Outcome | Promise<Outcome> | null> = [];
+      for (const subscriber of subscribers) {
+        if (subscriber.stopped) {
+          outcomes.push(null);
+          continue;
+        }
+        const claims = subscriber.subject.claims();
+        let check = checks.get(claims);
+        if (check === undefined) {
+          const now = contextBuilder.checkEventNow(claims);
+          check = now !== undefined ? { status: 'fulfilled', value: now } : settle(contextBuilder.checkEvent(claims, reads));
+          checks.set(claims, check);
+        }
+        outcomes.push(check instanceof Promise ? check.then((settled) => outcomeOf(subscriber, settled)) : outcomeOf(subscriber, check));
+      }
       const waited = new Map<Promise<Outcome>, Outcome>();
       for (const outcome of outcomes) if (outcome instanceof Promise && !waited.has(outcome)) waited.set(outcome, await outcome);
 
@@ -672,6 +694,9 @@ export function createOperationCore(options: OperationCoreOptions) {
         return { status: 'fulfilled', value: result };
       }
 
+      // Subscribers mostly share one result: its payload is looked up once for each run of them.
+      let result: ExecutionResult | undefined;
+      let plain: string | null = null;
       for (let i = 0; i < subscribers.length; i += 1) {
         const subscriber = subscribers[i]!;
         subscriber.pending -= 1;
@@ -682,8 +707,12 @@ export function createOperationCore(options: OperationCoreOptions) {
           subscriber.fail(settled.reason);
           continue;
         }
-        const admission = subscriber.subject;
-        const json = sharedJson(settled.value, admission) ?? JSON.stringify(core.complete(settled.value, admission, { final: false }));
+        if (settled.value !== result) plain = plainJson((result = settled.value));
+        const { admission } = subscriber.subject;
+        const json =
+          plain !== null && !admission.costPending && !admission.sqlExtension
+            ? plain
+            : JSON.stringify(core.complete(result, admission, { final: false }));
         // One subscriber's socket that fails to take its frame ends that subscription, not the event for the others.
         try {
           subscriber.write(json, event);
@@ -734,7 +763,7 @@ export function createOperationCore(options: OperationCoreOptions) {
       if (!isAsyncIterable(source)) return source as ExecutionResult;
       const shareKey = sharedEventsKey(admission);
       if (writeNext && shareKey !== null && isTopicSubscription(source)) {
-        return sharedFanout.subscribe(admission, shareKey, source, writeNext).stream;
+        return sharedFanout.subscribe(sharedSubject(admission), shareKey, source, writeNext).stream;
       }
       // Every source, whatever its resolver, reads through a bounded per-subscriber queue: a client that stops reading
       // blocks its transport's send loop, and a pub/sub iterator nobody pulls piles up pushes until it throws into the

@@ -10,14 +10,14 @@ import { GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql'
 import { CloseCode, handleProtocols, type Context as WsContext } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { FastifyBaseLogger } from 'fastify';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import { AuthenticationError } from '../auth/identity.js';
 import { ErrorCode } from '../schema/shared/errors.js';
 import { firstErrorCode } from './errors.js';
 import type { Admission, OperationCore, Refusal } from './operation.js';
 import { isAllowedWebSocketOrigin } from './security.js';
 import { AnonymousSockets, type ConnectionHandle } from '../realtime/connections.js';
-import { CloseReason } from '../realtime/live-sessions.js';
+import { CloseReason, type LiveClaims } from '../realtime/live-sessions.js';
 import { renewalRequest, RENEWAL_REFUSED, closeForbidden, renewedPong } from './live-socket.js';
 import type { Realtime } from '../realtime/realtime.js';
 import type { WriteNext } from '../realtime/fanout.js';
@@ -127,13 +127,23 @@ function spliceSharedFrames(socket: WebSocket, onWrite: (event: object) => void)
 
 /** How often finished fan-outs are reported, and how long after its last write an event's fan-out counts as done. */
 const FANOUT_REPORT_MS = 500;
+/** One shared event's writes on this process: epoch ms, sub-millisecond. */
+interface Fanout {
+  publishedAt: number;
+  lastWrite: number;
+  writes: number;
+}
+const timeOrigin = performance.timeOrigin;
+const epochNow = () => timeOrigin + performance.now();
+/** `WebSocket.prototype.send`, which spliceSharedFrames wraps on each socket. */
+const sendFrame: (this: WebSocket, data: string) => void = WebSocket.prototype.send;
 
 export function attachGraphqlWs(options: WsOptions) {
   const { core, log } = options;
   // Publish-to-last-write per shared event (epoch ms), reported once its writes stopped.
-  const fanouts = new Map<object, { publishedAt: number; lastWrite: number; writes: number }>();
+  const fanouts = new Map<object, Fanout>();
   const reportFanouts = setInterval(() => {
-    const quiet = performance.timeOrigin + performance.now() - FANOUT_REPORT_MS;
+    const quiet = epochNow() - FANOUT_REPORT_MS;
     for (const [event, fanout] of fanouts) {
       if (fanout.lastWrite > quiet) continue;
       fanouts.delete(event);
@@ -141,16 +151,28 @@ export function attachGraphqlWs(options: WsOptions) {
     }
   }, FANOUT_REPORT_MS);
   reportFanouts.unref();
-  /** A shared event's frame went out on a socket: its publish-to-last-write, for `onFanout`. */
+  // The event whose frames are being written in the current synchronous run of writes (one fan-out loop), if any.
+  let writing: { event: object; fanout: Fanout } | null = null;
+  /**
+   * A shared event's frame went out on a socket: its publish-to-last-write, for `onFanout`. A fan-out loop writes an
+   * event's frames one after the other without yielding, so the clock is read once, in a microtask queued at its first
+   * write: it runs once the loop is over, and stamps the end of the last write.
+   */
   const wroteShared = (event: object) => {
+    if (writing?.event === event) {
+      writing.fanout.writes += 1;
+      return;
+    }
     const publishedAt = options.onFanout ? eventPublishedAt(event) : undefined;
     if (publishedAt === undefined) return;
-    const wrote = performance.timeOrigin + performance.now();
-    const fanout = fanouts.get(event);
-    if (fanout) {
-      fanout.lastWrite = wrote;
-      fanout.writes += 1;
-    } else fanouts.set(event, { publishedAt, lastWrite: wrote, writes: 1 });
+    let fanout = fanouts.get(event);
+    if (!fanout) fanouts.set(event, (fanout = { publishedAt, lastWrite: publishedAt, writes: 0 }));
+    fanout.writes += 1;
+    const run = (writing = { event, fanout });
+    queueMicrotask(() => {
+      run.fanout.lastWrite = epochNow();
+      if (writing === run) writing = null;
+    });
   };
   const sendShared = (socket: WebSocket, id: string, shared: { json: string; event: object }) => {
     const head = nextHead(id);
@@ -291,9 +313,11 @@ export function attachGraphqlWs(options: WsOptions) {
   const writers = new WeakMap<Admission, WriteNext>();
   const nextWriter = (ctx: WsContext<Record<string, unknown> | undefined, Extra>, id: string): WriteNext => {
     const head = nextHead(id);
+    const { socket } = ctx.extra;
     return (json, event) => {
       if (!writable(ctx)) return;
-      ctx.extra.socket.send(`${head}${json}}`);
+      // The socket's own `send`, past the shared-frame splice (this frame is already whole).
+      sendFrame.call(socket, `${head}${json}}`);
       if (typeof event === 'object' && event !== null) wroteShared(event);
     };
   };
@@ -333,10 +357,12 @@ export function attachGraphqlWs(options: WsOptions) {
           const socket = ctx.extra.socket;
           const { sessions } = options.realtime;
           let slowClose = false;
+          // The connection's claims as renewed in-band, once registered with the live sessions below.
+          let live: LiveClaims | null = null;
           const handle: ConnectionHandle = {
             id: state(ctx).connectionId,
             viewerId: viewer?.id ?? null,
-            currentClaims: () => sessions.claimsOf(handle.id),
+            currentClaims: () => live?.claims ?? null,
             // No close frame for a client that stopped reading (it would never receive it); see SLOW_SUBSCRIBER_CLOSE.
             // Once: every subscription of a stalled socket finds it over its bound at about the same moment.
             drop: (reason) => {
@@ -365,7 +391,7 @@ export function attachGraphqlWs(options: WsOptions) {
           }
           // Logout, revocation and expiry close the socket at once (src/realtime/live-sessions.ts).
           if (viewer && claims && sessionId) {
-            sessions.add(
+            live = sessions.add(
               { id: handle.id, transport: 'ws', userId: viewer.id, sessionId, close: (reason) => closeForbidden(socket, reason) },
               claims,
               checkedAt,

@@ -9,6 +9,8 @@
 import { randomUUID } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader, SignJWT, type JWTPayload } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InvalidTokenError, TokenService } from '../../src/auth/tokens.js';
+import { loadConfig } from '../../src/config.js';
 import { CloseReason } from '../../src/realtime/live-sessions.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { startServer, TEST_JWT_SECRET, type TestServer } from '../helpers/server.js';
@@ -230,6 +232,22 @@ describe('one process', () => {
       // The genuine, longer-lived token of the same session is unaffected.
       await expectSignedIn(server.httpUrl, user.accessToken);
     }, 60_000);
+
+    it('one token presented many times at once is verified once: every caller holds the same claims', async () => {
+      const tokens = new TokenService(loadConfig({ JWT_SECRET: TEST_JWT_SECRET, DATA_DIR: '' }));
+      const { token } = await tokens.signAccessToken({ userId: randomUUID(), sessionId: randomUUID(), scopes: [] });
+      // Sockets reconnecting together: one check, one claims object, which the fan-out then checks once per event.
+      const claims = await Promise.all(Array.from({ length: 20 }, () => tokens.verifyAccessToken(token)));
+      expect(new Set(claims).size).toBe(1);
+      expect(claims[0]!.sub).toBe(decodeJwt(token).sub);
+      // A bad token shares its in-flight check too, and every caller is refused; nothing of it stays behind.
+      const flipped = `${token.slice(0, -2)}${token.at(-2) === 'A' ? 'B' : 'A'}${token.at(-1)}`;
+      const refused = await Promise.allSettled(Array.from({ length: 5 }, () => tokens.verifyAccessToken(flipped)));
+      expect(refused.map((outcome) => outcome.status)).toEqual(Array(5).fill('rejected'));
+      await expect(tokens.verifyAccessToken(flipped)).rejects.toBeInstanceOf(InvalidTokenError);
+      // Later callers get the cached object, the same one.
+      expect(await tokens.verifyAccessToken(token)).toBe(claims[0]);
+    });
   });
 });
 
