@@ -251,13 +251,19 @@ async function publish(command: Extract<DriverCommand, { type: 'publish' }>): Pr
   };
 }
 
+/** The floor's control socket, opened once: the harness asks for its events one at a time, between OpsHub's. */
+let control: Promise<WebSocket> | null = null;
+function controlSocket(url: string): Promise<WebSocket> {
+  return (control ??= new Promise((resolve, reject) => {
+    const socket = new WebSocket(url, { perMessageDeflate: false });
+    socket.once('open', () => resolve(socket));
+    socket.once('error', reject);
+  }));
+}
+
 /** The floor's events: each a request to broadcast `frame`, timed from sending it to each arrival. */
 async function broadcast(command: Extract<DriverCommand, { type: 'broadcast' }>): Promise<DriverReply> {
-  const control = new WebSocket(command.controlUrl, { perMessageDeflate: false });
-  await new Promise((resolve, reject) => {
-    control.once('open', resolve);
-    control.once('error', reject);
-  });
+  const control = await controlSocket(command.controlUrl);
   const latenciesMs: number[] = [];
   const serverWriteMs: number[] = [];
   const requestMs: number[] = [];
@@ -282,7 +288,6 @@ async function broadcast(command: Extract<DriverCommand, { type: 'broadcast' }>)
     settle(true);
     collect(event, sentAt, command.measured ? latenciesMs : null);
   }
-  control.close();
   requestMs.sort((a, b) => a - b);
   return {
     type: 'published',
@@ -314,6 +319,8 @@ async function closeAll(): Promise<DriverReply> {
   );
   subscribers.length = 0;
   sample = null;
+  (await control)?.close();
+  control = null;
   agent.destroy();
   return { type: 'closed' };
 }

@@ -14,7 +14,7 @@ import { toGlobalId } from '../src/schema/shared/global-id.js';
 import { cpuMeter, type CpuMeter } from './lib/cpu.js';
 import { BENCH_DATABASE, prepareDatabase, type BenchDatabase } from './lib/database.js';
 import { BENCH_ADMIN, parts, seed } from './lib/dataset.js';
-import { BENCH_METRICS_TOKEN, runFanout, runFloor } from './lib/fanout.js';
+import { BENCH_METRICS_TOKEN, runFanout } from './lib/fanout.js';
 import { runHttp, verifyReference, type Reference, type Target } from './lib/http-bench.js';
 import { parseOptions } from './lib/options.js';
 import { killAll, RESULTS_DIR, spawnCandidate, waitReady, type Spawned } from './lib/processes.js';
@@ -284,6 +284,10 @@ async function main(): Promise<void> {
       for (const n of options.fanout.filter((n) => limit === null || n + 500 <= limit)) {
         for (const server of servers) {
           progress(`fan-out to ${n} on ${server.id}`);
+          // With OpsHub's row, the floor's: the bytes of one of its `next` messages to as many plain sockets, each
+          // event taking turns with one of OpsHub's.
+          const withFloor = server.id === 'opshub';
+          if (withFloor) progress(`  with the floor (plain ws broadcast to ${n}), events taking turns`);
           const result = await runFanout({
             server,
             n,
@@ -291,16 +295,10 @@ async function main(): Promise<void> {
             warmup: options.fanoutWarmup,
             authorization,
             itemId: fanoutItemId,
+            floor: withFloor,
           });
-          fanout.push({ ...result, title: server.id === 'graphql-js' ? 'graphql-ws + graphql-js (baseline)' : title(server.id) });
-          // The floor right after OpsHub's row: the bytes of one of its `next` messages, to as many plain sockets.
-          if (server.id === 'opshub' && result.sample) {
-            progress(`fan-out floor: plain ws broadcast to ${n}`);
-            fanout.push({
-              ...(await runFloor({ n, events: options.fanoutEvents, warmup: options.fanoutWarmup, frame: result.sample })),
-              title: 'plain `ws` broadcast (floor)',
-            });
-          }
+          fanout.push({ ...result.row, title: server.id === 'graphql-js' ? 'graphql-ws + graphql-js (baseline)' : title(server.id) });
+          if (result.floor) fanout.push({ ...result.floor, title: 'plain `ws` broadcast (floor)' });
         }
       }
     }

@@ -7,8 +7,9 @@
  * active subscription: the same after the events went out.
  *
  * The server's own publish-to-last-write per event comes from OpsHub's `opshub_realtime_fanout_seconds` (its mean
- * over the run, read from /metrics before and after). The floor row (`runFloor`) is a plain `ws` server
- * (bench/ws-floor.ts) broadcasting the bytes of one of OpsHub's `next` messages to as many sockets, in the same run.
+ * over the run, read from /metrics before and after). The floor row (`floor: true`) is a plain `ws` server
+ * (bench/ws-floor.ts) broadcasting the bytes of one of OpsHub's `next` messages to as many sockets, its events taking
+ * turns with OpsHub's, so that machine noise (another process, a busy core) falls on both alike.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -94,10 +95,16 @@ export async function runFanout(options: {
   warmup: number;
   authorization: string | null;
   itemId: string;
-}): Promise<FanoutResult> {
+  /**
+   * Also run the floor (a plain `ws` server broadcasting one of the server's `next` messages to as many sockets),
+   * its events interleaved with the server's — one of each in turn — so both meet the machine in the same state.
+   */
+  floor?: boolean;
+}): Promise<{ row: FanoutResult; floor: FanoutResult | null }> {
   const { server, n, events, warmup, authorization } = options;
   const failures: string[] = [];
   const driver = new Driver();
+  const floor = options.floor ? new Floor(n) : null;
   try {
     const rssBefore = await server.rssAfterGc();
     const connected = await driver.ask(
@@ -108,6 +115,7 @@ export async function runFanout(options: {
     // Let the subscribe messages land and the server go idle before reading its memory.
     await sleep(500);
     const rssIdle = await server.rssAfterGc();
+    await floor?.connect();
     const publish = (first: number, count: number, measured: boolean) =>
       driver.ask(
         {
@@ -124,10 +132,19 @@ export async function runFanout(options: {
         'published',
       );
     const warmed = await publish(0, warmup, false);
+    // The floor broadcasts the bytes of a steady-state `next` message (the warm-up's last), warmed up the same way.
+    if (floor && warmed.sample) await floor.broadcast(warmed.sample, 0, warmup, false);
     // The server reports an event's fan-out once its writes have been quiet for half a second.
     await sleep(FANOUT_REPORTED_MS);
     const fanoutBefore = await fanoutSeconds(server.url);
-    const published = await publish(warmup, events, true);
+    const replies: Published[] = [];
+    if (floor && warmed.sample) {
+      for (let event = warmup; event < warmup + events; event += 1) {
+        replies.push(await publish(event, 1, true));
+        await floor.broadcast(warmed.sample, event, 1, true);
+      }
+    } else replies.push(await publish(warmup, events, true));
+    const published = merge(replies);
     if (published.badPayloads > 0) failures.push(`${published.badPayloads} error or malformed messages`);
     if (published.mutationErrors + warmed.mutationErrors > 0) {
       failures.push(`${published.mutationErrors + warmed.mutationErrors} publishing mutations failed`);
@@ -136,17 +153,8 @@ export async function runFanout(options: {
     const fanoutAfter = await fanoutSeconds(server.url);
     const rssActive = await server.rssAfterGc();
     await driver.ask({ type: 'close' }, 'closed');
-    const latencies = published.latenciesMs;
-    return {
-      candidate: server.id,
-      n,
-      events,
-      delivered: published.delivered,
-      expected: n * events,
-      p50: percentile(latencies, 50),
-      p99: percentile(latencies, 99),
-      max: latencies.length ? latencies.reduce((a, b) => Math.max(a, b)) : Number.NaN,
-      mutationMs: published.mutationMs,
+    const row: FanoutResult = {
+      ...latencyFigures(server.id, n, events, published),
       rssPerConnectionBytes: (rssIdle - rssBefore) / n,
       rssBeforeBytes: rssBefore,
       rssIdleBytes: rssIdle,
@@ -158,9 +166,46 @@ export async function runFanout(options: {
       sample: published.sample,
       failures,
     };
+    return { row, floor: floor ? await floor.result(events, warmed.sample === null) : null };
   } finally {
     driver.stop();
+    floor?.stop();
   }
+}
+
+type Published = Extract<DriverReply, { type: 'published' }>;
+
+/** One reply for events published in several commands (the driver's counts of bad payloads are running totals). */
+function merge(replies: Published[]): Published {
+  const mutationMs = replies.map((reply) => reply.mutationMs).sort((a, b) => a - b);
+  const writes = replies.flatMap((reply) => reply.serverWriteMs ?? []);
+  return {
+    type: 'published',
+    latenciesMs: replies.flatMap((reply) => reply.latenciesMs),
+    delivered: replies.reduce((sum, reply) => sum + reply.delivered, 0),
+    expected: replies.reduce((sum, reply) => sum + reply.expected, 0),
+    badPayloads: replies.at(-1)?.badPayloads ?? 0,
+    mutationErrors: replies.reduce((sum, reply) => sum + reply.mutationErrors, 0),
+    mutationMs: mutationMs[Math.floor(mutationMs.length / 2)] ?? 0,
+    sample: replies.at(-1)?.sample ?? null,
+    ...(writes.length ? { serverWriteMs: writes } : {}),
+  };
+}
+
+/** The delivery and latency columns of a row. */
+function latencyFigures(candidate: string, n: number, events: number, published: Published) {
+  const latencies = published.latenciesMs;
+  return {
+    candidate,
+    n,
+    events,
+    delivered: published.delivered,
+    expected: n * events,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    max: latencies.length ? latencies.reduce((a, b) => Math.max(a, b)) : Number.NaN,
+    mutationMs: published.mutationMs,
+  };
 }
 
 /** The sum and count of OpsHub's fan-out histogram, or null when the server has none. */
@@ -179,60 +224,58 @@ async function fanoutSeconds(url: string): Promise<{ sum: number; count: number 
 }
 
 /**
- * The floor: `frame` broadcast by a plain `ws` server to N plain sockets, one event at a time, timed from the request
- * to each arrival; its "server" figure is its loop from the request's arrival to the last write.
+ * The floor: a plain `ws` server (bench/ws-floor.ts) and a driver of its own holding N plain sockets. Each event is
+ * a request to broadcast a frame, timed from the request to each arrival; its "server" figure is its loop from the
+ * request's arrival to the last write.
  */
-export async function runFloor(options: { n: number; events: number; warmup: number; frame: string }): Promise<FanoutResult> {
-  const { n, events, warmup } = options;
-  const failures: string[] = [];
-  const floor = fork(FLOOR, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  track(floor);
-  const driver = new Driver();
-  try {
-    const [{ port }] = (await once(floor, 'message')) as [{ port: number }];
-    const connected = await driver.ask(
-      { type: 'connect', wsUrl: `ws://127.0.0.1:${port}/`, n, authorization: null, query: '', plain: true },
+class Floor {
+  private readonly process = fork(FLOOR, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  private readonly driver = new Driver();
+  private readonly failures: string[] = [];
+  private readonly replies: Published[] = [];
+  private port = 0;
+
+  constructor(private readonly n: number) {
+    track(this.process);
+  }
+
+  async connect(): Promise<void> {
+    const [{ port }] = (await once(this.process, 'message')) as [{ port: number }];
+    this.port = port;
+    const connected = await this.driver.ask(
+      { type: 'connect', wsUrl: `ws://127.0.0.1:${port}/`, n: this.n, authorization: null, query: '', plain: true },
       'connected',
     );
-    if (connected.failed > 0) failures.push(`${connected.failed} of ${n} connections failed (${connected.error})`);
-    const broadcast = (first: number, count: number, measured: boolean) =>
-      driver.ask(
-        {
-          type: 'broadcast',
-          controlUrl: `ws://127.0.0.1:${port}/control`,
-          frame: options.frame,
-          first,
-          events: count,
-          measured,
-          timeoutMs: 5_000,
-        },
-        'published',
-      );
-    await broadcast(0, warmup, false);
-    const published = await broadcast(warmup, events, true);
-    await driver.ask({ type: 'close' }, 'closed');
-    const latencies = published.latenciesMs;
+    if (connected.failed > 0) this.failures.push(`${connected.failed} of ${this.n} connections failed (${connected.error})`);
+  }
+
+  async broadcast(frame: string, first: number, events: number, measured: boolean): Promise<void> {
+    const reply = await this.driver.ask(
+      { type: 'broadcast', controlUrl: `ws://127.0.0.1:${this.port}/control`, frame, first, events, measured, timeoutMs: 5_000 },
+      'published',
+    );
+    if (measured) this.replies.push(reply);
+  }
+
+  async result(events: number, noFrame: boolean): Promise<FanoutResult> {
+    if (noFrame) this.failures.push('no `next` message to broadcast: the server delivered none in the warm-up');
+    await this.driver.ask({ type: 'close' }, 'closed');
+    const published = merge(this.replies);
     const writes = published.serverWriteMs ?? [];
     return {
-      candidate: 'ws-floor',
-      n,
-      events,
-      delivered: published.delivered,
-      expected: n * events,
-      p50: percentile(latencies, 50),
-      p99: percentile(latencies, 99),
-      max: latencies.length ? latencies.reduce((a, b) => Math.max(a, b)) : Number.NaN,
-      mutationMs: published.mutationMs,
+      ...latencyFigures('ws-floor', this.n, events, published),
       rssPerConnectionBytes: Number.NaN,
       rssBeforeBytes: Number.NaN,
       rssIdleBytes: Number.NaN,
       rssPerActiveBytes: Number.NaN,
       serverFanoutMs: writes.length ? writes.reduce((a, b) => a + b, 0) / writes.length : Number.NaN,
       sample: null,
-      failures,
+      failures: this.failures,
     };
-  } finally {
-    driver.stop();
-    floor.disconnect();
+  }
+
+  stop(): void {
+    this.driver.stop();
+    this.process.disconnect();
   }
 }

@@ -198,7 +198,7 @@ export function renderMarkdown(report: BenchReport): string {
   lines.push('');
   lines.push(
     `${profile.fanoutEvents} events per row, after ${profile.fanoutWarmup} published unmeasured (the same for every row). ` +
-      'Latency runs from sending the publishing `updateItem` mutation to each subscriber receiving the event, so it includes that mutation’s UPDATE (its round trip is in its own column). RSS per subscription is the server’s VmRSS with the N subscriptions open and idle minus its VmRSS before, over N; per active subscription the same once the events went out. Server publish → last write is OpsHub’s own `opshub_realtime_fanout_seconds` (mean per measured event, taken at each socket write); for the floor, a plain `ws` server broadcasting the bytes of one of OpsHub’s `next` messages to as many sockets in the same run (its “mutation RTT” is the broadcast request’s round trip), the time of its broadcast loop.',
+      'Latency runs from sending the publishing `updateItem` mutation to each subscriber receiving the event, so it includes that mutation’s UPDATE (its round trip is in its own column). RSS per subscription is the server’s VmRSS with the N subscriptions open and idle minus its VmRSS before, over N; per active subscription the same once the events went out. Server publish → last write is OpsHub’s own `opshub_realtime_fanout_seconds` (mean per measured event, from publication to the end of its loop of socket writes); for the floor, a plain `ws` server broadcasting the bytes of one of OpsHub’s `next` messages to as many sockets, its events taking turns with OpsHub’s in the same run (its “mutation RTT” is the broadcast request’s round trip), the time of its broadcast loop.',
   );
   lines.push('');
   if (report.scaleOut) {
