@@ -10,10 +10,11 @@ import { GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql'
 import { CloseCode, handleProtocols, type Context as WsContext } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { FastifyBaseLogger } from 'fastify';
-import { WebSocket, WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { AuthenticationError } from '../auth/identity.js';
 import { ErrorCode } from '../schema/shared/errors.js';
 import { firstErrorCode } from './errors.js';
+import { writeText } from './ws-frames.js';
 import type { Admission, OperationCore, Refusal } from './operation.js';
 import { isAllowedWebSocketOrigin } from './security.js';
 import { AnonymousSockets, type ConnectionHandle } from '../realtime/connections.js';
@@ -135,8 +136,6 @@ interface Fanout {
 }
 const timeOrigin = performance.timeOrigin;
 const epochNow = () => timeOrigin + performance.now();
-/** `WebSocket.prototype.send`, which spliceSharedFrames wraps on each socket. */
-const sendFrame: (this: WebSocket, data: string) => void = WebSocket.prototype.send;
 
 export function attachGraphqlWs(options: WsOptions) {
   const { core, log } = options;
@@ -179,7 +178,10 @@ export function attachGraphqlWs(options: WsOptions) {
     sharedFrames.get(socket)?.set(`${head}{}}`, { frame: `${head}${shared.json}}`, event: shared.event });
     return SHARED_PLACEHOLDER;
   };
-  const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes, handleProtocols });
+  // No permessage-deflate: fan-out frames are written to the upgraded socket itself (src/server/ws-frames.ts).
+  const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes, handleProtocols, perMessageDeflate: false });
+  /** The upgraded connection under each WebSocket, where the fan-out writes its frames. */
+  const rawSockets = new WeakMap<WebSocket, Duplex>();
   // Client faults graphql-ws would treat as its own internal errors (printed to the console, closed with 4500),
   // handled here first — this listener is registered before graphql-ws's own 'connection' listener:
   // - a frame that breaks the WebSocket framing (over maxPayload: 1009, invalid UTF-8: 1007, …): `ws` has already
@@ -244,7 +246,10 @@ export function attachGraphqlWs(options: WsOptions) {
       socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
-    wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
+    wss.handleUpgrade(request, socket, head, (ws) => {
+      rawSockets.set(ws, socket);
+      wss.emit('connection', ws, request);
+    });
   };
   options.server.on('upgrade', onUpgrade);
 
@@ -312,14 +317,21 @@ export function attachGraphqlWs(options: WsOptions) {
    */
   const writers = new WeakMap<Admission, WriteNext>();
   const nextWriter = (ctx: WsContext<Record<string, unknown> | undefined, Extra>, id: string): WriteNext => {
-    const head = nextHead(id);
+    const head = Buffer.from(nextHead(id));
     const { socket } = ctx.extra;
+    const raw = rawSockets.get(socket);
     return (json, event) => {
       if (!writable(ctx)) return;
-      // The socket's own `send`, past the shared-frame splice (this frame is already whole).
-      sendFrame.call(socket, `${head}${json}}`);
+      if (raw) writeText(socket, raw, head, payloadBytes(json));
+      else socket.send(`${head.toString()}${json}}`);
       if (typeof event === 'object' && event !== null) wroteShared(event);
     };
+  };
+  // The payload of the event being written, encoded once for all its frames (a fan-out loop writes one after another).
+  let encoded = { json: '', bytes: Buffer.alloc(0) };
+  const payloadBytes = (json: string) => {
+    if (encoded.json !== json) encoded = { json, bytes: Buffer.from(`${json}}`) };
+    return encoded.bytes;
   };
   /**
    * Whether a result may go out on the socket: not when it is gone (graphql-ws's send would fail and report it as an
