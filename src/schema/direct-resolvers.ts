@@ -25,7 +25,7 @@
  * The schema is built without global middlewares (src/schema/index.ts); a global middleware would run on every
  * field, so `directResolvers` refuses a schema built with one.
  */
-import { GraphQLScalarType, isObjectType, type GraphQLFieldResolver, type GraphQLSchema } from 'graphql';
+import { GraphQLScalarType, isAbstractType, isObjectType, type GraphQLFieldResolver, type GraphQLSchema } from 'graphql';
 import { getMetadataStorage } from 'type-graphql';
 
 /** A class, as TypeGraphQL's metadata names one: compared by identity, constructed only when a resolver's. */
@@ -239,4 +239,22 @@ export function directResolvers(
     }
   }
   directBySchema.set(schema, replaced);
+}
+
+/**
+ * Interfaces and unions answer the concrete type of a value that carries its `__typename` (every OpsHub object does:
+ * src/schema/shared/node.ts) at once. TypeGraphQL wraps each `resolveType` in an async function, which costs a promise
+ * per abstract value and which graphql-jit cannot wait for (src/server/executor.ts). A value without a `__typename`
+ * naming one of the type's possible types goes to TypeGraphQL's function, as before.
+ */
+export function directTypeResolvers(schema: GraphQLSchema): void {
+  for (const type of Object.values(schema.getTypeMap())) {
+    if (!isAbstractType(type) || !type.resolveType) continue;
+    const original = type.resolveType;
+    const possible = new Set(schema.getPossibleTypes(type).map((object) => object.name));
+    type.resolveType = (value, context, info, abstractType) => {
+      const name = (value as { __typename?: unknown } | null)?.__typename;
+      return typeof name === 'string' && possible.has(name) ? name : original(value, context, info, abstractType);
+    };
+  }
 }

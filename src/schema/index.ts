@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { buildSchema, type NonEmptyArray } from 'type-graphql';
 import { createMemoryPubSub } from '../pubsub/pubsub.js';
-import { directResolvers } from './direct-resolvers.js';
+import { directResolvers, directTypeResolvers } from './direct-resolvers.js';
 import { domains } from './domains.js';
 import { NodeResolver } from './node.resolver.js';
 import { authChecker } from './shared/authorize.js';
@@ -27,6 +27,7 @@ export async function createSchema(options: SchemaOptions = {}): Promise<GraphQL
   });
   // Fields with nothing for TypeGraphQL's per-call wrapper to do resolve directly (direct-resolvers.ts).
   directResolvers(schema, { resolvers, validate });
+  directTypeResolvers(schema);
   // TypeGraphQL builds the root types itself and takes no description for them.
   const roots = [
     [schema.getQueryType(), "Reads: the catalog, orders, tasks, posts, chat, notifications, jobs and the caller's own account and budget."],

@@ -5,7 +5,8 @@
  *   admit     source (trusted document, persisted query or text) → size and nesting → parse and validate (cached)
  *             → operation → the transport's rule → variables → cost → authentication → context → rate limit: the
  *             checks that need no database come first, so a hostile document costs no lookup
- *   execute   graphql-js with the admitted document, coerced variables and context
+ *   execute   the admitted document with its variables and context: graphql-js, then graphql-jit's compiled form
+ *             once the document runs again (src/server/executor.ts)
  *   subscribe the source stream; every event runs with a fresh context (new DataLoaders, the viewer checked again)
  *   complete  masking, `requestId`, the `cost` and `sql` extensions, and the one log line per operation
  *
@@ -51,6 +52,7 @@ import type { RateLimitContext, RateLimitTicket } from '../schema/rate-limit/rat
 import { ErrorCode } from '../schema/shared/errors.js';
 import { SHARED_EVENTS_EXTENSION } from '../schema/shared/shared-events.js';
 import { firstErrorCode, formatError } from './errors.js';
+import { createExecutor } from './executor.js';
 import { checkInputText, checkVariableDepth, MAX_VARIABLE_DEPTH } from './input-bounds.js';
 import { checkDocument, costError } from './limits.js';
 import type { OperationPolicy } from './operation-policy.js';
@@ -198,9 +200,10 @@ export interface OperationReport {
 
 /**
  * The steps of admission, as `onStep` reports them: `variables` is the variables step, `coerce` its coercion and input
- * rules when they run (not for variables the operation was admitted with before), `cost` the cost check.
+ * rules when they run (not for variables the operation was admitted with before), `cost` the cost check, `compile`
+ * graphql-jit compiling a query or mutation on its second run (src/server/executor.ts).
  */
-export type OperationStep = 'authenticate' | 'parse' | 'validate' | 'operation' | 'variables' | 'coerce' | 'cost' | 'charge';
+export type OperationStep = 'authenticate' | 'parse' | 'validate' | 'operation' | 'variables' | 'coerce' | 'cost' | 'charge' | 'compile';
 
 /** graphql-js's messages for an operation it cannot pick, kept so clients see what they always saw. */
 function unresolvedOperation(document: DocumentNode, operationName: string | null): GraphQLError {
@@ -237,6 +240,10 @@ const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> =>
 export function createOperationCore(options: OperationCoreOptions) {
   const { schema, policy, contextBuilder, rateLimits, trusted } = options;
   const tracer = options.tracer ?? null;
+  // A document's compilation (its second run) is reported as a step of the transport it runs on.
+  const executeOperation = createExecutor({
+    onCompile: (args) => step('compile', (args.contextValue as OperationContext).transport),
+  });
   const step = options.onStep ?? (() => {});
   // Without a trusted manifest: Apollo's automatic persisted queries, on every transport. Bounded by count and by
   // size, so registering many large queries cannot grow the server's memory.
@@ -745,7 +752,7 @@ export function createOperationCore(options: OperationCoreOptions) {
      */
     async execute(admission: Admission): Promise<ExecutionResult> {
       const { span } = admission;
-      const run = () => execute(executionArgs(admission)) as Promise<ExecutionResult> | ExecutionResult;
+      const run = () => executeOperation(executionArgs(admission));
       return withCancellation(admission.cancellation, span ? () => span.run(run) : run);
     },
 

@@ -33,7 +33,8 @@ function counts(): Record<string, number> {
 }
 
 const EVERY_STEP = { authenticate: 1, parse: 1, validate: 1, operation: 1, variables: 1, coerce: 1, cost: 1, charge: 1 };
-const CACHED = { authenticate: 1, operation: 1, variables: 1, coerce: 1, cost: 1, charge: 1 };
+/** Its second run also compiles it (src/server/executor.ts). */
+const CACHED = { authenticate: 1, operation: 1, variables: 1, coerce: 1, cost: 1, charge: 1, compile: 1 };
 /** The same document with the same variables again: nothing to parse, validate, coerce or check again. */
 const SEEN = { authenticate: 1, operation: 1, variables: 1, cost: 1, charge: 1 };
 
