@@ -9,9 +9,8 @@
  * GraphQLErrors that carry the resolver's error as `originalError`, which masking reads (src/server/errors.ts).
  *
  * A document is compiled on its second run (as Mercurius's `jit: 1` does): one sent only once — an exploration in
- * GraphiQL, a stream of unique documents — costs no compilation. The compiled form is kept on the parsed document,
- * so it lives exactly as long as the operation policy's cache keeps that document. A document graphql-jit cannot
- * compile runs on graphql-js every time. Subscriptions' events run on graphql-js (src/server/operation.ts): a shared
+ * GraphiQL, a stream of unique documents — costs no compilation. A document graphql-jit cannot compile runs on
+ * graphql-js every time. Subscriptions' events run on graphql-js (src/server/operation.ts): a shared
  * event executes once for all its subscribers.
  */
 import {
@@ -25,9 +24,20 @@ import {
   type ExecutionResult,
 } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
+import { LRUCache } from 'lru-cache';
 
 /** Runs of a document on graphql-js before it is compiled. */
 export const COMPILE_AFTER_RUNS = 1;
+/**
+ * The longest document (characters of source) that is compiled. Compiling costs about 6 ms of CPU and 130 KB of heap
+ * per 1,000 characters on this project's schema; the documents applications send again and again are far shorter
+ * (the bench's are under 300 characters, the dashboard's under 600), and a longer one runs on graphql-js.
+ */
+export const MAX_COMPILED_SOURCE = 4_096;
+/** Compiled documents kept, by number and by their estimated heap (bytes per character of source, as measured). */
+const MAX_COMPILED_DOCUMENTS = 1_000;
+const MAX_COMPILED_BYTES = 32 * 1_024 * 1_024;
+const COMPILED_BYTES_PER_CHARACTER = 160;
 
 /** A compiled operation, and the defaults of its variables as a client would send them. */
 interface Compiled {
@@ -35,39 +45,57 @@ interface Compiled {
   defaults: ReadonlyArray<readonly [name: string, value: unknown]>;
 }
 
-type Plan = { runs: number } | { compiled: Compiled } | { interpreted: true };
-
 export type Execute = (args: ExecutionArgs) => Promise<ExecutionResult> | ExecutionResult;
 
-/** The executor of one schema's queries and mutations. `onCompile` observes each compilation (tests count them). */
-export function createExecutor(options: { onCompile?(args: ExecutionArgs): void } = {}): Execute {
-  // Per document, the plan of each of its operations (by name; '' for the only one).
-  const plans = new WeakMap<DocumentNode, Map<string, Plan>>();
+const sourceLength = (document: DocumentNode) => document.loc?.end ?? Infinity;
 
-  const planOf = (args: ExecutionArgs): Plan => {
-    let byName = plans.get(args.document);
-    if (!byName) plans.set(args.document, (byName = new Map()));
-    const name = args.operationName ?? '';
-    let plan = byName.get(name);
-    if (!plan) byName.set(name, (plan = { runs: 0 }));
-    if ('runs' in plan && plan.runs >= COMPILE_AFTER_RUNS) {
-      options.onCompile?.(args);
-      plan = compile(args);
-      byName.set(name, plan);
-    }
-    return plan;
-  };
+/**
+ * The executor of one schema's queries and mutations. `onCompile` observes each compilation (tests count them); the
+ * bounds below can be made smaller (tests).
+ *
+ * What is compiled is bounded however many distinct documents clients send: only documents up to
+ * MAX_COMPILED_SOURCE characters, at most MAX_COMPILED_DOCUMENTS of them and MAX_COMPILED_BYTES of their estimated
+ * heap, the least recently run leaving first. A document that left runs COMPILE_AFTER_RUNS times on graphql-js again
+ * before it is compiled again, so cycling through more documents than are kept costs a compilation per two runs at
+ * most, of a document no longer than the bound.
+ */
+export function createExecutor(options: { onCompile?(args: ExecutionArgs): void; maxDocuments?: number; maxBytes?: number } = {}): Execute {
+  // Runs so far of the operations (by name; '' for the only one) of documents not compiled yet.
+  const runs = new WeakMap<DocumentNode, Map<string, number>>();
+  // Compiled operations by document; null for one graphql-jit refused, which runs on graphql-js while it is kept.
+  const compiled = new LRUCache<DocumentNode, Map<string, Compiled | null>>({
+    max: options.maxDocuments ?? MAX_COMPILED_DOCUMENTS,
+    maxSize: options.maxBytes ?? MAX_COMPILED_BYTES,
+    sizeCalculation: (operations, document) => Math.max(1, operations.size * sourceLength(document) * COMPILED_BYTES_PER_CHARACTER),
+    dispose: (_operations, document, reason) => void (reason !== 'set' && runs.delete(document)),
+  });
 
   return (args) => {
-    const plan = planOf(args);
-    if ('compiled' in plan) {
-      const { query, defaults } = plan.compiled;
-      const result = query(args.rootValue, args.contextValue, withDefaults(args.variableValues ?? {}, defaults));
-      return isPromise(result) ? result.then(withCauses) : withCauses(result);
+    const { document } = args;
+    const name = args.operationName ?? '';
+    const operations = compiled.get(document);
+    const known = operations?.get(name);
+    if (known) return runCompiled(known, args);
+    if (known === null || sourceLength(document) > MAX_COMPILED_SOURCE) return execute(args);
+    let counts = runs.get(document);
+    if (!counts) runs.set(document, (counts = new Map()));
+    const count = counts.get(name) ?? 0;
+    if (count < COMPILE_AFTER_RUNS) {
+      counts.set(name, count + 1);
+      return execute(args);
     }
-    if ('runs' in plan) plan.runs += 1;
-    return execute(args);
+    options.onCompile?.(args);
+    const made = compile(args);
+    counts.delete(name);
+    // Set again, so the entry's size counts every compiled operation of the document.
+    compiled.set(document, (operations ?? new Map()).set(name, made));
+    return made ? runCompiled(made, args) : execute(args);
   };
+}
+
+function runCompiled({ query, defaults }: Compiled, args: ExecutionArgs): Promise<ExecutionResult> | ExecutionResult {
+  const result = query(args.rootValue, args.contextValue, withDefaults(args.variableValues ?? {}, defaults));
+  return isPromise(result) ? result.then(withCauses) : withCauses(result);
 }
 
 const isPromise = <T>(value: T | Promise<T>): value is Promise<T> => typeof (value as Promise<T>)?.then === 'function';
@@ -105,17 +133,17 @@ function withDefaults(variables: Readonly<Record<string, unknown>>, defaults: Co
   return filled ?? variables;
 }
 
-/** The operation's compiled form, or graphql-js for good when graphql-jit refuses it. */
-function compile(args: ExecutionArgs): Plan {
+/** The operation's compiled form, or null when graphql-jit refuses it. */
+function compile(args: ExecutionArgs): Compiled | null {
   try {
     const compiled = compileQuery(args.schema, args.document, args.operationName ?? undefined);
-    if (!isCompiledQuery(compiled)) return { interpreted: true };
+    if (!isCompiledQuery(compiled)) return null;
     const operation = getOperationAST(args.document, args.operationName);
     const defaults = (operation?.variableDefinitions ?? [])
       .filter((definition) => definition.defaultValue !== undefined && definition.type.kind === Kind.NON_NULL_TYPE)
       .map((definition) => [definition.variable.name.value, valueFromASTUntyped(definition.defaultValue!)] as const);
-    return { compiled: { query: compiled.query, defaults } };
+    return { query: compiled.query, defaults };
   } catch {
-    return { interpreted: true };
+    return null;
   }
 }

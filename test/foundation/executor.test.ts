@@ -20,7 +20,7 @@ import {
   type DocumentNode,
   type ExecutionResult,
 } from 'graphql';
-import { createExecutor, COMPILE_AFTER_RUNS } from '../../src/server/executor.js';
+import { createExecutor, COMPILE_AFTER_RUNS, MAX_COMPILED_SOURCE } from '../../src/server/executor.js';
 import { formatError } from '../../src/server/errors.js';
 import { DomainError, ErrorCode } from '../../src/schema/shared/errors.js';
 
@@ -183,5 +183,28 @@ describe('the executor', () => {
     expect(answers[0]!.errors?.[0]?.message).toBe('Must provide operation name if query contains multiple operations.');
     expect(answers[1]).toEqual(answers[0]);
     expect(answers[2]).toEqual(answers[0]);
+  });
+
+  it(`runs a document longer than ${MAX_COMPILED_SOURCE} characters on graphql-js every time`, async () => {
+    // The source counts, comments included: what the server measures is the text it was sent.
+    const long = parse(`{ things { id } }\n# ${'x'.repeat(MAX_COMPILED_SOURCE)}`);
+    expect(long.loc!.end).toBeGreaterThan(MAX_COMPILED_SOURCE);
+    const { answers, compiled } = await runs(long, {}, 4);
+    expect(compiled).toEqual([]);
+    expect(answers[3]).toEqual(answers[0]);
+  });
+
+  it('keeps a bounded number of compiled documents; one that left runs on graphql-js again before it is compiled again', async () => {
+    const compiled: string[] = [];
+    const execute = createExecutor({ onCompile: (args) => void compiled.push(String(args.document.loc?.source.body)), maxDocuments: 2 });
+    const [a, b, c] = ['{ things { id } }', '{ things { name } }', '{ things { count } }'].map((text) => parse(text));
+    const run = (document: DocumentNode) => execute({ schema, document, contextValue: { prefix: '' } });
+    for (const document of [a, a, b, b, c, c]) await run(document!);
+    expect(compiled).toEqual(['{ things { id } }', '{ things { name } }', '{ things { count } }']);
+    // `a` left when `c` came in: its next run is on graphql-js, the one after compiles it again.
+    await run(a!);
+    expect(compiled).toHaveLength(3);
+    expect(asClient(await run(a!))).toEqual({ data: { things: things.map(({ id }) => ({ id })) } });
+    expect(compiled).toHaveLength(4);
   });
 });
