@@ -598,7 +598,7 @@ export function createOperationCore(options: OperationCoreOptions) {
    * that subscriber's result is completed for it alone.
    */
   function sharedJson(result: ExecutionResult, admission: Admission): string | null {
-    return admission.costPending || admission.sqlExtension ? null : plainJson(result);
+    return hasOwnExtensions(admission) ? null : plainJson(result);
   }
 
   /** A result's payload as every subscriber without extensions of its own sees it, serialized once; null with errors. */
@@ -717,7 +717,7 @@ export function createOperationCore(options: OperationCoreOptions) {
         if (settled.value !== result) plain = plainJson((result = settled.value));
         const { admission } = subscriber.subject;
         const json =
-          plain !== null && !admission.costPending && !admission.sqlExtension
+          plain !== null && !hasOwnExtensions(admission)
             ? plain
             : JSON.stringify(core.complete(result, admission, { final: false }));
         // One subscriber's socket that fails to take its frame ends that subscription, not the event for the others.
@@ -864,6 +864,9 @@ class InFlight<T> extends Map<string, Promise<T>> {
     return this;
   }
 }
+
+/** A result of this operation carries extensions of its own: the first one's `cost`, or `sql` (DEBUG_SQL). */
+const hasOwnExtensions = (admission: Admission) => admission.costPending || admission.sqlExtension;
 
 /** The statements an operation ran and the time they took (ms), when they were measured. */
 export function sqlFigures(admission: Pick<Admission, 'sqlStats'>): { statements: number; ms: number } | undefined {
