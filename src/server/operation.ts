@@ -240,11 +240,11 @@ const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> =>
 export function createOperationCore(options: OperationCoreOptions) {
   const { schema, policy, contextBuilder, rateLimits, trusted } = options;
   const tracer = options.tracer ?? null;
+  const step = options.onStep ?? (() => {});
   // A document's compilation (its second run) is reported as a step of the transport it runs on.
   const executeOperation = createExecutor({
     onCompile: (args) => step('compile', (args.contextValue as OperationContext).transport),
   });
-  const step = options.onStep ?? (() => {});
   // Without a trusted manifest: Apollo's automatic persisted queries, on every transport. Bounded by count and by
   // size, so registering many large queries cannot grow the server's memory.
   const persisted = trusted
@@ -717,9 +717,7 @@ export function createOperationCore(options: OperationCoreOptions) {
         if (settled.value !== result) plain = plainJson((result = settled.value));
         const { admission } = subscriber.subject;
         const json =
-          plain !== null && !hasOwnExtensions(admission)
-            ? plain
-            : JSON.stringify(core.complete(result, admission, { final: false }));
+          plain !== null && !hasOwnExtensions(admission) ? plain : JSON.stringify(core.complete(result, admission, { final: false }));
         // One subscriber's socket that fails to take its frame ends that subscription, not the event for the others.
         try {
           subscriber.write(json, event);
